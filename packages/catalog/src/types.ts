@@ -1,0 +1,93 @@
+import type { Manifest } from '@mfb/backup';
+
+/** Where a copy of a backup lives. `local` is the primary storage; others are target names. */
+export interface BackupLocation {
+  target: string;
+  artifactKey: string;
+  storedAt: string;
+  /** Set when retention (or an operator) deleted this copy. */
+  deletedAt: string | null;
+}
+
+export interface BackupRecord {
+  backupId: string;
+  databaseId: string;
+  createdAt: string;
+  sizeBytes: number;
+  pinned: boolean;
+  manifest: Manifest;
+  locations: BackupLocation[];
+}
+
+export interface BackupQuery {
+  databaseId?: string;
+  /** Only backups with a live (not deleted) copy on this target. */
+  target?: string;
+  /** `available`: at least one live copy; `deleted`: none left. */
+  status?: 'available' | 'deleted';
+  createdAfter?: string;
+  createdBefore?: string;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  /** 1..500, default 50. Newest first. */
+  limit?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Desired state of a schedule; reconciled into BullMQ job schedulers by the worker/API. */
+export interface ScheduleRecord {
+  /** `<databaseId>:<scheduleId>` is unique. */
+  databaseId: string;
+  scheduleId: string;
+  job: 'backup' | 'verify' | 'prune';
+  cron: string;
+  timezone: string;
+  paused: boolean;
+  /** `config` = seeded from the config file; `api` = created at run time. */
+  origin: 'config' | 'api';
+  updatedAt: string;
+}
+
+export interface JobHistoryRecord {
+  jobId: string;
+  queue: string;
+  name: string;
+  databaseId: string;
+  state: 'completed' | 'failed';
+  attempts: number;
+  startedAt: string;
+  finishedAt: string;
+  error: string | null;
+  result: unknown;
+}
+
+/**
+ * The catalog. Async on purpose: the embedded default is SQLite, a PostgreSQL
+ * implementation can serve multi-host deployments without touching callers.
+ * Storage is the source of truth: `rebuildFromStorage` recreates the records from manifests.
+ */
+export interface Catalog {
+  /** Apply pending migrations (idempotent; called at start-up). */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  recordBackup(manifest: Manifest, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void>;
+  addLocation(backupId: string, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void>;
+  markLocationDeleted(backupId: string, target: string, at?: string): Promise<void>;
+  getBackup(backupId: string): Promise<BackupRecord | null>;
+  listBackups(query: BackupQuery): Promise<Page<BackupRecord>>;
+  setPinned(backupId: string, pinned: boolean): Promise<void>;
+  latestBackup(databaseId: string): Promise<BackupRecord | null>;
+
+  upsertSchedule(s: Omit<ScheduleRecord, 'updatedAt'>): Promise<ScheduleRecord>;
+  listSchedules(databaseId?: string): Promise<ScheduleRecord[]>;
+  getSchedule(databaseId: string, scheduleId: string): Promise<ScheduleRecord | null>;
+  deleteSchedule(databaseId: string, scheduleId: string): Promise<boolean>;
+
+  recordJob(job: JobHistoryRecord): Promise<void>;
+  listJobs(query: { databaseId?: string; limit?: number }): Promise<JobHistoryRecord[]>;
+}

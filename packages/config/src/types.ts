@@ -1,0 +1,107 @@
+/**
+ * The validated, frozen configuration. Only `@mfb/config` reads process.env or files;
+ * every other package receives the parts it needs as typed options.
+ */
+export type CompressionAlgorithm = 'gzip' | 'zstd' | 'none';
+
+export interface CompressionConfig {
+  algorithm: CompressionAlgorithm;
+  /** gzip 1-9 (default 6), zstd 1-19 (default 3); ignored for none. */
+  level: number;
+}
+
+export interface RetentionConfig {
+  /** Keep the newest N backups per target (pinned backups are always kept). */
+  keepLast: number;
+}
+
+export interface ScheduleConfig {
+  /** Stable id, unique per database (e.g. `nightly`). */
+  id: string;
+  /** Cron pattern (5 or 6 fields). */
+  cron: string;
+  /** IANA time zone, e.g. `Europe/Berlin`. Default `UTC`. */
+  timezone: string;
+  /** Job name the schedule enqueues; default `backup`. */
+  job: 'backup' | 'verify' | 'prune';
+  paused: boolean;
+}
+
+export interface DatabaseConfig {
+  /** Stable id used in storage keys, metrics labels and URLs: [a-z0-9][a-z0-9_-]{0,62}. */
+  id: string;
+  /** Absolute path of the SQLite file. */
+  path: string;
+  compression: CompressionConfig;
+  /** Key id from `keys` to encrypt with; absent = not encrypted. */
+  encryptionKeyId?: string;
+  /** Names of `targets` each finished backup is uploaded to. */
+  targets: string[];
+  retention: RetentionConfig;
+  schedules: ScheduleConfig[];
+}
+
+export interface TargetConfig {
+  /** Name used in API, catalog and metrics (`nas`, `offsite`). `local` is reserved. */
+  name: string;
+  /** Storage URL: file:///mnt/nas/backups (s3://, gs://, azblob:// in later issues). */
+  url: string;
+  retention: RetentionConfig;
+}
+
+export interface ApiKeyConfig {
+  /** Public identifier, logged instead of the key. */
+  id: string;
+  /** The secret itself (never logged). */
+  key: string;
+  scopes: Array<'read' | 'write' | 'admin'>;
+}
+
+export interface Config {
+  /** Where the config came from (file path or `defaults`), for messages. */
+  source: string;
+  /** Root for embedded defaults (`./data`). Created 0700. */
+  dataDir: string;
+  /** SQLite catalog file. Default `${dataDir}/catalog.db`. */
+  catalogPath: string;
+  /** Scratch space for snapshots and restores. Default `${dataDir}/tmp`. */
+  tmpDir: string;
+  /** Primary storage every backup is written to first. Default `file://${dataDir}/backups`. */
+  storageUrl: string;
+  /** Retention applied to the primary storage. */
+  localRetention: RetentionConfig;
+  databases: DatabaseConfig[];
+  targets: TargetConfig[];
+  /** Encryption keys by key id (32 bytes each). Several may exist so old backups stay readable. */
+  keys: ReadonlyMap<string, Buffer>;
+  redis: {
+    url: string;
+    /** BullMQ key prefix; lets several deployments (or tests) share one Redis. */
+    prefix: string;
+    tls: boolean;
+  };
+  worker: {
+    concurrency: number;
+    /** Per-database lock TTL; renewed while a job runs. */
+    lockTtlMs: number;
+    /** How long SIGTERM waits for the running job before aborting it. */
+    shutdownGraceMs: number;
+    metricsPort: number;
+    metricsHost: string;
+    attempts: Record<'backup' | 'upload' | 'prune' | 'restore' | 'verify', number>;
+    backoffMs: number;
+  };
+  api: {
+    host: string;
+    port: number;
+    keys: ApiKeyConfig[];
+    /** `/metrics` requires a key with `read` scope unless this is true. */
+    metricsPublic: boolean;
+    /** Basic-auth credentials for Bull Board (`/admin/queues`); absent = admin API keys only. */
+    adminUser?: string;
+    adminPassword?: string;
+    rateLimitPerMinute: number;
+    bodyLimitBytes: number;
+  };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}

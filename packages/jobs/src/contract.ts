@@ -1,0 +1,70 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Every job this system runs. One BullMQ queue per job name (queue name = job name). */
+export const JOB_NAMES = ['backup', 'upload', 'prune', 'restore', 'verify'] as const;
+export type JobName = (typeof JOB_NAMES)[number];
+
+/** Database ids: safe in storage keys, URLs, Redis keys and metric labels. */
+export const DatabaseId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'Database id' });
+/** Backup ids as produced by the engine: `20261126T124800123Z-1a2b3c4d`. */
+export const BackupId = Type.String({ pattern: '^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$', description: 'Backup id' });
+/** Target names from config; `local` is the primary storage. */
+export const TargetName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'Storage target name' });
+
+export const BackupPayload = Type.Object(
+  {
+    databaseId: DatabaseId,
+    trigger: Type.Union([Type.Literal('manual'), Type.Literal('schedule'), Type.Literal('api')]),
+    scheduleId: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const UploadPayload = Type.Object(
+  { databaseId: DatabaseId, backupId: BackupId, target: TargetName },
+  { additionalProperties: false },
+);
+
+export const PrunePayload = Type.Object(
+  { databaseId: DatabaseId, target: TargetName },
+  { additionalProperties: false },
+);
+
+export const RestorePayload = Type.Object(
+  {
+    databaseId: DatabaseId,
+    backupId: BackupId,
+    /** Where to read the artifact from; default `local`. */
+    from: Type.Optional(TargetName),
+    mode: Type.Union([Type.Literal('new'), Type.Literal('replace')]),
+    /** Required for `new`; for `replace` defaults to the configured database path. */
+    targetPath: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyPayload = Type.Object(
+  {
+    databaseId: DatabaseId,
+    /** Absent = the newest backup of the database. */
+    backupId: Type.Optional(BackupId),
+    from: Type.Optional(TargetName),
+  },
+  { additionalProperties: false },
+);
+
+export const PAYLOAD_SCHEMAS = {
+  backup: BackupPayload,
+  upload: UploadPayload,
+  prune: PrunePayload,
+  restore: RestorePayload,
+  verify: VerifyPayload,
+} as const;
+
+export interface Payloads {
+  backup: Static<typeof BackupPayload>;
+  upload: Static<typeof UploadPayload>;
+  prune: Static<typeof PrunePayload>;
+  restore: Static<typeof RestorePayload>;
+  verify: Static<typeof VerifyPayload>;
+}

@@ -1,0 +1,1 @@
+export type { StorageDriver, ObjectInfo, ListPage, PutOptions } from './driver.js';
