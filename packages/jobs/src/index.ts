@@ -1,1 +1,18 @@
+/**
+ * @mfb/jobs: the queue contract shared by the API, the worker and the CLI.
+ *
+ * - `contract`: job names, payload schemas (TypeBox) and their static types.
+ * - `createQueues` / `enqueue` / `enqueueBackupNow`: validated, typed producers.
+ * - `reconcileSchedules`: desired schedules (catalog) -> BullMQ job schedulers.
+ * - `getJobStatus`: what the API shows about a job.
+ * - `createRedis` / `checkRedis`: connections from config, start-up eviction check.
+ */
 export * from './contract.js';
+export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError } from './errors.js';
+export { validatePayload, isJobName } from './validate.js';
+export { defaultJobOptions, DEFAULT_ATTEMPTS, BACKOFF_JITTER, type RetrySettings } from './options.js';
+export { createQueues, closeQueues, queueName, type Queues, type JobQueue } from './queues.js';
+export { enqueue, enqueueBackupNow, newJobId, backupNowDedupId, type EnqueueOptions } from './enqueue.js';
+export { reconcileSchedules, schedulerId, scheduledPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName } from './schedules.js';
+export { getJobStatus, type JobStatus } from './status.js';
+export { createRedis, checkRedis, redactRedisUrl, type RedisSettings, type RedisCheck } from './redis.js';

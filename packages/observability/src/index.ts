@@ -1,1 +1,2 @@
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
+export { createMetrics, Registry, type Metrics } from './metrics.js';

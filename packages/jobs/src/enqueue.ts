@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { Job } from 'bullmq';
+import type { JobName, Payloads } from './contract.js';
+import { InvalidEnqueueOptionsError } from './errors.js';
+import type { Queues } from './queues.js';
+import { validatePayload } from './validate.js';
+
+/** When a job should run: `at` an instant, after `delayMs`, or (neither) now. */
+export interface EnqueueOptions {
+  /** Run at this instant (a one-off schedule). Past instants run now. */
+  at?: Date;
+  /** Run after this many milliseconds. */
+  delayMs?: number;
+  /** Override the generated job id (must not contain `:`). Mostly for tests and dedup. */
+  jobId?: string;
+}
+
+/** Job ids are `<jobName>-<uuid>`, so the queue of an id is known without a lookup. */
+export function newJobId(name: JobName): string {
+  return `${name}-${randomUUID()}`;
+}
+
+function delayOf(opts: EnqueueOptions): number {
+  if (opts.at !== undefined && opts.delayMs !== undefined) throw new InvalidEnqueueOptionsError('give either `at` or `delayMs`, not both');
+  if (opts.at !== undefined) {
+    const t = opts.at.getTime();
+    if (!Number.isFinite(t)) throw new InvalidEnqueueOptionsError('`at` is not a valid date');
+    return Math.max(0, t - Date.now());
+  }
+  if (opts.delayMs !== undefined) {
+    if (!Number.isFinite(opts.delayMs) || opts.delayMs < 0) throw new InvalidEnqueueOptionsError('`delayMs` must be a number >= 0');
+    return Math.floor(opts.delayMs);
+  }
+  return 0;
+}
+
+/**
+ * Validate `payload` against the schema of `name` and add it to that job's queue.
+ * @throws InvalidPayloadError (JOBS_INVALID_PAYLOAD) naming the field; nothing is enqueued.
+ */
+export async function enqueue<N extends JobName>(
+  queues: Queues,
+  name: N,
+  payload: Payloads[N],
+  opts: EnqueueOptions = {},
+): Promise<Job<Payloads[N], unknown, N>> {
+  const data = validatePayload(name, payload);
+  const delay = delayOf(opts);
+  const queue = queues[name] as unknown as Queues['backup'];
+  const job = await queue.add(name as 'backup', data as Payloads['backup'], {
+    jobId: opts.jobId ?? newJobId(name),
+    ...(delay > 0 ? { delay } : {}),
+  });
+  return job as unknown as Job<Payloads[N], unknown, N>;
+}
+
+/** Deduplication id of the "backup now" of a database. */
+export function backupNowDedupId(databaseId: string): string {
+  return `backup-now.${databaseId}`;
+}
+
+/**
+ * "Back up this database now". While a backup of the same database queued by this helper
+ * has not started yet (waiting, delayed by lock contention or retry), a second call returns
+ * that job instead of queueing another: `{ job, deduplicated: true }`. Once the worker
+ * starts the backup (holding the database lock) the dedup key is released, so a request made
+ * during a running backup queues a fresh one (the data may have changed since it started).
+ */
+export async function enqueueBackupNow(
+  queues: Queues,
+  payload: Omit<Payloads['backup'], 'trigger'> & { trigger?: Payloads['backup']['trigger'] },
+): Promise<{ job: Job<Payloads['backup'], unknown, 'backup'>; deduplicated: boolean }> {
+  const data = validatePayload('backup', { trigger: 'manual', ...payload });
+  const jobId = newJobId('backup');
+  const job = await queues.backup.add('backup', data, {
+    jobId,
+    deduplication: { id: backupNowDedupId(data.databaseId) },
+  });
+  if (job.id === jobId) return { job, deduplicated: false };
+  const existing = job.id === undefined ? undefined : await queues.backup.getJob(job.id);
+  return { job: (existing as Job<Payloads['backup'], unknown, 'backup'> | undefined) ?? job, deduplicated: true };
+}

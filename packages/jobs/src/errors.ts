@@ -1,0 +1,40 @@
+import { AppError } from '@mfb/errors';
+
+/** A job payload failed its schema; `field` names the first offending field (JSON pointer). */
+export class InvalidPayloadError extends AppError {
+  readonly field: string;
+  constructor(jobName: string, field: string, reason: string) {
+    super('JOBS_INVALID_PAYLOAD', `invalid ${jobName} payload: ${field || '(root)'} ${reason}`, {
+      permanent: true,
+      status: 400,
+      details: { job: jobName, field: field || '/', reason },
+    });
+    this.field = field;
+  }
+}
+
+/** A job name that is not in `JOB_NAMES`. */
+export class UnknownJobError extends AppError {
+  constructor(name: string) {
+    super('JOBS_UNKNOWN_JOB', `unknown job name: ${name}`, { permanent: true, status: 400, details: { job: name } });
+  }
+}
+
+/** Bad enqueue options (e.g. both `at` and `delayMs`, or an invalid date). */
+export class InvalidEnqueueOptionsError extends AppError {
+  constructor(message: string) {
+    super('JOBS_INVALID_OPTIONS', message, { permanent: true, status: 400 });
+  }
+}
+
+/** Redis could not be reached at start-up. The message says how to start one. */
+export class RedisUnavailableError extends AppError {
+  constructor(url: string, cause: unknown) {
+    super(
+      'JOBS_REDIS_UNAVAILABLE',
+      `cannot reach Redis at ${url}. Start one with \`redis-server\` (or \`docker compose up redis\`), ` +
+        'or point redis.url / MFB_REDIS_URL at a running instance',
+      { permanent: false, status: 503, cause },
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import type { JobSchedulerJson, Queue } from 'bullmq';
+import type { Payloads } from './contract.js';
+import type { Queues } from './queues.js';
+import { validatePayload } from './validate.js';
+
+/** Jobs a schedule can start. */
+export type ScheduledJobName = 'backup' | 'verify' | 'prune';
+
+/** Desired state of one schedule (the catalog `ScheduleRecord` fits this shape). */
+export interface DesiredSchedule {
+  databaseId: string;
+  scheduleId: string;
+  job: ScheduledJobName;
+  /** Cron pattern, 5 or 6 fields. */
+  cron: string;
+  /** IANA time zone. */
+  timezone: string;
+  /** Paused schedules are kept in the catalog but have no BullMQ scheduler. */
+  paused: boolean;
+}
+
+export interface ReconcileResult {
+  /** Scheduler ids created or changed. */
+  upserted: string[];
+  /** Scheduler ids removed (no longer desired, paused, or moved to another job). */
+  removed: string[];
+  unchanged: string[];
+}
+
+const SCHEDULER_PREFIX = 'mfb.';
+const SCHEDULED_JOBS: readonly ScheduledJobName[] = ['backup', 'verify', 'prune'];
+
+/** BullMQ job scheduler id of a schedule: `mfb.<databaseId>.<scheduleId>`. */
+export function schedulerId(s: Pick<DesiredSchedule, 'databaseId' | 'scheduleId'>): string {
+  return `${SCHEDULER_PREFIX}${s.databaseId}.${s.scheduleId}`;
+}
+
+/** Payload a schedule's jobs carry. A scheduled prune prunes the primary (`local`) storage. */
+export function scheduledPayload(s: DesiredSchedule): Payloads[ScheduledJobName] {
+  switch (s.job) {
+    case 'backup':
+      return validatePayload('backup', { databaseId: s.databaseId, trigger: 'schedule', scheduleId: s.scheduleId });
+    case 'verify':
+      return validatePayload('verify', { databaseId: s.databaseId });
+    case 'prune':
+      return validatePayload('prune', { databaseId: s.databaseId, target: 'local' });
+  }
+}
+
+function same(existing: JobSchedulerJson, s: DesiredSchedule, data: unknown): boolean {
+  return (
+    existing.pattern === s.cron &&
+    (existing.tz ?? 'UTC') === s.timezone &&
+    JSON.stringify(existing.template?.data ?? null) === JSON.stringify(data)
+  );
+}
+
+/**
+ * Make the BullMQ job schedulers equal the desired schedules: upsert every active desired
+ * schedule (`pattern` + `tz`), leave identical ones untouched (so their next run is not
+ * disturbed), and remove every `mfb.*` scheduler that is no longer desired. Idempotent; call it
+ * at start-up, after every schedule change, and periodically (a flushed Redis gets its
+ * schedules back).
+ */
+export async function reconcileSchedules(queues: Queues, desired: readonly DesiredSchedule[]): Promise<ReconcileResult> {
+  const result: ReconcileResult = { upserted: [], removed: [], unchanged: [] };
+  for (const job of SCHEDULED_JOBS) {
+    const queue = queues[job];
+    const want = new Map(desired.filter((s) => s.job === job && !s.paused).map((s) => [schedulerId(s), s]));
+    const existing = (await queue.getJobSchedulers(0, -1, true)).filter((j) => (j.key ?? j.id ?? '').startsWith(SCHEDULER_PREFIX));
+    const have = new Map(existing.map((j) => [j.key ?? j.id ?? '', j]));
+    for (const [id] of have) {
+      if (!want.has(id)) {
+        await queue.removeJobScheduler(id);
+        result.removed.push(id);
+      }
+    }
+    for (const [id, s] of want) {
+      const data = scheduledPayload(s);
+      const current = have.get(id);
+      if (current && same(current, s, data)) {
+        result.unchanged.push(id);
+        continue;
+      }
+      // Queue<..., NameType> types the scheduler id as the job name; ours are free-form ids.
+      await (queue as unknown as Queue).upsertJobScheduler(
+        id,
+        { pattern: s.cron, tz: s.timezone },
+        { name: job, data, opts: schedulerTemplateOpts(queue.defaultJobOptions) },
+      );
+      result.upserted.push(id);
+    }
+  }
+  return result;
+}
+
+function schedulerTemplateOpts(d: Queues['backup']['defaultJobOptions']): { attempts?: number; backoff?: typeof d.backoff } {
+  return { ...(d.attempts !== undefined ? { attempts: d.attempts } : {}), ...(d.backoff !== undefined ? { backoff: d.backoff } : {}) };
+}

@@ -1,0 +1,66 @@
+import type { Job, JobState } from 'bullmq';
+import { JOB_NAMES, type JobName } from './contract.js';
+import type { Queues } from './queues.js';
+import { isJobName } from './validate.js';
+
+/** What the API shows about one job. */
+export interface JobStatus {
+  id: string;
+  name: JobName;
+  queue: string;
+  state: JobState | 'unknown';
+  /** `{ stage, bytesDone, bytesTotal }` for long jobs, else 0. */
+  progress: unknown;
+  /** Attempts that ended (failed or completed). */
+  attemptsMade: number;
+  /** Maximum attempts allowed. */
+  maxAttempts: number;
+  failedReason: string | null;
+  result: unknown;
+  data: unknown;
+  /** ISO-8601 instants. */
+  createdAt: string;
+  processedAt: string | null;
+  finishedAt: string | null;
+  /** Delayed jobs: when they become due. */
+  runAt: string | null;
+}
+
+function iso(ms: number | undefined | null): string | null {
+  return typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
+}
+
+async function toStatus(job: Job, name: JobName): Promise<JobStatus> {
+  const state = await job.getState();
+  return {
+    id: String(job.id),
+    name,
+    queue: job.queueName,
+    state,
+    progress: job.progress ?? 0,
+    attemptsMade: job.attemptsMade,
+    maxAttempts: job.opts.attempts ?? 1,
+    failedReason: job.failedReason ? job.failedReason : null,
+    result: job.returnvalue ?? null,
+    data: job.data,
+    createdAt: new Date(job.timestamp).toISOString(),
+    processedAt: iso(job.processedOn),
+    finishedAt: iso(job.finishedOn),
+    runAt: state === 'delayed' ? iso(job.timestamp + (job.delay ?? 0)) : null,
+  };
+}
+
+/**
+ * Status of a job by id, or `null` when no queue knows it (never existed, or removed by the
+ * history limits; the catalog keeps the long-term job history).
+ */
+export async function getJobStatus(queues: Queues, id: string): Promise<JobStatus | null> {
+  const dash = id.indexOf('-');
+  const hinted = dash > 0 ? id.slice(0, dash) : '';
+  const order: JobName[] = isJobName(hinted) ? [hinted, ...JOB_NAMES.filter((n) => n !== hinted)] : [...JOB_NAMES];
+  for (const name of order) {
+    const job = await queues[name].getJob(id);
+    if (job) return toStatus(job as Job, name);
+  }
+  return null;
+}
