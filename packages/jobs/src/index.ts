@@ -13,6 +13,6 @@ export { validatePayload, isJobName } from './validate.js';
 export { defaultJobOptions, DEFAULT_ATTEMPTS, BACKOFF_JITTER, type RetrySettings } from './options.js';
 export { createQueues, closeQueues, queueName, type Queues, type JobQueue } from './queues.js';
 export { enqueue, enqueueBackupNow, newJobId, backupNowDedupId, type EnqueueOptions } from './enqueue.js';
-export { reconcileSchedules, schedulerId, scheduledPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName } from './schedules.js';
+export { reconcileSchedules, syncSchedules, schedulerId, scheduledPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName, type ScheduleSource } from './schedules.js';
 export { getJobStatus, type JobStatus } from './status.js';
 export { createRedis, checkRedis, redactRedisUrl, type RedisSettings, type RedisCheck } from './redis.js';

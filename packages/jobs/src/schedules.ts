@@ -97,3 +97,16 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
 function schedulerTemplateOpts(d: Queues['backup']['defaultJobOptions']): { attempts?: number; backoff?: typeof d.backoff } {
   return { ...(d.attempts !== undefined ? { attempts: d.attempts } : {}), ...(d.backoff !== undefined ? { backoff: d.backoff } : {}) };
 }
+
+/** Anything that lists desired schedules (the `Catalog` does). */
+export interface ScheduleSource {
+  listSchedules(): Promise<readonly DesiredSchedule[]>;
+}
+
+/**
+ * Reconcile the catalog's schedules into BullMQ. The API calls this after every schedule
+ * change; the worker at start-up, every minute and after a Redis reconnect.
+ */
+export async function syncSchedules(queues: Queues, source: ScheduleSource): Promise<ReconcileResult> {
+  return reconcileSchedules(queues, await source.listSchedules());
+}

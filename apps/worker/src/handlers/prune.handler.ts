@@ -1,0 +1,39 @@
+import type { BackupRecord } from '@mfb/catalog';
+import { planRetention } from '@mfb/retention';
+import { manifestKeyOf, type Handler } from '../context.js';
+import { UnknownTargetError } from '../errors.js';
+
+/**
+ * Apply retention to one target: plan over the catalog's live copies there, delete artifact
+ * and manifest from the target's storage, then mark the copy deleted in the catalog (storage
+ * first: a crash in between leaves a catalog entry pointing at nothing, which the next prune
+ * or a catalog rebuild repairs, never an orphan the catalog forgot).
+ */
+export const pruneHandler: Handler<'prune'> = async (ctx) => {
+  const { databaseId, target } = ctx.payload;
+  const policy = target === 'local' ? ctx.config.localRetention : ctx.config.targets.find((t) => t.name === target)?.retention;
+  if (!policy) throw new UnknownTargetError(target);
+  const storage = ctx.storageFor(target);
+
+  const live: BackupRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.catalog.listBackups({ databaseId, target, status: 'available', limit: 500, ...(cursor ? { cursor } : {}) });
+    live.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+
+  const plan = planRetention(live, { keepLast: policy.keepLast }, new Date());
+  const deleted: string[] = [];
+  for (const b of plan.delete) {
+    ctx.signal.throwIfAborted();
+    const loc = b.locations.find((l) => l.target === target && l.deletedAt === null);
+    if (!loc) continue;
+    await storage.delete(loc.artifactKey);
+    await storage.delete(manifestKeyOf(loc.artifactKey));
+    await ctx.catalog.markLocationDeleted(b.backupId, target);
+    deleted.push(b.backupId);
+  }
+  ctx.metrics.prunedTotal.inc({ target }, deleted.length);
+  return { target, kept: live.length - deleted.length, deleted };
+};

@@ -1,0 +1,34 @@
+import { enqueue } from '@mfb/jobs';
+import { manifestKeyOf, type Handler } from '../context.js';
+import { BackupNotFoundError } from '../errors.js';
+
+/**
+ * Copy artifact then manifest from the primary storage to a target (the manifest last: a
+ * copy without manifest is invisible to a catalog rebuild), record the location, then
+ * enqueue the prune of that target. Idempotent: a complete copy already there is kept.
+ */
+export const uploadHandler: Handler<'upload'> = async (ctx) => {
+  const { backupId, target, databaseId } = ctx.payload;
+  const rec = await ctx.catalog.getBackup(backupId);
+  const local = rec?.locations.find((l) => l.target === 'local' && l.deletedAt === null);
+  if (!rec || rec.databaseId !== databaseId || !local) throw new BackupNotFoundError(backupId, 'local');
+  const dst = ctx.storageFor(target);
+  const src = ctx.primary;
+  const key = local.artifactKey;
+  const size = rec.manifest.artifact.sizeBytes;
+
+  const there = await dst.head(key);
+  if (!there || there.size !== size) {
+    await dst.put(key, await src.get(key, { signal: ctx.signal }), {
+      size,
+      signal: ctx.signal,
+      onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
+    });
+  }
+  const mkey = manifestKeyOf(key);
+  await dst.put(mkey, await src.get(mkey, { signal: ctx.signal }), { contentType: 'application/json', signal: ctx.signal });
+  await ctx.catalog.addLocation(backupId, { target, artifactKey: key });
+  ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
+  const prune = await enqueue(ctx.queues, 'prune', { databaseId, target });
+  return { backupId, target, artifactKey: key, sizeBytes: size, prune: prune.id };
+};

@@ -1,0 +1,94 @@
+/**
+ * Worker process entry: `tsx apps/worker/src/main.ts [--config file.yaml]`.
+ *
+ * Reads the config, checks Redis (reachable, `maxmemory-policy noeviction`), opens the
+ * catalog, seeds and reconciles schedules, runs one BullMQ worker per queue, serves
+ * /metrics and /health, and shuts down gracefully on SIGTERM/SIGINT (exit 0).
+ */
+import { parseArgs } from 'node:util';
+import { openCatalog } from '@mfb/catalog';
+import { loadConfig, type Config } from '@mfb/config';
+import { checkRedis, redactRedisUrl } from '@mfb/jobs';
+import { createLogger } from '@mfb/observability';
+import { startWorker, type WorkerRuntimeOptions } from './runtime.js';
+
+const { values: args } = parseArgs({
+  options: {
+    config: { type: 'string' },
+    // Test-only switches (used by apps/worker/test and bench/jobs; see src/test-only/).
+    'test-only-handler': { type: 'string' },
+    'test-only-sleep-ms': { type: 'string' },
+    'test-only-record': { type: 'string' },
+    'test-only-throttle-bps': { type: 'string' },
+  },
+  strict: true,
+});
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = await loadConfig(args.config !== undefined ? { file: args.config } : {});
+  } catch (err) {
+    process.stderr.write(`worker: invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const log = createLogger('worker', { level: config.log.level });
+
+  try {
+    const check = await checkRedis(config.redis);
+    if (!check.evictionSafe) {
+      const msg =
+        `Redis maxmemory-policy is "${check.maxmemoryPolicy}", not "noeviction": under memory pressure Redis ` +
+        'will silently delete jobs and locks. Set `maxmemory-policy noeviction` in redis.conf.';
+      log.warn({ maxmemoryPolicy: check.maxmemoryPolicy }, msg);
+      process.stderr.write(`\n!!! WARNING: ${msg}\n\n`);
+    }
+  } catch (err) {
+    process.stderr.write(`worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    log.fatal({ redis: redactRedisUrl(config.redis.url) }, 'redis unreachable at start-up');
+    process.exit(1);
+  }
+
+  const catalog = await openCatalog(config.catalogPath);
+  await catalog.migrate();
+
+  const extra: Partial<WorkerRuntimeOptions> = {};
+  if (args['test-only-handler'] !== undefined || args['test-only-throttle-bps'] !== undefined) {
+    const testOnly = await import('./test-only/switches.js');
+    Object.assign(extra, testOnly.testOnlyOptions(args));
+    log.warn({ args }, 'TEST-ONLY switches active: not for production');
+  }
+
+  const runtime = await startWorker({ config, catalog, log, ...extra });
+  log.info({ pid: process.pid, metricsPort: runtime.httpPort, prefix: config.redis.prefix, concurrency: config.worker.concurrency }, 'worker ready');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    log.info({ signal, graceMs: config.worker.shutdownGraceMs }, 'shutting down: no new jobs; running jobs get the grace period');
+    runtime
+      .close()
+      .then(() => catalog.close())
+      .then(
+        () => {
+          log.info('worker stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          log.error({ err: err instanceof Error ? err.message : String(err) }, 'error during shutdown');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worker: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,176 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { cleanupTempFiles, type Progress } from '@mfb/backup';
+import type { Catalog } from '@mfb/catalog';
+import type { Config } from '@mfb/config';
+import { isAppError } from '@mfb/errors';
+import { validatePayload, type JobName, type Queues } from '@mfb/jobs';
+import type { Logger, Metrics } from '@mfb/observability';
+import type { StorageDriver } from '@mfb/storage';
+import type { HandlerContext, Handlers } from './context.js';
+import { JobAbortedError, UnknownDatabaseError } from './errors.js';
+import type { DatabaseLocks } from './lock.js';
+
+/** Test hooks (interval recording); never used in production paths. */
+export interface RunnerHooks {
+  onStart?(info: { jobId: string; queue: JobName; databaseId: string }): void;
+  onEnd?(info: { jobId: string; queue: JobName; databaseId: string; outcome: string }): void;
+}
+
+export interface RunnerDeps {
+  config: Config;
+  catalog: Catalog;
+  queues: Queues;
+  locks: DatabaseLocks;
+  metrics: Metrics;
+  log: Logger;
+  handlers: Handlers;
+  primary: StorageDriver;
+  storageFor(target: string): StorageDriver;
+  /** Aborted when shutdown exceeds its grace period. */
+  shutdownSignal: AbortSignal;
+  hooks?: RunnerHooks;
+  /** Base delay before a job that found its database locked is tried again. @defaultValue 200 */
+  lockRetryMs?: number;
+  /** Minimum interval between progress writes to Redis. @defaultValue 500 */
+  progressIntervalMs?: number;
+}
+
+function jitter(base: number): number {
+  // 0.5x..1.5x: contenders for one database spread out instead of retrying in lock-step.
+  return Math.round(base * (0.5 + Math.random()));
+}
+
+function describe(err: unknown): string {
+  if (isAppError(err)) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isPermanent(err: unknown): boolean {
+  return err instanceof UnrecoverableError || (typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true);
+}
+
+/**
+ * Wrap the handlers into one BullMQ processor: validate the payload, take the database lock
+ * (or go back to delayed), clean what killed runs left, run the handler with an abort signal,
+ * map permanent errors to `UnrecoverableError`, and write metrics and catalog history.
+ */
+export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, signal?: AbortSignal) => Promise<unknown> {
+  const { config, catalog, metrics, log, locks } = deps;
+  const lockRetryMs = deps.lockRetryMs ?? 200;
+  const progressEvery = deps.progressIntervalMs ?? 500;
+
+  async function history(job: Job, queue: JobName, databaseId: string, state: 'completed' | 'failed', error: string | null, result: unknown): Promise<void> {
+    try {
+      await catalog.recordJob({
+        jobId: String(job.id),
+        queue,
+        name: job.name,
+        databaseId,
+        state,
+        attempts: job.attemptsMade + 1,
+        startedAt: new Date(job.processedOn ?? Date.now()).toISOString(),
+        finishedAt: new Date().toISOString(),
+        error,
+        result: result ?? null,
+      });
+    } catch (err) {
+      log.error({ err: describe(err), jobId: job.id }, 'could not write job history to the catalog');
+    }
+  }
+
+  return async (job, token, bullSignal) => {
+    const queue = job.queueName as JobName;
+    const databaseIdRaw = typeof (job.data as { databaseId?: unknown })?.databaseId === 'string' ? String((job.data as { databaseId: string }).databaseId) : '';
+    let payload;
+    try {
+      payload = validatePayload(queue, job.data);
+    } catch (err) {
+      metrics.jobsTotal.inc({ queue, outcome: 'failed' });
+      await history(job, queue, databaseIdRaw, 'failed', describe(err), null);
+      throw new UnrecoverableError(describe(err));
+    }
+    const database = config.databases.find((d) => d.id === payload.databaseId);
+    if (!database) {
+      const err = new UnknownDatabaseError(payload.databaseId);
+      metrics.jobsTotal.inc({ queue, outcome: 'failed' });
+      await history(job, queue, payload.databaseId, 'failed', describe(err), null);
+      throw new UnrecoverableError(describe(err));
+    }
+
+    const lock = await locks.tryAcquire(database.id);
+    if (!lock) {
+      metrics.lockWaitsTotal.inc({ queue });
+      await job.moveToDelayed(Date.now() + jitter(lockRetryMs), token);
+      throw new DelayedError();
+    }
+
+    const started = process.hrtime.bigint();
+    const signals = [deps.shutdownSignal, lock.signal, ...(bullSignal ? [bullSignal] : [])];
+    const signal = AbortSignal.any(signals);
+    const info = { jobId: String(job.id), queue, databaseId: database.id };
+    let lastProgress = 0;
+    const progress = (p: Progress): void => {
+      const now = Date.now();
+      if (now - lastProgress < progressEvery && !(p.bytesTotal > 0 && p.bytesDone >= p.bytesTotal)) return;
+      lastProgress = now;
+      job.updateProgress({ stage: p.stage, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }).catch(() => undefined);
+    };
+
+    try {
+      log.info({ jobId: job.id, queue, databaseId: database.id, attempt: job.attemptsMade + 1, pid: process.pid }, 'job started');
+      // From here on the backup has started: a new "backup now" must queue a fresh backup.
+      if (job.deduplicationId) await job.removeDeduplicationKey();
+      // We hold the database lock, so nothing live writes these: leftovers of killed runs.
+      const removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.primary.cleanupIncomplete(`${database.id}/`));
+      if (queue === 'upload') await deps.storageFor((payload as { target: string }).target).cleanupIncomplete(`${database.id}/`);
+      if (removed > 0) log.warn({ jobId: job.id, databaseId: database.id, removed }, 'removed temp files of an earlier killed run');
+
+      deps.hooks?.onStart?.(info);
+      const ctx: HandlerContext = {
+        job,
+        payload,
+        database,
+        config,
+        catalog,
+        primary: deps.primary,
+        storageFor: deps.storageFor,
+        queues: deps.queues,
+        metrics,
+        log: log.child({ jobId: job.id, queue, databaseId: database.id }),
+        signal,
+        progress,
+      };
+      const result = await (deps.handlers[queue] as (c: HandlerContext) => Promise<unknown>)(ctx);
+      deps.hooks?.onEnd?.({ ...info, outcome: 'completed' });
+      metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.jobsTotal.inc({ queue, outcome: 'completed' });
+      await history(job, queue, database.id, 'completed', null, result);
+      log.info({ jobId: job.id, queue, databaseId: database.id, pid: process.pid }, 'job completed');
+      return result;
+    } catch (err) {
+      deps.hooks?.onEnd?.({ ...info, outcome: 'error' });
+      metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
+      if (signal.aborted && !isPermanent(err)) {
+        // Shutdown past its grace period (or the lock was lost): not the job's fault. Clean up,
+        // free the database and put the job back without spending an attempt.
+        const reason = describe(signal.reason ?? new JobAbortedError('aborted'));
+        log.warn({ jobId: job.id, queue, databaseId: database.id, reason }, 'job aborted; returned to the queue');
+        await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id }).catch(() => 0);
+        await lock.release().catch(() => undefined);
+        metrics.jobsTotal.inc({ queue, outcome: 'aborted' });
+        await job.moveToDelayed(Date.now() + jitter(1000), token);
+        throw new DelayedError();
+      }
+      const permanent = isPermanent(err);
+      const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      metrics.jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
+      log.error({ jobId: job.id, queue, databaseId: database.id, err: describe(err), permanent, final }, 'job failed');
+      if (final) await history(job, queue, database.id, 'failed', describe(err), null);
+      if (permanent) throw new UnrecoverableError(describe(err));
+      throw err;
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  };
+}
+

@@ -1,0 +1,215 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Worker } from 'bullmq';
+import type { Catalog } from '@mfb/catalog';
+import type { Config } from '@mfb/config';
+import {
+  JOB_NAMES,
+  closeQueues,
+  createQueues,
+  createRedis,
+  reconcileSchedules,
+  type JobName,
+  type Queues,
+  type ReconcileResult,
+} from '@mfb/jobs';
+import { createMetrics, type Logger, type Metrics } from '@mfb/observability';
+import { openStorage, type StorageDriver } from '@mfb/storage';
+import type { Handlers } from './context.js';
+import { JobAbortedError, UnknownTargetError } from './errors.js';
+import { handlers as realHandlers } from './handlers/index.js';
+import { DatabaseLocks } from './lock.js';
+import { createProcessor, type RunnerHooks } from './runner.js';
+import { seedConfigSchedules } from './schedules.js';
+
+export interface WorkerRuntimeOptions {
+  config: Config;
+  catalog: Catalog;
+  log: Logger;
+  /** Default: a fresh registry. */
+  metrics?: Metrics;
+  /** Test-only replacement of the handlers. */
+  handlers?: Handlers;
+  hooks?: RunnerHooks;
+  /** Test-only wrapper around every storage driver (e.g. throttling). */
+  wrapStorage?: (driver: StorageDriver, target: string) => StorageDriver;
+  /** Serve /metrics and /health on config.worker.metricsPort. @defaultValue true */
+  http?: boolean;
+  /** How often schedules are reconciled into Redis. @defaultValue 60000 */
+  reconcileIntervalMs?: number;
+}
+
+export interface WorkerRuntime {
+  readonly queues: Queues;
+  readonly metrics: Metrics;
+  /** Port of the metrics server (0 when not serving). */
+  readonly httpPort: number;
+  /** Reconcile the catalog's schedules into BullMQ now. */
+  reconcile(): Promise<ReconcileResult>;
+  /**
+   * Stop taking jobs, let running ones finish within `graceMs`, then abort them (they go
+   * back to the queue), and close every connection.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * BullMQ lock / stall settings derived from the per-database lock TTL, so one number in the
+ * config decides how fast work of a killed worker is picked up again.
+ */
+export function stallSettings(lockTtlMs: number): { lockDuration: number; stalledInterval: number; maxStalledCount: number } {
+  return {
+    lockDuration: lockTtlMs,
+    stalledInterval: Math.max(1000, Math.floor(lockTtlMs / 2)),
+    // BullMQ's default (1) fails a job permanently the second time its worker dies. A crash
+    // is not the job's fault; crash loops are bounded by this count instead.
+    maxStalledCount: 20,
+  };
+}
+
+/** Start one BullMQ worker per queue in this process. */
+export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const { config, catalog, log } = opts;
+  const metrics = opts.metrics ?? createMetrics(undefined, { defaults: true });
+  const connection = createRedis(config.redis, 'worker');
+  connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
+  const queues = createQueues(connection, config.redis.prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+  const locks = new DatabaseLocks(connection, config.redis.prefix, config.worker.lockTtlMs);
+
+  const wrap = opts.wrapStorage ?? ((d: StorageDriver) => d);
+  const primary = wrap(openStorage(config.storageUrl), 'local');
+  const targets = new Map<string, StorageDriver>();
+  const storageFor = (target: string): StorageDriver => {
+    if (target === 'local') return primary;
+    let d = targets.get(target);
+    if (!d) {
+      const t = config.targets.find((x) => x.name === target);
+      if (!t) throw new UnknownTargetError(target);
+      d = wrap(openStorage(t.url), target);
+      targets.set(target, d);
+    }
+    return d;
+  };
+
+  const shutdown = new AbortController();
+  const processor = createProcessor({
+    config,
+    catalog,
+    queues,
+    locks,
+    metrics,
+    log,
+    handlers: opts.handlers ?? realHandlers,
+    primary,
+    storageFor,
+    shutdownSignal: shutdown.signal,
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+  });
+
+  const stall = stallSettings(config.worker.lockTtlMs);
+  const workers = JOB_NAMES.map((name: JobName) => {
+    const w = new Worker(name, processor, {
+      connection,
+      prefix: config.redis.prefix,
+      concurrency: config.worker.concurrency,
+      ...stall,
+    });
+    w.on('error', (err) => log.warn({ queue: name, err: err.message }, 'worker error'));
+    w.on('stalled', (jobId) => log.warn({ queue: name, jobId }, 'job stalled (its worker died or hung); it will run again'));
+    return w;
+  });
+
+  metrics.setQueueDepthCollector(async () => {
+    const rows: Array<{ queue: string; state: string; count: number }> = [];
+    for (const name of JOB_NAMES) {
+      const counts = await queues[name].getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized');
+      for (const [state, count] of Object.entries(counts)) rows.push({ queue: name, state, count });
+    }
+    return rows;
+  });
+
+  let reconciling: Promise<ReconcileResult> | null = null;
+  const reconcile = (): Promise<ReconcileResult> => {
+    // One reconcile at a time; callers arriving meanwhile share its result.
+    reconciling ??= (async () => {
+      try {
+        const r = await reconcileSchedules(queues, await catalog.listSchedules());
+        if (r.upserted.length + r.removed.length > 0) log.info({ upserted: r.upserted, removed: r.removed }, 'schedules reconciled');
+        return r;
+      } finally {
+        reconciling = null;
+      }
+    })();
+    return reconciling;
+  };
+
+  await seedConfigSchedules(catalog, config);
+  await reconcile();
+  const timer = setInterval(() => {
+    reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));
+  }, opts.reconcileIntervalMs ?? 60_000);
+  timer.unref();
+  let lostConnection = false;
+  connection.on('close', () => {
+    lostConnection = true;
+  });
+  connection.on('ready', () => {
+    // After a reconnect Redis may be a fresh (flushed or restored) instance.
+    if (!lostConnection) return;
+    lostConnection = false;
+    log.info('redis reconnected; reconciling schedules');
+    reconcile().catch(() => undefined);
+  });
+
+  let server: Server | undefined;
+  let httpPort = 0;
+  if (opts.http !== false) {
+    server = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        metrics.registry.metrics().then(
+          (body) => {
+            res.writeHead(200, { 'content-type': metrics.registry.contentType });
+            res.end(body);
+          },
+          (err: unknown) => {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(err instanceof Error ? err.message : 'error');
+          },
+        );
+      } else if (req.url === '/health') {
+        const ok = connection.status === 'ready';
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: ok ? 'ok' : 'degraded', redis: connection.status }));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.worker.metricsPort, config.worker.metricsHost, () => resolve());
+    });
+    httpPort = (server.address() as AddressInfo).port;
+  }
+
+  let closed: Promise<void> | null = null;
+  return {
+    queues,
+    metrics,
+    httpPort,
+    reconcile,
+    close(graceMs = config.worker.shutdownGraceMs) {
+      closed ??= (async () => {
+        clearInterval(timer);
+        const grace = setTimeout(() => shutdown.abort(new JobAbortedError(`shutdown grace period of ${graceMs} ms exceeded`)), graceMs);
+        grace.unref();
+        // close() without force: stop fetching, wait for running jobs (aborted after the grace).
+        await Promise.all(workers.map((w) => w.close()));
+        clearTimeout(grace);
+        await closeQueues(queues);
+        if (server) await new Promise<void>((r) => server!.close(() => r()));
+        await connection.quit().catch(() => connection.disconnect());
+      })();
+      return closed;
+    },
+  };
+}

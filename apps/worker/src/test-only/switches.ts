@@ -1,0 +1,66 @@
+/**
+ * TEST-ONLY switches for apps/worker/test and bench/jobs. Never enabled unless a
+ * `--test-only-*` flag is passed on the command line.
+ *
+ * - `--test-only-handler=sleep|noop`: every job name runs a handler that sleeps
+ *   `--test-only-sleep-ms` (default 0) instead of the engine; still inside the real runner
+ *   (payload check, database lock, history, metrics).
+ * - `--test-only-record=<file>`: append one JSON line per job with its start and end.
+ * - `--test-only-throttle-bps=<n>`: slow every storage write to n bytes/s (to kill a worker
+ *   in the middle of a real backup).
+ */
+import { appendFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Readable, Transform } from 'node:stream';
+import type { StorageDriver } from '@mfb/storage';
+import type { Handler, Handlers } from '../context.js';
+import type { WorkerRuntimeOptions } from '../runtime.js';
+
+export function testOnlyOptions(args: Record<string, string | boolean | undefined>): Partial<WorkerRuntimeOptions> {
+  const out: Partial<WorkerRuntimeOptions> = {};
+  const handler = args['test-only-handler'];
+  if (handler === 'sleep' || handler === 'noop') {
+    const ms = Number(args['test-only-sleep-ms'] ?? 0);
+    const h: Handler<never> = async (ctx) => {
+      if (ms > 0) await sleep(ms, undefined, { signal: ctx.signal });
+      return { slept: ms };
+    };
+    out.handlers = { backup: h, upload: h, prune: h, restore: h, verify: h } as unknown as Handlers;
+  }
+  const record = args['test-only-record'];
+  if (typeof record === 'string') {
+    const starts = new Map<string, number>();
+    out.hooks = {
+      onStart: (i) => starts.set(i.jobId, Date.now()),
+      onEnd: (i) => {
+        const start = starts.get(i.jobId) ?? 0;
+        starts.delete(i.jobId);
+        appendFileSync(record, JSON.stringify({ ...i, start, end: Date.now(), pid: process.pid }) + '\n');
+      },
+    };
+  }
+  const bps = Number(args['test-only-throttle-bps'] ?? 0);
+  if (bps > 0) out.wrapStorage = (d) => throttled(d, bps);
+  return out;
+}
+
+function throttled(d: StorageDriver, bytesPerSec: number): StorageDriver {
+  return {
+    get url() {
+      return d.url;
+    },
+    put(key, body, opts) {
+      const slow = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          setTimeout(() => cb(null, chunk), Math.ceil((chunk.length / bytesPerSec) * 1000));
+        },
+      });
+      return d.put(key, (body as Readable).pipe(slow), opts);
+    },
+    get: (k, o) => d.get(k, o),
+    head: (k) => d.head(k),
+    list: (p, o) => d.list(p, o),
+    delete: (k) => d.delete(k),
+    cleanupIncomplete: (p, ms) => d.cleanupIncomplete(p, ms),
+  };
+}
