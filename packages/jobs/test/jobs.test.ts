@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  BACKOFF_JITTER,
+  InvalidPayloadError,
+  checkRedis,
+  closeQueues,
+  createQueues,
+  createRedis,
+  enqueue,
+  enqueueBackupNow,
+  getJobStatus,
+  reconcileSchedules,
+  schedulerId,
+  validatePayload,
+  type DesiredSchedule,
+  type Queues,
+} from '@mfb/jobs';
+import { ownRedis, type OwnRedis } from './redis-server.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+function setup(url = REDIS_URL, retry = {}): { queues: Queues; prefix: string; redis: Redis } {
+  const prefix = `t-${randomUUID()}`;
+  const redis = createRedis({ url, tls: false }, 'worker');
+  const queues = createQueues(redis, prefix, retry);
+  cleanups.push(async () => {
+    for (const name of ['backup', 'upload', 'prune', 'restore', 'verify'] as const) await queues[name].obliterate({ force: true }).catch(() => undefined);
+    await closeQueues(queues);
+    redis.disconnect();
+  });
+  return { queues, prefix, redis };
+}
+
+describe('payload validation', () => {
+  it('names the offending field', () => {
+    expect(() => validatePayload('backup', { trigger: 'manual' })).toThrowError(InvalidPayloadError);
+    try {
+      validatePayload('upload', { databaseId: 'db1', backupId: 'nope', target: 'nas' });
+    } catch (err) {
+      expect((err as InvalidPayloadError).code).toBe('JOBS_INVALID_PAYLOAD');
+      expect((err as InvalidPayloadError).field).toBe('/backupId');
+      expect((err as Error).message).toContain('/backupId');
+    }
+    expect(() => validatePayload('prune', { databaseId: 'db1', target: 'local', extra: 1 })).toThrowError(/JOBS_INVALID_PAYLOAD|extra|invalid prune/);
+  });
+
+  it('refuses to enqueue an invalid payload and enqueues nothing', async () => {
+    const { queues } = setup();
+    await expect(enqueue(queues, 'backup', { databaseId: 'Bad Id!', trigger: 'manual' })).rejects.toMatchObject({ code: 'JOBS_INVALID_PAYLOAD', field: '/databaseId' });
+    expect(await queues.backup.count()).toBe(0);
+  });
+});
+
+describe('enqueue', () => {
+  it('enqueues now, after a delay, and at an instant; status is readable by id', async () => {
+    const { queues } = setup();
+    const now = await enqueue(queues, 'verify', { databaseId: 'db1' });
+    const later = await enqueue(queues, 'prune', { databaseId: 'db1', target: 'local' }, { delayMs: 60_000 });
+    const at = new Date(Date.now() + 3_600_000);
+    const atJob = await enqueue(queues, 'backup', { databaseId: 'db1', trigger: 'api' }, { at });
+    expect(String(now.id)).toMatch(/^verify-/);
+    expect((await getJobStatus(queues, String(now.id)))?.state).toBe('waiting');
+    const s = await getJobStatus(queues, String(later.id));
+    expect(s).toMatchObject({ state: 'delayed', name: 'prune', maxAttempts: 3 });
+    const sa = await getJobStatus(queues, String(atJob.id));
+    expect(sa?.state).toBe('delayed');
+    expect(Math.abs(new Date(sa!.runAt!).getTime() - at.getTime())).toBeLessThan(2000);
+    expect(await getJobStatus(queues, 'backup-does-not-exist')).toBeNull();
+    await expect(enqueue(queues, 'verify', { databaseId: 'db1' }, { at, delayMs: 5 })).rejects.toMatchObject({ code: 'JOBS_INVALID_OPTIONS' });
+  });
+
+  it('deduplicates "backup now" while the backup waits, per database', async () => {
+    const { queues } = setup();
+    const a = await enqueueBackupNow(queues, { databaseId: 'db1' });
+    const b = await enqueueBackupNow(queues, { databaseId: 'db1', trigger: 'api' });
+    const c = await enqueueBackupNow(queues, { databaseId: 'db2' });
+    expect(a.deduplicated).toBe(false);
+    expect(b.deduplicated).toBe(true);
+    expect(b.job.id).toBe(a.job.id);
+    expect(b.job.data.trigger).toBe('manual');
+    expect(c.deduplicated).toBe(false);
+    expect(await queues.backup.count()).toBe(2);
+  });
+});
+
+describe('retries', () => {
+  it('retries with exponential backoff and jitter, then fails; UnrecoverableError fails at once', async () => {
+    const { queues, prefix, redis } = setup(REDIS_URL, { attempts: { verify: 4, restore: 5 }, backoffMs: 150 });
+    const starts = new Map<string, number[]>();
+    const worker = (name: 'verify' | 'restore', fn: (job: Job) => Promise<unknown>): Worker =>
+      new Worker(
+        name,
+        async (job) => {
+          starts.set(String(job.id), [...(starts.get(String(job.id)) ?? []), Date.now()]);
+          return fn(job);
+        },
+        { connection: redis, prefix },
+      );
+    const w1 = worker('verify', async () => {
+      throw new Error('transient');
+    });
+    const w2 = worker('restore', async () => {
+      throw new UnrecoverableError('wrong key');
+    });
+    cleanups.push(() => w1.close(), () => w2.close());
+    const j1 = await enqueue(queues, 'verify', { databaseId: 'db1' });
+    const j2 = await enqueue(queues, 'restore', { databaseId: 'db1', backupId: '20261126T124800123Z-1a2b3c4d', mode: 'new', targetPath: '/tmp/x' });
+    expect(j1.opts.backoff).toEqual({ type: 'exponential', delay: 150, jitter: BACKOFF_JITTER });
+
+    const done = async (q: Queue, id: string): Promise<Job> => {
+      for (;;) {
+        const job = await q.getJob(id);
+        if (job && (await job.getState()) === 'failed') return job;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const f1 = await done(queues.verify, String(j1.id));
+    const f2 = await done(queues.restore, String(j2.id));
+    expect(f1.attemptsMade).toBe(4);
+    expect(f2.attemptsMade).toBe(1);
+    expect(f2.failedReason).toBe('wrong key');
+    expect(starts.get(String(j2.id))).toHaveLength(1);
+    const t = starts.get(String(j1.id))!;
+    expect(t).toHaveLength(4);
+    // The n-th retry waits at least (1 - jitter) * base * 2^(n-1): the backoff grows.
+    for (let n = 1; n < t.length; n++) expect(t[n]! - t[n - 1]!).toBeGreaterThanOrEqual(Math.floor((1 - BACKOFF_JITTER) * 150 * 2 ** (n - 1)) - 5);
+  });
+});
+
+/** UTC instant at which the wall clock in `tz` shows the given local time (independent of BullMQ). */
+function zonedToUtc(tz: string, y: number, mo: number, d: number, h: number, mi: number): number {
+  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+  const offsetAt = (t: number): number => {
+    const p = Object.fromEntries(fmt.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+    return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute)) - t;
+  };
+  const wall = Date.UTC(y, mo - 1, d, h, mi);
+  let t = wall - offsetAt(wall);
+  t = wall - offsetAt(t);
+  return t;
+}
+
+describe('schedules', () => {
+  const berlin = (scheduleId: string, cron: string): DesiredSchedule => ({ databaseId: 'db1', scheduleId, job: 'backup', cron, timezone: 'Europe/Berlin', paused: false });
+
+  it('fires a Europe/Berlin schedule at the right UTC instant, in summer and winter time', async () => {
+    const { queues } = setup();
+    // 09:00 Berlin on 31 March (always after the switch to CEST) and on 15 January (CET).
+    const r = await reconcileSchedules(queues, [berlin('summer', '0 9 31 3 *'), berlin('winter', '0 9 15 1 *')]);
+    expect(r.upserted.sort()).toEqual(['mfb.db1.summer', 'mfb.db1.winter']);
+    const nextOf = (mo: number, d: number): number => {
+      const y = new Date().getUTCFullYear();
+      const thisYear = zonedToUtc('Europe/Berlin', y, mo, d, 9, 0);
+      return thisYear > Date.now() ? thisYear : zonedToUtc('Europe/Berlin', y + 1, mo, d, 9, 0);
+    };
+    const summer = await queues.backup.getJobScheduler(schedulerId({ databaseId: 'db1', scheduleId: 'summer' }));
+    const winter = await queues.backup.getJobScheduler(schedulerId({ databaseId: 'db1', scheduleId: 'winter' }));
+    expect(summer?.next).toBe(nextOf(3, 31));
+    expect(winter?.next).toBe(nextOf(1, 15));
+    expect(new Date(summer!.next!).getUTCHours()).toBe(7);
+    expect(new Date(winter!.next!).getUTCHours()).toBe(8);
+    // The scheduler's delayed job carries the validated payload and fires at that instant.
+    const delayed = await queues.backup.getDelayed();
+    const s = delayed.find((j) => j.data.scheduleId === 'summer');
+    expect(s?.data).toEqual({ databaseId: 'db1', trigger: 'schedule', scheduleId: 'summer' });
+    expect(s!.timestamp + s!.delay).toBe(nextOf(3, 31));
+  });
+
+  it('reconciles: unchanged kept, changed updated, removed and paused deleted', async () => {
+    const { queues } = setup();
+    await reconcileSchedules(queues, [berlin('a', '0 1 * * *'), berlin('b', '0 2 * * *'), { ...berlin('v', '0 3 * * 0'), job: 'verify' }]);
+    const r = await reconcileSchedules(queues, [berlin('a', '0 1 * * *'), { ...berlin('b', '0 2 * * *'), paused: true }, { ...berlin('v', '30 3 * * 0'), job: 'verify' }]);
+    expect(r.unchanged).toEqual(['mfb.db1.a']);
+    expect(r.removed).toEqual(['mfb.db1.b']);
+    expect(r.upserted).toEqual(['mfb.db1.v']);
+    expect((await queues.verify.getJobScheduler('mfb.db1.v'))?.pattern).toBe('30 3 * * 0');
+    expect(await queues.backup.getJobSchedulersCount()).toBe(1);
+  });
+
+  it('restores schedules after FLUSHALL (own redis-server)', async () => {
+    const own: OwnRedis = await ownRedis();
+    cleanups.push(() => own.dispose());
+    const { queues, redis } = setup(own.url);
+    const desired = [berlin('nightly', '0 2 * * *'), { ...berlin('weekly', '0 4 * * 0'), job: 'prune' as const }];
+    await reconcileSchedules(queues, desired);
+    await redis.flushall();
+    expect(await queues.backup.getJobSchedulersCount()).toBe(0);
+    const r = await reconcileSchedules(queues, desired);
+    expect(r.upserted.sort()).toEqual(['mfb.db1.nightly', 'mfb.db1.weekly']);
+    expect((await queues.backup.getJobScheduler('mfb.db1.nightly'))?.tz).toBe('Europe/Berlin');
+    expect(await queues.prune.getJobSchedulersCount()).toBe(1);
+    expect(await queues.backup.getDelayedCount()).toBe(1);
+  });
+});
+
+describe('redis check', () => {
+  it('reports the eviction policy, and explains how to start Redis when unreachable', async () => {
+    const own = await ownRedis();
+    cleanups.push(() => own.dispose());
+    expect(await checkRedis({ url: own.url, tls: false })).toMatchObject({ maxmemoryPolicy: 'noeviction', evictionSafe: true });
+    const c = new Redis(own.url);
+    await c.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    c.disconnect();
+    expect(await checkRedis({ url: own.url, tls: false })).toMatchObject({ maxmemoryPolicy: 'allkeys-lru', evictionSafe: false });
+    await own.stop();
+    await expect(checkRedis({ url: own.url, tls: false }, 1000)).rejects.toThrow(/redis-server.*docker compose up redis/);
+  });
+});
