@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { createLogger } from '@mfb/observability';
+import { authPlugin, Authenticator } from './plugins/auth.js';
+import { bullBoardPlugin } from './plugins/bull-board.js';
+import { depsPlugin } from './plugins/deps.js';
+import { docsPlugin } from './plugins/docs.js';
+import { hardeningPlugin } from './plugins/hardening.js';
+import { problemPlugin } from './plugins/problem.js';
+import healthRoutes from './routes/health/index.js';
+import metricsRoutes from './routes/metrics/index.js';
+import databaseRoutes from './routes/v1/databases/index.js';
+import backupRoutes from './routes/v1/databases/backups/index.js';
+import restoreRoutes from './routes/v1/databases/restores/index.js';
+import verifyRoutes from './routes/v1/databases/verifies/index.js';
+import databaseScheduleRoutes from './routes/v1/databases/schedules/index.js';
+import scheduleRoutes from './routes/v1/schedules/index.js';
+import jobRoutes from './routes/v1/jobs/index.js';
+import type { ApiDeps } from './types.js';
+
+export const API_VERSION = '0.1.0';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface BuildOptions {
+  /** Event-loop delay (ms) above which the API sheds load with 503. @defaultValue 1000 */
+  maxEventLoopDelayMs?: number;
+}
+
+/**
+ * The API as a Fastify instance (not listening). Everything it talks to is injected, so tests
+ * give it a real Redis under a unique prefix and a catalog in a temp directory.
+ */
+export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger ?? createLogger('api', { level: config.log.level }),
+    // Honour a caller's x-request-id when it is sane; otherwise make one. Fastify puts it on
+    // every log line of the request (`reqId`).
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+    },
+    requestIdLogLabel: 'reqId',
+    bodyLimit: config.api.bodyLimitBytes,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 256 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  // `curl -X POST` without a body means "no options", not "invalid body".
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT')) req.body = {};
+  });
+
+  const authenticator = new Authenticator(config.api);
+  await app.register(problemPlugin);
+  await app.register(depsPlugin, deps);
+  await app.register(hardeningPlugin, {
+    authenticator,
+    rateLimitPerMinute: config.api.rateLimitPerMinute,
+    ...(opts.maxEventLoopDelayMs !== undefined ? { maxEventLoopDelayMs: opts.maxEventLoopDelayMs } : {}),
+  });
+  await app.register(authPlugin, { authenticator });
+  await app.register(docsPlugin, { version: API_VERSION });
+  await app.register(bullBoardPlugin);
+
+  await app.register(healthRoutes, { prefix: '/health' });
+  await app.register(metricsRoutes, { prefix: '/metrics' });
+  await app.register(databaseRoutes, { prefix: '/v1/databases' });
+  await app.register(backupRoutes, { prefix: '/v1/databases/:databaseId/backups' });
+  await app.register(restoreRoutes, { prefix: '/v1/databases/:databaseId/restores' });
+  await app.register(verifyRoutes, { prefix: '/v1/databases/:databaseId/verifies' });
+  await app.register(databaseScheduleRoutes, { prefix: '/v1/databases/:databaseId/schedules' });
+  await app.register(scheduleRoutes, { prefix: '/v1/schedules' });
+  await app.register(jobRoutes, { prefix: '/v1/jobs' });
+  // The type provider only refines route typings; callers get a plain instance.
+  return app as unknown as FastifyInstance;
+}

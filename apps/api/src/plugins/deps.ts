@@ -1,0 +1,29 @@
+import fp from 'fastify-plugin';
+import type { StorageDriver } from '@mfb/storage';
+import { createMetrics } from '@mfb/observability';
+import { TargetNotFoundError } from '../errors.js';
+import type { ApiDeps } from '../types.js';
+
+/** Decorates the instance with the injected dependencies (typed in types.ts). */
+export const depsPlugin = fp(
+  async (app, deps: ApiDeps) => {
+    app.decorate('config', deps.config);
+    app.decorate('catalog', deps.catalog);
+    app.decorate('queues', deps.queues);
+    app.decorate('metrics', deps.metrics ?? createMetrics(undefined, { defaults: true }));
+    app.decorate('now', deps.now ?? (() => new Date()));
+    // Drivers are cheap to keep; one per target for the life of the app.
+    const drivers = new Map<string, StorageDriver>();
+    app.decorate('storageFor', (target: string): StorageDriver => {
+      let d = drivers.get(target);
+      if (!d) {
+        const url = target === 'local' ? deps.config.storageUrl : deps.config.targets.find((t) => t.name === target)?.url;
+        if (!url) throw new TargetNotFoundError(target);
+        d = deps.openStorage(url);
+        drivers.set(target, d);
+      }
+      return d;
+    });
+  },
+  { name: 'mfb-deps', fastify: '5.x' },
+);

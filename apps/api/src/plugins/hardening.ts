@@ -1,0 +1,65 @@
+import fp from 'fastify-plugin';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
+import { createHash } from 'node:crypto';
+import { ApiProblem } from '../errors.js';
+import { problem, sendProblem } from './problem.js';
+import type { Authenticator } from './auth.js';
+
+export interface HardeningOptions {
+  authenticator: Authenticator;
+  rateLimitPerMinute: number;
+  /** Event-loop delay (ms) above which requests get 503. @defaultValue 1000 */
+  maxEventLoopDelayMs?: number;
+}
+
+/**
+ * Security headers, per-key rate limiting and load shedding.
+ * - Rate limit buckets: the key's id for valid credentials, else the client address (so
+ *   guessing keys is throttled too). 429 problem+json with `retry-after`.
+ * - Under pressure (event loop delay): 503 problem+json with `retry-after`.
+ */
+export const hardeningPlugin = fp(
+  async (app, opts: HardeningOptions) => {
+    await app.register(helmet, {
+      // Swagger UI and Bull Board are single-page apps with inline bootstrap code.
+      contentSecurityPolicy: {
+        useDefaults: true,
+        directives: {
+          'script-src': ["'self'", "'unsafe-inline'"],
+          'style-src': ["'self'", "'unsafe-inline'", 'https:'],
+          'img-src': ["'self'", 'data:', 'validator.swagger.io'],
+          'upgrade-insecure-requests': null,
+        },
+      },
+      // Plain-HTTP deployments on a LAN are common; HSTS belongs to the TLS terminator.
+      hsts: false,
+    });
+
+    await app.register(rateLimit, {
+      global: true,
+      max: opts.rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: 'onRequest',
+      allowList: (req) => (req.url.split('?')[0] ?? '') === '/health/live',
+      keyGenerator: (req) => {
+        const p = opts.authenticator.resolve(req);
+        if (p) return `principal:${p.id}`;
+        return `ip:${createHash('sha256').update(req.ip).digest('hex').slice(0, 16)}`;
+      },
+      errorResponseBuilder: (_req, ctx) =>
+        new ApiProblem('RATE_LIMITED', 429, `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+    });
+
+    await app.register(underPressure, {
+      maxEventLoopDelay: opts.maxEventLoopDelayMs ?? 1000,
+      retryAfter: 5,
+      pressureHandler: (req, reply, type) => {
+        reply.header('retry-after', '5');
+        void sendProblem(reply, problem(req, 503, 'OVERLOADED', `server is overloaded (${type}); retry shortly`));
+      },
+    });
+  },
+  { name: 'mfb-hardening', fastify: '5.x', dependencies: ['mfb-problem'] },
+);

@@ -1,0 +1,126 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { isAppError } from '@mfb/errors';
+import type { Problem } from '@mfb/client';
+
+/** Codes for the framework's own client errors (content-type parser, router, limits). */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_JSON_BODY',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_BAD_URL: 'BAD_URL',
+  FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
+};
+
+const GENERIC_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'AUTH_REQUIRED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  413: 'BODY_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/** Build a problem document for `request`. */
+export function problem(request: FastifyRequest, status: number, code: string, detail: string, extra: Partial<Problem> = {}): Problem {
+  const path = request.url.split('?')[0] ?? '/';
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    instance: path.length > 300 ? path.slice(0, 300) + '...' : path,
+    requestId: request.id,
+    ...extra,
+  };
+}
+
+/** Send a problem as `application/problem+json` (a string: bypasses the route's serializer). */
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.code(p.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(p));
+}
+
+interface RouteShape {
+  re: RegExp;
+  methods: Set<string>;
+}
+
+function toRegExp(url: string): RegExp {
+  const body = url
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}/?$`);
+}
+
+/**
+ * The one error handler: every error becomes `application/problem+json` with a stable `code`.
+ * Client mistakes (validation, bad JSON, oversized body, wrong media type, unknown route,
+ * wrong method) are 4xx; anything unexpected is a 500 whose detail reveals nothing internal.
+ */
+export const problemPlugin = fp(
+  async (app) => {
+    const routes = new Map<string, RouteShape>();
+    app.addHook('onRoute', (opts) => {
+      const methods = Array.isArray(opts.method) ? opts.method : [opts.method];
+      const shape = routes.get(opts.url) ?? { re: toRegExp(opts.url), methods: new Set<string>() };
+      for (const m of methods) shape.methods.add(m.toUpperCase());
+      routes.set(opts.url, shape);
+    });
+
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0] ?? '/';
+      const allowed = new Set<string>();
+      for (const shape of routes.values()) if (shape.re.test(path)) for (const m of shape.methods) allowed.add(m);
+      if (allowed.size > 0 && !allowed.has(request.method)) {
+        reply.header('allow', [...allowed].sort().join(', '));
+        return sendProblem(reply, problem(request, 405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed here; allowed: ${[...allowed].sort().join(', ')}`));
+      }
+      return sendProblem(reply, problem(request, 404, 'NOT_FOUND', `no route ${request.method} ${path.slice(0, 200)}`));
+    });
+
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      if (error.validation) {
+        const where = error.validationContext ?? 'request';
+        const errors = error.validation.slice(0, 20).map((v) => ({
+          path: `${where}${v.instancePath || ''}`,
+          message: v.keyword === 'additionalProperties'
+            ? `unknown field "${String((v.params as { additionalProperty?: unknown }).additionalProperty).slice(0, 100)}"`
+            : (v.message ?? 'is invalid'),
+        }));
+        const first = errors[0];
+        return sendProblem(
+          reply,
+          problem(request, 400, 'VALIDATION_FAILED', first ? `${first.path} ${first.message}` : 'request is invalid', { errors }),
+        );
+      }
+      if (isAppError(error)) {
+        const status = error.status >= 400 && error.status <= 599 ? error.status : 500;
+        if (status >= 500) request.log.error({ err: error }, 'request failed');
+        // 5xx AppErrors are ours (Redis down, storage unreachable): their message is safe by
+        // project rule (no secrets) and helps the operator.
+        return sendProblem(reply, problem(request, status, error.code, error.message));
+      }
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599 ? error.statusCode : 500;
+      if (status < 500) {
+        const code = (error.code && FASTIFY_CODES[error.code]) ?? GENERIC_CODES[status] ?? 'BAD_REQUEST';
+        return sendProblem(reply, problem(request, status, code, error.message || STATUS_CODES[status] || 'bad request'));
+      }
+      request.log.error({ err: error }, 'unexpected error');
+      if (status === 503) return sendProblem(reply, problem(request, 503, 'SERVICE_UNAVAILABLE', 'service temporarily unavailable'));
+      return sendProblem(reply, problem(request, 500, 'INTERNAL_ERROR', `unexpected error; quote request id ${request.id} to the operator`));
+    });
+  },
+  { name: 'mfb-problem', fastify: '5.x' },
+);

@@ -1,0 +1,46 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AcceptedSchema, DatabaseParams, VerifyBody } from '@mfb/client';
+import { enqueue } from '@mfb/jobs';
+import { BackupNotOnTargetError } from '../../../../errors.js';
+import { databaseOr404, problemResponses } from '../../../common.js';
+import { jobUrl } from '../../../../services/views.js';
+import { backupOr404 } from '../backups/index.js';
+
+/** `/v1/databases/:databaseId/verifies`: fetch, decrypt, decompress and integrity-check a backup. */
+const verifies: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/',
+    {
+      config: { auth: 'write' },
+      schema: {
+        tags: ['restores'],
+        summary: 'Verify a backup (default: the newest) without restoring it',
+        params: DatabaseParams,
+        body: VerifyBody,
+        response: { 202: AcceptedSchema, ...problemResponses },
+      },
+    },
+    async (req, reply) => {
+      const { databaseId } = req.params;
+      databaseOr404(app, databaseId);
+      const { backupId, from } = req.body;
+      if (from !== undefined) app.storageFor(from);
+      if (backupId !== undefined) {
+        const rec = await backupOr404(app, databaseId, backupId);
+        if (from !== undefined && !rec.locations.some((l) => l.target === from && l.deletedAt === null)) {
+          throw new BackupNotOnTargetError(backupId, from);
+        }
+      }
+      const job = await enqueue(app.queues, 'verify', {
+        databaseId,
+        ...(backupId !== undefined ? { backupId } : {}),
+        ...(from !== undefined ? { from } : {}),
+      });
+      const id = String(job.id);
+      reply.header('location', jobUrl(id));
+      return reply.code(202).send({ jobId: id, queue: 'verify', statusUrl: jobUrl(id), deduplicated: false });
+    },
+  );
+};
+
+export default verifies;

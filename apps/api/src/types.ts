@@ -1,0 +1,55 @@
+import type { Catalog } from '@mfb/catalog';
+import type { Config } from '@mfb/config';
+import type { Queues } from '@mfb/jobs';
+import type { Metrics } from '@mfb/observability';
+import type { StorageDriver } from '@mfb/storage';
+import type { Logger } from 'pino';
+
+/** What `buildApp` needs. Everything is injected so tests use real services with their own names. */
+export interface ApiDeps {
+  config: Config;
+  catalog: Catalog;
+  /** From `createQueues` of @mfb/jobs (its prefix isolates tests). */
+  queues: Queues;
+  /** Opens the storage behind a URL (`openStorage` of @mfb/storage). */
+  openStorage: (url: string) => StorageDriver;
+  /** Metrics exposed at /metrics; absent = a fresh registry with the process defaults. */
+  metrics?: Metrics;
+  /** Absent = `createLogger('api')` at `config.log.level`. */
+  logger?: Logger;
+  /** Clock for health computations (tests). */
+  now?: () => Date;
+}
+
+/** Scopes, weakest first: each implies the ones before it. */
+export const SCOPES = ['read', 'write', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Who is calling: an API key (by its public id) or the Bull Board admin user. */
+export interface Principal {
+  id: string;
+  kind: 'api-key' | 'basic';
+  scopes: ReadonlySet<Scope>;
+}
+
+/** Route-level auth: a scope, or `public` (liveness; `/metrics` when configured). */
+export type RouteAuth = Scope | 'public';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    catalog: Catalog;
+    queues: Queues;
+    metrics: Metrics;
+    /** Storage of a target (`local` = primary storage). @throws TargetNotFoundError */
+    storageFor(target: string): StorageDriver;
+    now(): Date;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Scope this route needs; default `admin` for routes that do not say. */
+    auth?: RouteAuth;
+  }
+}

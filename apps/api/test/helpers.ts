@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { openCatalog, type Catalog } from '@mfb/catalog';
+import type { Config, DatabaseConfig } from '@mfb/config';
+import { closeQueues, createQueues, type Queues } from '@mfb/jobs';
+import { createLogger, createMetrics } from '@mfb/observability';
+import { openStorage } from '@mfb/storage';
+import type { Manifest } from '@mfb/backup';
+import { buildApp } from '../src/index.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const KEYS = {
+  read: 'read-key-0123456789abcdef0123456789',
+  write: 'write-key-0123456789abcdef012345678',
+  admin: 'admin-key-0123456789abcdef012345678',
+} as const;
+export const ADMIN_USER = 'ops';
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+export function bearer(scope: keyof typeof KEYS): Record<string, string> {
+  return { authorization: `Bearer ${KEYS[scope]}` };
+}
+
+export function basic(user: string, password: string): Record<string, string> {
+  return { authorization: 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64') };
+}
+
+export function database(id: string, path: string, extra: Partial<DatabaseConfig> = {}): DatabaseConfig {
+  return {
+    id,
+    path,
+    compression: { algorithm: 'gzip', level: 6 },
+    targets: [],
+    retention: { keepLast: 7 },
+    schedules: [],
+    ...extra,
+  };
+}
+
+/** A complete config for tests: everything under `dir`, Redis prefix unique. */
+export function testConfig(dir: string, prefix: string, over: { databases?: DatabaseConfig[]; api?: Partial<Config['api']> } = {}): Config {
+  return {
+    source: 'test',
+    dataDir: dir,
+    catalogPath: join(dir, 'catalog.db'),
+    tmpDir: join(dir, 'tmp'),
+    storageUrl: 'file://' + join(dir, 'backups'),
+    localRetention: { keepLast: 7 },
+    databases: over.databases ?? [database('main', join(dir, 'main.db')), database('other', join(dir, 'other.db'))],
+    targets: [{ name: 'nas', url: 'file://' + join(dir, 'nas'), retention: { keepLast: 7 } }],
+    keys: new Map(),
+    redis: { url: REDIS_URL, prefix, tls: false },
+    worker: {
+      concurrency: 1,
+      lockTtlMs: 30_000,
+      shutdownGraceMs: 5_000,
+      metricsPort: 0,
+      metricsHost: '127.0.0.1',
+      attempts: { backup: 1, upload: 1, prune: 1, restore: 1, verify: 1 },
+      backoffMs: 1000,
+    },
+    api: {
+      host: '127.0.0.1',
+      port: 0,
+      keys: [
+        { id: 'reader', key: KEYS.read, scopes: ['read'] },
+        { id: 'writer', key: KEYS.write, scopes: ['write'] },
+        { id: 'administrator', key: KEYS.admin, scopes: ['admin'] },
+      ],
+      metricsPublic: false,
+      adminUser: ADMIN_USER,
+      adminPassword: ADMIN_PASSWORD,
+      rateLimitPerMinute: 100_000,
+      bodyLimitBytes: 64 * 1024,
+      ...over.api,
+    },
+    log: { level: 'silent' },
+  };
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  catalog: Catalog;
+  queues: Queues;
+  redis: Redis;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** A real app: Redis under a fresh prefix, a SQLite catalog and file storage in a temp dir. */
+export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, logLines?: string[]): Promise<TestApp> {
+  const dir = await mkdtemp(join(tmpdir(), 'mfb-api-'));
+  await mkdir(join(dir, 'backups'), { recursive: true, mode: 0o700 });
+  await mkdir(join(dir, 'nas'), { recursive: true, mode: 0o700 });
+  const prefix = `mfb-test-${randomUUID()}`;
+  const config = testConfig(dir, prefix, over);
+  const catalog = await openCatalog(config.catalogPath);
+  await catalog.migrate();
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  const queues = createQueues(redis, prefix);
+  const logger = logLines
+    ? createLogger('api', { level: 'info', destination: { write: (s: string) => void logLines.push(s) } })
+    : createLogger('api', { level: 'silent' });
+  const app = await buildApp({ config, catalog, queues, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger });
+  await app.ready();
+  return {
+    app,
+    config,
+    catalog,
+    queues,
+    redis,
+    dir,
+    async close() {
+      await app.close();
+      await closeQueues(queues);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+      await catalog.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let seq = 0;
+/** A catalog record as the engine would write it (ids follow the engine's format). */
+export function fakeManifest(databaseId: string, createdAt: Date, size = 1234): Manifest {
+  const ts = createdAt.toISOString().replace(/[-:]/g, '').replace('.', '');
+  const hex = (seq++ & 0xffffffff).toString(16).padStart(8, '0');
+  const backupId = `${ts.slice(0, 15)}${ts.slice(15, 18)}Z-${hex}`;
+  return {
+    formatVersion: 1,
+    backupId,
+    databaseId,
+    createdAt: createdAt.toISOString(),
+    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
+    artifact: { sizeBytes: size, sha256: 'a'.repeat(64) },
+    snapshot: {
+      sizeBytes: size * 3,
+      sha256: 'b'.repeat(64),
+      method: 'vacuum-into',
+      sqlite: { pageSize: 4096, pageCount: 3, userVersion: 0, journalMode: 'wal' },
+    },
+    compression: { algorithm: 'gzip', level: 6 },
+    encryption: null,
+    tool: { name: 'myfinance-backup', version: '0.1.0' },
+  };
+}
+
+/** Is this a problem+json answer with the expected shape? */
+export function problemOf(res: { headers: Record<string, unknown>; body: string; statusCode: number }): {
+  code: string;
+  status: number;
+  detail: string;
+  type: string;
+  title: string;
+  instance: string;
+} {
+  const ct = String(res.headers['content-type'] ?? '');
+  if (!ct.startsWith('application/problem+json')) throw new Error(`expected problem+json, got ${ct} (${res.statusCode}): ${res.body.slice(0, 300)}`);
+  const p = JSON.parse(res.body) as ReturnType<typeof problemOf>;
+  if (p.status !== res.statusCode) throw new Error(`problem status ${p.status} != HTTP ${res.statusCode}`);
+  for (const k of ['type', 'title', 'detail', 'code', 'instance'] as const) {
+    if (typeof p[k] !== 'string') throw new Error(`problem lacks ${k}: ${res.body}`);
+  }
+  return p;
+}

@@ -1,0 +1,435 @@
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BackupIdSchema, DatabaseIdSchema, TargetNameSchema } from '@mfb/client';
+import { BackupId, DatabaseId, TargetName, schedulerId } from '@mfb/jobs';
+import { openStorage } from '@mfb/storage';
+import { bearer, fakeManifest, problemOf, startTestApp, type TestApp } from './helpers.js';
+
+let t: TestApp;
+beforeEach(async () => {
+  t = await startTestApp();
+});
+afterEach(async () => {
+  await t?.close();
+});
+
+const json = (body: unknown) => ({ 'content-type': 'application/json', payload: JSON.stringify(body) });
+
+async function seed(databaseId: string, n: number, start = Date.parse('2026-01-01T00:00:00Z'), stepMs = 3600_000) {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = fakeManifest(databaseId, new Date(start + i * stepMs));
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    ids.push(m.backupId);
+  }
+  return ids;
+}
+
+describe('contract', () => {
+  it('the client schemas use the same id patterns as the job contract', () => {
+    expect(DatabaseIdSchema.pattern).toBe(DatabaseId.pattern);
+    expect(BackupIdSchema.pattern).toBe(BackupId.pattern);
+    expect(TargetNameSchema.pattern).toBe(TargetName.pattern);
+  });
+
+  it('publishes OpenAPI at /docs/json with every /v1 route', async () => {
+    const res = await t.app.inject({ url: '/docs/json', headers: bearer('read') });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/databases/',
+        '/v1/databases/{databaseId}',
+        '/v1/databases/{databaseId}/backups/',
+        '/v1/databases/{databaseId}/backups/{backupId}',
+        '/v1/databases/{databaseId}/backups/{backupId}/artifact',
+        '/v1/databases/{databaseId}/backups/{backupId}/pin',
+        '/v1/databases/{databaseId}/restores/',
+        '/v1/databases/{databaseId}/verifies/',
+        '/v1/databases/{databaseId}/schedules/',
+        '/v1/databases/{databaseId}/schedules/{scheduleId}',
+        '/v1/schedules/',
+        '/v1/jobs/{jobId}',
+      ]),
+    );
+    expect(Object.keys(doc.paths).some((p) => p.startsWith('/admin'))).toBe(false);
+  });
+});
+
+describe('health', () => {
+  it('liveness needs no key; readiness checks Redis and the catalog', async () => {
+    expect((await t.app.inject({ url: '/health/live' })).json()).toEqual({ status: 'ok' });
+    const ready = await t.app.inject({ url: '/health/ready', headers: bearer('read') });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ok', checks: { redis: 'ok', catalog: 'ok' } });
+  });
+});
+
+describe('databases', () => {
+  it('lists the configured databases', async () => {
+    const res = await t.app.inject({ url: '/v1/databases', headers: bearer('read') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().items.map((d: { id: string }) => d.id)).toEqual(['main', 'other']);
+  });
+
+  it('shows the last backup and its health against the schedule', async () => {
+    let res = await t.app.inject({ url: '/v1/databases/main', headers: bearer('read') });
+    expect(res.json().health.status).toBe('never');
+    expect(res.json().lastBackup).toBeNull();
+
+    const m = fakeManifest('main', new Date(Date.now() - 3 * 3600_000));
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    res = await t.app.inject({ url: '/v1/databases/main', headers: bearer('read') });
+    expect(res.json().health.status).toBe('unscheduled');
+    expect(res.json().lastBackup.backupId).toBe(m.backupId);
+
+    await t.catalog.upsertSchedule({ databaseId: 'main', scheduleId: 'hourly', job: 'backup', cron: '0 * * * *', timezone: 'UTC', paused: false, origin: 'api' });
+    res = await t.app.inject({ url: '/v1/databases/main', headers: bearer('read') });
+    expect(res.json().health).toMatchObject({ status: 'stale', expectedIntervalSeconds: 3600 });
+
+    await t.catalog.upsertSchedule({ databaseId: 'main', scheduleId: 'hourly', job: 'backup', cron: '0 */4 * * *', timezone: 'UTC', paused: false, origin: 'api' });
+    res = await t.app.inject({ url: '/v1/databases/main', headers: bearer('read') });
+    expect(res.json().health).toMatchObject({ status: 'ok', expectedIntervalSeconds: 4 * 3600 });
+  });
+
+  it('404 problem for an unknown database', async () => {
+    const res = await t.app.inject({ url: '/v1/databases/nope', headers: bearer('read') });
+    expect(res.statusCode).toBe(404);
+    expect(problemOf(res).code).toBe('DATABASE_NOT_FOUND');
+  });
+});
+
+describe('trigger backups', () => {
+  it('202 with a job id and a status URL; a second trigger while waiting returns the same job', async () => {
+    const a = await t.app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: bearer('write') });
+    expect(a.statusCode).toBe(202);
+    const acc = a.json();
+    expect(acc).toMatchObject({ queue: 'backup', deduplicated: false });
+    expect(acc.statusUrl).toBe(`/v1/jobs/${acc.jobId}`);
+    expect(a.headers.location).toBe(acc.statusUrl);
+
+    const b = await t.app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: { ...bearer('write'), ...json({}) }, payload: '{}' });
+    expect(b.statusCode).toBe(202);
+    expect(b.json()).toMatchObject({ jobId: acc.jobId, deduplicated: true });
+
+    const other = await t.app.inject({ method: 'POST', url: '/v1/databases/other/backups', headers: bearer('write') });
+    expect(other.json().jobId).not.toBe(acc.jobId);
+
+    const job = await t.app.inject({ url: acc.statusUrl, headers: bearer('read') });
+    expect(job.statusCode).toBe(200);
+    expect(job.json()).toMatchObject({ id: acc.jobId, queue: 'backup', state: 'waiting', attemptsMade: 0, failedReason: null });
+    expect(job.json().data).toEqual({ databaseId: 'main', trigger: 'api' });
+  });
+
+  it('schedules a one-off backup at an instant', async () => {
+    const at = new Date(Date.now() + 3600_000).toISOString();
+    const res = await t.app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: { 'content-type': 'application/json', ...bearer('write') }, payload: JSON.stringify({ at }) });
+    expect(res.statusCode).toBe(202);
+    const job = (await t.app.inject({ url: res.json().statusUrl, headers: bearer('read') })).json();
+    expect(job.state).toBe('delayed');
+    expect(Math.abs(Date.parse(job.runAt) - Date.parse(at))).toBeLessThan(5000);
+  });
+
+  it('refuses `at` more than 30 days ahead, and malformed instants', async () => {
+    const far = await t.app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: { 'content-type': 'application/json', ...bearer('write') }, payload: JSON.stringify({ at: '2999-01-01T00:00:00Z' }) });
+    expect(problemOf(far).code).toBe('AT_TOO_FAR');
+    const bad = await t.app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: { 'content-type': 'application/json', ...bearer('write') }, payload: JSON.stringify({ at: 'tomorrow' }) });
+    expect(bad.statusCode).toBe(400);
+    expect(problemOf(bad).code).toBe('VALIDATION_FAILED');
+  });
+
+  it('404 for an unknown database and for unknown jobs', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/databases/ghost/backups', headers: bearer('write') });
+    expect(problemOf(res).code).toBe('DATABASE_NOT_FOUND');
+    const job = await t.app.inject({ url: '/v1/jobs/backup-00000000-0000-0000-0000-000000000000', headers: bearer('read') });
+    expect(job.statusCode).toBe(404);
+    expect(problemOf(job).code).toBe('JOB_NOT_FOUND');
+  });
+});
+
+describe('list and read backups', () => {
+  it('pages newest first with a cursor, and filters', async () => {
+    const ids = await seed('main', 7);
+    await seed('other', 2);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const url: string = `/v1/databases/main/backups?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const res = await t.app.inject({ url, headers: bearer('read') });
+      expect(res.statusCode).toBe(200);
+      const page = res.json() as { items: Array<{ backupId: string; databaseId: string; downloadUrl: string }>; nextCursor: string | null };
+      expect(page.items.length).toBeLessThanOrEqual(3);
+      seen.push(...page.items.map((i) => i.backupId));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual([...ids].reverse());
+
+    const after = await t.app.inject({ url: '/v1/databases/main/backups?createdAfter=2026-01-01T03:30:00Z&createdBefore=2026-01-01T05:30:00Z', headers: bearer('read') });
+    expect(after.json().items.map((i: { backupId: string }) => i.backupId)).toEqual([ids[5], ids[4]]);
+
+    const onNas = await t.app.inject({ url: '/v1/databases/main/backups?target=nas', headers: bearer('read') });
+    expect(onNas.json().items).toEqual([]);
+    const avail = await t.app.inject({ url: '/v1/databases/main/backups?status=available&limit=500', headers: bearer('read') });
+    expect(avail.json().items).toHaveLength(7);
+
+    const range = await t.app.inject({ url: '/v1/databases/main/backups?createdAfter=2026-02-01T00:00:00Z&createdBefore=2026-01-01T00:00:00Z', headers: bearer('read') });
+    expect(problemOf(range).code).toBe('INVALID_RANGE');
+    for (const limit of ['0', '501', '-1', 'ten', '1.5']) {
+      const res = await t.app.inject({ url: `/v1/databases/main/backups?limit=${limit}`, headers: bearer('read') });
+      expect(res.statusCode, limit).toBe(400);
+      expect(problemOf(res).code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('returns one backup with its manifest; 404 across databases', async () => {
+    const [id] = await seed('main', 1);
+    const res = await t.app.inject({ url: `/v1/databases/main/backups/${id}`, headers: bearer('read') });
+    expect(res.statusCode).toBe(200);
+    const b = res.json();
+    expect(b).toMatchObject({ backupId: id, databaseId: 'main', pinned: false, status: 'available' });
+    expect(b.manifest).toMatchObject({ formatVersion: 1, backupId: id, artifact: { sha256: 'a'.repeat(64) } });
+    const cross = await t.app.inject({ url: `/v1/databases/other/backups/${id}`, headers: bearer('read') });
+    expect(problemOf(cross).code).toBe('BACKUP_NOT_FOUND');
+  });
+
+  it('streams the artifact with its length; 404 when the target has no copy', async () => {
+    const bytes = Buffer.from('fake artifact bytes '.repeat(1000));
+    const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'c'.repeat(64) } };
+    await openStorage(t.config.storageUrl).put(m.artifactKey, Readable.from([bytes]));
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    const res = await t.app.inject({ url: `/v1/databases/main/backups/${m.backupId}/artifact`, headers: bearer('read') });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-length']).toBe(String(bytes.length));
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    expect(res.headers['content-disposition']).toContain(`${m.backupId}.sqlite.gz`);
+    expect(res.rawPayload.equals(bytes)).toBe(true);
+    const nas = await t.app.inject({ url: `/v1/databases/main/backups/${m.backupId}/artifact?target=nas`, headers: bearer('read') });
+    expect(problemOf(nas).code).toBe('BACKUP_NOT_ON_TARGET');
+  });
+});
+
+describe('pin and delete', () => {
+  it('pins, refuses to delete a pinned backup, unpins, deletes every copy', async () => {
+    const bytes = Buffer.from('x'.repeat(100));
+    const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'c'.repeat(64) } };
+    const storage = openStorage(t.config.storageUrl);
+    await storage.put(m.artifactKey, Readable.from([bytes]));
+    await storage.put(`${m.artifactKey}.manifest.json`, Readable.from([Buffer.from(JSON.stringify(m))]));
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    const url = `/v1/databases/main/backups/${m.backupId}`;
+
+    const pin = await t.app.inject({ method: 'PUT', url: `${url}/pin`, headers: bearer('write') });
+    expect(pin.statusCode).toBe(200);
+    expect(pin.json().pinned).toBe(true);
+    const refused = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
+    expect(refused.statusCode).toBe(409);
+    expect(problemOf(refused).code).toBe('BACKUP_PINNED');
+    const unpin = await t.app.inject({ method: 'DELETE', url: `${url}/pin`, headers: bearer('write') });
+    expect(unpin.json().pinned).toBe(false);
+
+    const del = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
+    expect(del.statusCode).toBe(204);
+    expect(await storage.head(m.artifactKey)).toBeNull();
+    expect(await storage.head(`${m.artifactKey}.manifest.json`)).toBeNull();
+    const after = await t.app.inject({ url, headers: bearer('read') });
+    expect(after.json().status).toBe('deleted');
+    const dl = await t.app.inject({ url: `${url}/artifact`, headers: bearer('read') });
+    expect(problemOf(dl).code).toBe('BACKUP_NOT_ON_TARGET');
+  });
+});
+
+describe('restores and verifies', () => {
+  it('enqueues a restore to a new path or in place, validating the path', async () => {
+    const [id] = await seed('main', 1);
+    const url = '/v1/databases/main/restores';
+    const h = { ...bearer('admin'), 'content-type': 'application/json' };
+    const noPath = await t.app.inject({ method: 'POST', url, headers: h, payload: JSON.stringify({ backupId: id, mode: 'new' }) });
+    expect(problemOf(noPath).code).toBe('RESTORE_TARGET_REQUIRED');
+    for (const targetPath of ['relative/x.db', '/tmp/../etc/passwd', '/tmp/a\u0000b']) {
+      const res = await t.app.inject({ method: 'POST', url, headers: h, payload: JSON.stringify({ backupId: id, mode: 'new', targetPath }) });
+      expect(problemOf(res).code, targetPath).toBe('RESTORE_INVALID_TARGET_PATH');
+    }
+    const ok = await t.app.inject({ method: 'POST', url, headers: h, payload: JSON.stringify({ backupId: id, mode: 'new', targetPath: '/tmp/restored.db' }) });
+    expect(ok.statusCode).toBe(202);
+    expect(ok.json().queue).toBe('restore');
+    const job = await t.queues.restore.getJob(ok.json().jobId);
+    expect(job?.data).toEqual({ databaseId: 'main', backupId: id, mode: 'new', targetPath: '/tmp/restored.db' });
+    const inPlace = await t.app.inject({ method: 'POST', url, headers: h, payload: JSON.stringify({ backupId: id, mode: 'replace' }) });
+    expect(inPlace.statusCode).toBe(202);
+
+    const unknown = await t.app.inject({ method: 'POST', url, headers: h, payload: JSON.stringify({ backupId: '20260101T000000000Z-deadbeef', mode: 'replace' }) });
+    expect(problemOf(unknown).code).toBe('BACKUP_NOT_FOUND');
+    const badFrom = await t.app.inject({ method: 'POST', url, headers: h, payload: JSON.stringify({ backupId: id, mode: 'replace', from: 'mars' }) });
+    expect(problemOf(badFrom).code).toBe('TARGET_NOT_FOUND');
+  });
+
+  it('enqueues a verify of the newest or a given backup', async () => {
+    const [id] = await seed('main', 1);
+    const h = { ...bearer('write'), 'content-type': 'application/json' };
+    const newest = await t.app.inject({ method: 'POST', url: '/v1/databases/main/verifies', headers: h, payload: '{}' });
+    expect(newest.statusCode).toBe(202);
+    expect((await t.queues.verify.getJob(newest.json().jobId))?.data).toEqual({ databaseId: 'main' });
+    const given = await t.app.inject({ method: 'POST', url: '/v1/databases/main/verifies', headers: h, payload: JSON.stringify({ backupId: id }) });
+    expect((await t.queues.verify.getJob(given.json().jobId))?.data).toEqual({ databaseId: 'main', backupId: id });
+  });
+});
+
+describe('schedules', () => {
+  const base = '/v1/databases/main/schedules';
+  const h = () => ({ ...bearer('write'), 'content-type': 'application/json' });
+  const schedulers = async () => (await t.queues.backup.getJobSchedulers(0, -1, true)).map((s) => ({ id: s.key ?? s.id, pattern: s.pattern, tz: s.tz }));
+
+  it('create, list, update, pause, resume, delete: catalog first, then BullMQ', async () => {
+    const created = await t.app.inject({ method: 'POST', url: base, headers: h(), payload: JSON.stringify({ scheduleId: 'nightly', cron: '30 2 * * *', timezone: 'Europe/Berlin' }) });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ scheduleId: 'nightly', job: 'backup', paused: false, origin: 'api' });
+    expect(created.json().nextRunAt).toMatch(/Z$/);
+    const sid = schedulerId({ databaseId: 'main', scheduleId: 'nightly' });
+    expect(await schedulers()).toEqual([{ id: sid, pattern: '30 2 * * *', tz: 'Europe/Berlin' }]);
+
+    const dup = await t.app.inject({ method: 'POST', url: base, headers: h(), payload: JSON.stringify({ scheduleId: 'nightly', cron: '30 2 * * *' }) });
+    expect(problemOf(dup).code).toBe('SCHEDULE_EXISTS');
+
+    const list = await t.app.inject({ url: '/v1/schedules?databaseId=main', headers: bearer('read') });
+    expect(list.json().items.map((s: { scheduleId: string }) => s.scheduleId)).toEqual(['nightly']);
+    const one = await t.app.inject({ url: `${base}/nightly`, headers: bearer('read') });
+    expect(one.json().timezone).toBe('Europe/Berlin');
+
+    const patched = await t.app.inject({ method: 'PATCH', url: `${base}/nightly`, headers: h(), payload: JSON.stringify({ cron: '0 3 * * *', timezone: 'America/New_York' }) });
+    expect(patched.statusCode).toBe(200);
+    expect(await schedulers()).toEqual([{ id: sid, pattern: '0 3 * * *', tz: 'America/New_York' }]);
+
+    const paused = await t.app.inject({ method: 'POST', url: `${base}/nightly/pause`, headers: bearer('write') });
+    expect(paused.json()).toMatchObject({ paused: true, nextRunAt: null });
+    expect(await schedulers()).toEqual([]);
+    const resumed = await t.app.inject({ method: 'POST', url: `${base}/nightly/resume`, headers: bearer('write') });
+    expect(resumed.json().paused).toBe(false);
+    expect(await schedulers()).toHaveLength(1);
+
+    const del = await t.app.inject({ method: 'DELETE', url: `${base}/nightly`, headers: bearer('write') });
+    expect(del.statusCode).toBe(204);
+    expect(await schedulers()).toEqual([]);
+    expect(await t.catalog.getSchedule('main', 'nightly')).toBeNull();
+    const gone = await t.app.inject({ url: `${base}/nightly`, headers: bearer('read') });
+    expect(problemOf(gone).code).toBe('SCHEDULE_NOT_FOUND');
+  });
+
+  it('rejects invalid cron, unknown time zones and too frequent schedules with codes', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ scheduleId: 's1', cron: 'not a cron' }, 'SCHEDULE_INVALID_CRON'],
+      [{ scheduleId: 's1', cron: '61 * * * *' }, 'SCHEDULE_INVALID_CRON'],
+      [{ scheduleId: 's1', cron: '* * * *' }, 'SCHEDULE_INVALID_CRON'],
+      [{ scheduleId: 's1', cron: '0 0 31 2 *' }, 'SCHEDULE_INVALID_CRON'],
+      [{ scheduleId: 's1', cron: '0 2 * * *', timezone: 'Mars/Olympus' }, 'SCHEDULE_INVALID_TIMEZONE'],
+      [{ scheduleId: 's1', cron: '0 2 * * *', timezone: '../../etc/passwd' }, 'SCHEDULE_INVALID_TIMEZONE'],
+      [{ scheduleId: 's1', cron: '* * * * * *' }, 'SCHEDULE_TOO_FREQUENT'],
+      [{ scheduleId: 'Bad Id', cron: '0 2 * * *' }, 'VALIDATION_FAILED'],
+      [{ scheduleId: 's1', cron: '0 2 * * *', extra: true }, 'VALIDATION_FAILED'],
+    ];
+    for (const [body, code] of cases) {
+      const res = await t.app.inject({ method: 'POST', url: base, headers: h(), payload: JSON.stringify(body) });
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(problemOf(res).code, JSON.stringify(body)).toBe(code);
+    }
+    expect(await t.catalog.listSchedules('main')).toEqual([]);
+  });
+
+  it('schedules from the config file can be paused but not redefined or deleted', async () => {
+    await t.catalog.upsertSchedule({ databaseId: 'main', scheduleId: 'cfg', job: 'backup', cron: '0 1 * * *', timezone: 'UTC', paused: false, origin: 'config' });
+    const patch = await t.app.inject({ method: 'PATCH', url: `${base}/cfg`, headers: h(), payload: JSON.stringify({ cron: '0 5 * * *' }) });
+    expect(problemOf(patch).code).toBe('SCHEDULE_FROM_CONFIG');
+    const del = await t.app.inject({ method: 'DELETE', url: `${base}/cfg`, headers: bearer('write') });
+    expect(problemOf(del).code).toBe('SCHEDULE_FROM_CONFIG');
+    const pause = await t.app.inject({ method: 'PATCH', url: `${base}/cfg`, headers: h(), payload: JSON.stringify({ paused: true }) });
+    expect(pause.statusCode).toBe(200);
+  });
+});
+
+describe('client mistakes are 4xx problem+json', () => {
+  it('unknown fields, bad JSON, huge bodies, wrong media type, unknown routes, wrong methods', async () => {
+    const url = '/v1/databases/main/backups';
+    const unknownField = await t.app.inject({ method: 'POST', url, headers: { ...bearer('write'), 'content-type': 'application/json' }, payload: '{"now":true}' });
+    expect(unknownField.statusCode).toBe(400);
+    expect(problemOf(unknownField).detail).toContain('unknown field "now"');
+
+    const badJson = await t.app.inject({ method: 'POST', url, headers: { ...bearer('write'), 'content-type': 'application/json' }, payload: '{"at":' });
+    expect(badJson.statusCode).toBe(400);
+    expect(problemOf(badJson).code).toBe('INVALID_JSON');
+
+    const huge = await t.app.inject({ method: 'POST', url, headers: { ...bearer('write'), 'content-type': 'application/json' }, payload: JSON.stringify({ at: 'x'.repeat(100_000) }) });
+    expect(huge.statusCode).toBe(413);
+    expect(problemOf(huge).code).toBe('BODY_TOO_LARGE');
+
+    const text = await t.app.inject({ method: 'POST', url, headers: { ...bearer('write'), 'content-type': 'text/plain' }, payload: 'backup please' });
+    expect(text.statusCode).toBe(415);
+    expect(problemOf(text).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+
+    const notFound = await t.app.inject({ url: '/v1/nothing/here', headers: bearer('read') });
+    expect(notFound.statusCode).toBe(404);
+    expect(problemOf(notFound).code).toBe('NOT_FOUND');
+
+    const method = await t.app.inject({ method: 'PATCH', url: '/v1/databases/main/backups', headers: bearer('admin') });
+    expect(method.statusCode).toBe(405);
+    expect(problemOf(method).code).toBe('METHOD_NOT_ALLOWED');
+    expect(method.headers.allow).toContain('POST');
+
+    const traversal = await t.app.inject({ url: '/v1/databases/..%2F..%2Fetc%2Fpasswd/backups', headers: bearer('read') });
+    expect(traversal.statusCode).toBe(400);
+    expect(problemOf(traversal).code).toBe('VALIDATION_FAILED');
+  });
+});
+
+describe('request ids and logs', () => {
+  it('echoes x-request-id, puts it on every log line and never logs keys', async () => {
+    await t.close();
+    const lines: string[] = [];
+    t = await startTestApp({}, lines);
+    const res = await t.app.inject({ url: '/v1/databases', headers: { ...bearer('read'), 'x-request-id': 'req-abc-123' } });
+    expect(res.headers['x-request-id']).toBe('req-abc-123');
+    const generated = await t.app.inject({ url: '/v1/databases', headers: { 'x-api-key': 'wrong-key-value-xyz' } });
+    expect(generated.statusCode).toBe(401);
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const mine = lines.map((l) => JSON.parse(l) as { reqId?: string }).filter((l) => l.reqId === 'req-abc-123');
+    expect(mine.length).toBeGreaterThanOrEqual(2);
+    const all = lines.join('\n');
+    expect(all).not.toContain('read-key-0123');
+    expect(all).not.toContain('wrong-key-value-xyz');
+  });
+});
+
+describe('metrics', () => {
+  it('needs a key unless metricsPublic', async () => {
+    expect((await t.app.inject({ url: '/metrics' })).statusCode).toBe(401);
+    const ok = await t.app.inject({ url: '/metrics', headers: bearer('read') });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toContain('mfb_jobs_total');
+    await t.close();
+    t = await startTestApp({ api: { metricsPublic: true } });
+    expect((await t.app.inject({ url: '/metrics' })).statusCode).toBe(200);
+  });
+});
+
+describe('rate limiting', () => {
+  it('429 problem+json per key, other keys unaffected', async () => {
+    await t.close();
+    t = await startTestApp({ api: { rateLimitPerMinute: 3 } });
+    for (let i = 0; i < 3; i++) expect((await t.app.inject({ url: '/v1/databases', headers: bearer('read') })).statusCode).toBe(200);
+    const limited = await t.app.inject({ url: '/v1/databases', headers: bearer('read') });
+    expect(limited.statusCode).toBe(429);
+    expect(problemOf(limited).code).toBe('RATE_LIMITED');
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect((await t.app.inject({ url: '/v1/databases', headers: bearer('write') })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/health/live' })).statusCode).toBe(200);
+  });
+});
+
+describe('security headers', () => {
+  it('sets helmet headers', async () => {
+    const res = await t.app.inject({ url: '/v1/databases', headers: bearer('read') });
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBeDefined();
+  });
+});

@@ -1,0 +1,33 @@
+import { AppError } from '@mfb/errors';
+import type { Problem } from './schemas.js';
+
+/**
+ * The API answered with an error (problem+json), or could not be reached.
+ * `code` is the problem's stable code (`DATABASE_NOT_FOUND`, ...) or `API_UNREACHABLE`
+ * / `API_BAD_RESPONSE` for transport failures; `status` is the HTTP status (0 if none).
+ */
+export class ApiError extends AppError {
+  readonly problem: Problem | null;
+
+  constructor(code: string, message: string, status: number, problem: Problem | null = null, cause?: unknown) {
+    // 5xx, 429 and transport failures may succeed when retried; other 4xx will not.
+    super(code, message, { status, permanent: status >= 400 && status < 500 && status !== 429 && status !== 408, cause });
+    this.problem = problem;
+  }
+}
+
+/** `waitForJob` gave up before the job finished. */
+export class JobWaitTimeoutError extends AppError {
+  constructor(jobId: string, timeoutMs: number) {
+    super('CLIENT_JOB_WAIT_TIMEOUT', `job ${jobId} did not finish within ${timeoutMs} ms`, { permanent: false, status: 0 });
+  }
+}
+
+/** `waitForJob`: the job ended in `failed`. `job` is its final view. */
+export class JobFailedError extends AppError {
+  readonly job: unknown;
+  constructor(jobId: string, reason: string, job: unknown) {
+    super('CLIENT_JOB_FAILED', `job ${jobId} failed: ${reason}`, { permanent: true, status: 0 });
+    this.job = job;
+  }
+}
