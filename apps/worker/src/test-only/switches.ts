@@ -5,6 +5,8 @@
  * - `--test-only-handler=sleep|noop`: every job name runs a handler that sleeps
  *   `--test-only-sleep-ms` (default 0) instead of the engine; still inside the real runner
  *   (payload check, database lock, history, metrics).
+ * - `--test-only-handler=noop-engine`: like `noop`, but `backup` still chains a `prune` of
+ *   `local` as the real handler does (queue-overhead benchmark).
  * - `--test-only-record=<file>`: append one JSON line per job with its start and end.
  * - `--test-only-throttle-bps=<n>`: slow every storage write to n bytes/s (to kill a worker
  *   in the middle of a real backup).
@@ -12,6 +14,7 @@
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable, Transform } from 'node:stream';
+import { enqueue } from '@mfb/jobs';
 import type { StorageDriver } from '@mfb/storage';
 import type { Handler, Handlers } from '../context.js';
 import type { WorkerRuntimeOptions } from '../runtime.js';
@@ -26,6 +29,15 @@ export function testOnlyOptions(args: Record<string, string | boolean | undefine
       return { slept: ms };
     };
     out.handlers = { backup: h, upload: h, prune: h, restore: h, verify: h } as unknown as Handlers;
+  } else if (handler === 'noop-engine') {
+    const h: Handler<never> = async () => ({});
+    const backup: Handler<'backup'> = async (ctx) => {
+      const prune = await enqueue(ctx.queues, 'prune', { databaseId: ctx.database.id, target: 'local' });
+      return { prune: prune.id };
+    };
+    out.handlers = { backup, upload: h, prune: h, restore: h, verify: h } as unknown as Handlers;
+  } else if (handler !== undefined) {
+    throw new Error(`unknown --test-only-handler ${String(handler)}`);
   }
   const record = args['test-only-record'];
   if (typeof record === 'string') {

@@ -1,0 +1,168 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '@mfb/config';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const ROOT = resolve(import.meta.dirname, '../../..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+const MAIN = join(ROOT, 'apps/worker/src/main.ts');
+
+export async function tempDir(prefix = 'mfb-worker-'): Promise<{ dir: string; dispose(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, dispose: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface TestConfigInput {
+  dir: string;
+  redisUrl?: string;
+  databases: Array<{ id: string; path: string; targets?: string[]; keepLast?: number }>;
+  targets?: string[];
+  concurrency?: number;
+  lockTtlMs?: number;
+  shutdownGraceMs?: number;
+  attempts?: Partial<Config['worker']['attempts']>;
+  backoffMs?: number;
+  localKeepLast?: number;
+}
+
+/** A full Config for in-process tests, and the same as a file for worker processes. */
+export async function testConfig(input: TestConfigInput): Promise<{ config: Config; file: string }> {
+  const d = input.dir;
+  await mkdir(join(d, 'data'), { recursive: true, mode: 0o700 });
+  const targets = (input.targets ?? []).map((name) => ({ name, url: `file://${join(d, 'targets', name)}`, retention: { keepLast: 2 } }));
+  for (const t of input.targets ?? []) await mkdir(join(d, 'targets', t), { recursive: true, mode: 0o700 });
+  const config: Config = {
+    source: 'test',
+    dataDir: join(d, 'data'),
+    catalogPath: join(d, 'data', 'catalog.db'),
+    tmpDir: join(d, 'data', 'tmp'),
+    storageUrl: `file://${join(d, 'data', 'backups')}`,
+    localRetention: { keepLast: input.localKeepLast ?? 3 },
+    databases: input.databases.map((db) => ({
+      id: db.id,
+      path: db.path,
+      compression: { algorithm: 'gzip', level: 1 },
+      targets: db.targets ?? [],
+      retention: { keepLast: db.keepLast ?? 3 },
+      schedules: [],
+    })),
+    targets,
+    keys: new Map(),
+    redis: { url: input.redisUrl ?? REDIS_URL, prefix: `t-${randomUUID()}`, tls: false },
+    worker: {
+      concurrency: input.concurrency ?? 2,
+      lockTtlMs: input.lockTtlMs ?? 3000,
+      shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
+      metricsPort: 0,
+      metricsHost: '127.0.0.1',
+      attempts: { backup: 3, upload: 3, prune: 2, restore: 1, verify: 2, ...input.attempts },
+      backoffMs: input.backoffMs ?? 200,
+    },
+    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 },
+    log: { level: 'info' },
+  };
+  const file = join(d, 'config.yaml');
+  await writeFile(file, configFileText(config), { mode: 0o600 });
+  return { config, file };
+}
+
+/** The config file a worker process reads (JSON is valid YAML). */
+function configFileText(c: Config): string {
+  const { source: _s, keys: _k, ...rest } = c;
+  return JSON.stringify(rest, null, 2);
+}
+
+export interface WorkerProc {
+  proc: ChildProcess;
+  pid: number;
+  logs: Array<Record<string, unknown>>;
+  stderr: string[];
+  exited: Promise<number | null>;
+  waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Spawn `tsx apps/worker/src/main.ts --config file` as a real process. */
+export function spawnWorker(configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): WorkerProc {
+  const proc = spawn(TSX, [MAIN, '--config', configFile, ...extraArgs], {
+    cwd: ROOT,
+    env: { ...process.env, MFB_CONFIG: configFile, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const stderr: string[] = [];
+  let buf = '';
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ raw: line });
+      }
+    }
+  });
+  proc.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  return {
+    proc,
+    pid: proc.pid!,
+    logs,
+    stderr,
+    exited,
+    async waitForLog(pred, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = logs.find(pred);
+        if (hit) return hit;
+        if (proc.exitCode !== null) throw new Error(`worker ${proc.pid} exited (${proc.exitCode}): ${stderr.join('').slice(-2000)}`);
+        if (Date.now() > until) throw new Error(`timeout waiting for log line; last: ${JSON.stringify(logs.slice(-5))} stderr: ${stderr.join('').slice(-1000)}`);
+        await sleep(25);
+      }
+    },
+    kill(signal) {
+      proc.kill(signal);
+    },
+  };
+}
+
+export async function stopAll(workers: WorkerProc[]): Promise<void> {
+  for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.kill('SIGKILL');
+  await Promise.all(workers.map((w) => w.exited));
+}
+
+export async function waitUntil<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timeout waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Every file below `dir`, relative paths. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) await walk(join(d, e.name), rel ? `${rel}/${e.name}` : e.name);
+      else out.push(rel ? `${rel}/${e.name}` : e.name);
+    }
+  };
+  await walk(dir, '');
+  return out.sort();
+}

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateFinanceDb } from '@mfb/demo-data';
+import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueueBackupNow, type Queues } from '@mfb/jobs';
+import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+const isTemp = (f: string): boolean => f.includes('.mfb-tmp');
+
+describe('SIGKILL resilience', () => {
+  it('a backup whose worker is killed twice completes on a survivor: one artifact, no temp files', async () => {
+    const tmp = await tempDir();
+    cleanups.push(() => tmp.dispose());
+    const dbPath = join(tmp.dir, 'big.sqlite');
+    await generateFinanceDb(dbPath, { sizeBytes: 6 * 1024 * 1024 });
+    const { config, file } = await testConfig({ dir: tmp.dir, databases: [{ id: 'big', path: dbPath }], concurrency: 1, lockTtlMs: 2000 });
+    // Storage writes slowed to ~1 MiB/s so the kill lands in the middle of a real backup.
+    const args = ['--test-only-throttle-bps=1048576'];
+    const workers: WorkerProc[] = [spawnWorker(file, args), spawnWorker(file, args), spawnWorker(file, args)];
+    cleanups.push(() => stopAll(workers));
+    await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
+
+    const redis = createRedis(config.redis, 'producer');
+    const queues: Queues = createQueues(redis, config.redis.prefix);
+    cleanups.push(async () => {
+      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
+      await closeQueues(queues);
+      redis.disconnect();
+    });
+    const { job } = await enqueueBackupNow(queues, { databaseId: 'big' });
+    const jobId = String(job.id);
+    const dataDir = config.dataDir;
+
+    const killed = new Set<number>();
+    for (let round = 0; round < 2; round++) {
+      const runner = await waitUntil(
+        async () => workers.find((w) => !killed.has(w.pid) && w.logs.some((l) => l.msg === 'job started' && l.jobId === jobId)),
+        60_000,
+        `round ${round}: a worker starts the job`,
+      );
+      // Wait until the killed run has half-written files on disk, then kill it mid-write.
+      await waitUntil(async () => (await listFiles(dataDir)).some(isTemp), 30_000, 'temp files of the running backup');
+      runner.kill('SIGKILL');
+      await runner.exited;
+      killed.add(runner.pid);
+      expect((await listFiles(dataDir)).some(isTemp)).toBe(true);
+    }
+
+    const done = await waitUntil(
+      async () => {
+        const j = await queues.backup.getJob(jobId);
+        return j && (await j.getState()) === 'completed' ? j : null;
+      },
+      90_000,
+      'job completes on the surviving worker',
+    );
+    const survivor = workers.find((w) => !killed.has(w.pid))!;
+    expect(survivor.logs.some((l) => l.msg === 'job completed' && l.jobId === jobId)).toBe(true);
+    expect(done.returnvalue).toMatchObject({ backupId: expect.any(String) });
+    const files = await listFiles(dataDir);
+    expect(files.filter(isTemp)).toEqual([]);
+    const artifacts = files.filter((f) => f.startsWith('backups/big/') && !f.endsWith('.manifest.json'));
+    expect(artifacts).toHaveLength(1);
+    expect(files).toContain(`${artifacts[0]}.manifest.json`);
+  }, 240_000);
+});

@@ -1,0 +1,81 @@
+/** Shared helpers of the job benchmarks: temp config for worker processes, spawning, waiting. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const TSX = join(ROOT, 'node_modules/.bin/tsx');
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface BenchConfig {
+  file: string;
+  prefix: string;
+  dataDir: string;
+}
+
+/** Write a worker config (JSON is valid YAML) for `databases` under `dir`. */
+export function writeConfig(dir: string, databases: Array<{ id: string; path: string }>, opts: { concurrency: number; level?: number }): BenchConfig {
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const prefix = `bench-${randomUUID()}`;
+  const cfg = {
+    dataDir,
+    catalogPath: join(dataDir, 'catalog.db'),
+    tmpDir: join(dataDir, 'tmp'),
+    storageUrl: `file://${join(dataDir, 'backups')}`,
+    localRetention: { keepLast: 1000 },
+    databases: databases.map((d) => ({
+      id: d.id,
+      path: d.path,
+      compression: { algorithm: 'gzip', level: opts.level ?? 6 },
+      targets: [],
+      retention: { keepLast: 1000 },
+      schedules: [],
+    })),
+    targets: [],
+    redis: { url: REDIS_URL, prefix, tls: false },
+    worker: {
+      concurrency: opts.concurrency,
+      lockTtlMs: 30_000,
+      shutdownGraceMs: 10_000,
+      metricsPort: 0,
+      metricsHost: '127.0.0.1',
+      attempts: { backup: 3, upload: 3, prune: 3, restore: 1, verify: 3 },
+      backoffMs: 1000,
+    },
+    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 },
+    log: { level: 'warn' },
+  };
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, JSON.stringify(cfg, null, 2), { mode: 0o600 });
+  return { file, prefix, dataDir };
+}
+
+/** Spawn a worker process; resolves once it logged `worker ready` (log level must allow info, so we parse stderr/stdout loosely). */
+export function spawnProc(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; ready: Promise<void>; exited: Promise<number | null> } {
+  const proc = spawn(TSX, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const ready = new Promise<void>((res, rej) => {
+    const on = (c: Buffer): void => {
+      out += c.toString();
+      if (out.includes('worker ready') || out.includes('READY')) res();
+    };
+    proc.stdout!.on('data', on);
+    proc.stderr!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    proc.once('exit', (code) => rej(new Error(`process exited ${code}: ${out.slice(-2000)}`)));
+  });
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  return { proc, ready, exited };
+}
+
+export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > until) throw new Error(`timeout: ${what}`);
+    await sleep(100);
+  }
+}
