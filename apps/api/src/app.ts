@@ -7,7 +7,7 @@ import { bullBoardPlugin } from './plugins/bull-board.js';
 import { depsPlugin } from './plugins/deps.js';
 import { docsPlugin } from './plugins/docs.js';
 import { hardeningPlugin } from './plugins/hardening.js';
-import { problemPlugin } from './plugins/problem.js';
+import { frameworkErrors, problemPlugin } from './plugins/problem.js';
 import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
 import databaseRoutes from './routes/v1/databases/index.js';
@@ -42,12 +42,15 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
     },
-    requestIdLogLabel: 'reqId',
     bodyLimit: config.api.bodyLimitBytes,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only: anything else is 415, not a string the schemas then reject.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);

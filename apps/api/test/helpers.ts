@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -170,4 +172,11 @@ export function problemOf(res: { headers: Record<string, unknown>; body: string;
     if (typeof p[k] !== 'string') throw new Error(`problem lacks ${k}: ${res.body}`);
   }
   return p;
+}
+
+/** Place a fixture object in file storage directly (test setup, not the code under test). */
+export async function putFile(storageUrl: string, key: string, bytes: Buffer): Promise<void> {
+  const file = join(fileURLToPath(storageUrl), key);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, bytes, { mode: 0o600 });
 }

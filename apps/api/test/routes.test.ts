@@ -1,9 +1,8 @@
-import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackupIdSchema, DatabaseIdSchema, TargetNameSchema } from '@mfb/client';
 import { BackupId, DatabaseId, TargetName, schedulerId } from '@mfb/jobs';
 import { openStorage } from '@mfb/storage';
-import { bearer, fakeManifest, problemOf, startTestApp, type TestApp } from './helpers.js';
+import { bearer, fakeManifest, problemOf, putFile, startTestApp, type TestApp } from './helpers.js';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -198,7 +197,7 @@ describe('list and read backups', () => {
   it('streams the artifact with its length; 404 when the target has no copy', async () => {
     const bytes = Buffer.from('fake artifact bytes '.repeat(1000));
     const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'c'.repeat(64) } };
-    await openStorage(t.config.storageUrl).put(m.artifactKey, Readable.from([bytes]));
+    await putFile(t.config.storageUrl, m.artifactKey, bytes);
     await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
     const res = await t.app.inject({ url: `/v1/databases/main/backups/${m.backupId}/artifact`, headers: bearer('read') });
     expect(res.statusCode).toBe(200);
@@ -216,8 +215,8 @@ describe('pin and delete', () => {
     const bytes = Buffer.from('x'.repeat(100));
     const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'c'.repeat(64) } };
     const storage = openStorage(t.config.storageUrl);
-    await storage.put(m.artifactKey, Readable.from([bytes]));
-    await storage.put(`${m.artifactKey}.manifest.json`, Readable.from([Buffer.from(JSON.stringify(m))]));
+    await putFile(t.config.storageUrl, m.artifactKey, bytes);
+    await putFile(t.config.storageUrl, `${m.artifactKey}.manifest.json`, Buffer.from(JSON.stringify(m)));
     await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
     const url = `/v1/databases/main/backups/${m.backupId}`;
 

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '@mfb/config';
 import { ForbiddenError, InvalidCredentialsError, UnauthorizedError } from '../errors.js';
+import { problem, sendProblem } from './problem.js';
 import { SCOPES, type Principal, type RouteAuth, type Scope } from '../types.js';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
@@ -95,6 +96,9 @@ function requiredAuth(req: FastifyRequest, metricsPublic: boolean): RouteAuth {
 }
 
 /**
+ * Answers are sent from the hook (not thrown) so that routes with their own error handler
+ * (Bull Board's) still answer 401/403 problem+json.
+ *
  * API keys (`Authorization: Bearer <key>` or `x-api-key`) and HTTP basic auth (Bull Board
  * admin user, or any user with an API key as the password) for browsers.
  * 401 without valid credentials (with a `WWW-Authenticate` challenge), 403 with too little scope.
@@ -109,11 +113,14 @@ export const authPlugin = fp(
       const principal = authn.resolve(req);
       if (!principal) {
         reply.header('www-authenticate', 'Basic realm="myfinance-backup", charset="UTF-8"');
-        const presented = Authenticator.presented(req) !== undefined;
-        throw presented ? new InvalidCredentialsError() : new UnauthorizedError();
+        const err = Authenticator.presented(req) !== undefined ? new InvalidCredentialsError() : new UnauthorizedError();
+        return sendProblem(reply, problem(req, err.status, err.code, err.message));
       }
       req.principal = principal;
-      if (!principal.scopes.has(need)) throw new ForbiddenError(need);
+      if (!principal.scopes.has(need)) {
+        const err = new ForbiddenError(need);
+        return sendProblem(reply, problem(req, err.status, err.code, err.message));
+      }
     });
   },
   { name: 'mfb-auth', fastify: '5.x', dependencies: ['mfb-problem', 'mfb-deps'] },

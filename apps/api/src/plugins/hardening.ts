@@ -3,6 +3,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { createHash } from 'node:crypto';
+import { isAppError } from '@mfb/errors';
 import { ApiProblem } from '../errors.js';
 import { problem, sendProblem } from './problem.js';
 import type { Authenticator } from './auth.js';
@@ -38,11 +39,11 @@ export const hardeningPlugin = fp(
     });
 
     await app.register(rateLimit, {
-      global: true,
+      // Not per route: one global hook below, so that every answer (Bull Board's routes,
+      // which have their own error handler, and unknown URLs too) is our problem+json.
+      global: false,
       max: opts.rateLimitPerMinute,
       timeWindow: 60_000,
-      hook: 'onRequest',
-      allowList: (req) => (req.url.split('?')[0] ?? '') === '/health/live',
       keyGenerator: (req) => {
         const p = opts.authenticator.resolve(req);
         if (p) return `principal:${p.id}`;
@@ -50,6 +51,16 @@ export const hardeningPlugin = fp(
       },
       errorResponseBuilder: (_req, ctx) =>
         new ApiProblem('RATE_LIMITED', 429, `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+    });
+    const limiter = app.rateLimit();
+    app.addHook('onRequest', async (req, reply) => {
+      if ((req.url.split('?')[0] ?? '') === '/health/live') return;
+      try {
+        await limiter.call(app, req, reply);
+      } catch (err) {
+        if (!isAppError(err)) throw err;
+        return sendProblem(reply, problem(req, err.status, err.code, err.message));
+      }
     });
 
     await app.register(underPressure, {

@@ -31,6 +31,16 @@ const GENERIC_CODES: Record<number, string> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
+/**
+ * Fastify's `frameworkErrors`: router-level failures (malformed URL encoding, a path
+ * parameter longer than `maxParamLength`) answered before any hook runs.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+  const code = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'BAD_URL';
+  void sendProblem(reply, problem(request, status, code, status === 414 ? 'a path segment is too long' : 'the URL is malformed'));
+}
+
 /** Build a problem document for `request`. */
 export function problem(request: FastifyRequest, status: number, code: string, detail: string, extra: Partial<Problem> = {}): Problem {
   const path = request.url.split('?')[0] ?? '/';
