@@ -38,3 +38,14 @@ export class JobAbortedError extends AppError {
     super('WORKER_JOB_ABORTED', `job aborted: ${reason}`, { permanent: false, status: 503 });
   }
 }
+
+/** The database is configured to encrypt with a key id that has no key. */
+export class MissingKeyError extends AppError {
+  constructor(databaseId: string, keyId: string) {
+    super('WORKER_MISSING_KEY', `database ${databaseId} encrypts with key ${keyId}, which is not configured`, {
+      permanent: true,
+      status: 500,
+      details: { databaseId, keyId },
+    });
+  }
+}

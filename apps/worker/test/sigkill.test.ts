@@ -36,18 +36,21 @@ describe('SIGKILL resilience', () => {
     const dataDir = config.dataDir;
 
     const killed = new Set<number>();
+    let leftovers = new Set<string>();
     for (let round = 0; round < 2; round++) {
       const runner = await waitUntil(
         async () => workers.find((w) => !killed.has(w.pid) && w.logs.some((l) => l.msg === 'job started' && l.jobId === jobId)),
         60_000,
         `round ${round}: a worker starts the job`,
       );
-      // Wait until the killed run has half-written files on disk, then kill it mid-write.
-      await waitUntil(async () => (await listFiles(dataDir)).some(isTemp), 30_000, 'temp files of the running backup');
+      // Wait until this run has its own half-written files on disk, then kill it mid-write.
+      const before = leftovers;
+      await waitUntil(async () => (await listFiles(dataDir)).some((f) => isTemp(f) && !before.has(f)), 30_000, 'temp files of the running backup');
       runner.kill('SIGKILL');
       await runner.exited;
       killed.add(runner.pid);
-      expect((await listFiles(dataDir)).some(isTemp)).toBe(true);
+      leftovers = new Set((await listFiles(dataDir)).filter(isTemp));
+      expect(leftovers.size).toBeGreaterThan(0);
     }
 
     const done = await waitUntil(
@@ -60,6 +63,8 @@ describe('SIGKILL resilience', () => {
     );
     const survivor = workers.find((w) => !killed.has(w.pid))!;
     expect(survivor.logs.some((l) => l.msg === 'job completed' && l.jobId === jobId)).toBe(true);
+    // The run after each kill removed what the killed run left behind.
+    expect(workers.flatMap((w) => w.logs).filter((l) => l.msg === 'removed temp files of an earlier killed run' && l.jobId === jobId).length).toBeGreaterThanOrEqual(1);
     expect(done.returnvalue).toMatchObject({ backupId: expect.any(String) });
     const files = await listFiles(dataDir);
     expect(files.filter(isTemp)).toEqual([]);

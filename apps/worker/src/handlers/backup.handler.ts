@@ -1,27 +1,55 @@
-import { createBackup } from '@mfb/backup';
+import { createBackup, readManifest, type Manifest } from '@mfb/backup';
 import { enqueue } from '@mfb/jobs';
 import type { Handler } from '../context.js';
+import { MissingKeyError } from '../errors.js';
+
+/** Written to the job's progress once the artifact is durable, so a retry does not redo it. */
+interface StoredMarker {
+  stage: 'stored';
+  backupId: string;
+  artifactKey: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+function storedMarker(progress: unknown): StoredMarker | null {
+  const p = progress as Partial<StoredMarker> | null;
+  return p && typeof p === 'object' && p.stage === 'stored' && typeof p.artifactKey === 'string' ? (p as StoredMarker) : null;
+}
 
 /**
  * Snapshot the database into the primary storage, record it in the catalog, then enqueue one
- * upload per configured target and the prune of the primary storage.
+ * upload per configured target and the prune of the primary storage. A retry after the
+ * artifact was stored (crash or catalog error in between) reuses it instead of taking a
+ * second backup.
  */
 export const backupHandler: Handler<'backup'> = async (ctx) => {
   const { database: db, config } = ctx;
-  const keyId = db.encryptionKeyId;
-  const key = keyId === undefined ? undefined : config.keys.get(keyId);
-  const result = await createBackup({
-    databaseId: db.id,
-    sourcePath: db.path,
-    storage: ctx.primary,
-    compression: { algorithm: db.compression.algorithm, level: db.compression.level },
-    ...(keyId !== undefined && key !== undefined ? { encryption: { keyId, key } } : {}),
-    tmpDir: config.tmpDir,
-    signal: ctx.signal,
-    onProgress: (p) => ctx.progress(p),
-  });
-  const m = result.manifest;
-  await ctx.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+  let manifest: Manifest | null = null;
+  const marker = storedMarker(ctx.job.progress);
+  if (marker) manifest = await readManifest(ctx.primary, marker.artifactKey).catch(() => null);
+
+  if (!manifest) {
+    const keyId = db.encryptionKeyId;
+    const key = keyId === undefined ? undefined : config.keys.get(keyId);
+    // Never fall back to an unencrypted backup because a key is missing.
+    if (keyId !== undefined && key === undefined) throw new MissingKeyError(db.id, keyId);
+    const result = await createBackup({
+      databaseId: db.id,
+      sourcePath: db.path,
+      storage: ctx.primary,
+      compression: { algorithm: db.compression.algorithm, level: db.compression.level },
+      ...(keyId !== undefined && key !== undefined ? { encryption: { keyId, key } } : {}),
+      tmpDir: config.tmpDir,
+      signal: ctx.signal,
+      onProgress: (p) => ctx.progress(p),
+    });
+    manifest = result.manifest;
+    const size = manifest.artifact.sizeBytes;
+    await ctx.job.updateProgress({ stage: 'stored', backupId: manifest.backupId, artifactKey: manifest.artifactKey, bytesDone: size, bytesTotal: size } satisfies StoredMarker);
+  }
+  const m = manifest;
+  if (!(await ctx.catalog.getBackup(m.backupId))) await ctx.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
   ctx.metrics.lastBackupSuccess.set({ database: db.id }, Date.now() / 1000);
   ctx.metrics.backupSizeBytes.set({ database: db.id }, m.artifact.sizeBytes);
 
