@@ -44,7 +44,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     },
     bodyLimit: config.api.bodyLimitBytes,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 256 },
+    routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
     frameworkErrors,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

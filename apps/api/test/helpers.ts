@@ -105,7 +105,7 @@ export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, 
   const catalog = await openCatalog(config.catalogPath);
   await catalog.migrate();
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const queues = createQueues(redis, prefix);
+  const queues = createQueues(redis, prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
   const logger = logLines
     ? createLogger('api', { level: 'info', destination: { write: (s: string) => void logLines.push(s) } })
     : createLogger('api', { level: 'silent' });

@@ -38,17 +38,17 @@ describe('contract', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
-        '/v1/databases/',
+        '/v1/databases',
         '/v1/databases/{databaseId}',
-        '/v1/databases/{databaseId}/backups/',
+        '/v1/databases/{databaseId}/backups',
         '/v1/databases/{databaseId}/backups/{backupId}',
         '/v1/databases/{databaseId}/backups/{backupId}/artifact',
         '/v1/databases/{databaseId}/backups/{backupId}/pin',
-        '/v1/databases/{databaseId}/restores/',
-        '/v1/databases/{databaseId}/verifies/',
-        '/v1/databases/{databaseId}/schedules/',
+        '/v1/databases/{databaseId}/restores',
+        '/v1/databases/{databaseId}/verifies',
+        '/v1/databases/{databaseId}/schedules',
         '/v1/databases/{databaseId}/schedules/{scheduleId}',
-        '/v1/schedules/',
+        '/v1/schedules',
         '/v1/jobs/{jobId}',
       ]),
     );

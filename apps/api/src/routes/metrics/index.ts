@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 /** `/metrics`: Prometheus text. Needs a `read` key unless `api.metricsPublic`. */
 const metrics: FastifyPluginAsync = async (app) => {
   app.get(
-    '/',
+    '',
     {
       config: { auth: app.config.api.metricsPublic ? 'public' : 'read' },
       schema: { tags: ['ops'], summary: 'Prometheus metrics', produces: ['text/plain'] },

@@ -7,7 +7,7 @@ import { describeSchedule } from '../../../services/cron.js';
 /** `/v1/databases`: the configured databases, each with its last backup and backup health. */
 const databases: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/',
+    '',
     {
       config: { auth: 'read' },
       schema: {

@@ -6,7 +6,7 @@ import { scheduleView } from '../../../services/views.js';
 /** `/v1/schedules`: every schedule, optionally of one database. */
 const allSchedules: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/',
+    '',
     {
       config: { auth: 'read' },
       schema: {

@@ -34,7 +34,7 @@ export async function backupOr404(app: FastifyInstance, databaseId: string, back
 /** `/v1/databases/:databaseId/backups` */
 const backups: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
-    '/',
+    '',
     {
       config: { auth: 'write' },
       schema: {
@@ -70,7 +70,7 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
-    '/',
+    '',
     {
       config: { auth: 'read' },
       schema: {

@@ -13,7 +13,7 @@ import { backupOr404 } from '../backups/index.js';
  */
 const restores: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
-    '/',
+    '',
     {
       config: { auth: 'admin' },
       schema: {

@@ -36,7 +36,7 @@ async function store(app: FastifyInstance, log: FastifyBaseLogger, s: Omit<Sched
 /** `/v1/databases/:databaseId/schedules` */
 const schedules: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/',
+    '',
     {
       config: { auth: 'read' },
       schema: {
@@ -54,7 +54,7 @@ const schedules: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.post(
-    '/',
+    '',
     {
       config: { auth: 'write' },
       schema: {

@@ -9,7 +9,7 @@ import { backupOr404 } from '../backups/index.js';
 /** `/v1/databases/:databaseId/verifies`: fetch, decrypt, decompress and integrity-check a backup. */
 const verifies: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
-    '/',
+    '',
     {
       config: { auth: 'write' },
       schema: {

@@ -1,0 +1,100 @@
+import { Worker } from 'bullmq';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError, JobFailedError, JobWaitTimeoutError, createClient, type Client } from '@mfb/client';
+import { KEYS, REDIS_URL, fakeManifest, startTestApp, type TestApp } from './helpers.js';
+
+/** The typed client against the real app listening on a port (global fetch). */
+let t: TestApp;
+let client: Client;
+let worker: Worker | undefined;
+beforeEach(async () => {
+  t = await startTestApp();
+  const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
+  client = createClient({ baseUrl: address, apiKey: KEYS.admin });
+});
+afterEach(async () => {
+  await worker?.close();
+  worker = undefined;
+  await t?.close();
+});
+
+/** A stand-in BullMQ worker on the test's queues (the real worker is exercised in e2e). */
+function runWorker(processor: (data: unknown) => Promise<unknown>) {
+  worker = new Worker('backup', async (job) => processor(job.data), { connection: { url: REDIS_URL, maxRetriesPerRequest: null }, prefix: t.queues.prefix });
+}
+
+describe('client', () => {
+  it('covers databases, backups, schedules and jobs with typed results', async () => {
+    expect(await client.live()).toEqual({ status: 'ok' });
+    expect((await client.ready()).status).toBe('ok');
+    expect((await client.listDatabases()).map((d) => d.id)).toEqual(['main', 'other']);
+    expect((await client.getDatabase('main')).health.status).toBe('never');
+
+    for (let i = 0; i < 5; i++) {
+      const m = fakeManifest('main', new Date(Date.parse('2026-03-01T00:00:00Z') + i * 1000));
+      await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    }
+    const all: string[] = [];
+    for await (const b of client.iterateBackups('main', { limit: 2 })) all.push(b.backupId);
+    expect(all).toHaveLength(5);
+    const one = await client.getBackup('main', all[0]!);
+    expect(one.manifest.backupId).toBe(all[0]);
+    expect((await client.pinBackup('main', all[0]!)).pinned).toBe(true);
+    expect((await client.unpinBackup('main', all[0]!)).pinned).toBe(false);
+
+    const s = await client.createSchedule('main', { scheduleId: 'nightly', cron: '0 2 * * *', timezone: 'Europe/Berlin' });
+    expect(s.nextRunAt).not.toBeNull();
+    expect((await client.pauseSchedule('main', 'nightly')).paused).toBe(true);
+    expect((await client.resumeSchedule('main', 'nightly')).paused).toBe(false);
+    expect((await client.updateSchedule('main', 'nightly', { cron: '0 3 * * *' })).cron).toBe('0 3 * * *');
+    expect((await client.listSchedules()).map((x) => x.scheduleId)).toEqual(['nightly']);
+    await client.deleteSchedule('main', 'nightly');
+
+    const v = await client.verify('main', { backupId: all[0]! });
+    expect(v.queue).toBe('verify');
+    const r = await client.restore('main', { backupId: all[0]!, mode: 'new', targetPath: '/tmp/x-restore.db' });
+    expect((await client.getJob(r.jobId)).state).toBe('waiting');
+  });
+
+  it('throws ApiError with the problem code and status', async () => {
+    const err = await client.getDatabase('nope').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ code: 'DATABASE_NOT_FOUND', status: 404, permanent: true });
+    expect((err as ApiError).problem?.instance).toBe('/v1/databases/nope');
+
+    const bad = createClient({ baseUrl: `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`, apiKey: 'wrong' });
+    await expect(bad.listDatabases()).rejects.toMatchObject({ code: 'AUTH_INVALID_CREDENTIALS', status: 401 });
+    const down = createClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'x' });
+    await expect(down.listDatabases()).rejects.toMatchObject({ code: 'API_UNREACHABLE', status: 0, permanent: false });
+  });
+
+  it('waitForJob resolves when the job completes and rejects when it fails or times out', async () => {
+    const acc = await client.triggerBackup('main');
+    await expect(client.waitForJob(acc.jobId, { timeoutMs: 300, intervalMs: 50 })).rejects.toBeInstanceOf(JobWaitTimeoutError);
+
+    runWorker(async (data) => {
+      if ((data as { databaseId: string }).databaseId === 'other') throw new Error('disk on fire');
+      return { ok: true };
+    });
+    const done = await client.waitForJob(acc.jobId, { timeoutMs: 20_000, intervalMs: 50 });
+    expect(done).toMatchObject({ state: 'completed', result: { ok: true }, attemptsMade: 1 });
+
+    const failing = await client.triggerBackup('other');
+    const err = await client.waitForJob(failing.jobId, { timeoutMs: 20_000, intervalMs: 50 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as JobFailedError).message).toContain('disk on fire');
+  });
+
+  it('downloads an artifact as a stream with its size', async () => {
+    const { putFile } = await import('./helpers.js');
+    const bytes = Buffer.from('artifact-bytes-'.repeat(4096));
+    const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'd'.repeat(64) } };
+    await putFile(t.config.storageUrl, m.artifactKey, bytes);
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    const dl = await client.downloadBackup('main', m.backupId);
+    expect(dl.sizeBytes).toBe(bytes.length);
+    expect(dl.filename).toBe(`${m.backupId}.sqlite.gz`);
+    const got = Buffer.from(await new Response(dl.body).arrayBuffer());
+    expect(got.equals(bytes)).toBe(true);
+  });
+});
