@@ -1,0 +1,87 @@
+import { createBackup, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
+import { ensurePrivateDirs, type Context } from '../context.js';
+import { NoKeyError, UsageError } from '../errors.js';
+import { bytes, fields, seconds } from '../format.js';
+import { interruptSignal } from '../signals.js';
+
+export interface BackupCommandOptions {
+  compression?: string;
+  level?: string;
+}
+
+/** Summary printed (and returned as JSON) for a finished backup. */
+export function backupSummary(manifest: Manifest, storageUrl: string, elapsedMs: number) {
+  return {
+    backupId: manifest.backupId,
+    databaseId: manifest.databaseId,
+    createdAt: manifest.createdAt,
+    artifactKey: manifest.artifactKey,
+    storage: storageUrl,
+    snapshotBytes: manifest.snapshot.sizeBytes,
+    artifactBytes: manifest.artifact.sizeBytes,
+    compression: manifest.compression,
+    encrypted: manifest.encryption !== null,
+    keyId: manifest.encryption?.keyId ?? null,
+    artifactSha256: manifest.artifact.sha256,
+    elapsedMs: Math.round(elapsedMs),
+  };
+}
+
+export function humanBackup(s: ReturnType<typeof backupSummary>): string {
+  return fields([
+    ['backup', s.backupId],
+    ['database', s.databaseId],
+    ['artifact', `${s.storage.replace(/\/$/, '')}/${s.artifactKey}`],
+    ['size', `${bytes(s.artifactBytes)} (snapshot ${bytes(s.snapshotBytes)}, ${s.compression.algorithm}${s.compression.level !== null ? `-${s.compression.level}` : ''})`],
+    ['encrypted', s.encrypted ? `yes (key ${s.keyId})` : 'no'],
+    ['sha256', s.artifactSha256],
+    ['took', seconds(s.elapsedMs)],
+  ]);
+}
+
+/** Back up one configured database into primary storage and record it in the catalog. */
+export async function runBackup(ctx: Context, databaseId: string, o: BackupCommandOptions) {
+  const cfg = await ctx.config();
+  const db = await ctx.database(databaseId);
+  const storage = await ctx.storage();
+  const catalog = await ctx.catalog();
+  await ensurePrivateDirs([cfg.tmpDir]);
+
+  let algorithm: CompressionAlgorithm = db.compression.algorithm;
+  let level: number | undefined = db.compression.level;
+  if (o.compression !== undefined) {
+    if (!['gzip', 'zstd', 'none'].includes(o.compression)) throw new UsageError(`--compression must be gzip, zstd or none (got "${o.compression}")`);
+    algorithm = o.compression as CompressionAlgorithm;
+    if (o.level === undefined) level = undefined;
+  }
+  if (o.level !== undefined) {
+    level = Number(o.level);
+    if (!Number.isInteger(level)) throw new UsageError(`--level must be an integer (got "${o.level}")`);
+  }
+  let encryption: { keyId: string; key: Buffer } | undefined;
+  if (db.encryptionKeyId) {
+    const key = cfg.keys.get(db.encryptionKeyId);
+    if (!key) throw new NoKeyError(db.encryptionKeyId);
+    encryption = { keyId: db.encryptionKeyId, key };
+  }
+
+  const started = Date.now();
+  const interrupt = interruptSignal();
+  try {
+    const res = await createBackup({
+      databaseId: db.id,
+      sourcePath: db.path,
+      storage,
+      compression: { algorithm, ...(level !== undefined ? { level } : {}) },
+      ...(encryption ? { encryption } : {}),
+      tmpDir: cfg.tmpDir,
+      signal: interrupt.signal,
+      onProgress: (p) => ctx.progress.update(p),
+    });
+    ctx.progress.done();
+    await catalog.recordBackup(res.manifest, { target: 'local', artifactKey: res.manifest.artifactKey });
+    return backupSummary(res.manifest, storage.url, Date.now() - started);
+  } finally {
+    interrupt.dispose();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Exit codes scripts can rely on (documented in apps/cli/README.md). The mapping is by the
+ * stable error `code`, never by message text.
+ */
+export const ExitCode = {
+  OK: 0,
+  /** Anything not covered below (I/O errors, bugs). */
+  FAILURE: 1,
+  /** Bad command line: unknown command/option, missing argument, invalid value. */
+  USAGE: 2,
+  /** Config file missing/invalid, unknown key id, storage URL not usable. */
+  CONFIG: 3,
+  /** Backup, artifact, manifest or database id not found. */
+  NOT_FOUND: 4,
+  /** The artifact cannot be trusted: checksum, authentication (wrong key, tampered, truncated), manifest, integrity_check. */
+  INTEGRITY: 5,
+  /** Restore target exists, is busy (locked) or not writable; init would overwrite. */
+  TARGET: 6,
+  /** The source database is missing, unreadable, not SQLite, corrupt or stays locked. */
+  SOURCE: 7,
+  /** Interrupted by SIGINT/SIGTERM; the engine removed its temp files. */
+  INTERRUPTED: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+const BY_CODE: Record<string, ExitCode> = {
+  // CLI
+  CLI_USAGE: ExitCode.USAGE,
+  CLI_DATABASE_UNKNOWN: ExitCode.NOT_FOUND,
+  CLI_BACKUP_NOT_FOUND: ExitCode.NOT_FOUND,
+  CLI_ARTIFACT_NOT_FOUND: ExitCode.NOT_FOUND,
+  CLI_NO_KEY: ExitCode.CONFIG,
+  CLI_KEY_FILE_INVALID: ExitCode.CONFIG,
+  CLI_NO_API_KEY: ExitCode.CONFIG,
+  CLI_CONFIG_EXISTS: ExitCode.TARGET,
+  CLI_REMOTE_UNAVAILABLE: ExitCode.FAILURE,
+  // engine: source
+  BACKUP_SOURCE_NOT_FOUND: ExitCode.SOURCE,
+  BACKUP_SOURCE_UNREADABLE: ExitCode.SOURCE,
+  BACKUP_NOT_SQLITE: ExitCode.SOURCE,
+  BACKUP_SOURCE_CORRUPT: ExitCode.SOURCE,
+  BACKUP_SOURCE_BUSY: ExitCode.SOURCE,
+  BACKUP_INVALID_OPTIONS: ExitCode.USAGE,
+  BACKUP_ABORTED: ExitCode.INTERRUPTED,
+  STORAGE_ABORTED: ExitCode.INTERRUPTED,
+  // engine: artifact
+  BACKUP_NOT_FOUND: ExitCode.NOT_FOUND,
+  BACKUP_MANIFEST_INVALID: ExitCode.INTEGRITY,
+  BACKUP_MANIFEST_MISMATCH: ExitCode.INTEGRITY,
+  BACKUP_CHECKSUM_MISMATCH: ExitCode.INTEGRITY,
+  BACKUP_DECOMPRESS_FAILED: ExitCode.INTEGRITY,
+  BACKUP_INTEGRITY_CHECK_FAILED: ExitCode.INTEGRITY,
+  BACKUP_WRONG_KEY: ExitCode.INTEGRITY,
+  BACKUP_AUTH_FAILED: ExitCode.INTEGRITY,
+  BACKUP_UNKNOWN_KEY_ID: ExitCode.CONFIG,
+  // engine: restore target
+  RESTORE_TARGET_EXISTS: ExitCode.TARGET,
+  RESTORE_TARGET_BUSY: ExitCode.TARGET,
+  RESTORE_TARGET_NOT_WRITABLE: ExitCode.TARGET,
+  RESTORE_TARGET_NOT_FOUND: ExitCode.NOT_FOUND,
+  // storage
+  STORAGE_NOT_FOUND: ExitCode.NOT_FOUND,
+  STORAGE_UNSUPPORTED_SCHEME: ExitCode.CONFIG,
+  STORAGE_INVALID_URL: ExitCode.CONFIG,
+  STORAGE_INVALID_KEY: ExitCode.USAGE,
+};
+
+/** Exit code for an error `code`; unknown codes fall back on their family, then FAILURE. */
+export function exitCodeFor(code: string | undefined): ExitCode {
+  if (!code) return ExitCode.FAILURE;
+  const exact = BY_CODE[code];
+  if (exact !== undefined) return exact;
+  if (code.startsWith('CONFIG_')) return ExitCode.CONFIG;
+  if (code.endsWith('_NOT_FOUND')) return ExitCode.NOT_FOUND;
+  if (code.startsWith('BACKUP_SOURCE_')) return ExitCode.SOURCE;
+  if (code.startsWith('RESTORE_TARGET_')) return ExitCode.TARGET;
+  return ExitCode.FAILURE;
+}

@@ -1,0 +1,30 @@
+/** Human-readable formatting for terminal output. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Left-aligned text table. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** `key: value` lines with aligned values. */
+export function fields(pairs: Array<[string, string | number | null | undefined]>): string {
+  const shown = pairs.filter(([, v]) => v !== undefined);
+  const w = Math.max(...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v ?? '-'}`).join('\n');
+}

@@ -1,0 +1,170 @@
+import { Command, CommanderError, Option } from 'commander';
+import { TOOL_VERSION } from '@mfb/backup';
+import { Context, type GlobalOptions } from './context.js';
+import { UsageError } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import { Output } from './output.js';
+import { createProgress } from './progress.js';
+import { runBackup, humanBackup } from './commands/backup.js';
+import { runCatalogRebuild, humanCatalogRebuild } from './commands/catalog.js';
+import { runDemo, humanDemo } from './commands/demo.js';
+import { runInit, humanInit } from './commands/init.js';
+import { runInspect, humanInspect } from './commands/inspect.js';
+import { runList, humanList } from './commands/list.js';
+import { runRemoteList, humanRemoteList, runStatus, humanJob, runTrigger, humanTrigger } from './commands/remote.js';
+import { runRestore, humanRestore } from './commands/restore.js';
+import { runVerify, humanVerify } from './commands/verify.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  ok                          4  not found (backup, artifact, database id)
+  1  other failure               5  integrity/authentication failure (checksum, wrong key, tampered)
+  2  usage error                 6  target busy/exists/not writable
+  3  config error                7  source database problem (missing, not SQLite, corrupt, locked)
+`;
+
+/**
+ * Run the CLI with `argv` (as `process.argv`). Returns the exit code; never throws.
+ * `streams` lets tests capture output in-process (the CLI tests run it as a real process).
+ */
+export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream } = {}): Promise<number> {
+  const stdout = streams.stdout ?? process.stdout;
+  const stderr = streams.stderr ?? process.stderr;
+  // Known before parsing, so even a usage error honours --json / --debug.
+  const json = argv.includes('--json');
+  const debug = argv.includes('--debug');
+  const out = new Output(json, debug, stdout, stderr);
+  let ctx: Context | undefined;
+  const context = (cmd: Command): Context => {
+    const g = cmd.optsWithGlobals() as GlobalOptions;
+    ctx ??= new Context(g, out, createProgress({ stream: stderr, quiet: Boolean(g.quiet) || g.progress === false }));
+    return ctx;
+  };
+  const emit = <T>(data: T, human: (d: T) => string) => out.result(data, () => human(data));
+
+  const program = new Command('backupctl')
+    .description('MyFinance Backup operator CLI: back up, verify, inspect and restore SQLite databases offline (no Redis or API needed).')
+    .version(TOOL_VERSION, '-V, --version')
+    .option('-c, --config <file>', 'config file (default: the embedded defaults / MFB_CONFIG, see docs/configuration.md)')
+    .option('--json', 'print the result (or error) as one JSON document on stdout')
+    .option('--debug', 'print stack traces on errors')
+    .option('-q, --quiet', 'no progress output')
+    .option('--no-progress', 'no progress output')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s), outputError: () => {} });
+
+  program
+    .command('init')
+    .description('write a commented config file, generate an encryption key (0600), create the data directories (0700), run catalog migrations')
+    .option('--data-dir <dir>', 'data directory for storage, catalog and scratch files', './data')
+    .option('--key-id <id>', 'id of the generated encryption key', 'primary')
+    .option('--database <id=path>', 'add a database to the config (repeatable)', collect, [])
+    .option('--force', 'overwrite an existing config file (an existing key file is never overwritten)')
+    .action(async (o, cmd: Command) => emit(await runInit(context(cmd), o), humanInit));
+
+  program
+    .command('backup')
+    .description('back up a configured database into primary storage and record it in the catalog')
+    .argument('<database-id>', 'database id from the config')
+    .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(['gzip', 'zstd', 'none']))
+    .option('--level <n>', 'override the compression level (gzip 1-9, zstd 1-19)')
+    .action(async (id: string, o, cmd: Command) => emit(await runBackup(context(cmd), id, o), humanBackup));
+
+  const sourceOptions = (c: Command) =>
+    c
+      .option('--from-dir <dir>', 'read from this storage directory (or storage URL) instead of the configured storage; no catalog needed')
+      .option('--key-file <[id=]path>', 'decryption key file (repeatable); without id= it is used for the key id the manifest names', collect, [])
+      .option('--tmp-dir <dir>', 'scratch directory (default: config tmpDir, or the OS temp dir when working from files)');
+
+  sourceOptions(
+    program
+      .command('restore')
+      .description('restore a backup (id, artifact key, or artifact file path) after checking it; never touches the target before every check passed')
+      .argument('<backup>', 'backup id, artifact key, or path of an artifact file (its .manifest.json must be beside it)')
+      .requiredOption('--to <path>', 'where to restore')
+      .option('--replace', 'replace an existing (possibly live) database through the SQLite backup API, keeping a safety copy')
+      .option('--safety-dir <dir>', 'where the pre-restore safety copy goes (default: <target dir>/.pre-restore)'),
+  ).action(async (ref: string, o, cmd: Command) => emit(await runRestore(context(cmd), ref, o), humanRestore));
+
+  sourceOptions(
+    program
+      .command('verify')
+      .description('verify a backup: checksums, authentication, decompression and integrity_check, without writing any target')
+      .argument('<backup>', 'backup id, artifact key, or artifact file path'),
+  ).action(async (ref: string, o, cmd: Command) => emit(await runVerify(context(cmd), ref, o), humanVerify));
+
+  program
+    .command('inspect')
+    .description('print the manifest and encryption header of a backup (no key needed)')
+    .argument('<backup>', 'backup id, artifact key, or artifact file path')
+    .option('--from-dir <dir>', 'read from this storage directory instead of the configured storage')
+    .action(async (ref: string, o, cmd: Command) => emit(await runInspect(context(cmd), ref, o), humanInspect));
+
+  const remoteOptions = (c: Command) =>
+    c
+      .option('--api-url <url>', 'API base URL (default: from the config api.host/api.port)')
+      .option('--api-key-file <file>', 'file holding the API key (default: a configured API key with the needed scope)');
+
+  remoteOptions(
+    program
+      .command('list')
+      .description('list backups from the catalog, newest first (or from a running API with --remote)')
+      .argument('[database-id]', 'only this database')
+      .option('--limit <n>', 'at most n backups per database (1-500)', '50')
+      .option('--all', 'every backup (follow all pages)')
+      .option('--remote', 'ask the running API instead of the local catalog'),
+  ).action(async (id: string | undefined, o, cmd: Command) => {
+    if (o.remote) emit(await runRemoteList(context(cmd), id, o), humanRemoteList);
+    else emit(await runList(context(cmd), id, o), humanList);
+  });
+
+  program
+    .command('catalog')
+    .description('catalog maintenance')
+    .command('rebuild')
+    .description('recreate the catalog records from the manifests in primary storage (storage is the source of truth)')
+    .action(async (_o, cmd: Command) => emit(await runCatalogRebuild(context(cmd)), humanCatalogRebuild));
+
+  program
+    .command('demo')
+    .alias('run-demo')
+    .description('generate the demo finance database if missing, back it up and verify the backup')
+    .option('--size-mib <n>', 'size of the generated demo database', '16')
+    .option('--database <id>', 'database to back up (default: demo, else the first configured)')
+    .action(async (o, cmd: Command) => emit(await runDemo(context(cmd), o), humanDemo));
+
+  remoteOptions(
+    program
+      .command('trigger')
+      .description('ask the running API to back up a database now (enqueue a job)')
+      .argument('<database-id>')
+      .option('--at <iso-time>', 'run at this instant instead of now')
+      .option('--wait', 'wait until the job finished; exit non-zero if it failed')
+      .option('--timeout <seconds>', 'with --wait: give up after this long', '3600'),
+  ).action(async (id: string, o, cmd: Command) => emit(await runTrigger(context(cmd), id, o), humanTrigger));
+
+  remoteOptions(program.command('status').description('state of a job on the running API').argument('<job-id>')).action(
+    async (id: string, o, cmd: Command) => emit(await runStatus(context(cmd), id, o), humanJob),
+  );
+
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.OK;
+      // `backupctl` alone prints the help and is a usage error.
+      if (err.code === 'commander.help') return ExitCode.USAGE;
+      out.error(new UsageError(err.message.replace(/^error: /, '')));
+      return ExitCode.USAGE;
+    }
+    ctx?.progress.done();
+    return out.error(err);
+  } finally {
+    await ctx?.close().catch(() => undefined);
+  }
+}
