@@ -1,4 +1,9 @@
-import type { Progress } from '@mfb/backup';
+/** Engine progress (`@mfb/backup` Progress) or any other staged byte count (e.g. `generate`). */
+export interface Progress {
+  stage: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
 
 export interface ProgressReporter {
   update(p: Progress): void;

@@ -32,7 +32,7 @@ export async function runDemo(ctx: Context, o: { sizeMib?: string; database?: st
       const g = await generateFinanceDb(db.path, {
         sizeBytes: sizeMib * 1024 * 1024,
         journalMode: 'wal',
-        onProgress: (p) => ctx.progress.update({ stage: 'snapshot', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+        onProgress: (p) => ctx.progress.update({ stage: 'generate', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
       });
       ctx.progress.done();
       generated = { path: g.path, sizeBytes: g.sizeBytes, transactions: g.rows.transactions ?? 0, elapsedMs: g.elapsedMs };

@@ -1,0 +1,229 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../../..');
+const tsx = join(repo, 'node_modules/.bin/tsx');
+const main = join(repo, 'apps/cli/src/main.ts');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI as a real process (tsx), in `cwd`, with a clean environment (no MFB_* leaking in). */
+function cli(args: string[], cwd: string): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: cwd, TMPDIR: join(cwd, 'os-tmp') };
+  mkdirSync(join(cwd, 'os-tmp'), { recursive: true });
+  return new Promise((res, rej) => {
+    const child = spawn(tsx, [main, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', rej);
+    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function json<T = Record<string, unknown>>(r: Run): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${r.code}):\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
+}
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+
+let fixtures: string;
+let sourceDb: string;
+beforeAll(async () => {
+  fixtures = mkdtempSync(join(tmpdir(), 'cli-fixtures-'));
+  sourceDb = join(fixtures, 'finance.db');
+  await generateFinanceDb(sourceDb, { sizeBytes: 1024 * 1024, seed: 5, journalMode: 'wal' });
+});
+afterAll(() => rmSync(fixtures, { recursive: true, force: true }));
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cli-test-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** init with one database `fin` (a copy of the fixture) and return the parsed init result. */
+async function setUp(): Promise<{ db: string; init: { configPath: string; keyFile: string; dataDir: string; storageUrl: string; catalogPath: string; directories: string[] } }> {
+  const db = join(dir, 'live', 'finance.db');
+  mkdirSync(dirname(db), { recursive: true });
+  copyFileSync(sourceDb, db);
+  const r = await cli(['init', '--json', '--database', `fin=${db}`], dir);
+  expect(r.code, r.stderr).toBe(0);
+  return { db, init: json(r) };
+}
+
+describe('backupctl init', () => {
+  it('writes a commented config, a 0600 key file, 0700 directories and a migrated catalog', async () => {
+    const { init } = await setUp();
+    const config = readFileSync(init.configPath, 'utf8');
+    expect(config).toMatch(/^\s*#/m);
+    expect(mode(init.keyFile)).toBe(0o600);
+    expect(readFileSync(init.keyFile).length).toBeGreaterThan(0);
+    for (const d of init.directories) expect(mode(d), d).toBe(0o700);
+    expect(mode(init.dataDir)).toBe(0o700);
+    expect(existsSync(init.catalogPath)).toBe(true);
+    // The key never reaches the output.
+    const key = readFileSync(init.keyFile, 'utf8').trim();
+    const again = await cli(['init'], dir);
+    expect(again.code).toBe(6);
+    expect(again.stderr).toMatch(/^error\[CLI_CONFIG_EXISTS\]: /);
+    expect(again.stdout + again.stderr).not.toContain(key);
+  });
+});
+
+describe('backupctl round trip', () => {
+  it('backup -> list -> verify -> inspect -> restore gives back the same rows', async () => {
+    const { db } = await setUp();
+    const b = await cli(['backup', 'fin', '--json'], dir);
+    expect(b.code, b.stderr).toBe(0);
+    const backup = json<{ backupId: string; artifactKey: string; encrypted: boolean }>(b);
+    expect(backup.backupId).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{8}$/);
+
+    const l = await cli(['list', '--json'], dir);
+    expect(l.code, l.stderr).toBe(0);
+    expect(json<{ items: Array<{ backupId: string }> }>(l).items.map((i) => i.backupId)).toContain(backup.backupId);
+
+    const human = await cli(['list', 'fin'], dir);
+    expect(human.stdout).toContain(backup.backupId);
+
+    const v = await cli(['verify', backup.backupId, '--json'], dir);
+    expect(v.code, v.stderr).toBe(0);
+    expect(json<{ integrity: string }>(v).integrity).toBe('ok');
+
+    const i = await cli(['inspect', backup.backupId, '--json'], dir);
+    expect(i.code, i.stderr).toBe(0);
+    const ins = json<{ manifest: { backupId: string; databaseId: string }; sizeMatchesManifest: boolean }>(i);
+    expect(ins.manifest.backupId).toBe(backup.backupId);
+    expect(ins.manifest.databaseId).toBe('fin');
+    expect(ins.sizeMatchesManifest).toBe(true);
+
+    const to = join(dir, 'restored', 'finance.db');
+    const r = await cli(['restore', backup.backupId, '--to', to], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('restored to');
+    expect(summarizeFinanceDb(to)).toEqual(summarizeFinanceDb(db));
+
+    // A second restore to the same path is refused: the target exists.
+    const again = await cli(['restore', backup.backupId, '--to', to, '--json'], dir);
+    expect(again.code).toBe(6);
+    expect(json<{ error: { code: string } }>(again).error.code).toBe('RESTORE_TARGET_EXISTS');
+  });
+
+  it('restores from the artifact files alone: no config, no catalog, only the key file', async () => {
+    const { db, init } = await setUp();
+    const b = await cli(['backup', 'fin', '--json'], dir);
+    expect(b.code, b.stderr).toBe(0);
+    const backup = json<{ artifactKey: string; encrypted: boolean }>(b);
+    const root = init.storageUrl.startsWith('file://') ? fileURLToPath(init.storageUrl) : init.storageUrl;
+    const artifact = join(root, backup.artifactKey);
+
+    // A fresh machine: a flat directory with the two files and the key, nothing else.
+    const rescue = mkdtempSync(join(dir, 'rescue-'));
+    copyFileSync(artifact, join(rescue, basename(artifact)));
+    copyFileSync(artifact + '.manifest.json', join(rescue, basename(artifact) + '.manifest.json'));
+    copyFileSync(init.keyFile, join(rescue, 'offline-copy.key'));
+    const keyArgs = backup.encrypted ? ['--key-file', join(rescue, 'offline-copy.key')] : [];
+
+    const ins = await cli(['inspect', join(rescue, basename(artifact))], rescue);
+    expect(ins.code, ins.stderr).toBe(0);
+
+    const v = await cli(['verify', join(rescue, basename(artifact)), ...keyArgs], rescue);
+    expect(v.code, v.stderr).toBe(0);
+
+    const to = join(rescue, 'recovered.db');
+    const r = await cli(['restore', join(rescue, basename(artifact)), ...keyArgs, '--to', to, '--json'], rescue);
+    expect(r.code, r.stderr).toBe(0);
+    expect(summarizeFinanceDb(to)).toEqual(summarizeFinanceDb(db));
+
+    // --from-dir with the storage tree and a backup id works the same.
+    const to2 = join(rescue, 'recovered2.db');
+    const id = basename(artifact).split('.')[0]!;
+    const r2 = await cli(['restore', id, '--from-dir', root, ...keyArgs, '--to', to2], rescue);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(summarizeFinanceDb(to2)).toEqual(summarizeFinanceDb(db));
+  });
+});
+
+describe('backupctl exit codes', () => {
+  it('7 for a missing source database and for a file that is not SQLite', async () => {
+    const { db } = await setUp();
+    rmSync(db);
+    const missing = await cli(['backup', 'fin', '--json'], dir);
+    expect(missing.code).toBe(7);
+    expect(json<{ error: { code: string; exitCode: number } }>(missing).error).toMatchObject({ code: 'BACKUP_SOURCE_NOT_FOUND', exitCode: 7 });
+    expect(missing.stderr).toMatch(/^error\[BACKUP_SOURCE_NOT_FOUND\]: /m);
+    expect(missing.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
+
+    writeFileSync(db, 'this is a spreadsheet, not a database\n'.repeat(200));
+    const notSqlite = await cli(['backup', 'fin'], dir);
+    expect(notSqlite.code).toBe(7);
+    expect(notSqlite.stderr).toMatch(/error\[BACKUP_NOT_SQLITE\]/);
+  });
+
+  it('4 for an unknown backup id or database id, 2 for usage errors', async () => {
+    await setUp();
+    const unknown = await cli(['verify', '20200101T000000000Z-00000000', '--json'], dir);
+    expect(unknown.code).toBe(4);
+    expect(json<{ error: { code: string } }>(unknown).error.code).toBe('CLI_BACKUP_NOT_FOUND');
+    const unknownDb = await cli(['backup', 'nope'], dir);
+    expect(unknownDb.code).toBe(4);
+    const usage = await cli(['backup', 'fin', '--bogus'], dir);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^error\[CLI_USAGE\]: /);
+    const noTo = await cli(['restore', '20200101T000000000Z-00000000', '--json'], dir);
+    expect(noTo.code).toBe(2);
+    expect(json<{ error: { code: string } }>(noTo).error.code).toBe('CLI_USAGE');
+  });
+
+  it('5 for a wrong key and for a tampered artifact; nothing is written to the target', async () => {
+    const { init } = await setUp();
+    const b = await cli(['backup', 'fin', '--json'], dir);
+    expect(b.code, b.stderr).toBe(0);
+    const backup = json<{ artifactKey: string; encrypted: boolean }>(b);
+    const root = init.storageUrl.startsWith('file://') ? fileURLToPath(init.storageUrl) : init.storageUrl;
+    const artifact = join(root, backup.artifactKey);
+    const rescue = mkdtempSync(join(dir, 'rescue-'));
+    const copy = join(rescue, basename(artifact));
+    copyFileSync(artifact, copy);
+    copyFileSync(artifact + '.manifest.json', copy + '.manifest.json');
+
+    if (backup.encrypted) {
+      const wrongKey = join(rescue, 'wrong.key');
+      writeFileSync(wrongKey, Buffer.alloc(32, 7).toString('base64') + '\n', { mode: 0o600 });
+      const wrong = await cli(['restore', copy, '--key-file', wrongKey, '--to', join(rescue, 'x.db'), '--json'], rescue);
+      expect(wrong.code).toBe(5);
+      expect(json<{ error: { code: string } }>(wrong).error.code).toMatch(/^BACKUP_(WRONG_KEY|AUTH_FAILED)$/);
+      expect(existsSync(join(rescue, 'x.db'))).toBe(false);
+    }
+
+    // Flip one byte in the middle of the artifact.
+    const size = statSync(copy).size;
+    const fd = openSync(copy, 'r+');
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, Math.floor(size / 2));
+    writeSync(fd, Buffer.from([byte[0]! ^ 0x20]), 0, 1, Math.floor(size / 2));
+    closeSync(fd);
+    const keyArgs = backup.encrypted ? ['--key-file', init.keyFile] : [];
+    const tampered = await cli(['restore', copy, ...keyArgs, '--to', join(rescue, 'y.db'), '--json'], rescue);
+    expect(tampered.code).toBe(5);
+    expect(json<{ error: { code: string } }>(tampered).error.code).toMatch(/^BACKUP_(CHECKSUM_MISMATCH|AUTH_FAILED)$/);
+    expect(existsSync(join(rescue, 'y.db'))).toBe(false);
+    const verify = await cli(['verify', copy, ...keyArgs], rescue);
+    expect(verify.code).toBe(5);
+  });
+});
