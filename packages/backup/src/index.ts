@@ -1,1 +1,24 @@
 export type * from './types.js';
+export { createBackup } from './backup.js';
+export { verifyBackup } from './verify.js';
+export { restoreBackup } from './restore.js';
+export { readManifest, manifestProblems } from './manifest.js';
+export { inspectArtifact, type ArtifactInspection } from './inspect.js';
+export { cleanupTempFiles, TEMP_PREFIX } from './tempfiles.js';
+export { newBackupId, manifestKeyFor, artifactKeyFor, MANIFEST_SUFFIX, BACKUP_ID_RE, DATABASE_ID_RE } from './ids.js';
+export { TOOL_NAME, TOOL_VERSION } from './version.js';
+export { DEFAULT_LEVEL as DEFAULT_COMPRESSION_LEVEL, resolveLevel as resolveCompressionLevel } from './compress.js';
+export {
+  ENCRYPTION_ALGORITHM,
+  DEFAULT_CHUNK_SIZE,
+  KEY_BYTES,
+  Encryptor,
+  Decryptor,
+  encryptBuffer,
+  decryptBuffer,
+  parseHeader as parseEncryptionHeader,
+  type EncryptionHeader,
+  type EncryptorOptions,
+} from './crypto.js';
+export { probeSource, takeSnapshot, type SnapshotInfo, type SnapshotMethod, type SnapshotOptions } from './snapshot.js';
+export * from './errors.js';

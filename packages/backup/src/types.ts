@@ -40,8 +40,12 @@ export interface BackupOptions {
   sourcePath: string;
   storage: StorageDriver;
   compression: { algorithm: CompressionAlgorithm; level?: number };
-  /** Absent = unencrypted. */
-  encryption?: { keyId: string; key: Buffer };
+  /** Absent = unencrypted. `chunkSize`: plaintext bytes per GCM chunk (default 1 MiB). */
+  encryption?: { keyId: string; key: Buffer; chunkSize?: number };
+  /** Default `vacuum-into` (see "Snapshot method" in docs/architecture.md). */
+  snapshotMethod?: 'vacuum-into' | 'backup-api';
+  /** How long to wait for a writer's lock on the source (default 30 s): BACKUP_SOURCE_BUSY after. */
+  busyTimeoutMs?: number;
   /** Scratch directory for the snapshot (same filesystem as nothing in particular). */
   tmpDir: string;
   signal?: AbortSignal;
@@ -84,6 +88,8 @@ export interface RestoreOptions extends VerifyOptions {
   mode: 'new' | 'replace';
   /** Default: `<dirname(targetPath)>/.pre-restore`. */
   safetyCopyDir?: string;
+  /** Replace mode: how long to wait for other connections' locks (default 10 s): RESTORE_TARGET_BUSY after. */
+  busyTimeoutMs?: number;
 }
 
 export interface RestoreResult extends VerifyResult {

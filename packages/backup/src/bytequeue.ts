@@ -1,0 +1,33 @@
+/** FIFO of bytes that hands out exact-size slices without re-concatenating everything. */
+export class ByteQueue {
+  private parts: Buffer[] = [];
+  private head = 0; // offset into parts[0]
+  length = 0;
+
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.parts.push(b);
+    this.length += b.length;
+  }
+
+  /** Remove and return exactly `n` bytes (n <= length). */
+  take(n: number): Buffer {
+    if (n > this.length) throw new RangeError('ByteQueue.take beyond length');
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const p = this.parts[0]!;
+      const avail = p.length - this.head;
+      const m = Math.min(avail, n - filled);
+      p.copy(out, filled, this.head, this.head + m);
+      filled += m;
+      this.head += m;
+      if (this.head === p.length) {
+        this.parts.shift();
+        this.head = 0;
+      }
+    }
+    this.length -= n;
+    return out;
+  }
+}

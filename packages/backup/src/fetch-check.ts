@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { StorageDriver } from '@mfb/storage';
+import { AppError } from '@mfb/errors';
+import { createDecompressStream } from './compress.js';
+import { DecryptStream } from './crypto.js';
+import {
+  AbortedError,
+  ArtifactNotFoundError,
+  ChecksumMismatchError,
+  DecompressError,
+  IntegrityCheckError,
+  ManifestMismatchError,
+  UnknownKeyIdError,
+} from './errors.js';
+import { sha256 } from './hash.js';
+import { readManifest } from './manifest.js';
+import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
+import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
+import type { Manifest, Progress, VerifyOptions } from './types.js';
+
+/** Counts and hashes bytes as they pass. */
+class Meter extends Transform {
+  readonly hash = sha256();
+  bytes = 0;
+  constructor(private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
+    cb(null, chunk);
+  }
+}
+
+export interface CheckedSnapshot {
+  manifest: Manifest;
+  /** Plaintext snapshot in tmpDir: checksummed, authenticated, integrity-checked. */
+  path: string;
+  tables: Record<string, number>;
+  /** Remove every scratch file of this run. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Everything verify and restore have in common, and all of it happens before any target is
+ * touched: manifest -> key lookup -> fetch to a temp file while hashing -> artifact SHA-256 ->
+ * decrypt (each chunk authenticated before its plaintext moves on) -> decompress -> plaintext
+ * SHA-256 -> `PRAGMA integrity_check`. On failure every scratch file is already removed.
+ */
+export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapshot> {
+  const { storage, artifactKey, signal } = opts;
+  const progress = (stage: Progress['stage'], bytesDone: number, bytesTotal: number): void => opts.onProgress?.({ stage, bytesDone, bytesTotal });
+  if (signal?.aborted) throw new AbortedError();
+  const manifest = await readManifest(storage, artifactKey);
+  if (manifest.encryption && !opts.keys.has(manifest.encryption.keyId)) throw new UnknownKeyIdError(manifest.encryption.keyId);
+  const head = await storage.head(artifactKey);
+  if (!head) throw new ArtifactNotFoundError(artifactKey);
+  if (head.size !== manifest.artifact.sizeBytes) {
+    throw new ManifestMismatchError(artifactKey, `stored size ${head.size} != manifest ${manifest.artifact.sizeBytes}`);
+  }
+
+  await ensurePrivateDir(opts.tmpDir);
+  const run = randomBytes(4).toString('hex');
+  const fetchPath = tempPath(opts.tmpDir, manifest.databaseId, manifest.backupId, `fetch-${run}`);
+  const plainPath = tempPath(opts.tmpDir, manifest.databaseId, manifest.backupId, `restore-${run}.sqlite`);
+  const cleanup = async (): Promise<void> => {
+    await Promise.all([removeWithSidecars(fetchPath), removeWithSidecars(plainPath)]);
+  };
+
+  try {
+    // 1. fetch + artifact checksum
+    const total = manifest.artifact.sizeBytes;
+    const fetched = new Meter((n) => progress('fetch', n, total));
+    await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, createWriteStream(fetchPath, { flags: 'wx', mode: 0o600 }), {
+      ...(signal ? { signal } : {}),
+    });
+    if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
+    if (fetched.hash.digest('hex') !== manifest.artifact.sha256) throw new ChecksumMismatchError('artifact', artifactKey);
+
+    // 2. decrypt (authenticated) + decompress into the plaintext temp file
+    const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
+    const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
+    const decompress = createDecompressStream(manifest.compression.algorithm);
+    const stages = [createReadStream(fetchPath), ...(decrypt ? [decrypt] : []), decompress, plain, createWriteStream(plainPath, { flags: 'wx', mode: 0o600 })];
+    try {
+      await pipeline(stages, ...(signal ? [{ signal }] : []));
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (signal?.aborted) throw new AbortedError({ cause: err });
+      const code = (err as { code?: string }).code ?? '';
+      if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /zstd|Zstd|frame|Unknown frame/i.test(String((err as Error).message)))
+        throw new DecompressError((err as Error).message, { cause: err });
+      throw err;
+    }
+    if (decrypt && manifest.encryption) {
+      const h = decrypt.decryptor.header!;
+      if (h.keyId !== manifest.encryption.keyId || h.chunkSize !== manifest.encryption.chunkSize) {
+        throw new ManifestMismatchError(artifactKey, 'encryption header differs from the manifest');
+      }
+    }
+    if (plain.bytes !== manifest.snapshot.sizeBytes || plain.hash.digest('hex') !== manifest.snapshot.sha256) {
+      throw new ChecksumMismatchError('snapshot', artifactKey);
+    }
+    await removeWithSidecars(fetchPath);
+
+    // 3. the database itself
+    let tables: Record<string, number>;
+    try {
+      ({ tables } = await runSqliteTask<{ tables: Record<string, number> }>('check', { path: plainPath }, signal));
+    } catch (err) {
+      if (err instanceof SqliteTaskError) throw new IntegrityCheckError(err.failure.message, { cause: err });
+      throw err;
+    }
+    progress('verify', manifest.snapshot.sizeBytes, manifest.snapshot.sizeBytes);
+    return { manifest, path: plainPath, tables, cleanup };
+  } catch (err) {
+    await cleanup();
+    if (signal?.aborted && !(err instanceof AppError)) throw new AbortedError({ cause: err });
+    throw err;
+  }
+}

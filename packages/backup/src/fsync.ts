@@ -1,0 +1,25 @@
+import { open } from 'node:fs/promises';
+
+/** fsync a file (by path). */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync a directory so a rename/link in it is durable. Some filesystems refuse: ignored there. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw err;
+  } finally {
+    await fh?.close();
+  }
+}

@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import type { CompressionAlgorithm } from './types.js';
+
+/** Same pattern as `DatabaseId` in `@mfb/jobs` (kept local: backup must not import jobs). */
+export const DATABASE_ID_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** Same pattern as `BackupId` in `@mfb/jobs`. */
+export const BACKUP_ID_RE = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$/;
+
+/** Suffix of the manifest stored beside every artifact. */
+export const MANIFEST_SUFFIX = '.manifest.json';
+
+/** `20261126T124800123Z-1a2b3c4d`: sortable by time, unique by the random tail. */
+export function newBackupId(now: Date = new Date()): string {
+  const iso = now.toISOString(); // 2026-11-26T12:48:00.123Z
+  const stamp = iso.slice(0, 19).replace(/[-:]/g, '') + iso.slice(20, 23) + 'Z';
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+export function extensionFor(algorithm: CompressionAlgorithm, encrypted: boolean): string {
+  const comp = algorithm === 'gzip' ? '.gz' : algorithm === 'zstd' ? '.zst' : '';
+  return `.sqlite${comp}${encrypted ? '.enc' : ''}`;
+}
+
+/** `<databaseId>/<backupId>.sqlite[.gz|.zst][.enc]` */
+export function artifactKeyFor(databaseId: string, backupId: string, algorithm: CompressionAlgorithm, encrypted: boolean): string {
+  return `${databaseId}/${backupId}${extensionFor(algorithm, encrypted)}`;
+}
+
+/** Key of the manifest that belongs to `artifactKey`. */
+export function manifestKeyFor(artifactKey: string): string {
+  return artifactKey + MANIFEST_SUFFIX;
+}

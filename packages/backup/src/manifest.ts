@@ -1,0 +1,113 @@
+import { Readable } from 'node:stream';
+import type { StorageDriver } from '@mfb/storage';
+import { ArtifactNotFoundError, ManifestInvalidError, ManifestMismatchError } from './errors.js';
+import { BACKUP_ID_RE, DATABASE_ID_RE, extensionFor, manifestKeyFor } from './ids.js';
+import { ENCRYPTION_ALGORITHM } from './crypto.js';
+import type { Manifest } from './types.js';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const MAX_MANIFEST_BYTES = 64 * 1024;
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Check that `value` is a well-formed v1 manifest. Returns the list of problems (empty = valid).
+ * Hand-written rather than schema-driven so the engine has no runtime dependency for it.
+ */
+export function manifestProblems(value: unknown): string[] {
+  const p: string[] = [];
+  if (!isObj(value)) return ['not a JSON object'];
+  const m = value;
+  if (m.formatVersion !== 1) p.push('formatVersion must be 1');
+  if (typeof m.backupId !== 'string' || !BACKUP_ID_RE.test(m.backupId)) p.push('backupId');
+  if (typeof m.databaseId !== 'string' || !DATABASE_ID_RE.test(m.databaseId)) p.push('databaseId');
+  if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt))) p.push('createdAt');
+  if (typeof m.artifactKey !== 'string') p.push('artifactKey');
+  if (!isObj(m.artifact) || !isCount(m.artifact.sizeBytes) || typeof m.artifact.sha256 !== 'string' || !HEX64.test(m.artifact.sha256))
+    p.push('artifact');
+  const s = m.snapshot;
+  if (
+    !isObj(s) ||
+    !isCount(s.sizeBytes) ||
+    typeof s.sha256 !== 'string' ||
+    !HEX64.test(s.sha256) ||
+    (s.method !== 'vacuum-into' && s.method !== 'backup-api') ||
+    !isObj(s.sqlite) ||
+    !isCount(s.sqlite.pageSize) ||
+    !isCount(s.sqlite.pageCount) ||
+    typeof s.sqlite.userVersion !== 'number' ||
+    typeof s.sqlite.journalMode !== 'string'
+  )
+    p.push('snapshot');
+  const c = m.compression;
+  if (!isObj(c) || !['gzip', 'zstd', 'none'].includes(c.algorithm as string) || !(c.level === null || isCount(c.level))) p.push('compression');
+  const e = m.encryption;
+  if (e !== null && (!isObj(e) || e.algorithm !== ENCRYPTION_ALGORITHM || typeof e.keyId !== 'string' || !isCount(e.chunkSize)))
+    p.push('encryption');
+  if (!isObj(m.tool) || m.tool.name !== 'myfinance-backup' || typeof m.tool.version !== 'string') p.push('tool');
+  if (p.length === 0) {
+    const mm = m as unknown as Manifest;
+    const expected = `${mm.databaseId}/${mm.backupId}${extensionFor(mm.compression.algorithm, mm.encryption !== null)}`;
+    if (mm.artifactKey !== expected) p.push(`artifactKey must be ${expected}`);
+  }
+  return p;
+}
+
+export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(m, null, 2) + '\n', 'utf8');
+}
+
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of stream) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    n += b.length;
+    if (n > limit) {
+      stream.destroy();
+      throw new Error('manifest larger than ' + limit + ' bytes');
+    }
+    parts.push(b);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Read and validate the manifest of `artifactKey`.
+ * BACKUP_NOT_FOUND when absent, BACKUP_MANIFEST_INVALID when malformed,
+ * BACKUP_MANIFEST_MISMATCH when it describes another artifact.
+ */
+export async function readManifest(storage: StorageDriver, artifactKey: string): Promise<Manifest> {
+  const key = manifestKeyFor(artifactKey);
+  let raw: Buffer;
+  try {
+    raw = await readAll(await storage.get(key), MAX_MANIFEST_BYTES);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'STORAGE_NOT_FOUND') throw new ArtifactNotFoundError(artifactKey, { cause: err });
+    if (err instanceof Error && err.message.startsWith('manifest larger')) throw new ManifestInvalidError(key, err.message);
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new ManifestInvalidError(key, 'not JSON', { cause: err });
+  }
+  const problems = manifestProblems(parsed);
+  if (problems.length) throw new ManifestInvalidError(key, problems.join(', '));
+  const m = parsed as Manifest;
+  if (m.artifactKey !== artifactKey) throw new ManifestMismatchError(artifactKey, `manifest names ${m.artifactKey}`);
+  return m;
+}
+
+export async function writeManifest(storage: StorageDriver, m: Manifest, signal?: AbortSignal): Promise<string> {
+  const key = manifestKeyFor(m.artifactKey);
+  const body = serializeManifest(m);
+  await storage.put(key, Readable.from([body]), { contentType: 'application/json', size: body.length, ...(signal ? { signal } : {}) });
+  return key;
+}
