@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 
-/** Start bench/api/server.ts in a child process; resolves with its URL. */
-export async function startServer(args: string[]): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(TSX, [resolve(ROOT, 'bench/api/server.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+/** Start `script` (default the API, bench/api/server.ts) in a child process; resolves with its URL. */
+export async function startServer(args: string[], script = 'bench/api/server.ts'): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(TSX, [resolve(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   const rl = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((ok, fail) => {
     child.once('exit', (code) => fail(new Error(`bench server exited with ${code}`)));

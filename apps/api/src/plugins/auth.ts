@@ -107,20 +107,23 @@ export const authPlugin = fp(
   async (app, opts: { authenticator: Authenticator }) => {
     const authn = opts.authenticator;
     app.decorateRequest('principal', null);
-    app.addHook('onRequest', async (req, reply) => {
+    app.addHook('onRequest', (req, reply, done) => {
       const need = requiredAuth(req, app.config.api.metricsPublic);
-      if (need === 'public') return;
+      if (need === 'public') return done();
       const principal = authn.resolve(req);
       if (!principal) {
         reply.header('www-authenticate', 'Basic realm="myfinance-backup", charset="UTF-8"');
         const err = Authenticator.presented(req) !== undefined ? new InvalidCredentialsError() : new UnauthorizedError();
-        return sendProblem(reply, problem(req, err.status, err.code, err.message));
+        void sendProblem(reply, problem(req, err.status, err.code, err.message));
+        return;
       }
       req.principal = principal;
       if (!principal.scopes.has(need)) {
         const err = new ForbiddenError(need);
-        return sendProblem(reply, problem(req, err.status, err.code, err.message));
+        void sendProblem(reply, problem(req, err.status, err.code, err.message));
+        return;
       }
+      done();
     });
   },
   { name: 'mfb-auth', fastify: '5.x', dependencies: ['mfb-problem', 'mfb-deps'] },

@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin';
 import helmet from '@fastify/helmet';
+import helmetMiddleware from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { createHash } from 'node:crypto';
@@ -23,8 +25,9 @@ export interface HardeningOptions {
  */
 export const hardeningPlugin = fp(
   async (app, opts: HardeningOptions) => {
+    // Browser-facing pages (Swagger UI, Bull Board) get @fastify/helmet per request, with a
+    // CSP that allows their inline bootstrap code.
     await app.register(helmet, {
-      // Swagger UI and Bull Board are single-page apps with inline bootstrap code.
       contentSecurityPolicy: {
         useDefaults: true,
         directives: {
@@ -36,6 +39,19 @@ export const hardeningPlugin = fp(
       },
       // Plain-HTTP deployments on a LAN are common; HSTS belongs to the TLS terminator.
       hsts: false,
+    });
+    // JSON routes (/v1, /health, /metrics): the same helmet headers with a locked-down CSP,
+    // computed once. @fastify/helmet rebuilds the middleware on every request, which cost
+    // ~25% of the trigger route's throughput in bench/api.
+    const apiHeaders = staticHelmetHeaders();
+    app.addHook('onRoute', (route) => {
+      if (/^\/(v1|health|metrics)(\/|$)/.test(route.url)) {
+        route.config = Object.assign(route.config ?? {}, { helmet: { skipRoute: true }, staticSecurityHeaders: true });
+      }
+    });
+    app.addHook('onRequest', (req, reply, done) => {
+      if ((req.routeOptions.config as { staticSecurityHeaders?: boolean }).staticSecurityHeaders) reply.headers(apiHeaders);
+      done();
     });
 
     await app.register(rateLimit, {
@@ -74,3 +90,18 @@ export const hardeningPlugin = fp(
   },
   { name: 'mfb-hardening', fastify: '5.x', dependencies: ['mfb-problem'] },
 );
+
+/** Headers helmet sets for a JSON API answer (CSP `default-src 'none'`), computed once. */
+export function staticHelmetHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader: (k: string, v: unknown) => void (headers[k.toLowerCase()] = String(v)),
+    removeHeader: (k: string) => void delete headers[k.toLowerCase()],
+    getHeader: (k: string) => headers[k.toLowerCase()],
+  };
+  helmetMiddleware({
+    contentSecurityPolicy: { useDefaults: false, directives: { 'default-src': ["'none'"], 'frame-ancestors': ["'none'"] } },
+    hsts: false,
+  })({} as IncomingMessage, res as unknown as ServerResponse, () => undefined);
+  return headers;
+}
