@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { StorageDriver } from '@mfb/storage';
 import { AppError } from '@mfb/errors';
 import { createDecompressStream } from './compress.js';
 import { DecryptStream } from './crypto.js';
