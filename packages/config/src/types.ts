@@ -39,6 +39,11 @@ export interface DatabaseConfig {
   targets: string[];
   retention: RetentionConfig;
   schedules: ScheduleConfig[];
+  /**
+   * True only for the embedded-default `demo` entry (added when no database is configured);
+   * the CLI generates the demo finance database at `path` when it is missing.
+   */
+  demo?: boolean;
 }
 
 export interface TargetConfig {

@@ -1,0 +1,17 @@
+import { AppError } from '@mfb/errors';
+
+/**
+ * The configuration is unusable. Permanent: retrying cannot help, the operator must fix it.
+ * `code` is CONFIG_INVALID (validation), CONFIG_FILE_NOT_FOUND (an explicitly named file is
+ * missing) or CONFIG_KEY_FILE_EXISTS (`generateKeyFile` refused to overwrite). Messages name
+ * the field path (`databases[1].compression.level`) and never contain secret values.
+ */
+export class ConfigError extends AppError {
+  /** Every problem found, one line each (`<path>: <what is wrong>`). */
+  readonly problems: string[];
+
+  constructor(code: string, message: string, problems: string[] = [], cause?: unknown) {
+    super(code, message, { permanent: true, status: 500, details: { problems }, ...(cause !== undefined ? { cause } : {}) });
+    this.problems = problems;
+  }
+}
