@@ -1,0 +1,328 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '@mfb/errors';
+import { openStorage } from '@mfb/storage';
+import { cleanupTempFiles, createBackup, manifestKeyFor, readManifest, restoreBackup, verifyBackup, type BackupOptions } from '../src/index.js';
+import { KEY_A, KEY_B, ledger, ls, makeLedgerDb, sandbox, type Sandbox } from './helpers.js';
+
+let sb: Sandbox;
+const mounts: string[] = [];
+beforeEach(async () => {
+  sb = await sandbox();
+});
+afterEach(async () => {
+  for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m]);
+  await sb.cleanup();
+});
+
+/** Small tmpfs (root only): a real ENOSPC / EROFS from the kernel, no mock. */
+const canMount = ((): boolean => {
+  if (process.getuid?.() !== 0) return false;
+  const d = join(tmpdir(), `mfb-mount-probe-${process.pid}`);
+  try {
+    mkdirSync(d, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d], { stdio: 'ignore' });
+    execFileSync('umount', [d]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmdirSync(d);
+  }
+})();
+
+async function tmpfs(dir: string, opts: { sizeKiB?: number; readOnly?: boolean } = {}): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${opts.sizeKiB ?? 1024}k,mode=0700${opts.readOnly ? ',ro' : ''}`, 'tmpfs', dir]);
+  mounts.push(dir);
+}
+
+async function rejection(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+function opts(over: Partial<BackupOptions> = {}): BackupOptions {
+  return { databaseId: 'finance', sourcePath: join(sb.dir, 'finance.db'), storage: sb.storage, compression: { algorithm: 'gzip' }, tmpDir: sb.tmpDir, ...over };
+}
+
+async function storedKeys(): Promise<string[]> {
+  return (await sb.storage.list('')).items.map((i) => i.key);
+}
+
+async function nothingLeft(): Promise<void> {
+  expect(await ls(sb.tmpDir)).toEqual([]);
+  expect(await storedKeys()).toEqual([]);
+}
+
+describe('bad source', () => {
+  it('missing database: BACKUP_SOURCE_NOT_FOUND (permanent)', async () => {
+    const err = await rejection(createBackup(opts({ sourcePath: join(sb.dir, 'nope.db') })));
+    expect(err.code).toBe('BACKUP_SOURCE_NOT_FOUND');
+    expect(err.permanent).toBe(true);
+    await nothingLeft();
+  });
+
+  it('unreadable source (a directory): BACKUP_SOURCE_UNREADABLE', async () => {
+    await mkdir(join(sb.dir, 'finance.db'));
+    const err = await rejection(createBackup(opts()));
+    expect(err.code).toBe('BACKUP_SOURCE_UNREADABLE');
+    expect(err.permanent).toBe(true);
+    await nothingLeft();
+  });
+
+  it.skipIf(process.getuid?.() === 0)('unreadable source (mode 000): BACKUP_SOURCE_UNREADABLE', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 10 });
+    const { chmod } = await import('node:fs/promises');
+    await chmod(join(sb.dir, 'finance.db'), 0);
+    expect((await rejection(createBackup(opts()))).code).toBe('BACKUP_SOURCE_UNREADABLE');
+    await nothingLeft();
+  });
+
+  it('a file that is not SQLite (text, empty): BACKUP_NOT_SQLITE', async () => {
+    await writeFile(join(sb.dir, 'finance.db'), 'date,amount\n2026-01-01,12.50\n'.repeat(100));
+    let err = await rejection(createBackup(opts()));
+    expect(err.code).toBe('BACKUP_NOT_SQLITE');
+    expect(err.permanent).toBe(true);
+    await writeFile(join(sb.dir, 'finance.db'), '');
+    err = await rejection(createBackup(opts()));
+    expect(err.code).toBe('BACKUP_NOT_SQLITE');
+    await nothingLeft();
+  });
+
+  for (const method of ['vacuum-into', 'backup-api'] as const) {
+    it(`corrupt database (${method}): BACKUP_SOURCE_CORRUPT, source unchanged`, async () => {
+      const path = join(sb.dir, 'finance.db');
+      makeLedgerDb(path, { txs: 5000, journal: 'delete' });
+      // Overwrite a run of b-tree pages in the middle, keep the header.
+      const fh = await open(path, 'r+');
+      const garbage = Buffer.alloc(4096 * 8, 0x5a);
+      await fh.write(garbage, 0, garbage.length, 4096 * 10);
+      await fh.close();
+      const before = await readFile(path);
+      const err = await rejection(createBackup(opts({ snapshotMethod: method })));
+      expect(err.code).toBe('BACKUP_SOURCE_CORRUPT');
+      expect(err.permanent).toBe(true);
+      expect((await readFile(path)).equals(before)).toBe(true);
+      await nothingLeft();
+    });
+  }
+});
+
+describe('resources and cancellation', () => {
+  it.skipIf(!canMount)('disk full in tmpDir: BACKUP_DISK_FULL (transient), no temp files', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    await tmpfs(sb.tmpDir, { sizeKiB: 512 });
+    const err = await rejection(createBackup(opts()));
+    expect(err.code).toBe('BACKUP_DISK_FULL');
+    expect(err.permanent).toBe(false);
+    await nothingLeft();
+  });
+
+  it.skipIf(!canMount)('disk full in storage: BACKUP_DISK_FULL, nothing stored, no temp files', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    const storageDir = join(sb.dir, 'small-storage');
+    await tmpfs(storageDir, { sizeKiB: 1024 });
+    const storage = openStorage('file://' + storageDir);
+    const err = await rejection(createBackup(opts({ storage, compression: { algorithm: 'none' } })));
+    expect(err.code).toBe('BACKUP_DISK_FULL');
+    expect(err.permanent).toBe(false);
+    expect(await ls(sb.tmpDir)).toEqual([]);
+    expect((await storage.list('')).items).toEqual([]);
+    expect(await storage.cleanupIncomplete('')).toBe(0);
+  });
+
+  it('abort before start and while compressing: BACKUP_ABORTED (transient), nothing stored', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    const early = new AbortController();
+    early.abort();
+    expect((await rejection(createBackup(opts({ signal: early.signal })))).code).toBe('BACKUP_ABORTED');
+
+    const ac = new AbortController();
+    const err = await rejection(
+      createBackup(
+        opts({
+          signal: ac.signal,
+          compression: { algorithm: 'gzip', level: 9 },
+          onProgress: (p) => {
+            if (p.stage === 'compress') ac.abort();
+          },
+        }),
+      ),
+    );
+    expect(err.code).toBe('BACKUP_ABORTED');
+    expect(err.permanent).toBe(false);
+    await nothingLeft();
+    expect(await sb.storage.cleanupIncomplete('')).toBe(0);
+  });
+
+  it('abort during the snapshot', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    const ac = new AbortController();
+    const err = await rejection(createBackup(opts({ signal: ac.signal, onProgress: (p) => p.stage === 'snapshot' && ac.abort() })));
+    expect(err.code).toBe('BACKUP_ABORTED');
+    await nothingLeft();
+  });
+
+  it('invalid options: BACKUP_INVALID_OPTIONS', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 10 });
+    for (const o of [
+      { compression: { algorithm: 'gzip' as const, level: 10 } },
+      { compression: { algorithm: 'zstd' as const, level: 0 } },
+      { compression: { algorithm: 'none' as const, level: 3 } },
+      { databaseId: 'Bad/Id' },
+      { encryption: { keyId: 'k', key: Buffer.alloc(31) } },
+    ]) {
+      expect((await rejection(createBackup(opts(o)))).code).toBe('BACKUP_INVALID_OPTIONS');
+    }
+    await nothingLeft();
+  });
+});
+
+describe('cleanupTempFiles', () => {
+  it('removes leftovers of one database only', async () => {
+    await mkdir(sb.tmpDir, { recursive: true });
+    for (const n of ['.mfb-tmp.a.20261126T124800123Z-00000000.snapshot.sqlite', '.mfb-tmp.a.20261126T124800123Z-00000000.snapshot.sqlite-journal', '.mfb-tmp.a-b.x.snapshot.sqlite', 'other'])
+      await writeFile(join(sb.tmpDir, n), 'x');
+    expect(await cleanupTempFiles({ tmpDir: sb.tmpDir, databaseId: 'a' })).toBe(2);
+    expect(await ls(sb.tmpDir)).toEqual(['.mfb-tmp.a-b.x.snapshot.sqlite', 'other']);
+    expect(await cleanupTempFiles({ tmpDir: join(sb.dir, 'missing'), databaseId: 'a' })).toBe(0);
+  });
+});
+
+describe('bad artifacts and keys', () => {
+  async function backup(encrypted = true): Promise<string> {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 2000 });
+    const { manifest } = await createBackup(opts(encrypted ? { encryption: { keyId: 'k1', key: KEY_A } } : {}));
+    return manifest.artifactKey;
+  }
+  const target = (): string => join(sb.dir, 'out', 'restored.db');
+
+  async function expectRestoreFails(artifactKey: string, code: string, keys = new Map([['k1', KEY_A]])): Promise<void> {
+    expect((await rejection(verifyBackup({ storage: sb.storage, artifactKey, keys, tmpDir: sb.tmpDir }))).code).toBe(code);
+    expect((await rejection(restoreBackup({ storage: sb.storage, artifactKey, keys, tmpDir: sb.tmpDir, targetPath: target(), mode: 'new' }))).code).toBe(code);
+    expect(await ls(sb.tmpDir)).toEqual([]);
+    await expect(stat(target())).rejects.toMatchObject({ code: 'ENOENT' });
+  }
+
+  it('unknown key id and wrong key', async () => {
+    const key = await backup();
+    await expectRestoreFails(key, 'BACKUP_UNKNOWN_KEY_ID', new Map([['k2', KEY_A]]));
+    await expectRestoreFails(key, 'BACKUP_WRONG_KEY', new Map([['k1', KEY_B]]));
+  });
+
+  it('manifest that is not JSON / not a manifest: BACKUP_MANIFEST_INVALID', async () => {
+    const key = await backup();
+    const mpath = join(sb.storageDir, manifestKeyFor(key));
+    await writeFile(mpath, '{ not json');
+    await expectRestoreFails(key, 'BACKUP_MANIFEST_INVALID');
+    await writeFile(mpath, JSON.stringify({ formatVersion: 1, backupId: 'x' }));
+    await expectRestoreFails(key, 'BACKUP_MANIFEST_INVALID');
+    expect((await rejection(readManifest(sb.storage, key))).code).toBe('BACKUP_MANIFEST_INVALID');
+  });
+
+  it('manifest of another backup or with another size: BACKUP_MANIFEST_MISMATCH', async () => {
+    const key = await backup();
+    const m = JSON.parse(await readFile(join(sb.storageDir, manifestKeyFor(key)), 'utf8'));
+    // Another backup's manifest put beside this artifact.
+    const other = { ...m, backupId: m.backupId.replace(/-.{8}$/, '-ffffffff'), artifactKey: m.artifactKey.replace(/-.{8}\./, '-ffffffff.') };
+    await writeFile(join(sb.storageDir, manifestKeyFor(key)), JSON.stringify(other));
+    await expectRestoreFails(key, 'BACKUP_MANIFEST_MISMATCH');
+    await writeFile(join(sb.storageDir, manifestKeyFor(key)), JSON.stringify({ ...m, artifact: { ...m.artifact, sizeBytes: m.artifact.sizeBytes + 1 } }));
+    await expectRestoreFails(key, 'BACKUP_MANIFEST_MISMATCH');
+  });
+
+  it('artifact changed but same size: BACKUP_CHECKSUM_MISMATCH', async () => {
+    const key = await backup(false);
+    const p = join(sb.storageDir, key);
+    const b = await readFile(p);
+    b[b.length >> 1]! ^= 0xff;
+    await writeFile(p, b);
+    await expectRestoreFails(key, 'BACKUP_CHECKSUM_MISMATCH');
+  });
+
+  it('missing artifact or manifest: BACKUP_NOT_FOUND', async () => {
+    const key = await backup();
+    await sb.storage.delete(key);
+    await expectRestoreFails(key, 'BACKUP_NOT_FOUND');
+    await expectRestoreFails('finance/20261126T124800123Z-00000000.sqlite.gz', 'BACKUP_NOT_FOUND');
+  });
+});
+
+describe('restore target problems', () => {
+  async function backup(): Promise<string> {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 2000 });
+    return (await createBackup(opts())).manifest.artifactKey;
+  }
+
+  it('new mode, target exists: RESTORE_TARGET_EXISTS, file untouched', async () => {
+    const key = await backup();
+    const t = join(sb.dir, 'exists.db');
+    await writeFile(t, 'precious');
+    const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: key, keys: new Map(), tmpDir: sb.tmpDir, targetPath: t, mode: 'new' }));
+    expect(err.code).toBe('RESTORE_TARGET_EXISTS');
+    expect(err.permanent).toBe(true);
+    expect(await readFile(t, 'utf8')).toBe('precious');
+    expect(await ls(sb.tmpDir)).toEqual([]);
+  });
+
+  it('replace mode, target missing: RESTORE_TARGET_NOT_FOUND', async () => {
+    const key = await backup();
+    const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: key, keys: new Map(), tmpDir: sb.tmpDir, targetPath: join(sb.dir, 'nope.db'), mode: 'replace' }));
+    expect(err.code).toBe('RESTORE_TARGET_NOT_FOUND');
+  });
+
+  for (const journal of ['wal', 'delete'] as const) {
+    it(`replace mode, another connection holds a write lock (${journal}): RESTORE_TARGET_BUSY (transient), live db unchanged`, async () => {
+      const key = await backup();
+      const live = join(sb.dir, 'live.db');
+      makeLedgerDb(live, { txs: 10, journal });
+      const app = new Database(live);
+      app.exec('BEGIN IMMEDIATE');
+      app.exec("INSERT INTO entries (tx, account, amount, memo) VALUES (7, 1, 1, 'x'), (7, 8, -1, 'x')");
+      try {
+        const err = await rejection(
+          restoreBackup({ storage: sb.storage, artifactKey: key, keys: new Map(), tmpDir: sb.tmpDir, targetPath: live, mode: 'replace', busyTimeoutMs: 300 }),
+        );
+        expect(err.code).toBe('RESTORE_TARGET_BUSY');
+        expect(err.permanent).toBe(false);
+        app.exec('COMMIT');
+      } finally {
+        app.close();
+      }
+      expect(ledger(live).entries).toBe(22);
+      expect(await ls(sb.tmpDir)).toEqual([]);
+    });
+  }
+
+  it.skipIf(!canMount)('new mode on a read-only filesystem: RESTORE_TARGET_NOT_WRITABLE', async () => {
+    const key = await backup();
+    const ro = join(sb.dir, 'ro');
+    await tmpfs(ro, { readOnly: true });
+    const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: key, keys: new Map(), tmpDir: sb.tmpDir, targetPath: join(ro, 'x.db'), mode: 'new' }));
+    expect(err.code).toBe('RESTORE_TARGET_NOT_WRITABLE');
+    expect(await readdir(ro)).toEqual([]);
+    expect(await ls(sb.tmpDir)).toEqual([]);
+  });
+
+  it.skipIf(!canMount)('replace mode on a read-only filesystem: RESTORE_TARGET_NOT_WRITABLE, live db unchanged', async () => {
+    const key = await backup();
+    const dir = join(sb.dir, 'rodb');
+    await tmpfs(dir);
+    makeLedgerDb(join(dir, 'live.db'), { txs: 10, journal: 'delete' });
+    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: key, keys: new Map(), tmpDir: sb.tmpDir, targetPath: join(dir, 'live.db'), mode: 'replace', safetyCopyDir: join(sb.dir, 'safety') }));
+    expect(err.code).toBe('RESTORE_TARGET_NOT_WRITABLE');
+    expect(ledger(join(dir, 'live.db')).entries).toBe(20);
+  });
+});
