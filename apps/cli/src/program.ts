@@ -47,7 +47,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
   const program = new Command('backupctl')
     .description('MyFinance Backup operator CLI: back up, verify, inspect and restore SQLite databases offline (no Redis or API needed).')
     .version(TOOL_VERSION, '-V, --version')
-    .option('-c, --config <file>', 'config file (default: the embedded defaults / MFB_CONFIG, see docs/configuration.md)')
+    .option('-c, --config <file>', 'config file (default: $MFB_CONFIG, else ./mfb.config.yaml if present, else the embedded defaults)')
     .option('--json', 'print the result (or error) as one JSON document on stdout')
     .option('--debug', 'print stack traces on errors')
     .option('-q, --quiet', 'no progress output')
@@ -62,7 +62,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .description('write a commented config file, generate an encryption key (0600), create the data directories (0700), run catalog migrations')
     .option('--data-dir <dir>', 'data directory for storage, catalog and scratch files', './data')
     .option('--key-id <id>', 'id of the generated encryption key', 'primary')
-    .option('--database <id=path>', 'add a database to the config (repeatable)', collect, [])
+    .option('--database <id=path>', 'configure this database (encrypted with the generated key); default: the demo database')
     .option('--force', 'overwrite an existing config file (an existing key file is never overwritten)')
     .action(async (o, cmd: Command) => emit(await runInit(context(cmd), o), humanInit));
 

@@ -24,7 +24,7 @@ export async function runDemo(ctx: Context, o: { sizeMib?: string; database?: st
   let generated: { path: string; sizeBytes: number; transactions: number; elapsedMs: number } | null = null;
   if (!existsSync(db.path)) {
     // Only the demo database is ever generated: a missing real database is an error, reported by the backup.
-    if (db.id === DEMO_DATABASE_ID) {
+    if (db.demo) {
       const sizeMib = Number(o.sizeMib ?? 16);
       if (!(sizeMib > 0 && sizeMib <= 65536)) throw new UsageError(`--size-mib must be between 1 and 65536 (got "${o.sizeMib}")`);
       await ensurePrivateDirs([dirname(db.path)]);

@@ -1,57 +1,74 @@
 import { existsSync } from 'node:fs';
-import { chmod, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { openCatalog } from '@mfb/catalog';
-import { generateKeyFile, loadConfig, renderConfigTemplate } from '@mfb/config';
+import { DEFAULT_CONFIG_FILE, generateKeyFile, keyFingerprint, loadConfig, renderConfigTemplate } from '@mfb/config';
 import { fileUrlToRoot } from '@mfb/storage';
 import { ensurePrivateDirs, type Context } from '../context.js';
 import { ConfigExistsError, UsageError } from '../errors.js';
 import { fields } from '../format.js';
-
-/** Where `init` writes the config when no `--config` is given. */
-export const DEFAULT_CONFIG_FILE = 'myfinance-backup.yaml';
+import { parseKeyFile } from '../artifacts.js';
 
 export interface InitOptions {
   dataDir?: string;
   keyId?: string;
-  database?: string[];
+  database?: string;
   force?: boolean;
+}
+
+/** A path as written into the config: relative to the config file's directory when inside it. */
+function forConfig(configDir: string, p: string): string {
+  const rel = relative(configDir, p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? `./${rel}` : p;
 }
 
 /**
  * Set a machine up: config file (commented, from the config package's template), an
  * encryption key in a 0600 key file (never overwritten), data directories 0700, catalog
- * migrations. The key itself is never printed.
+ * migrations. The key itself is never printed (only its fingerprint).
  */
 export async function runInit(ctx: Context, o: InitOptions) {
   const configPath = resolve(ctx.opts.config ?? DEFAULT_CONFIG_FILE);
+  const configDir = dirname(configPath);
   if (existsSync(configPath) && !o.force) throw new ConfigExistsError(configPath);
   const dataDir = resolve(o.dataDir ?? './data');
   const keyId = o.keyId ?? 'primary';
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(keyId)) throw new UsageError(`--key-id must be 1-64 of [A-Za-z0-9._-] (got "${keyId}")`);
-  const databases = (o.database ?? []).map((spec) => {
-    const m = /^([a-z0-9][a-z0-9_-]{0,62})=(.+)$/.exec(spec);
-    if (!m) throw new UsageError(`--database must be <id>=<path> with id matching [a-z0-9][a-z0-9_-]{0,62} (got "${spec}")`);
-    return { id: m[1]!, path: resolve(m[2]!) };
-  });
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(keyId)) throw new UsageError(`--key-id must match [a-z0-9][a-z0-9_-]{0,62} (got "${keyId}")`);
+  let database: { id: string; path: string } | undefined;
+  if (o.database !== undefined) {
+    const m = /^([a-z0-9][a-z0-9_-]{0,62})=(.+)$/.exec(o.database);
+    if (!m) throw new UsageError(`--database must be <id>=<path> with id matching [a-z0-9][a-z0-9_-]{0,62} (got "${o.database}")`);
+    database = { id: m[1]!, path: resolve(m[2]!) };
+  }
 
   const keysDir = join(dataDir, 'keys');
-  await ensurePrivateDirs([dataDir, keysDir, dirname(configPath)]);
+  await ensurePrivateDirs([dataDir, keysDir]);
   const keyFile = join(keysDir, `${keyId}.key`);
+  let fingerprint: string;
   const keyExisted = existsSync(keyFile);
-  if (!keyExisted) await generateKeyFile(keyFile);
-  await chmod(keyFile, 0o600);
+  if (keyExisted) {
+    // Never overwrite a key: backups made with it would become unreadable.
+    await chmod(keyFile, 0o600);
+    fingerprint = keyFingerprint(parseKeyFile(await readFile(keyFile), keyFile));
+  } else {
+    fingerprint = generateKeyFile(keyFile).fingerprint;
+  }
 
-  const text = renderConfigTemplate({ dataDir, keyId, keyFile, databases });
+  const text = renderConfigTemplate({
+    dataDir: forConfig(configDir, dataDir),
+    ...(database ? { database: { id: database.id, path: database.path } } : {}),
+    key: { id: keyId, file: forConfig(configDir, keyFile) },
+  });
   const tmp = `${configPath}.tmp-${process.pid}`;
   await writeFile(tmp, text, { mode: 0o600 });
   await rename(tmp, configPath);
 
   // Read it back through the validator: init must leave a config that loads.
-  const cfg = await loadConfig({ file: configPath });
+  const cfg = loadConfig({ file: configPath });
   const dirs = [cfg.dataDir, cfg.tmpDir, dirname(cfg.catalogPath)];
   if (cfg.storageUrl.startsWith('file:')) dirs.push(fileUrlToRoot(cfg.storageUrl));
-  await ensurePrivateDirs([...new Set(dirs)]);
+  const unique = [...new Set(dirs)];
+  await ensurePrivateDirs(unique);
   const catalog = await openCatalog(cfg.catalogPath);
   try {
     await catalog.migrate();
@@ -62,11 +79,12 @@ export async function runInit(ctx: Context, o: InitOptions) {
     configPath,
     keyFile,
     keyId,
+    keyFingerprint: fingerprint,
     keyGenerated: !keyExisted,
     dataDir: cfg.dataDir,
     storageUrl: cfg.storageUrl,
     catalogPath: cfg.catalogPath,
-    directories: [...new Set(dirs)],
+    directories: unique,
     databases: cfg.databases.map((d) => d.id),
   };
 }
@@ -78,7 +96,7 @@ export function humanInit(r: Awaited<ReturnType<typeof runInit>>): string {
       ['data dir', `${r.dataDir} (0700)`],
       ['storage', r.storageUrl],
       ['catalog', `${r.catalogPath} (migrated)`],
-      ['key', `${r.keyFile} (0600, key id "${r.keyId}"${r.keyGenerated ? ', new' : ', existing key kept'})`],
+      ['key', `${r.keyFile} (0600, key id "${r.keyId}", fingerprint ${r.keyFingerprint}${r.keyGenerated ? ', new' : ', existing key kept'})`],
       ['databases', r.databases.length ? r.databases.join(', ') : '(none yet: add them to the config, or run `backupctl demo`)'],
     ]),
     '',
