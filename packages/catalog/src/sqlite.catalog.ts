@@ -1,0 +1,567 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Manifest } from '@mfb/backup';
+import type {
+  BackupLocation,
+  BackupQuery,
+  BackupRecord,
+  Catalog,
+  JobHistoryRecord,
+  Page,
+  ScheduleRecord,
+} from './types.js';
+import {
+  CatalogInvalidQueryError,
+  CatalogInvalidRecordError,
+  CatalogNotFoundError,
+  CatalogSchemaTooNewError,
+  mapDbError,
+} from './errors.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export interface OpenCatalogOptions {
+  /** Apply pending migrations while opening (default true; `migrate()` stays idempotent). */
+  migrate?: boolean;
+  /** How long a statement waits for another process's lock before CATALOG_BUSY. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Clock for `updatedAt` / default timestamps (tests). */
+  now?: () => Date;
+}
+
+interface BackupRow {
+  backup_id: string;
+  database_id: string;
+  created_ms: number;
+  size_bytes: number;
+  pinned: number;
+  manifest: string;
+}
+
+interface LocationRow {
+  backup_id: string;
+  target: string;
+  artifact_key: string;
+  stored_at: string;
+  deleted_at: string | null;
+}
+
+interface ScheduleRow {
+  database_id: string;
+  schedule_id: string;
+  job: ScheduleRecord['job'];
+  cron: string;
+  timezone: string;
+  paused: number;
+  origin: ScheduleRecord['origin'];
+  updated_at: string;
+}
+
+interface JobRow {
+  queue: string;
+  job_id: string;
+  name: string;
+  database_id: string;
+  state: JobHistoryRecord['state'];
+  attempts: number;
+  started_at: string;
+  finished_at: string;
+  error: string | null;
+  result: string | null;
+}
+
+const CURSOR_VERSION = 1;
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+
+function toMs(value: string, field: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new CatalogInvalidQueryError(`${field}: not an ISO-8601 time: ${JSON.stringify(value).slice(0, 60)}`);
+  return ms;
+}
+
+function isoOrNow(value: string | undefined, now: () => Date, field: string): string {
+  if (value === undefined) return now().toISOString();
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new CatalogInvalidRecordError(`${field}: not an ISO-8601 time`);
+  return new Date(ms).toISOString();
+}
+
+function encodeCursor(createdMs: number, backupId: string): string {
+  return Buffer.from(JSON.stringify([CURSOR_VERSION, createdMs, backupId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { t: number; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v[0] === CURSOR_VERSION && Number.isSafeInteger(v[1]) && typeof v[2] === 'string') {
+      return { t: v[1] as number, id: v[2] };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new CatalogInvalidQueryError('cursor: not a cursor returned by this catalog');
+}
+
+/** The fields the catalog itself relies on; full manifest validation is the engine's job. */
+function checkManifest(m: Manifest): number {
+  if (typeof m !== 'object' || m === null) throw new CatalogInvalidRecordError('manifest: not an object');
+  if (typeof m.backupId !== 'string' || m.backupId === '') throw new CatalogInvalidRecordError('manifest.backupId: missing');
+  if (typeof m.databaseId !== 'string' || m.databaseId === '') throw new CatalogInvalidRecordError('manifest.databaseId: missing');
+  const ms = typeof m.createdAt === 'string' ? Date.parse(m.createdAt) : NaN;
+  if (Number.isNaN(ms)) throw new CatalogInvalidRecordError('manifest.createdAt: not an ISO-8601 time');
+  if (!m.artifact || !Number.isSafeInteger(m.artifact.sizeBytes) || m.artifact.sizeBytes < 0) {
+    throw new CatalogInvalidRecordError('manifest.artifact.sizeBytes: not a size');
+  }
+  return ms;
+}
+
+function checkLocation(loc: { target: string; artifactKey: string }): void {
+  if (typeof loc.target !== 'string' || loc.target === '') throw new CatalogInvalidRecordError('location.target: missing');
+  if (typeof loc.artifactKey !== 'string' || loc.artifactKey === '') throw new CatalogInvalidRecordError('location.artifactKey: missing');
+}
+
+/**
+ * The SQLite catalog (better-sqlite3, WAL, busy_timeout). Statements are synchronous in
+ * better-sqlite3; the methods are async to keep the `Catalog` contract that a PostgreSQL
+ * implementation can also satisfy.
+ *
+ * `synchronous=NORMAL` (the WAL recommendation): a power cut may lose the last few commits,
+ * never corrupt the file; storage is the source of truth and `rebuildFromStorage` restores them.
+ */
+export class SqliteCatalog implements Catalog {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly now: () => Date;
+  private prepared: ReturnType<SqliteCatalog['prepare']> | undefined;
+  /** listBackups statements by SQL text (a few dozen filter combinations at most). */
+  private readonly listStmts = new Map<string, Database.Statement<[Record<string, unknown>], BackupRow>>();
+
+  constructor(file: string, opts: OpenCatalogOptions = {}) {
+    this.path = path.resolve(file);
+    this.now = opts.now ?? (() => new Date());
+    mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
+    // Create the file 0600 ourselves: SQLite would use 0644, and its -wal/-shm files copy the mode.
+    closeSync(openSync(this.path, 'a', 0o600));
+    try {
+      this.db = new Database(this.path, { timeout: opts.busyTimeoutMs ?? 5000 });
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma(`busy_timeout = ${Math.floor(opts.busyTimeoutMs ?? 5000)}`);
+    } catch (err) {
+      throw mapDbError(`open catalog ${this.path}`, err);
+    }
+  }
+
+  /** Prepared statements; created after migrations so the tables exist. */
+  private prepare() {
+    const db = this.db;
+    return {
+      insertBackup: db.prepare(
+        `INSERT INTO backups (backup_id, database_id, created_ms, size_bytes, pinned, manifest)
+         VALUES (@backupId, @databaseId, @createdMs, @sizeBytes, 0, @manifest)
+         ON CONFLICT (backup_id) DO NOTHING`,
+      ),
+      upsertLocation: db.prepare(
+        `INSERT INTO backup_locations (backup_id, target, artifact_key, stored_at, deleted_at, database_id, created_ms)
+         VALUES (@backupId, @target, @artifactKey, @storedAt, NULL, @databaseId, @createdMs)
+         ON CONFLICT (backup_id, target) DO UPDATE SET artifact_key = excluded.artifact_key,
+           stored_at = CASE WHEN backup_locations.deleted_at IS NULL THEN backup_locations.stored_at ELSE excluded.stored_at END,
+           deleted_at = NULL`,
+      ),
+      backupBrief: db.prepare<[string], { database_id: string; created_ms: number }>(
+        'SELECT database_id, created_ms FROM backups WHERE backup_id = ?',
+      ),
+      markDeleted: db.prepare(
+        'UPDATE backup_locations SET deleted_at = @at WHERE backup_id = @backupId AND target = @target AND deleted_at IS NULL',
+      ),
+      locationExists: db.prepare<[string, string], { n: number }>('SELECT 1 AS n FROM backup_locations WHERE backup_id = ? AND target = ?'),
+      getBackup: db.prepare<[string], BackupRow>('SELECT backup_id, database_id, created_ms, size_bytes, pinned, manifest FROM backups WHERE backup_id = ?'),
+      locationsOf: db.prepare<[string], LocationRow>(
+        `SELECT backup_id, target, artifact_key, stored_at, deleted_at FROM backup_locations
+         WHERE backup_id IN (SELECT value FROM json_each(?)) ORDER BY stored_at, target`,
+      ),
+      setPinned: db.prepare('UPDATE backups SET pinned = ? WHERE backup_id = ?'),
+      latest: db.prepare<[string], BackupRow>(
+        `SELECT backup_id, database_id, created_ms, size_bytes, pinned, manifest FROM backups
+         WHERE database_id = ? AND live_count > 0 ORDER BY created_ms DESC, backup_id DESC LIMIT 1`,
+      ),
+      upsertSchedule: db.prepare(
+        `INSERT INTO schedules (database_id, schedule_id, job, cron, timezone, paused, origin, updated_at)
+         VALUES (@databaseId, @scheduleId, @job, @cron, @timezone, @paused, @origin, @updatedAt)
+         ON CONFLICT (database_id, schedule_id) DO UPDATE SET job = excluded.job, cron = excluded.cron,
+           timezone = excluded.timezone, paused = excluded.paused, origin = excluded.origin, updated_at = excluded.updated_at`,
+      ),
+      listSchedules: db.prepare<[], ScheduleRow>('SELECT * FROM schedules ORDER BY database_id, schedule_id'),
+      listSchedulesOf: db.prepare<[string], ScheduleRow>('SELECT * FROM schedules WHERE database_id = ? ORDER BY schedule_id'),
+      getSchedule: db.prepare<[string, string], ScheduleRow>('SELECT * FROM schedules WHERE database_id = ? AND schedule_id = ?'),
+      deleteSchedule: db.prepare('DELETE FROM schedules WHERE database_id = ? AND schedule_id = ?'),
+      upsertJob: db.prepare(
+        `INSERT INTO job_history (queue, job_id, name, database_id, state, attempts, started_at, finished_at, error, result)
+         VALUES (@queue, @jobId, @name, @databaseId, @state, @attempts, @startedAt, @finishedAt, @error, @result)
+         ON CONFLICT (queue, job_id) DO UPDATE SET name = excluded.name, database_id = excluded.database_id,
+           state = excluded.state, attempts = excluded.attempts, started_at = excluded.started_at,
+           finished_at = excluded.finished_at, error = excluded.error, result = excluded.result`,
+      ),
+      listJobs: db.prepare<[number], JobRow>('SELECT * FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT ?'),
+      listJobsOf: db.prepare<[string, number], JobRow>(
+        'SELECT * FROM job_history WHERE database_id = ? ORDER BY finished_at DESC, job_id DESC LIMIT ?',
+      ),
+    };
+  }
+
+  private get s(): ReturnType<SqliteCatalog['prepare']> {
+    if (!this.prepared) {
+      try {
+        this.prepared = this.prepare();
+      } catch (err) {
+        throw mapDbError(`catalog ${this.path} (run migrate() first?)`, err);
+      }
+    }
+    return this.prepared;
+  }
+
+  private guard<T>(op: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw mapDbError(op, err);
+    }
+  }
+
+  /** Applied schema version (0 = empty file). */
+  schemaVersion(): number {
+    return this.guard('read schema version', () => {
+      const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+      if (!exists) return 0;
+      const row = this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
+      return row.v ?? 0;
+    });
+  }
+
+  async migrate(): Promise<void> {
+    this.guard(`migrate catalog ${this.path}`, () => {
+      this.db.exec(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (
+           version    INTEGER PRIMARY KEY,
+           name       TEXT NOT NULL,
+           applied_at TEXT NOT NULL
+         )`,
+      );
+      const current = this.schemaVersion();
+      if (current > SCHEMA_VERSION) throw new CatalogSchemaTooNewError(this.path, current, SCHEMA_VERSION);
+      for (const m of MIGRATIONS) {
+        // IMMEDIATE: two processes starting together (API and worker) serialize here, and the
+        // loser sees the version the winner recorded instead of applying it twice.
+        this.db
+          .transaction(() => {
+            const done = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version);
+            if (done) return;
+            this.db.exec(m.sql);
+            this.db
+              .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+              .run(m.version, m.name, this.now().toISOString());
+          })
+          .immediate();
+      }
+    });
+    this.prepared = undefined;
+    this.listStmts.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async recordBackup(manifest: Manifest, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void> {
+    const createdMs = checkManifest(manifest);
+    checkLocation(location);
+    const storedAt = isoOrNow(location.storedAt, this.now, 'location.storedAt');
+    const s = this.s;
+    this.guard(`record backup ${manifest.backupId}`, () =>
+      this.db
+        .transaction(() => {
+          s.insertBackup.run({
+            backupId: manifest.backupId,
+            databaseId: manifest.databaseId,
+            createdMs,
+            sizeBytes: manifest.artifact.sizeBytes,
+            manifest: JSON.stringify(manifest),
+          });
+          const b = s.backupBrief.get(manifest.backupId)!;
+          s.upsertLocation.run({
+            backupId: manifest.backupId,
+            target: location.target,
+            artifactKey: location.artifactKey,
+            storedAt,
+            databaseId: b.database_id,
+            createdMs: b.created_ms,
+          });
+        })
+        .immediate(),
+    );
+  }
+
+  async addLocation(backupId: string, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void> {
+    checkLocation(location);
+    const storedAt = isoOrNow(location.storedAt, this.now, 'location.storedAt');
+    const s = this.s;
+    this.guard(`add location ${location.target} to backup ${backupId}`, () =>
+      this.db
+        .transaction(() => {
+          const b = s.backupBrief.get(backupId);
+          if (!b) throw new CatalogNotFoundError(`backup ${backupId}`);
+          s.upsertLocation.run({ backupId, target: location.target, artifactKey: location.artifactKey, storedAt, databaseId: b.database_id, createdMs: b.created_ms });
+        })
+        .immediate(),
+    );
+  }
+
+  async markLocationDeleted(backupId: string, target: string, at?: string): Promise<void> {
+    const when = isoOrNow(at, this.now, 'at');
+    const s = this.s;
+    this.guard(`mark ${target} copy of backup ${backupId} deleted`, () =>
+      this.db
+        .transaction(() => {
+          if (!s.backupBrief.get(backupId)) throw new CatalogNotFoundError(`backup ${backupId}`);
+          if (!s.locationExists.get(backupId, target)) throw new CatalogNotFoundError(`copy of backup ${backupId} on target ${target}`);
+          s.markDeleted.run({ at: when, backupId, target }); // already deleted: unchanged (idempotent)
+        })
+        .immediate(),
+    );
+  }
+
+  private toRecords(rows: BackupRow[]): BackupRecord[] {
+    if (rows.length === 0) return [];
+    const locs = this.s.locationsOf.all(JSON.stringify(rows.map((r) => r.backup_id)));
+    const byId = new Map<string, BackupLocation[]>();
+    for (const l of locs) {
+      let arr = byId.get(l.backup_id);
+      if (!arr) byId.set(l.backup_id, (arr = []));
+      arr.push({ target: l.target, artifactKey: l.artifact_key, storedAt: l.stored_at, deletedAt: l.deleted_at });
+    }
+    return rows.map((r) => ({
+      backupId: r.backup_id,
+      databaseId: r.database_id,
+      createdAt: new Date(r.created_ms).toISOString(),
+      sizeBytes: r.size_bytes,
+      pinned: r.pinned === 1,
+      manifest: JSON.parse(r.manifest) as Manifest,
+      locations: byId.get(r.backup_id) ?? [],
+    }));
+  }
+
+  async getBackup(backupId: string): Promise<BackupRecord | null> {
+    return this.guard(`get backup ${backupId}`, () => {
+      const row = this.s.getBackup.get(backupId);
+      return row ? this.toRecords([row])[0]! : null;
+    });
+  }
+
+  /** SQL for `listBackups`; `null` when the query cannot match anything. */
+  private buildListQuery(query: BackupQuery): { sql: string; params: Record<string, unknown>; limit: number } | null {
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new CatalogInvalidQueryError(`limit: must be an integer 1-${MAX_LIMIT}, got ${String(limit)}`);
+    }
+    if (query.status !== undefined && query.status !== 'available' && query.status !== 'deleted') {
+      throw new CatalogInvalidQueryError(`status: must be available or deleted, got ${JSON.stringify(query.status)}`);
+    }
+    const params: Record<string, unknown> = { limit: limit + 1 };
+    const where: string[] = [];
+    const byTarget = query.target !== undefined;
+    // Target queries page on the partial index of live locations; the others on backups.
+    const t = byTarget ? 'l' : 'b';
+    if (byTarget) {
+      if (query.status === 'deleted') return null; // a live copy on the target contradicts "deleted"
+      where.push('l.target = @target', 'l.deleted_at IS NULL');
+      params['target'] = query.target;
+    } else if (query.status === 'available') {
+      where.push('b.live_count > 0');
+    } else if (query.status === 'deleted') {
+      where.push('b.live_count = 0');
+    }
+    if (query.databaseId !== undefined) {
+      where.push(`${t}.database_id = @databaseId`);
+      params['databaseId'] = query.databaseId;
+    }
+    if (query.createdAfter !== undefined) {
+      where.push(`${t}.created_ms > @after`);
+      params['after'] = toMs(query.createdAfter, 'createdAfter');
+    }
+    if (query.createdBefore !== undefined) {
+      where.push(`${t}.created_ms < @before`);
+      params['before'] = toMs(query.createdBefore, 'createdBefore');
+    }
+    if (query.cursor !== undefined && query.cursor !== '') {
+      const c = decodeCursor(query.cursor);
+      where.push(`(${t}.created_ms, ${t}.backup_id) < (@ct, @cid)`);
+      params['ct'] = c.t;
+      params['cid'] = c.id;
+    }
+    const cols = 'b.backup_id, b.database_id, b.created_ms, b.size_bytes, b.pinned, b.manifest';
+    const from = byTarget ? 'backup_locations l JOIN backups b ON b.backup_id = l.backup_id' : 'backups b';
+    const sql =
+      `SELECT ${cols} FROM ${from}` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY ${t}.created_ms DESC, ${t}.backup_id DESC LIMIT @limit`;
+    return { sql, params, limit };
+  }
+
+  /**
+   * Newest first by (createdAt, backupId), keyset-paginated: a cursor names the last row of
+   * the previous page, so pages never overlap or skip rows even when rows are added meanwhile
+   * or timestamps are equal. `createdAfter`/`createdBefore` are exclusive bounds. `target`
+   * keeps backups with a live copy there; `status` is about live copies on any target.
+   */
+  async listBackups(query: BackupQuery): Promise<Page<BackupRecord>> {
+    const q = this.buildListQuery(query);
+    if (!q) return { items: [], nextCursor: null };
+    return this.guard('list backups', () => {
+      let st = this.listStmts.get(q.sql);
+      if (!st) this.listStmts.set(q.sql, (st = this.db.prepare<[Record<string, unknown>], BackupRow>(q.sql)));
+      const rows = st.all(q.params);
+      const more = rows.length > q.limit;
+      const page = more ? rows.slice(0, q.limit) : rows;
+      const last = page[page.length - 1];
+      return { items: this.toRecords(page), nextCursor: more && last ? encodeCursor(last.created_ms, last.backup_id) : null };
+    });
+  }
+
+  /** `EXPLAIN QUERY PLAN` of `listBackups(query)`, for tests and the benchmark. */
+  explainListBackups(query: BackupQuery): string[] {
+    const q = this.buildListQuery(query);
+    if (!q) return [];
+    return (this.db.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(q.params) as Array<{ detail: string }>).map((r) => r.detail);
+  }
+
+  async setPinned(backupId: string, pinned: boolean): Promise<void> {
+    this.guard(`pin backup ${backupId}`, () => {
+      const r = this.s.setPinned.run(pinned ? 1 : 0, backupId);
+      if (r.changes === 0) throw new CatalogNotFoundError(`backup ${backupId}`);
+    });
+  }
+
+  /** Newest backup of the database that still has at least one live copy, or null. */
+  async latestBackup(databaseId: string): Promise<BackupRecord | null> {
+    return this.guard(`latest backup of ${databaseId}`, () => {
+      const row = this.s.latest.get(databaseId);
+      return row ? this.toRecords([row])[0]! : null;
+    });
+  }
+
+  async upsertSchedule(sch: Omit<ScheduleRecord, 'updatedAt'>): Promise<ScheduleRecord> {
+    if (!sch.databaseId || !sch.scheduleId) throw new CatalogInvalidRecordError('schedule: databaseId and scheduleId are required');
+    if (!['backup', 'verify', 'prune'].includes(sch.job)) throw new CatalogInvalidRecordError(`schedule.job: must be backup, verify or prune`);
+    if (!['config', 'api'].includes(sch.origin)) throw new CatalogInvalidRecordError(`schedule.origin: must be config or api`);
+    if (typeof sch.cron !== 'string' || sch.cron.trim() === '') throw new CatalogInvalidRecordError('schedule.cron: missing');
+    if (typeof sch.timezone !== 'string' || sch.timezone === '') throw new CatalogInvalidRecordError('schedule.timezone: missing');
+    const rec: ScheduleRecord = {
+      databaseId: sch.databaseId,
+      scheduleId: sch.scheduleId,
+      job: sch.job,
+      cron: sch.cron,
+      timezone: sch.timezone,
+      paused: sch.paused,
+      origin: sch.origin,
+      updatedAt: this.now().toISOString(),
+    };
+    this.guard(`save schedule ${sch.databaseId}:${sch.scheduleId}`, () => this.s.upsertSchedule.run({ ...rec, paused: rec.paused ? 1 : 0 }));
+    return rec;
+  }
+
+  async listSchedules(databaseId?: string): Promise<ScheduleRecord[]> {
+    return this.guard('list schedules', () =>
+      (databaseId === undefined ? this.s.listSchedules.all() : this.s.listSchedulesOf.all(databaseId)).map(scheduleFromRow),
+    );
+  }
+
+  async getSchedule(databaseId: string, scheduleId: string): Promise<ScheduleRecord | null> {
+    return this.guard(`get schedule ${databaseId}:${scheduleId}`, () => {
+      const row = this.s.getSchedule.get(databaseId, scheduleId);
+      return row ? scheduleFromRow(row) : null;
+    });
+  }
+
+  async deleteSchedule(databaseId: string, scheduleId: string): Promise<boolean> {
+    return this.guard(`delete schedule ${databaseId}:${scheduleId}`, () => this.s.deleteSchedule.run(databaseId, scheduleId).changes > 0);
+  }
+
+  /** Insert or replace (by queue + jobId: a retried job keeps its final outcome). */
+  async recordJob(job: JobHistoryRecord): Promise<void> {
+    if (job.state !== 'completed' && job.state !== 'failed') throw new CatalogInvalidRecordError('job.state: must be completed or failed');
+    let result: string | null;
+    try {
+      result = job.result === undefined ? null : (JSON.stringify(job.result) ?? null);
+    } catch {
+      throw new CatalogInvalidRecordError('job.result: not JSON-serializable');
+    }
+    this.guard(`record job ${job.queue}/${job.jobId}`, () =>
+      this.s.upsertJob.run({
+        queue: job.queue,
+        jobId: job.jobId,
+        name: job.name,
+        databaseId: job.databaseId,
+        state: job.state,
+        attempts: job.attempts,
+        startedAt: job.startedAt,
+        finishedAt: job.finishedAt,
+        error: job.error,
+        result,
+      }),
+    );
+  }
+
+  /** Newest finished first; limit 1-500, default 50. */
+  async listJobs(query: { databaseId?: string; limit?: number }): Promise<JobHistoryRecord[]> {
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new CatalogInvalidQueryError(`limit: must be an integer 1-${MAX_LIMIT}, got ${String(limit)}`);
+    }
+    return this.guard('list jobs', () =>
+      (query.databaseId === undefined ? this.s.listJobs.all(limit) : this.s.listJobsOf.all(query.databaseId, limit)).map((r) => ({
+        jobId: r.job_id,
+        queue: r.queue,
+        name: r.name,
+        databaseId: r.database_id,
+        state: r.state,
+        attempts: r.attempts,
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+        error: r.error,
+        result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+      })),
+    );
+  }
+}
+
+function scheduleFromRow(r: ScheduleRow): ScheduleRecord {
+  return {
+    databaseId: r.database_id,
+    scheduleId: r.schedule_id,
+    job: r.job,
+    cron: r.cron,
+    timezone: r.timezone,
+    paused: r.paused === 1,
+    origin: r.origin,
+    updatedAt: r.updated_at,
+  };
+}
+
+/**
+ * Open (creating 0600 in a 0700 directory if needed) the SQLite catalog at `file` and apply
+ * pending migrations (unless `opts.migrate === false`).
+ */
+export async function openCatalog(file: string, opts: OpenCatalogOptions = {}): Promise<SqliteCatalog> {
+  const c = new SqliteCatalog(file, opts);
+  if (opts.migrate !== false) {
+    try {
+      await c.migrate();
+    } catch (err) {
+      await c.close();
+      throw err;
+    }
+  }
+  return c;
+}
