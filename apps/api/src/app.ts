@@ -3,9 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createLogger } from '@mfb/observability';
 import { authPlugin, Authenticator } from './plugins/auth.js';
-import { bullBoardPlugin } from './plugins/bull-board.js';
 import { depsPlugin } from './plugins/deps.js';
-import { docsPlugin } from './plugins/docs.js';
+import { browserPages, openApiPlugin } from './plugins/docs.js';
 import { hardeningPlugin } from './plugins/hardening.js';
 import { frameworkErrors, problemPlugin } from './plugins/problem.js';
 import healthRoutes from './routes/health/index.js';
@@ -72,8 +71,8 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     ...(opts.maxEventLoopDelayMs !== undefined ? { maxEventLoopDelayMs: opts.maxEventLoopDelayMs } : {}),
   });
   await app.register(authPlugin, { authenticator });
-  await app.register(docsPlugin, { version: API_VERSION });
-  await app.register(bullBoardPlugin);
+  await app.register(openApiPlugin, { version: API_VERSION });
+  await app.register(browserPages);
 
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(metricsRoutes, { prefix: '/metrics' });

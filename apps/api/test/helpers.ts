@@ -12,7 +12,7 @@ import { closeQueues, createQueues, type Queues } from '@mfb/jobs';
 import { createLogger, createMetrics } from '@mfb/observability';
 import { openStorage } from '@mfb/storage';
 import type { Manifest } from '@mfb/backup';
-import { buildApp } from '../src/index.js';
+import { buildApp, type BuildOptions } from '../src/index.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -96,7 +96,7 @@ export interface TestApp {
 }
 
 /** A real app: Redis under a fresh prefix, a SQLite catalog and file storage in a temp dir. */
-export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, logLines?: string[]): Promise<TestApp> {
+export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, logLines?: string[], build: BuildOptions = {}): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), 'mfb-api-'));
   await mkdir(join(dir, 'backups'), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, 'nas'), { recursive: true, mode: 0o700 });
@@ -109,7 +109,7 @@ export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, 
   const logger = logLines
     ? createLogger('api', { level: 'info', destination: { write: (s: string) => void logLines.push(s) } })
     : createLogger('api', { level: 'silent' });
-  const app = await buildApp({ config, catalog, queues, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger });
+  const app = await buildApp({ config, catalog, queues, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger }, build);
   await app.ready();
   return {
     app,

@@ -430,5 +430,33 @@ describe('security headers', () => {
     const res = await t.app.inject({ url: '/v1/databases', headers: bearer('read') });
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['x-frame-options']).toBeDefined();
+    expect(res.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+    const page = await t.app.inject({ url: '/admin/queues', headers: bearer('admin') });
+    expect(page.statusCode).toBe(200);
+    expect(String(page.headers['content-security-policy'])).toContain("script-src 'self' 'unsafe-inline'");
+    const problem = await t.app.inject({ url: '/v1/databases/nope', headers: bearer('read') });
+    expect(problem.headers['x-content-type-options']).toBe('nosniff');
+  });
+});
+
+describe('load shedding', () => {
+  it('answers 503 problem+json while the event loop is saturated', async () => {
+    await t.close();
+    t = await startTestApp({}, undefined, { maxEventLoopDelayMs: 50 });
+    // Keep the event loop busy in 100 ms slices for longer than under-pressure's 1 s sample
+    // interval, so its mean event-loop delay exceeds the 50 ms threshold.
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      const slice = Date.now() + 100;
+      while (Date.now() < slice) {
+        // busy wait on purpose
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const res = await t.app.inject({ url: '/v1/databases', headers: bearer('read') });
+    expect(res.statusCode).toBe(503);
+    expect(problemOf(res).code).toBe('OVERLOADED');
+    expect(res.headers['retry-after']).toBe('5');
+    expect((await t.app.inject({ url: '/health/live' })).statusCode).toBeLessThan(600);
   });
 });

@@ -76,7 +76,7 @@ export const ManifestSchema = Type.Object(
     ]),
     tool: Type.Object({ name: Type.String(), version: Type.String() }),
   },
-  { description: 'The manifest stored beside the artifact (see docs/backup-format.md)' },
+  { description: 'The manifest stored beside the artifact (see docs/backup-format.md)', additionalProperties: true },
 );
 export type ManifestView = Static<typeof ManifestSchema>;
 

@@ -1,9 +1,12 @@
 import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+import { bullBoardPlugin } from './bull-board.js';
 
-/** OpenAPI document at `/docs/json`, Swagger UI at `/docs` (both need a `read` key or basic auth). */
-export const docsPlugin = fp(
+/** The OpenAPI document of every route (served at `/docs/json` by Swagger UI; needs `read`). */
+export const openApiPlugin = fp(
   async (app, opts: { version: string }) => {
     await app.register(swagger, {
       openapi: {
@@ -33,7 +36,30 @@ export const docsPlugin = fp(
         ],
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false, uiConfig: { docExpansion: 'list', deepLinking: false } });
   },
-  { name: 'mfb-docs', fastify: '5.x' },
+  { name: 'mfb-openapi', fastify: '5.x' },
 );
+
+/**
+ * The pages a browser renders (Swagger UI, Bull Board), in their own encapsulated context so
+ * that @fastify/helmet (which rebuilds its middleware on every request) runs only for them;
+ * JSON routes get the precomputed headers of the hardening plugin.
+ */
+export async function browserPages(app: FastifyInstance): Promise<void> {
+  await app.register(helmet, {
+    // Swagger UI and Bull Board are single-page apps with inline bootstrap code.
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'script-src': ["'self'", "'unsafe-inline'"],
+        'style-src': ["'self'", "'unsafe-inline'", 'https:'],
+        'img-src': ["'self'", 'data:', 'validator.swagger.io'],
+        'upgrade-insecure-requests': null,
+      },
+    },
+    // Plain-HTTP deployments on a LAN are common; HSTS belongs to the TLS terminator.
+    hsts: false,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false, uiConfig: { docExpansion: 'list', deepLinking: false } });
+  await app.register(bullBoardPlugin);
+}

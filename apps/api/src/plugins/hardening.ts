@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin';
-import helmet from '@fastify/helmet';
 import helmetMiddleware from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
@@ -9,6 +8,9 @@ import { isAppError } from '@mfb/errors';
 import { ApiProblem } from '../errors.js';
 import { problem, sendProblem } from './problem.js';
 import type { Authenticator } from './auth.js';
+
+/** Pages rendered by browsers; they get @fastify/helmet's headers instead (docs.ts). */
+const BROWSER_PAGES = /^\/(docs|admin)(\/|\?|$)/;
 
 export interface HardeningOptions {
   authenticator: Authenticator;
@@ -25,32 +27,14 @@ export interface HardeningOptions {
  */
 export const hardeningPlugin = fp(
   async (app, opts: HardeningOptions) => {
-    // Browser-facing pages (Swagger UI, Bull Board) get @fastify/helmet per request, with a
-    // CSP that allows their inline bootstrap code.
-    await app.register(helmet, {
-      contentSecurityPolicy: {
-        useDefaults: true,
-        directives: {
-          'script-src': ["'self'", "'unsafe-inline'"],
-          'style-src': ["'self'", "'unsafe-inline'", 'https:'],
-          'img-src': ["'self'", 'data:', 'validator.swagger.io'],
-          'upgrade-insecure-requests': null,
-        },
-      },
-      // Plain-HTTP deployments on a LAN are common; HSTS belongs to the TLS terminator.
-      hsts: false,
-    });
-    // JSON routes (/v1, /health, /metrics): the same helmet headers with a locked-down CSP,
-    // computed once. @fastify/helmet rebuilds the middleware on every request, which cost
-    // ~25% of the trigger route's throughput in bench/api.
+    // Security headers on every answer, computed once (a locked-down CSP for JSON). The
+    // browser pages (docs, Bull Board) override them with @fastify/helmet in their own
+    // context (see docs.ts): @fastify/helmet rebuilds its middleware on every request, which
+    // cost ~25% of the trigger route's throughput in bench/api.
     const apiHeaders = staticHelmetHeaders();
-    app.addHook('onRoute', (route) => {
-      if (/^\/(v1|health|metrics)(\/|$)/.test(route.url)) {
-        route.config = Object.assign(route.config ?? {}, { helmet: { skipRoute: true }, staticSecurityHeaders: true });
-      }
-    });
     app.addHook('onRequest', (req, reply, done) => {
-      if ((req.routeOptions.config as { staticSecurityHeaders?: boolean }).staticSecurityHeaders) reply.headers(apiHeaders);
+      // Headers given to Fastify win over those helmet sets on the raw response.
+      if (!BROWSER_PAGES.test(req.url)) reply.headers(apiHeaders);
       done();
     });
 

@@ -1,4 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
+import { cronProblem, isValidTimeZone } from '@mfb/config';
 import { InvalidCronError, InvalidTimeZoneError, ScheduleTooFrequentError } from '../errors.js';
 
 /** Shortest interval a schedule may have. */
@@ -6,16 +7,14 @@ export const MIN_INTERVAL_SECONDS = 60;
 
 /** @throws InvalidTimeZoneError unless `tz` is an IANA zone this runtime knows. */
 export function assertTimeZone(tz: string): void {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-  } catch {
-    throw new InvalidTimeZoneError(tz);
-  }
+  if (!isValidTimeZone(tz)) throw new InvalidTimeZoneError(tz);
 }
 
 function parse(cron: string, tz: string, from: Date) {
-  const fields = cron.trim().split(/\s+/);
-  if (fields.length < 5 || fields.length > 6) throw new InvalidCronError(cron, `expected 5 or 6 fields, got ${fields.length}`);
+  // The config file's rule first (same messages as a bad schedule in the config), then the
+  // parser BullMQ uses for everything else (ranges, impossible dates).
+  const problem = cronProblem(cron);
+  if (problem) throw new InvalidCronError(cron, problem);
   try {
     return CronExpressionParser.parse(cron, { tz, currentDate: from, strict: false });
   } catch (err) {
