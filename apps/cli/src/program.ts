@@ -126,8 +126,10 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .command('catalog')
     .description('catalog maintenance')
     .command('rebuild')
-    .description('recreate the catalog records from the manifests in primary storage (storage is the source of truth)')
-    .action(async (_o, cmd: Command) => emit(await runCatalogRebuild(context(cmd)), humanCatalogRebuild));
+    .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent')
+    .option('--target <name>', 'rebuild the copies on this configured target instead of primary storage', 'local')
+    .option('--mark-missing', 'also mark copies the catalog lists but storage no longer has as deleted')
+    .action(async (o, cmd: Command) => emit(await runCatalogRebuild(context(cmd), o), humanCatalogRebuild));
 
   program
     .command('demo')

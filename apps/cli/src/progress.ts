@@ -15,27 +15,30 @@ const MiB = 1024 * 1024;
 const fmt = (n: number) => (n / MiB).toFixed(1);
 
 /**
- * Progress on stderr: a redrawn bar on a TTY (at most 10 redraws/s), plain lines otherwise
- * (one per stage and per 10% step, or every 5 s when the total is unknown), nothing when quiet.
+ * Progress on stderr: one redrawn bar on a TTY (at most 10 redraws/s; a finished stage keeps
+ * its line), plain lines otherwise (per stage: one per 10% step, or every 5 s when the total
+ * is unknown), nothing when quiet. Stages may interleave (the engine compresses and stores at
+ * the same time): a stage with an unknown total is shown beside the bar, not instead of it.
  */
 export function createProgress(opts: { stream: NodeJS.WriteStream; quiet: boolean; now?: () => number }): ProgressReporter {
   const { stream } = opts;
   const now = opts.now ?? Date.now;
   if (opts.quiet) return { update() {}, done() {} };
-  let stage = '';
-  let stageStart = now();
-  let lastDraw = 0;
-  let lastStep = -1;
-  let drawn = false;
 
   if (stream.isTTY) {
-    const draw = (p: Progress, force: boolean) => {
+    let cur: Progress | null = null;
+    let curStart = 0;
+    let side: Progress | null = null;
+    let lastDraw = 0;
+    const draw = (force: boolean) => {
+      if (!cur) return;
       const t = now();
       if (!force && t - lastDraw < 100) return;
       lastDraw = t;
-      const secs = Math.max(0.001, (t - stageStart) / 1000);
+      const p = cur;
+      const secs = Math.max(0.001, (t - curStart) / 1000);
       const rate = `${fmt(p.bytesDone / secs)} MiB/s`;
-      const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - 50));
+      const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - 60));
       let line: string;
       if (p.bytesTotal > 0) {
         const frac = Math.min(1, p.bytesDone / p.bytesTotal);
@@ -44,56 +47,60 @@ export function createProgress(opts: { stream: NodeJS.WriteStream; quiet: boolea
       } else {
         line = `${p.stage.padEnd(8)} ${fmt(p.bytesDone)} MiB ${rate}`;
       }
+      if (side && side.stage !== p.stage) line += `  (${side.stage} ${fmt(side.bytesDone)} MiB)`;
       stream.write(`\r\x1b[2K${line}`);
-      drawn = true;
     };
-    let last: Progress | null = null;
+    const finished = (p: Progress | null) => p !== null && p.bytesTotal > 0 && p.bytesDone >= p.bytesTotal;
     return {
       update(p) {
-        if (p.stage !== stage) {
-          if (last && drawn) {
-            draw(last, true);
+        if (p.bytesTotal === 0 && cur && cur.bytesTotal > 0 && !finished(cur) && p.stage !== cur.stage) {
+          side = p;
+          draw(false);
+          return;
+        }
+        if (!cur || p.stage !== cur.stage) {
+          if (finished(cur)) {
+            draw(true);
             stream.write('\n');
           }
-          stage = p.stage;
-          stageStart = now();
+          side = null;
+          curStart = now();
         }
-        last = p;
-        draw(p, false);
+        cur = p;
+        draw(finished(p));
       },
       done() {
-        if (last && drawn) {
-          draw(last, true);
+        if (cur) {
+          draw(true);
           stream.write('\n');
         }
-        drawn = false;
-        last = null;
-        stage = '';
+        cur = null;
+        side = null;
       },
     };
   }
 
+  const stages = new Map<string, { step: number; at: number }>();
   return {
     update(p) {
       const t = now();
-      if (p.stage !== stage) {
-        stage = p.stage;
-        stageStart = t;
-        lastStep = -1;
-        lastDraw = 0;
+      let st = stages.get(p.stage);
+      if (!st) {
+        st = { step: -1, at: t };
+        stages.set(p.stage, st);
       }
       if (p.bytesTotal > 0) {
         const step = Math.floor((Math.min(1, p.bytesDone / p.bytesTotal) * 100) / 10);
-        if (step === lastStep) return;
-        lastStep = step;
+        if (step === st.step) return;
+        st.step = step;
         stream.write(`progress: ${p.stage} ${step * 10}% (${fmt(p.bytesDone)}/${fmt(p.bytesTotal)} MiB)\n`);
-      } else if (t - lastDraw >= 5000) {
-        lastDraw = t;
+      } else if (t - st.at >= 5000) {
+        st.at = t;
         stream.write(`progress: ${p.stage} ${fmt(p.bytesDone)} MiB\n`);
       }
     },
     done() {
-      stage = '';
+      stages.clear();
     },
   };
 }

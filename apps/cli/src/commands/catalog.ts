@@ -1,14 +1,41 @@
 import { rebuildFromStorage } from '@mfb/catalog';
+import { openStorage } from '@mfb/storage';
 import type { Context } from '../context.js';
+import { UsageError } from '../errors.js';
+import { fields } from '../format.js';
 
-/** Recreate catalog records from the manifests in primary storage. */
-export async function runCatalogRebuild(ctx: Context) {
+export interface RebuildCommandOptions {
+  target?: string;
+  markMissing?: boolean;
+}
+
+/**
+ * Recreate catalog records from the manifests in storage (primary storage, or a configured
+ * target with `--target`). Idempotent.
+ */
+export async function runCatalogRebuild(ctx: Context, o: RebuildCommandOptions = {}) {
   const catalog = await ctx.catalog();
-  const storage = await ctx.storage();
-  const res = await rebuildFromStorage(catalog, storage);
-  return { storage: storage.url, ...res };
+  const target = o.target ?? 'local';
+  let storage;
+  if (target === 'local') storage = await ctx.storage();
+  else {
+    const cfg = await ctx.config();
+    const t = cfg.targets.find((x) => x.name === target);
+    if (!t) throw new UsageError(`no target "${target}" in the config (configured: ${['local', ...cfg.targets.map((x) => x.name)].join(', ')})`);
+    storage = openStorage(t.url);
+  }
+  const report = await rebuildFromStorage(catalog, storage, target, { markMissing: Boolean(o.markMissing) });
+  return { storage: storage.url, ...report };
 }
 
 export function humanCatalogRebuild(r: Awaited<ReturnType<typeof runCatalogRebuild>>): string {
-  return `catalog rebuilt from ${r.storage}: ${JSON.stringify({ ...r, storage: undefined })}`;
+  const out = fields([
+    ['storage', `${r.storage} (target ${r.target})`],
+    ['manifests', r.scanned],
+    ['added', r.added],
+    ['updated', r.updated],
+    ['marked deleted', r.markedDeleted],
+    ['skipped', r.skipped.length],
+  ]);
+  return r.skipped.length ? `${out}\n${r.skipped.map((s) => `  skipped ${s.key}: ${s.reason}`).join('\n')}` : out;
 }
