@@ -1,1 +1,3 @@
-export {};
+export { planRetention } from './plan.js';
+export type { RetentionItem, RetentionPolicy, RetentionPlan } from './plan.js';
+export { RetentionPolicyError, RetentionInputError } from './errors.js';
