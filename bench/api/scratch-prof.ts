@@ -1,0 +1,10 @@
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { randomUUID } from 'node:crypto';
+const child = spawn("node", ['--import', 'tsx', '/work/main/bench/api/server.ts', '--prefix', 'mfb-prof-' + randomUUID(), '--dbs', '1000', '--catalog', '/tmp/mfbprof-cat/catalog.db'], { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/work/main' });
+const url = await new Promise<string>((ok) => createInterface({ input: child.stdout! }).once('line', (l) => ok(JSON.parse(l).url)));
+const r = await autocannon({ url, connections: 50, duration: 8, requests: [{ method: 'POST', headers: { authorization: 'Bearer bench-key-0123456789abcdef0123456789' }, setupRequest: (r) => ({ ...r, path: `/v1/databases/db-${String(Math.floor(Math.random() * 1000)).padStart(4, '0')}/backups` }) }] });
+console.log(r.requests.average, 'p99', r.latency.p99, 'non2xx', r.non2xx);
+child.kill('SIGTERM');
+await new Promise((ok) => child.once('exit', ok));
