@@ -1,4 +1,4 @@
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ACCOUNT_SEEDS, CATEGORIES, CITIES, INSTITUTIONS, MONTHS, PAYEES, TAGS, USER_MEMOS, type PayeeSeed } from './words.js';
 
@@ -364,6 +364,8 @@ export async function generateFinanceDb(path: string, opts: GenerateOptions): Pr
     db.close();
     for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(f, { force: true });
     renameSync(tmp, path);
+    // Personal finances: private to the owner, like everything else this project writes.
+    chmodSync(path, 0o600);
     return {
       path,
       sizeBytes: statSync(path).size,
