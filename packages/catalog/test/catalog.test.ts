@@ -133,6 +133,39 @@ describe('migrations', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('a write blocked by another connection past busy_timeout is CATALOG_BUSY (transient)', async () => {
+    const file = path.join(dir, 'busy.db');
+    const c = await openCatalog(file, { busyTimeoutMs: 50 });
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const m = fakeManifest('db1', new Date());
+      await expect(c.recordBackup(m, { target: 'local', artifactKey: m.artifactKey })).rejects.toMatchObject({ code: 'CATALOG_BUSY', permanent: false });
+      // Readers are not blocked by a writer in WAL mode.
+      expect((await c.listBackups({})).items).toEqual([]);
+      other.exec('ROLLBACK');
+      await c.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+      expect(await c.getBackup(m.backupId)).not.toBeNull();
+    } finally {
+      other.close();
+      await c.close();
+    }
+  });
+
+  it('two catalogs on one file see each other\'s writes', async () => {
+    const c2 = await openCatalog(path.join(dir, 'sub', 'catalog.db'));
+    try {
+      const m = await add('db1', new Date());
+      expect((await c2.getBackup(m.backupId))?.backupId).toBe(m.backupId);
+      await c2.setPinned(m.backupId, true);
+      expect((await cat.getBackup(m.backupId))!.pinned).toBe(true);
+    } finally {
+      await c2.close();
+    }
+  });
+});
+
 describe('backups and locations', () => {
   it('records a backup with its location; recording again is idempotent', async () => {
     const m = fakeManifest('db1', new Date('2026-03-01T10:00:00.123Z'), { size: 4321 });
