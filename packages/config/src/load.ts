@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
 import type {
@@ -114,12 +115,16 @@ function envStr(env: Record<string, string | undefined>, name: string): string |
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
-/** Resolve a storage URL's relative local path (`file://./x`, `./x`) against `base`. */
+/**
+ * Resolve a storage URL's relative local path (`file://./x`, `./x`) against `base` and turn
+ * bare paths into `file://` URLs (percent-encoded where needed, e.g. spaces).
+ */
 function absolutizeStorageUrl(url: string, base: string): string {
   const rel = /^file:\/\/(\.\.?(?:\/.*)?)$/i.exec(url);
-  if (rel) return 'file://' + path.resolve(base, decodeURIComponent(rel[1]!));
-  if (url.startsWith('./') || url.startsWith('../') || url === '.' || url === '..') return 'file://' + path.resolve(base, url);
-  if (url.startsWith('/')) return 'file://' + url;
+  if (rel) return pathToFileURL(path.resolve(base, decodeURIComponent(rel[1]!))).href;
+  if (url.startsWith('./') || url.startsWith('../') || url === '.' || url === '..' || url.startsWith('/')) {
+    return pathToFileURL(path.resolve(base, url)).href;
+  }
   return url;
 }
 
@@ -290,7 +295,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   };
   const catalogPath = pathOpt('catalogPath', 'MFB_CATALOG_PATH', path.join(dataDir, 'catalog.db'));
   const tmpDir = pathOpt('tmpDir', 'MFB_TMP_DIR', path.join(dataDir, 'tmp'));
-  let storageUrl = 'file://' + path.join(dataDir, 'backups');
+  let storageUrl = pathToFileURL(path.join(dataDir, 'backups')).href;
   const envStorage = envStr(env, 'MFB_STORAGE_URL');
   const fileStorage = optStr(p, top, 'storageUrl', '');
   if (envStorage !== undefined) {

@@ -101,6 +101,13 @@ describe('defaults', () => {
     expect(c.databases[0]!.demo).toBeUndefined();
   });
 
+  it('turns relative and bare storage paths into absolute, encoded file:// URLs', () => {
+    expect(load('storageUrl: "./my backups"\n').storageUrl).toBe(`file://${dir}/my%20backups`);
+    expect(load('storageUrl: "file://../up"\n').storageUrl).toBe(`file://${path.dirname(dir)}/up`);
+    expect(load('storageUrl: /srv/b\n').storageUrl).toBe('file:///srv/b');
+    expect(load('targets:\n  - name: nas\n    url: ./nas\n').targets[0]!.url).toBe(`file://${dir}/nas`);
+  });
+
   it('uses ./mfb.config.yaml from cwd, then MFB_CONFIG, then opts.file', () => {
     writeYaml('log:\n  level: debug\n');
     expect(loadConfig({ env: {}, cwd: dir }).log.level).toBe('debug');
