@@ -115,6 +115,26 @@ describe('migrations', () => {
     }
   });
 
+  it('processes starting together migrate a fresh file exactly once', async () => {
+    const { spawn } = await import('node:child_process');
+    const { writeFile } = await import('node:fs/promises');
+    const { fileURLToPath, pathToFileURL } = await import('node:url');
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+    const file = path.join(dir, 'shared.db');
+    const script = path.join(dir, 'migrate.mts');
+    const entry = pathToFileURL(path.join(root, 'packages/catalog/src/index.ts')).href;
+    await writeFile(script, `import { openCatalog } from ${JSON.stringify(entry)};\nconst c = await openCatalog(${JSON.stringify(file)});\nawait c.close();\n`);
+    const run = (): Promise<number | null> =>
+      new Promise((resolve) => spawn(path.join(root, 'node_modules/.bin/tsx'), [script], { stdio: 'inherit' }).on('exit', resolve));
+    expect(await Promise.all([run(), run(), run()])).toEqual([0, 0, 0]);
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses a catalog written by a newer schema', async () => {
     const file = path.join(dir, 'sub', 'catalog.db');
     await cat.close();
