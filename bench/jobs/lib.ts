@@ -55,7 +55,8 @@ export function writeConfig(dir: string, databases: Array<{ id: string; path: st
 
 /** Spawn a worker process; resolves once it logged `worker ready` (log level must allow info, so we parse stderr/stdout loosely). */
 export function spawnProc(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; ready: Promise<void>; exited: Promise<number | null> } {
-  const proc = spawn(TSX, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MFB_')));
+  const proc = spawn(TSX, args, { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const ready = new Promise<void>((res, rej) => {
     const on = (c: Buffer): void => {

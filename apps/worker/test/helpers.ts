@@ -86,12 +86,22 @@ export interface WorkerProc {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** The test's environment without settings that would override the config file. */
+function workerEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'REDIS_URL' && !k.startsWith('MFB_')) out[k] = v;
+  return out;
+}
+
 /** Spawn `tsx apps/worker/src/main.ts --config file` as a real process. */
 export function spawnWorker(configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): WorkerProc {
   const proc = spawn(TSX, [MAIN, '--config', configFile, ...extraArgs], {
     cwd: ROOT,
-    env: { ...process.env, MFB_CONFIG: configFile, ...env },
+    env: { ...workerEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: tsx runs the worker as a child node process, and SIGKILL (which tsx
+    // cannot relay) must reach that child too.
+    detached: true,
   });
   const logs: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
@@ -128,7 +138,9 @@ export function spawnWorker(configFile: string, extraArgs: string[] = [], env: R
       }
     },
     kill(signal) {
-      proc.kill(signal);
+      // SIGTERM/SIGINT go to tsx, which relays them once to the worker; SIGKILL to the group.
+      if (signal === 'SIGKILL') process.kill(-proc.pid!, 'SIGKILL');
+      else proc.kill(signal);
     },
   };
 }
