@@ -1,5 +1,5 @@
 import type { BackupRecord } from '@mfb/catalog';
-import * as retention from '@mfb/retention';
+import { planRetention } from '@mfb/retention';
 import { manifestKeyOf, type Handler } from '../context.js';
 import { UnknownTargetError } from '../errors.js';
 
@@ -23,7 +23,7 @@ export const pruneHandler: Handler<'prune'> = async (ctx) => {
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
 
-  const plan = retention.planRetention(live, { keepLast: policy.keepLast }, new Date());
+  const plan = planRetention(live, { keepLast: policy.keepLast }, new Date());
   const deleted: string[] = [];
   for (const b of plan.delete) {
     ctx.signal.throwIfAborted();
