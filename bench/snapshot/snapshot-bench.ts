@@ -12,14 +12,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const tsx = join(here, '../../node_modules/.bin/tsx');
+// `node --import <tsx loader>` rather than the tsx CLI: the CLI wrapper relays SIGTERM and can
+// exit before the writer's last line reaches us.
+const TSX_LOADER = pathToFileURL(join(here, '../../node_modules/tsx/dist/loader.mjs')).href;
 const sizeMiB = Number(process.argv[2] ?? 128);
 const journal = process.argv[3] ?? 'wal';
-const DEADLINE_MS = 120_000;
+const DEADLINE_MS = Number(process.argv[4] ?? 60_000);
 
 function generate(path: string): void {
   const db = new Database(path);
@@ -44,7 +46,8 @@ function generate(path: string): void {
 }
 
 async function startWriter(db: string): Promise<ChildProcess> {
-  const child = spawn(tsx, [join(here, 'writer.ts'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, join(here, 'writer.ts'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.on('exit', (code, sig) => console.error(`writer exited code=${code} signal=${sig}`));
   const rl = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve) => rl.once('line', () => resolve()));
   (child as ChildProcess & { rl: typeof rl }).rl = rl;

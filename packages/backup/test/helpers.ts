@@ -3,12 +3,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { openStorage, type StorageDriver } from '@mfb/storage';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const TSX = join(here, '../../../node_modules/.bin/tsx');
+/** `node --import <tsx loader>`: the tsx CLI wrapper relays SIGTERM and may exit before the child's last line. */
+const TSX_LOADER = pathToFileURL(join(here, '../../../node_modules/tsx/dist/loader.mjs')).href;
 
 export interface Sandbox {
   dir: string;
@@ -81,7 +82,7 @@ export function integrity(path: string): string {
 }
 
 export async function startWriter(dbPath: string): Promise<{ child: ChildProcess; stop(): Promise<number> }> {
-  const child = spawn(TSX, [join(here, 'fixtures/ledger-writer.ts'), dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, join(here, 'fixtures/ledger-writer.ts'), dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const rl = createInterface({ input: child.stdout! });
