@@ -17,7 +17,7 @@ const queues = createQueues(redis, values.prefix);
 const app = Fastify({ logger: false });
 app.post('/v1/databases/:databaseId/backups', async (req, reply) => {
   const { databaseId } = req.params as { databaseId: string };
-  const { job, deduplicated } = await enqueueBackupNow(queues, { databaseId, trigger: 'api' });
+  const { job, deduplicated } = await enqueueBackupNow(queues, { databaseId, trigger: 'api' }, { fetchExisting: false });
   return reply.code(202).send({ jobId: job.id, deduplicated });
 });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });

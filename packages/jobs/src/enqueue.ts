@@ -69,6 +69,14 @@ export function backupNowDedupId(databaseId: string): string {
 export async function enqueueBackupNow(
   queues: Queues,
   payload: Omit<Payloads['backup'], 'trigger'> & { trigger?: Payloads['backup']['trigger'] },
+  opts: {
+    /**
+     * When deduplicated, read the waiting job from Redis (default true). `false` saves that
+     * round trip for callers that only need the id (the API's trigger route): `job.id` is
+     * then the waiting job's id, its other fields those of this call.
+     */
+    fetchExisting?: boolean;
+  } = {},
 ): Promise<{ job: Job<Payloads['backup'], unknown, 'backup'>; deduplicated: boolean }> {
   const data = validatePayload('backup', { trigger: 'manual', ...payload });
   const jobId = newJobId('backup');
@@ -77,6 +85,7 @@ export async function enqueueBackupNow(
     deduplication: { id: backupNowDedupId(data.databaseId) },
   });
   if (job.id === jobId) return { job, deduplicated: false };
+  if (opts.fetchExisting === false) return { job, deduplicated: true };
   const existing = job.id === undefined ? undefined : await queues.backup.getJob(job.id);
   return { job: (existing as Job<Payloads['backup'], unknown, 'backup'> | undefined) ?? job, deduplicated: true };
 }

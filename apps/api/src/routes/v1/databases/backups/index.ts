@@ -60,7 +60,8 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
         const id = String(job.id);
         accepted = { jobId: id, queue: 'backup', statusUrl: jobUrl(id), deduplicated: false, runAt: new Date(Math.max(at.getTime(), Date.now())).toISOString() };
       } else {
-        const { job, deduplicated } = await enqueueBackupNow(app.queues, { databaseId: db.id, trigger: 'api' });
+        // Only the id is answered: skip reading the waiting job back from Redis.
+        const { job, deduplicated } = await enqueueBackupNow(app.queues, { databaseId: db.id, trigger: 'api' }, { fetchExisting: false });
         const id = String(job.id);
         accepted = { jobId: id, queue: 'backup', statusUrl: jobUrl(id), deduplicated };
       }
