@@ -19,7 +19,7 @@ export async function tempDir(prefix = 'mfb-worker-'): Promise<{ dir: string; di
 export interface TestConfigInput {
   dir: string;
   redisUrl?: string;
-  databases: Array<{ id: string; path: string; targets?: string[]; keepLast?: number }>;
+  databases: Array<{ id: string; path: string; targets?: string[]; keepLast?: number; schedules?: Config['databases'][number]['schedules'] }>;
   targets?: string[];
   concurrency?: number;
   lockTtlMs?: number;
@@ -48,7 +48,7 @@ export async function testConfig(input: TestConfigInput): Promise<{ config: Conf
       compression: { algorithm: 'gzip', level: 1 },
       targets: db.targets ?? [],
       retention: { keepLast: db.keepLast ?? 3 },
-      schedules: [],
+      schedules: db.schedules ?? [],
     })),
     targets,
     keys: new Map(),

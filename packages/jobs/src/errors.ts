@@ -33,7 +33,7 @@ export class RedisUnavailableError extends AppError {
     super(
       'JOBS_REDIS_UNAVAILABLE',
       `cannot reach Redis at ${url}. Start one with \`redis-server\` (or \`docker compose up redis\`), ` +
-        'or point redis.url / MFB_REDIS_URL at a running instance',
+        'or point `redis.url` in the config (or REDIS_URL) at a running instance',
       { permanent: false, status: 503, cause },
     );
   }
