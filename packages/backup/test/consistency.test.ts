@@ -24,10 +24,12 @@ describe('snapshot consistency while another process writes', () => {
       makeLedgerDb(src, { journal: c.journal, txs: 40_000 });
       const writer = await startWriter(src);
       const restoredCounts: number[] = [];
+      let grewDuringABackup = false;
       try {
         // Backups back to back while the writer commits.
         const runs = c.method === 'vacuum-into' ? 3 : 1;
         for (let i = 0; i < runs; i++) {
+          const pre = ledger(src).entries;
           const { manifest } = await createBackup({
             databaseId: 'live',
             sourcePath: src,
@@ -37,6 +39,8 @@ describe('snapshot consistency while another process writes', () => {
             snapshotMethod: c.method,
             tmpDir: sb.tmpDir,
           });
+          const post = ledger(src).entries;
+          if (post > pre) grewDuringABackup = true;
           expect(manifest.snapshot.method).toBe(c.method);
           expect(manifest.snapshot.sqlite.journalMode).toBe(c.journal);
           const target = join(sb.dir, `restored-${i}.db`);
@@ -45,6 +49,9 @@ describe('snapshot consistency while another process writes', () => {
           const l = ledger(target);
           expect(l.sum).toBe(0);
           expect(l.unbalancedTxs).toBe(0);
+          // A state from inside the backup's window.
+          expect(l.entries).toBeGreaterThanOrEqual(pre);
+          expect(l.entries).toBeLessThanOrEqual(post);
           restoredCounts.push(l.entries);
         }
       } finally {
@@ -52,6 +59,7 @@ describe('snapshot consistency while another process writes', () => {
         // The writer really was running through the backups (its first commit precedes them).
         expect(commits).toBeGreaterThan(1);
       }
+      expect(grewDuringABackup).toBe(true);
       expect(restoredCounts[0]).toBeGreaterThan(80_000);
       const final = ledger(src);
       expect(final.sum).toBe(0);

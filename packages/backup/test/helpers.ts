@@ -60,7 +60,7 @@ export function makeLedgerDb(path: string, opts: { journal?: 'wal' | 'delete'; t
 }
 
 export function ledger(path: string): { sum: number; entries: number; unbalancedTxs: number } {
-  const db = new Database(path, { readonly: true });
+  const db = new Database(path, { readonly: true, timeout: 30_000 });
   try {
     const { sum, entries } = db.prepare('SELECT coalesce(sum(amount), 0) AS sum, count(*) AS entries FROM entries').get() as { sum: number; entries: number };
     const { unbalanced } = db.prepare('SELECT count(*) AS unbalanced FROM (SELECT tx FROM entries GROUP BY tx HAVING sum(amount) != 0 OR count(*) != 2)').get() as {
