@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -225,5 +226,59 @@ describe('backupctl exit codes', () => {
     expect(existsSync(join(rescue, 'y.db'))).toBe(false);
     const verify = await cli(['verify', copy, ...keyArgs], rescue);
     expect(verify.code).toBe(5);
+  });
+});
+
+describe('backupctl restore --replace, catalog rebuild, demo', () => {
+  it('--replace puts the backup into the existing database and keeps a safety copy of what was there', async () => {
+    const { db } = await setUp();
+    const before = summarizeFinanceDb(db);
+    const b = await cli(['backup', 'fin', '--json'], dir);
+    expect(b.code, b.stderr).toBe(0);
+    const { backupId } = json<{ backupId: string }>(b);
+
+    // The live database moves on after the backup.
+    const live = new Database(db);
+    live.prepare('DELETE FROM splits').run();
+    live.close();
+    const changed = summarizeFinanceDb(db);
+    expect(changed).not.toEqual(before);
+
+    const r = await cli(['restore', backupId, '--to', db, '--replace', '--json'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const res = json<{ safetyCopyPath: string; mode: string }>(r);
+    expect(res.mode).toBe('replace');
+    expect(summarizeFinanceDb(db)).toEqual(before);
+    expect(summarizeFinanceDb(res.safetyCopyPath)).toEqual(changed);
+  });
+
+  it('catalog rebuild recreates a lost catalog from the manifests in storage', async () => {
+    const { init } = await setUp();
+    const b = await cli(['backup', 'fin', '--json'], dir);
+    expect(b.code, b.stderr).toBe(0);
+    const { backupId } = json<{ backupId: string }>(b);
+    for (const f of [init.catalogPath, `${init.catalogPath}-wal`, `${init.catalogPath}-shm`]) rmSync(f, { force: true });
+
+    const empty = await cli(['list', '--json'], dir);
+    expect(json<{ items: unknown[] }>(empty).items).toHaveLength(0);
+    const rb = await cli(['catalog', 'rebuild', '--json'], dir);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(json<{ added: number; scanned: number }>(rb)).toMatchObject({ added: 1, scanned: 1 });
+    const l = await cli(['list', '--json'], dir);
+    expect(json<{ items: Array<{ backupId: string }> }>(l).items.map((i) => i.backupId)).toEqual([backupId]);
+  });
+
+  it('demo generates the demo database on the embedded defaults, backs it up and verifies it', async () => {
+    const r = await cli(['demo', '--size-mib', '1', '--json'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const res = json<{ generated: { path: string }; backup: { databaseId: string }; verify: { integrity: string } }>(r);
+    expect(res.generated.path).toBe(join(dir, 'data', 'demo', 'finance.db'));
+    expect(res.backup.databaseId).toBe('demo');
+    expect(res.verify.integrity).toBe('ok');
+    expect(mode(join(dir, 'data'))).toBe(0o700);
+    // A second run reuses the database.
+    const again = await cli(['demo', '--json'], dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(json<{ generated: unknown }>(again).generated).toBeNull();
   });
 });
