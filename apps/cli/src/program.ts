@@ -72,6 +72,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .argument('<database-id>', 'database id from the config')
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(['gzip', 'zstd', 'none']))
     .option('--level <n>', 'override the compression level (gzip 1-9, zstd 1-19)')
+    .option('--busy-timeout <seconds>', 'how long to wait for a writer holding the source locked (default 30)')
     .action(async (id: string, o, cmd: Command) => emit(await runBackup(context(cmd), id, o), humanBackup));
 
   const sourceOptions = (c: Command) =>
@@ -87,7 +88,8 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
       .argument('<backup>', 'backup id, artifact key, or path of an artifact file (its .manifest.json must be beside it)')
       .requiredOption('--to <path>', 'where to restore')
       .option('--replace', 'replace an existing (possibly live) database through the SQLite backup API, keeping a safety copy')
-      .option('--safety-dir <dir>', 'where the pre-restore safety copy goes (default: <target dir>/.pre-restore)'),
+      .option('--safety-dir <dir>', 'where the pre-restore safety copy goes (default: <target dir>/.pre-restore)')
+      .option('--busy-timeout <seconds>', 'with --replace: how long to wait for connections holding the target locked (default 10)'),
   ).action(async (ref: string, o, cmd: Command) => emit(await runRestore(context(cmd), ref, o), humanRestore));
 
   sourceOptions(

@@ -282,3 +282,25 @@ describe('backupctl restore --replace, catalog rebuild, demo', () => {
     expect(json<{ generated: unknown }>(again).generated).toBeNull();
   });
 });
+
+describe('backupctl restore into a locked database', () => {
+  it('exits 6 (RESTORE_TARGET_BUSY) and leaves the live database as it was', async () => {
+    const { db } = await setUp();
+    const b = await cli(['backup', 'fin', '--json'], dir);
+    expect(b.code, b.stderr).toBe(0);
+    const { backupId } = json<{ backupId: string }>(b);
+    const before = summarizeFinanceDb(db);
+    // Another connection (the dashboard) holds a write lock for the whole restore attempt.
+    const app = new Database(db);
+    app.exec('BEGIN EXCLUSIVE');
+    try {
+      const r = await cli(['restore', backupId, '--to', db, '--replace', '--busy-timeout', '1', '--json'], dir);
+      expect(r.code, r.stderr).toBe(6);
+      expect(json<{ error: { code: string } }>(r).error.code).toBe('RESTORE_TARGET_BUSY');
+    } finally {
+      app.exec('ROLLBACK');
+      app.close();
+    }
+    expect(summarizeFinanceDb(db)).toEqual(before);
+  });
+});

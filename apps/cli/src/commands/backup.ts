@@ -7,6 +7,15 @@ import { interruptSignal } from '../signals.js';
 export interface BackupCommandOptions {
   compression?: string;
   level?: string;
+  busyTimeout?: string;
+}
+
+/** `--busy-timeout` seconds as milliseconds (undefined = the engine's default). */
+export function busyTimeoutMs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const s = Number(v);
+  if (!(s >= 0 && s <= 3600)) throw new UsageError(`--busy-timeout must be 0-3600 seconds (got "${v}")`);
+  return Math.round(s * 1000);
 }
 
 /** Summary printed (and returned as JSON) for a finished backup. */
@@ -65,6 +74,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
     encryption = { keyId: db.encryptionKeyId, key };
   }
 
+  const busy = busyTimeoutMs(o.busyTimeout);
   const started = Date.now();
   const interrupt = interruptSignal();
   try {
@@ -75,6 +85,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
       compression: { algorithm, ...(level !== undefined ? { level } : {}) },
       ...(encryption ? { encryption } : {}),
       tmpDir: cfg.tmpDir,
+      ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
       signal: interrupt.signal,
       onProgress: (p) => ctx.progress.update(p),
     });

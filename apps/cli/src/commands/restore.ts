@@ -5,12 +5,14 @@ import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
 import { fields, seconds } from '../format.js';
 import { interruptSignal } from '../signals.js';
+import { busyTimeoutMs } from './backup.js';
 import { scratchDir, type KeyOptions } from './verify.js';
 
 export interface RestoreCommandOptions extends KeyOptions {
   to?: string;
   replace?: boolean;
   safetyDir?: string;
+  busyTimeout?: string;
 }
 
 /**
@@ -20,6 +22,7 @@ export interface RestoreCommandOptions extends KeyOptions {
  */
 export async function runRestore(ctx: Context, ref: string, o: RestoreCommandOptions) {
   if (!o.to) throw new UsageError('restore needs --to <path>');
+  const busy = busyTimeoutMs(o.busyTimeout);
   const art = await resolveArtifact(ctx, ref, o);
   const useConfig = art.via !== 'files' && !o.fromDir ? true : ctx.opts.config !== undefined;
   const scratch = await scratchDir(ctx, o, useConfig);
@@ -35,6 +38,7 @@ export async function runRestore(ctx: Context, ref: string, o: RestoreCommandOpt
       targetPath: resolve(o.to),
       mode: o.replace ? 'replace' : 'new',
       ...(o.safetyDir ? { safetyCopyDir: resolve(o.safetyDir) } : {}),
+      ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
       signal: interrupt.signal,
       onProgress: (p) => ctx.progress.update(p),
     });
