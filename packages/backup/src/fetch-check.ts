@@ -10,6 +10,8 @@ import {
   ArtifactNotFoundError,
   ChecksumMismatchError,
   DecompressError,
+  DiskFullError,
+  isDiskFull,
   IntegrityCheckError,
   ManifestMismatchError,
   UnknownKeyIdError,
@@ -119,6 +121,7 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
   } catch (err) {
     await cleanup();
     if (signal?.aborted && !(err instanceof AppError)) throw new AbortedError({ cause: err });
+    if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(`scratch files in ${opts.tmpDir}`, { cause: err });
     throw err;
   }
 }

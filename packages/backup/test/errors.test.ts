@@ -189,6 +189,36 @@ describe('resources and cancellation', () => {
   });
 });
 
+describe('restore/verify cancellation and disk full', () => {
+  it('abort during fetch or verify: BACKUP_ABORTED, no temp files, no target', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 20_000 });
+    const { manifest } = await createBackup(opts({ encryption: { keyId: 'k1', key: KEY_A } }));
+    const keys = new Map([['k1', KEY_A]]);
+    for (const stage of ['fetch', 'verify'] as const) {
+      const ac = new AbortController();
+      const target = join(sb.dir, `t-${stage}.db`);
+      const err = await rejection(
+        restoreBackup({ storage: sb.storage, artifactKey: manifest.artifactKey, keys, tmpDir: sb.tmpDir, targetPath: target, mode: 'new', signal: ac.signal, onProgress: (p) => p.stage === stage && ac.abort() }),
+      );
+      expect(err.code).toBe('BACKUP_ABORTED');
+      await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await ls(sb.tmpDir)).toEqual([]);
+    }
+  });
+
+  it.skipIf(!canMount)('disk full in tmpDir during restore: BACKUP_DISK_FULL, no temp files, no target', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    const { manifest } = await createBackup(opts());
+    const small = join(sb.dir, 'small-tmp');
+    await tmpfs(small, { sizeKiB: 1024 });
+    const target = join(sb.dir, 'restored.db');
+    const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: manifest.artifactKey, keys: new Map(), tmpDir: small, targetPath: target, mode: 'new' }));
+    expect(err.code).toBe('BACKUP_DISK_FULL');
+    expect(await ls(small)).toEqual([]);
+    await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
 describe('cleanupTempFiles', () => {
   it('removes leftovers of one database only', async () => {
     await mkdir(sb.tmpDir, { recursive: true });
