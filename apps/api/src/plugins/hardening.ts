@@ -83,8 +83,17 @@ export function staticHelmetHeaders(): Record<string, string> {
     removeHeader: (k: string) => void delete headers[k.toLowerCase()],
     getHeader: (k: string) => headers[k.toLowerCase()],
   };
+  // The headers that matter for JSON (OWASP REST cheat sheet); the browser-document ones
+  // (DNS prefetch, XSS auditor, origin-agent-cluster, ...) are only bytes on every answer.
   helmetMiddleware({
     contentSecurityPolicy: { useDefaults: false, directives: { 'default-src': ["'none'"], 'frame-ancestors': ["'none'"] } },
+    frameguard: { action: 'deny' },
+    crossOriginOpenerPolicy: false,
+    originAgentCluster: false,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    xXssProtection: false,
     hsts: false,
   })({} as IncomingMessage, res as unknown as ServerResponse, () => undefined);
   return headers;
