@@ -1,4 +1,4 @@
-import { mkdir, chmod } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config, type DatabaseConfig } from '@mfb/config';
 import { openStorage, type StorageDriver } from '@mfb/storage';
@@ -71,10 +71,11 @@ export class Context {
   }
 }
 
-/** Create directories 0700 (and tighten them if they already exist with wider modes). */
+/**
+ * Create missing directories 0700. Existing directories keep their mode: the operator may
+ * have chosen it (a shared mount), and tightening someone's directory behind their back is
+ * worse than a note in the docs.
+ */
 export async function ensurePrivateDirs(dirs: string[]): Promise<void> {
-  for (const d of dirs) {
-    await mkdir(d, { recursive: true, mode: 0o700 });
-    await chmod(d, 0o700);
-  }
+  for (const d of dirs) await mkdir(d, { recursive: true, mode: 0o700 });
 }
