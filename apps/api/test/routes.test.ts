@@ -460,3 +460,29 @@ describe('load shedding', () => {
     expect((await t.app.inject({ url: '/health/live' })).statusCode).toBeLessThan(600);
   });
 });
+
+describe('dependencies down', () => {
+  it('Redis unreachable: enqueue is 503 REDIS_UNAVAILABLE, readiness 503, reads from the catalog still work', async () => {
+    const { Redis } = await import('ioredis');
+    const { createQueues, closeQueues } = await import('@mfb/jobs');
+    const { buildApp } = await import('../src/index.js');
+    const { createLogger, createMetrics } = await import('@mfb/observability');
+    const dead = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+    const queues = createQueues(dead, 'mfb-dead');
+    const app = await buildApp({ config: t.config, catalog: t.catalog, queues, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger: createLogger('api', { level: 'silent' }) });
+    try {
+      const trig = await app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: bearer('write') });
+      expect(trig.statusCode).toBe(503);
+      expect(problemOf(trig).code).toBe('REDIS_UNAVAILABLE');
+      const ready = await app.inject({ url: '/health/ready', headers: bearer('read') });
+      expect(ready.statusCode).toBe(503);
+      expect(problemOf(ready).code).toBe('NOT_READY');
+      expect((await app.inject({ url: '/v1/databases/main', headers: bearer('read') })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+      await closeQueues(queues).catch(() => undefined);
+      dead.disconnect();
+    }
+  });
+});

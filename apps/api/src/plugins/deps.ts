@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { StorageDriver } from '@mfb/storage';
 import { createMetrics } from '@mfb/observability';
+import { JOB_NAMES } from '@mfb/jobs';
 import { TargetNotFoundError } from '../errors.js';
 import type { ApiDeps } from '../types.js';
 
@@ -12,6 +13,18 @@ export const depsPlugin = fp(
     app.decorate('queues', deps.queues);
     app.decorate('metrics', deps.metrics ?? createMetrics(undefined, { defaults: true }));
     app.decorate('now', deps.now ?? (() => new Date()));
+    // Queue connection errors (Redis down) surface per request as 503; log them here at most
+    // every 10 s instead of letting BullMQ print each reconnect attempt.
+    let lastLogged = 0;
+    const onQueueError = (err: Error): void => {
+      if (Date.now() - lastLogged < 10_000) return;
+      lastLogged = Date.now();
+      app.log.warn({ err: err.message }, 'job queue connection error');
+    };
+    for (const name of JOB_NAMES) deps.queues[name].on('error', onQueueError);
+    app.addHook('onClose', async () => {
+      for (const name of JOB_NAMES) deps.queues[name].off('error', onQueueError);
+    });
     // Drivers are cheap to keep; one per target for the life of the app.
     const drivers = new Map<string, StorageDriver>();
     app.decorate('storageFor', (target: string): StorageDriver => {

@@ -61,6 +61,19 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   return reply.code(p.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(p));
 }
 
+/** ioredis failures that mean "Redis is down", not "this request is wrong". */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    /Connection is closed|enableOfflineQueue|Stream isn't writeable/.test(err.message)
+  );
+}
+
 interface RouteShape {
   re: RegExp;
   methods: Set<string>;
@@ -126,6 +139,11 @@ export const problemPlugin = fp(
       if (status < 500) {
         const code = (error.code && FASTIFY_CODES[error.code]) ?? GENERIC_CODES[status] ?? 'BAD_REQUEST';
         return sendProblem(reply, problem(request, status, code, error.message || STATUS_CODES[status] || 'bad request'));
+      }
+      if (isRedisUnavailable(error)) {
+        request.log.error({ err: error }, 'redis unavailable');
+        reply.header('retry-after', '5');
+        return sendProblem(reply, problem(request, 503, 'REDIS_UNAVAILABLE', 'the job queue (Redis) is unreachable; retry shortly'));
       }
       request.log.error({ err: error }, 'unexpected error');
       if (status === 503) return sendProblem(reply, problem(request, 503, 'SERVICE_UNAVAILABLE', 'service temporarily unavailable'));
