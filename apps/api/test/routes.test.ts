@@ -479,6 +479,16 @@ describe('dependencies down', () => {
       expect(ready.statusCode).toBe(503);
       expect(problemOf(ready).code).toBe('NOT_READY');
       expect((await app.inject({ url: '/v1/databases/main', headers: bearer('read') })).statusCode).toBe(200);
+      // Schedules are desired state: stored in the catalog even when they cannot be
+      // reconciled into BullMQ right now (the worker's periodic reconcile applies them).
+      const created = await app.inject({
+        method: 'POST',
+        url: '/v1/databases/main/schedules',
+        headers: { ...bearer('write'), 'content-type': 'application/json' },
+        payload: JSON.stringify({ scheduleId: 'later', cron: '0 4 * * *' }),
+      });
+      expect(created.statusCode).toBe(201);
+      expect(await t.catalog.getSchedule('main', 'later')).toMatchObject({ cron: '0 4 * * *', paused: false });
     } finally {
       await app.close();
       await closeQueues(queues).catch(() => undefined);
