@@ -6,6 +6,9 @@ import { ForbiddenError, InvalidCredentialsError, UnauthorizedError } from '../e
 import { problem, sendProblem } from './problem.js';
 import { SCOPES, type Principal, type RouteAuth, type Scope } from '../types.js';
 
+/** Pages a browser opens (Swagger UI, Bull Board). */
+const BROWSER_PATH = /^\/(docs|admin)(\/|\?|$)/;
+
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /** admin implies write implies read. */
@@ -112,7 +115,9 @@ export const authPlugin = fp(
       if (need === 'public') return done();
       const principal = authn.resolve(req);
       if (!principal) {
-        reply.header('www-authenticate', 'Basic realm="myfinance-backup", charset="UTF-8"');
+        // Browsers prompt for a password on a Basic challenge: only the pages meant for them
+        // send one; API routes challenge for a bearer key (RFC 6750).
+        reply.header('www-authenticate', BROWSER_PATH.test(req.url) ? 'Basic realm="myfinance-backup", charset="UTF-8"' : 'Bearer realm="myfinance-backup"');
         const err = Authenticator.presented(req) !== undefined ? new InvalidCredentialsError() : new UnauthorizedError();
         void sendProblem(reply, problem(req, err.status, err.code, err.message));
         return;
