@@ -405,6 +405,12 @@ describe('metrics', () => {
     const ok = await t.app.inject({ url: '/metrics', headers: bearer('read') });
     expect(ok.statusCode).toBe(200);
     expect(ok.body).toContain('mfb_jobs_total');
+    await t.app.inject({ url: '/v1/databases/main', headers: bearer('read') });
+    await t.app.inject({ url: '/v1/databases/ghost', headers: bearer('read') });
+    const again = await t.app.inject({ url: '/metrics', headers: bearer('read') });
+    expect(again.body).toMatch(/mfb_http_request_duration_seconds_count\{method="GET",route="\/v1\/databases\/:databaseId",status="2xx"\} 1/);
+    expect(again.body).toMatch(/mfb_http_request_duration_seconds_count\{method="GET",route="\/v1\/databases\/:databaseId",status="4xx"\} 1/);
+    expect(again.body).not.toContain('ghost');
     await t.close();
     t = await startTestApp({ api: { metricsPublic: true } });
     expect((await t.app.inject({ url: '/metrics' })).statusCode).toBe(200);

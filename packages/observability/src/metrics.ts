@@ -22,6 +22,8 @@ export interface Metrics {
   readonly uploadsTotal: Counter<'target' | 'outcome'>;
   /** Backup copies deleted by retention, by target. */
   readonly prunedTotal: Counter<'target'>;
+  /** API requests by method, route pattern (never the raw URL) and status class (`2xx`...). */
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
   /**
    * Install the function that reads queue depths; it runs on every scrape of `queueDepth`.
    * Returns rows of `{ queue, state, count }`.
@@ -98,6 +100,13 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       name: 'mfb_pruned_total',
       help: 'Backup copies deleted by retention per target',
       labelNames: ['target'] as const,
+      registers: [registry],
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'mfb_http_request_duration_seconds',
+      help: 'API request duration by method, route pattern and status class',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     }),
     setQueueDepthCollector(fn) {

@@ -11,7 +11,16 @@ export const depsPlugin = fp(
     app.decorate('config', deps.config);
     app.decorate('catalog', deps.catalog);
     app.decorate('queues', deps.queues);
-    app.decorate('metrics', deps.metrics ?? createMetrics(undefined, { defaults: true }));
+    const metrics = deps.metrics ?? createMetrics(undefined, { defaults: true });
+    app.decorate('metrics', metrics);
+    // Route pattern, not URL (ids would explode the label set); unmatched URLs share one label.
+    app.addHook('onResponse', (req, reply, done) => {
+      metrics.httpRequestDuration.observe(
+        { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` },
+        reply.elapsedTime / 1000,
+      );
+      done();
+    });
     app.decorate('now', deps.now ?? (() => new Date()));
     // Queue connection errors (Redis down) surface per request as 503; log them here at most
     // every 10 s instead of letting BullMQ print each reconnect attempt.
