@@ -188,6 +188,28 @@ describe.skipIf(!ready)('end to end: API + worker processes, client, CLI restore
     dst.close();
   }, 180_000);
 
+  it('verifies and restores through the API (worker jobs), rows equal', async () => {
+    const { items } = await client.listBackups('finance');
+    const backupId = items[0]!.backupId;
+    const v = await client.verify('finance', { backupId });
+    const verified = await client.waitForJob(v.jobId, { timeoutMs: 120_000, intervalMs: 200 });
+    expect(verified.state).toBe('completed');
+
+    const target = join(dir, 'api-restored', 'finance.db');
+    await mkdir(join(dir, 'api-restored'), { recursive: true });
+    const r = await client.restore('finance', { backupId, mode: 'new', targetPath: target });
+    const restored = await client.waitForJob(r.jobId, { timeoutMs: 120_000, intervalMs: 200 }).catch((err: unknown) => {
+      throw new Error(`restore job failed: ${String(err)}\n--- worker ---\n${worker?.output().slice(-3000)}`);
+    });
+    expect(restored.state).toBe('completed');
+    const src = new Database(sourcePath, { readonly: true });
+    const dst = new Database(target, { readonly: true });
+    const q = 'SELECT id, booked, amount_cents, memo FROM tx ORDER BY id';
+    expect(dst.prepare(q).all()).toEqual(src.prepare(q).all());
+    src.close();
+    dst.close();
+  }, 240_000);
+
   it('logs carry request ids and never the API key', async () => {
     await client.listDatabases();
     const lines = api!.output().split('\n').filter((l) => l.startsWith('{'));
