@@ -52,13 +52,23 @@ try {
   execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--generate', src, String(sizeMiB)], { stdio: 'inherit' });
   // Reference in the same run: sqlite3 .backup + pigz at the same level (gzip only).
   let refSeconds: number | null = null;
+  let refRestoreSeconds: number | null = null;
+  let refArtifactMiB: number | null = null;
   if (algorithm === 'gzip') {
     const l = level ?? 6;
     refSeconds = sh(`sqlite3 ${src} ".backup ${dir}/ref.db"`) + sh(`pigz -${l} -c ${dir}/ref.db > ${dir}/ref.db.gz`);
+    refArtifactMiB = statSync(join(dir, 'ref.db.gz')).size / 1048576;
     rmSync(join(dir, 'ref.db'));
+    refRestoreSeconds = sh(`gunzip -c ${dir}/ref.db.gz > ${dir}/ref2.db`) + sh(`sqlite3 ${dir}/ref2.db "PRAGMA integrity_check" > /dev/null`);
     rmSync(join(dir, 'ref.db.gz'));
+    rmSync(join(dir, 'ref2.db'));
   }
   const rssBefore = process.resourceUsage().maxRSS / 1024;
+  const stagePeak: Record<string, number> = {};
+  const sample = (p: { stage: string }): void => {
+    const rss = Math.round(process.memoryUsage().rss / 1048576);
+    stagePeak[p.stage] = Math.max(stagePeak[p.stage] ?? 0, rss);
+  };
   const storage = openStorage('file://' + join(dir, 'storage'));
   const key = Buffer.alloc(32, 1);
   const t0 = performance.now();
@@ -69,11 +79,12 @@ try {
     compression: { algorithm, ...(level ? { level } : {}) },
     encryption: { keyId: 'k', key },
     tmpDir: join(dir, 'tmp'),
+    onProgress: sample,
   });
   const backupS = (performance.now() - t0) / 1000;
   const rssBackup = process.resourceUsage().maxRSS / 1024;
   const t1 = performance.now();
-  await verifyBackup({ storage, artifactKey: manifest.artifactKey, keys: new Map([['k', key]]), tmpDir: join(dir, 'tmp') });
+  await verifyBackup({ storage, artifactKey: manifest.artifactKey, keys: new Map([['k', key]]), tmpDir: join(dir, 'tmp'), onProgress: sample });
   const verifyS = (performance.now() - t1) / 1000;
   console.log(
     JSON.stringify({
@@ -81,13 +92,17 @@ try {
       algorithm,
       level: manifest.compression.level,
       artifactMiB: +(manifest.artifact.sizeBytes / 1048576).toFixed(1),
+      referenceArtifactMiB: refArtifactMiB === null ? null : +refArtifactMiB.toFixed(1),
       backupSeconds: +backupS.toFixed(2),
       referenceSeconds: refSeconds === null ? null : +refSeconds.toFixed(2),
       ratio: refSeconds === null ? null : +(backupS / refSeconds).toFixed(2),
       verifySeconds: +verifyS.toFixed(2),
+      referenceRestoreSeconds: refRestoreSeconds === null ? null : +refRestoreSeconds.toFixed(2),
+      verifyRatio: refRestoreSeconds === null ? null : +(verifyS / refRestoreSeconds).toFixed(2),
       peakRssMiB_beforeBackup: Math.round(rssBefore),
       peakRssMiB_afterBackup: Math.round(rssBackup),
       peakRssMiB_afterVerify: Math.round(process.resourceUsage().maxRSS / 1024),
+      rssMiBByStage: stagePeak,
     }),
   );
 } finally {

@@ -3,7 +3,7 @@ import { AppError } from '@mfb/errors';
 import { createCodec, BLOCK_SIZE, compressBlocks, defaultWindow, resolveLevel } from './compress.js';
 import { ENCRYPTION_ALGORITHM, Encryptor, validateKey, validateKeyId } from './crypto.js';
 import { AbortedError, DiskFullError, InvalidBackupOptionsError, isDiskFull } from './errors.js';
-import { readBlocks, sha256 } from './hash.js';
+import { BlockPool, readBlocks, sha256 } from './hash.js';
 import { DATABASE_ID_RE, artifactKeyFor, newBackupId } from './ids.js';
 import { writeManifest } from './manifest.js';
 import { takeSnapshot } from './snapshot.js';
@@ -56,7 +56,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
 
     async function* artifactBytes(): AsyncGenerator<Buffer> {
       try {
-        const blocks = readBlocks(snapPath, BLOCK_SIZE[algorithm], plainHash, (n) => progress('compress', n, snap.sizeBytes), signal);
+        const window = defaultWindow();
+        // 'none' passes the read blocks downstream as they are: they cannot be recycled.
+        const pool = algorithm === 'none' ? undefined : new BlockPool(BLOCK_SIZE[algorithm], window + 2);
+        const blocks = readBlocks(snapPath, BLOCK_SIZE[algorithm], plainHash, (n) => progress('compress', n, snap.sizeBytes), signal, pool);
         const emit = function* (pieces: Buffer[]): Generator<Buffer> {
           for (const p of pieces) {
             artifactHash.update(p);
@@ -64,7 +67,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
             yield p;
           }
         };
-        for await (const block of compressBlocks(blocks, codec, defaultWindow())) {
+        for await (const block of compressBlocks(blocks, codec, window, pool && ((ab) => pool.put(ab)))) {
           yield* emit(encryptor ? encryptor.update(block) : [block]);
         }
         if (encryptor) yield* emit(encryptor.final());

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, type Transform } from 'node:stream';
 import { Worker } from 'node:worker_threads';
@@ -13,8 +14,11 @@ const gzipAsync = promisify(gzip);
 
 export const DEFAULT_LEVEL: Record<CompressionAlgorithm, number | null> = { gzip: 6, zstd: 3, none: null };
 const LEVELS: Record<CompressionAlgorithm, [number, number] | null> = { gzip: [1, 9], zstd: [1, 19], none: null };
-/** Independent block size: gzip's 32 KiB window loses ~nothing at 1 MiB; zstd-3 wants more. */
-export const BLOCK_SIZE: Record<CompressionAlgorithm, number> = { gzip: 1024 * 1024, zstd: 4 * 1024 * 1024, none: 1024 * 1024 };
+/**
+ * Independent block size: gzip's 32 KiB window loses ~nothing at 1 MiB; zstd level 3 has a
+ * 2 MiB window, so 2 MiB blocks lose little while keeping the in-flight memory small.
+ */
+export const BLOCK_SIZE: Record<CompressionAlgorithm, number> = { gzip: 1024 * 1024, zstd: 2 * 1024 * 1024, none: 1024 * 1024 };
 
 /** Validate and default the level; `none` has level null. */
 export function resolveLevel(algorithm: CompressionAlgorithm, level: number | undefined): number | null {
@@ -33,15 +37,20 @@ export function resolveLevel(algorithm: CompressionAlgorithm, level: number | un
 
 /** Compresses one independent block; the outputs concatenate into one valid stream. */
 export interface BlockCodec {
-  compress(block: Buffer): Promise<Buffer>;
+  /** `recycle` receives the block's ArrayBuffer once the codec no longer needs it. */
+  compress(block: Buffer, recycle?: (ab: ArrayBufferLike) => void): Promise<Buffer>;
   close(): Promise<void>;
 }
 
 class GzipCodec implements BlockCodec {
   constructor(private readonly level: number) {}
   // zlib's async API runs on the libuv threadpool: blocks compress on every core.
-  compress(block: Buffer): Promise<Buffer> {
-    return gzipAsync(block, { level: this.level });
+  // One output chunk per block: a single threadpool work item that does not wait for the
+  // (busy) main thread between 16 KiB output pieces.
+  async compress(block: Buffer, recycle?: (ab: ArrayBufferLike) => void): Promise<Buffer> {
+    const out = await gzipAsync(block, { level: this.level, chunkSize: block.length + 64 * 1024 });
+    recycle?.(block.buffer);
+    return out;
   }
   async close(): Promise<void> {}
 }
@@ -53,17 +62,25 @@ class NoneCodec implements BlockCodec {
   async close(): Promise<void> {}
 }
 
+// Uses the low-level binding with one reused output buffer: the high-level Compressor
+// allocates a fresh compressBound() buffer per call, and an idle worker rarely collects
+// garbage, so tens of MiB would pile up per worker.
 const ZSTD_WORKER = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
-const { Compressor } = require(workerData.zstd);
-const c = new Compressor();
-c.setParameters({ compressionLevel: workerData.level, contentSizeFlag: true });
+const binding = require(workerData.binding);
+const cctx = new binding.CCtx();
+cctx.setParameter(binding.CParameter.compressionLevel, workerData.level);
+cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
+let dst = new Uint8Array(0);
 parentPort.on('message', ({ id, data }) => {
   try {
-    const out = c.compress(data);
-    const copy = new Uint8Array(out.length);
-    copy.set(out);
-    parentPort.postMessage({ id, data: copy }, [copy.buffer]);
+    const bound = binding.compressBound(data.length);
+    if (dst.length < bound) dst = new Uint8Array(bound);
+    cctx.reset(binding.ResetDirective.sessionOnly);
+    const n = cctx.compress2(dst, data);
+    const out = dst.slice(0, n);
+    // Hand the input back too, for reuse by the reader.
+    parentPort.postMessage({ id, data: out, input: data }, [out.buffer, data.buffer]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.message) });
   }
@@ -73,6 +90,7 @@ parentPort.on('message', ({ id, data }) => {
 interface Job {
   id: number;
   data: Buffer;
+  recycle: ((ab: ArrayBufferLike) => void) | undefined;
   resolve: (b: Buffer) => void;
   reject: (e: Error) => void;
 }
@@ -87,14 +105,15 @@ class ZstdCodec implements BlockCodec {
   private broken: Error | null = null;
 
   constructor(level: number, threads: number) {
-    const zstd = require.resolve('zstd-napi');
+    const binding = join(dirname(require.resolve('zstd-napi')), '..', 'binding.js');
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(ZSTD_WORKER, { eval: true, workerData: { zstd, level } });
-      w.on('message', (m: { id: number; data?: Uint8Array; error?: string }) => {
+      const w = new Worker(ZSTD_WORKER, { eval: true, workerData: { binding, level } });
+      w.on('message', (m: { id: number; data?: Uint8Array; input?: Uint8Array; error?: string }) => {
         const job = this.running.get(w);
         this.running.delete(w);
         this.idle.push(w);
         if (job) {
+          if (m.input) job.recycle?.(m.input.buffer);
           if (m.data) job.resolve(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
           else job.reject(new Error(`zstd compression failed: ${m.error ?? 'unknown'}`));
         }
@@ -117,17 +136,19 @@ class ZstdCodec implements BlockCodec {
       const w = this.idle.pop()!;
       const job = this.queue.shift()!;
       this.running.set(w, job);
-      // Copy into a transferable buffer: the caller's block may share a pooled ArrayBuffer.
-      const copy = new Uint8Array(job.data.length);
-      copy.set(job.data);
-      w.postMessage({ id: job.id, data: copy }, [copy.buffer]);
+      // Transfer (no copy) when the block owns its whole ArrayBuffer (readBlocks allocates it so);
+      // otherwise copy first: a pooled ArrayBuffer must never be detached.
+      const d = job.data;
+      const owned = d.byteOffset === 0 && d.buffer.byteLength === d.length && !(d.buffer instanceof SharedArrayBuffer);
+      const data = owned ? d : Uint8Array.prototype.slice.call(d);
+      w.postMessage({ id: job.id, data }, [data.buffer as ArrayBuffer]);
     }
   }
 
-  compress(block: Buffer): Promise<Buffer> {
+  compress(block: Buffer, recycle?: (ab: ArrayBufferLike) => void): Promise<Buffer> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, data: block, resolve, reject });
+      this.queue.push({ id: this.nextId++, data: block, recycle, resolve, reject });
       this.pump();
     });
   }
@@ -149,10 +170,15 @@ export function createCodec(algorithm: CompressionAlgorithm, level: number | nul
  * asks for output, so memory is bounded by `window * (block + compressed block)` whatever
  * the input size.
  */
-export async function* compressBlocks(blocks: AsyncIterable<Buffer>, codec: BlockCodec, window: number): AsyncGenerator<Buffer> {
+export async function* compressBlocks(
+  blocks: AsyncIterable<Buffer>,
+  codec: BlockCodec,
+  window: number,
+  recycle?: (ab: ArrayBufferLike) => void,
+): AsyncGenerator<Buffer> {
   const inFlight: Promise<Buffer>[] = [];
   for await (const block of blocks) {
-    const p = codec.compress(block);
+    const p = codec.compress(block, recycle);
     p.catch(() => undefined); // awaited below in order; avoid an unhandled-rejection warning meanwhile
     inFlight.push(p);
     if (inFlight.length >= window) yield await inFlight.shift()!;
