@@ -46,7 +46,7 @@ export function writeConfig(dir: string, databases: Array<{ id: string; path: st
       backoffMs: 1000,
     },
     api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 },
-    log: { level: 'warn' },
+    log: { level: 'info' },
   };
   const file = join(dir, 'config.yaml');
   writeFileSync(file, JSON.stringify(cfg, null, 2), { mode: 0o600 });

@@ -25,6 +25,13 @@ export interface HandlerContext<N extends JobName = JobName> {
   readonly signal: AbortSignal;
   /** Report progress; throttled before it reaches Redis. */
   progress(p: Progress): void;
+  /**
+   * Chain a job (validated now) that is enqueued once this job has succeeded and released
+   * its database lock, so a chained job of the same database does not find it still locked.
+   * Returns the id the job will have. If the process dies before the enqueue, this job has
+   * not completed either and runs again (at-least-once, as for every chained job).
+   */
+  followUp<M extends JobName>(name: M, payload: Payloads[M]): string;
 }
 
 /** One handler per job name. The result is stored as the job's return value. */

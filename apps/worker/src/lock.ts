@@ -21,12 +21,26 @@ export interface HeldLock {
  * renewed every ttl/3 while held, released with a compare-and-delete script. A lock of a
  * killed worker disappears after `ttlMs`.
  */
+type LockRedis = Redis & {
+  mfbLockRelease(key: string, token: string): Promise<number>;
+  mfbLockRenew(key: string, token: string, ttlMs: string): Promise<number>;
+};
+
 export class DatabaseLocks {
+  private readonly redis: LockRedis;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    // defineCommand: EVALSHA with the script cached by Redis (EVAL fallback after a restart).
+    if (!('mfbLockRelease' in redis)) {
+      redis.defineCommand('mfbLockRelease', { numberOfKeys: 1, lua: RELEASE });
+      redis.defineCommand('mfbLockRenew', { numberOfKeys: 1, lua: RENEW });
+    }
+    this.redis = redis as LockRedis;
+  }
 
   keyOf(databaseId: string): string {
     return `${this.prefix}:mfb:lock:db:${databaseId}`;
@@ -42,7 +56,7 @@ export class DatabaseLocks {
     let lost = false;
     let released = false;
     const timer = setInterval(() => {
-      this.redis.eval(RENEW, 1, key, token, String(this.ttlMs)).then(
+      this.redis.mfbLockRenew(key, token, String(this.ttlMs)).then(
         (r) => {
           if (r !== 1 && !released) {
             lost = true;
@@ -67,7 +81,7 @@ export class DatabaseLocks {
         if (released) return;
         released = true;
         clearInterval(timer);
-        await redis.eval(RELEASE, 1, key, token);
+        await redis.mfbLockRelease(key, token);
       },
     };
   }

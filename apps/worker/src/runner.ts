@@ -3,7 +3,7 @@ import { cleanupTempFiles, type Progress } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
-import { validatePayload, type JobName, type Queues } from '@mfb/jobs';
+import { enqueue, newJobId, validatePayload, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { StorageDriver } from '@mfb/storage';
 import type { HandlerContext, Handlers } from './context.js';
@@ -58,6 +58,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
   const { config, catalog, metrics, log, locks } = deps;
   const lockRetryMs = deps.lockRetryMs ?? 200;
   const progressEvery = deps.progressIntervalMs ?? 500;
+  const swept = new Set<string>();
 
   async function history(job: Job, queue: JobName, databaseId: string, state: 'completed' | 'failed', error: string | null, result: unknown): Promise<void> {
     try {
@@ -108,6 +109,8 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     const signals = [deps.shutdownSignal, lock.signal, ...(bullSignal ? [bullSignal] : [])];
     const signal = AbortSignal.any(signals);
     const info = { jobId: String(job.id), queue, databaseId: database.id };
+    const followUps: Array<{ name: JobName; data: unknown; id: string }> = [];
+    let jobLog: Logger | undefined;
     let lastProgress = 0;
     const progress = (p: Progress): void => {
       const now = Date.now();
@@ -121,9 +124,15 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       // From here on the backup has started: a new "backup now" must queue a fresh backup.
       if (job.deduplicationId) await job.removeDeduplicationKey();
       // We hold the database lock, so nothing live writes these: leftovers of killed runs.
-      const removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.primary.cleanupIncomplete(`${database.id}/`));
-      if (queue === 'upload') await deps.storageFor((payload as { target: string }).target).cleanupIncomplete(`${database.id}/`);
-      if (removed > 0) log.warn({ jobId: job.id, databaseId: database.id, removed }, 'removed temp files of an earlier killed run');
+      // A killed run's job comes back as a re-run (attemptsStarted > 1); other leftovers are
+      // swept by the first job of each database in this process. Skipping the sweep otherwise
+      // keeps two directory walks off every job's path.
+      if ((job.attemptsStarted ?? 0) > 1 || !swept.has(database.id)) {
+        let removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.primary.cleanupIncomplete(`${database.id}/`));
+        if (queue === 'upload') removed += await deps.storageFor((payload as { target: string }).target).cleanupIncomplete(`${database.id}/`);
+        swept.add(database.id);
+        if (removed > 0) log.warn({ jobId: job.id, databaseId: database.id, removed }, 'removed temp files of an earlier killed run');
+      }
 
       deps.hooks?.onStart?.(info);
       const ctx: HandlerContext = {
@@ -136,12 +145,23 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         storageFor: deps.storageFor,
         queues: deps.queues,
         metrics,
-        log: log.child({ jobId: job.id, queue, databaseId: database.id }),
+        get log() {
+          return (jobLog ??= log.child({ jobId: job.id, queue, databaseId: database.id }));
+        },
         signal,
         progress,
+        followUp(name, data) {
+          validatePayload(name, data);
+          const id = newJobId(name);
+          followUps.push({ name, data, id });
+          return id;
+        },
       };
       const result = await (deps.handlers[queue] as (c: HandlerContext) => Promise<unknown>)(ctx);
       deps.hooks?.onEnd?.({ ...info, outcome: 'completed' });
+      // Free the database first: chained jobs of the same database can start right away.
+      // (Both go out in one round trip; a follow-up never needs this job's lock.)
+      await Promise.all([lock.release(), ...followUps.map((f) => enqueue(deps.queues, f.name, f.data as never, { jobId: f.id }))]);
       metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.jobsTotal.inc({ queue, outcome: 'completed' });
       await history(job, queue, database.id, 'completed', null, result);

@@ -1,5 +1,4 @@
 import { createBackup, readManifest, type Manifest } from '@mfb/backup';
-import { enqueue } from '@mfb/jobs';
 import type { Handler } from '../context.js';
 import { MissingKeyError } from '../errors.js';
 
@@ -53,11 +52,7 @@ export const backupHandler: Handler<'backup'> = async (ctx) => {
   ctx.metrics.lastBackupSuccess.set({ database: db.id }, Date.now() / 1000);
   ctx.metrics.backupSizeBytes.set({ database: db.id }, m.artifact.sizeBytes);
 
-  const uploads: string[] = [];
-  for (const target of db.targets) {
-    const job = await enqueue(ctx.queues, 'upload', { databaseId: db.id, backupId: m.backupId, target });
-    uploads.push(String(job.id));
-  }
-  const prune = await enqueue(ctx.queues, 'prune', { databaseId: db.id, target: 'local' });
-  return { backupId: m.backupId, artifactKey: m.artifactKey, sizeBytes: m.artifact.sizeBytes, uploads, prune: prune.id };
+  const uploads = db.targets.map((target) => ctx.followUp('upload', { databaseId: db.id, backupId: m.backupId, target }));
+  const prune = ctx.followUp('prune', { databaseId: db.id, target: 'local' });
+  return { backupId: m.backupId, artifactKey: m.artifactKey, sizeBytes: m.artifact.sizeBytes, uploads, prune };
 };

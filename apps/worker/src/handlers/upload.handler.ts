@@ -1,4 +1,3 @@
-import { enqueue } from '@mfb/jobs';
 import { manifestKeyOf, type Handler } from '../context.js';
 import { BackupNotFoundError } from '../errors.js';
 
@@ -29,6 +28,6 @@ export const uploadHandler: Handler<'upload'> = async (ctx) => {
   await dst.put(mkey, await src.get(mkey, { signal: ctx.signal }), { contentType: 'application/json', signal: ctx.signal });
   await ctx.catalog.addLocation(backupId, { target, artifactKey: key });
   ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
-  const prune = await enqueue(ctx.queues, 'prune', { databaseId, target });
-  return { backupId, target, artifactKey: key, sizeBytes: size, prune: prune.id };
+  const prune = ctx.followUp('prune', { databaseId, target });
+  return { backupId, target, artifactKey: key, sizeBytes: size, prune };
 };

@@ -14,7 +14,6 @@
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable, Transform } from 'node:stream';
-import { enqueue } from '@mfb/jobs';
 import type { StorageDriver } from '@mfb/storage';
 import type { Handler, Handlers } from '../context.js';
 import type { WorkerRuntimeOptions } from '../runtime.js';
@@ -32,8 +31,7 @@ export function testOnlyOptions(args: Record<string, string | boolean | undefine
   } else if (handler === 'noop-engine') {
     const h: Handler<never> = async () => ({});
     const backup: Handler<'backup'> = async (ctx) => {
-      const prune = await enqueue(ctx.queues, 'prune', { databaseId: ctx.database.id, target: 'local' });
-      return { prune: prune.id };
+      return { prune: ctx.followUp('prune', { databaseId: ctx.database.id, target: 'local' }) };
     };
     out.handlers = { backup, upload: h, prune: h, restore: h, verify: h } as unknown as Handlers;
   } else if (handler !== undefined) {
