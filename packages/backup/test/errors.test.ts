@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '@mfb/errors';
 import { openStorage } from '@mfb/storage';
-import { cleanupTempFiles, createBackup, manifestKeyFor, readManifest, restoreBackup, verifyBackup, type BackupOptions } from '../src/index.js';
+import { cleanupTempFiles, createBackup, takeSnapshot, manifestKeyFor, readManifest, restoreBackup, verifyBackup, type BackupOptions } from '../src/index.js';
 import { KEY_A, KEY_B, ledger, ls, makeLedgerDb, sandbox, type Sandbox } from './helpers.js';
 
 let sb: Sandbox;
@@ -172,6 +172,17 @@ describe('resources and cancellation', () => {
     const err = await rejection(createBackup(opts({ signal: ac.signal, onProgress: (p) => p.stage === 'snapshot' && ac.abort() })));
     expect(err.code).toBe('BACKUP_ABORTED');
     await nothingLeft();
+  });
+
+  it('abort while the snapshot worker runs: worker terminated, partial snapshot removed', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    await mkdir(sb.tmpDir, { recursive: true });
+    const dest = join(sb.tmpDir, '.mfb-tmp.finance.x.snapshot.sqlite');
+    const ac = new AbortController();
+    const p = takeSnapshot({ sourcePath: join(sb.dir, 'finance.db'), destPath: dest, signal: ac.signal });
+    setImmediate(() => ac.abort()); // the worker thread has started but not finished
+    expect((await rejection(p)).code).toBe('BACKUP_ABORTED');
+    expect(await ls(sb.tmpDir)).toEqual([]);
   });
 
   it('invalid options: BACKUP_INVALID_OPTIONS', async () => {
