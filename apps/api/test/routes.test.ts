@@ -354,6 +354,12 @@ describe('client mistakes are 4xx problem+json', () => {
     expect(unknownField.statusCode).toBe(400);
     expect(problemOf(unknownField).detail).toContain('unknown field "now"');
 
+    for (const u of ['/v1/databases?verbose=1', '/v1/databases/main/backups?sort=asc', '/v1/jobs/backup-x?x=1']) {
+      const q = await t.app.inject({ url: u, headers: bearer('read') });
+      expect(q.statusCode, u).toBe(400);
+      expect(problemOf(q).detail).toContain('unknown field');
+    }
+
     const badJson = await t.app.inject({ method: 'POST', url, headers: { ...bearer('write'), 'content-type': 'application/json' }, payload: '{"at":' });
     expect(badJson.statusCode).toBe(400);
     expect(problemOf(badJson).code).toBe('INVALID_JSON');

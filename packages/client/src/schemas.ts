@@ -42,6 +42,9 @@ export type Problem = Static<typeof ProblemSchema>;
 // ---------------------------------------------------------------------------------------
 // Params
 
+/** Routes without query options reject any query parameter. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
+
 export const DatabaseParams = Type.Object({ databaseId: DatabaseIdSchema }, { additionalProperties: false });
 export const BackupParams = Type.Object({ databaseId: DatabaseIdSchema, backupId: BackupIdSchema }, { additionalProperties: false });
 export const ScheduleParams = Type.Object({ databaseId: DatabaseIdSchema, scheduleId: ScheduleIdSchema }, { additionalProperties: false });

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isAppError } from '@mfb/errors';
-import type { Problem } from '@mfb/client';
+import { NoQuery, type Problem } from '@mfb/client';
 
 /** Codes for the framework's own client errors (content-type parser, router, limits). */
 const FASTIFY_CODES: Record<string, string> = {
@@ -96,6 +96,9 @@ export const problemPlugin = fp(
   async (app) => {
     const routes = new Map<string, RouteShape>();
     app.addHook('onRoute', (opts) => {
+      // Unknown fields are rejected everywhere, query strings included: /v1 routes that take
+      // no query options get an empty closed schema.
+      if (opts.url.startsWith('/v1') && opts.schema && !opts.schema.querystring) opts.schema = { ...opts.schema, querystring: NoQuery };
       const methods = Array.isArray(opts.method) ? opts.method : [opts.method];
       const shape = routes.get(opts.url) ?? { re: toRegExp(opts.url), methods: new Set<string>() };
       for (const m of methods) shape.methods.add(m.toUpperCase());
