@@ -17,6 +17,7 @@ import databaseScheduleRoutes from './routes/v1/databases/schedules/index.js';
 import scheduleRoutes from './routes/v1/schedules/index.js';
 import jobRoutes from './routes/v1/jobs/index.js';
 import type { ApiDeps } from './types.js';
+import { requestValidatorCompiler } from './validation.js';
 
 export const API_VERSION = '0.1.0';
 
@@ -45,8 +46,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     return503OnClosing: true,
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
     frameworkErrors,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(requestValidatorCompiler());
 
   // JSON only: anything else is 415, not a string the schemas then reject.
   app.removeContentTypeParser('text/plain');

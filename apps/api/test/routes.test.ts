@@ -327,6 +327,10 @@ describe('schedules', () => {
       [{ scheduleId: 's1', cron: '* * * * * *' }, 'SCHEDULE_TOO_FREQUENT'],
       [{ scheduleId: 'Bad Id', cron: '0 2 * * *' }, 'VALIDATION_FAILED'],
       [{ scheduleId: 's1', cron: '0 2 * * *', extra: true }, 'VALIDATION_FAILED'],
+      // JSON bodies are not coerced: wrong types are refused, not converted.
+      [{ scheduleId: 5, cron: '0 2 * * *' }, 'VALIDATION_FAILED'],
+      [{ scheduleId: 's1', cron: '0 2 * * *', paused: 'true' }, 'VALIDATION_FAILED'],
+      [{ scheduleId: 's1', cron: ['0 2 * * *'] }, 'VALIDATION_FAILED'],
     ];
     for (const [body, code] of cases) {
       const res = await t.app.inject({ method: 'POST', url: base, headers: h(), payload: JSON.stringify(body) });
