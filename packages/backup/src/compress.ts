@@ -103,6 +103,8 @@ class ZstdCodec implements BlockCodec {
   private readonly running = new Map<Worker, Job>();
   private nextId = 0;
   private broken: Error | null = null;
+  private closing = false;
+  private drained: (() => void) | null = null;
 
   constructor(level: number, threads: number) {
     const binding = join(dirname(require.resolve('zstd-napi')), '..', 'binding.js');
@@ -116,6 +118,10 @@ class ZstdCodec implements BlockCodec {
           if (m.input) job.recycle?.(m.input.buffer);
           if (m.data) job.resolve(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
           else job.reject(new Error(`zstd compression failed: ${m.error ?? 'unknown'}`));
+        }
+        if (this.closing) {
+          if (this.running.size === 0) this.drained?.();
+          return;
         }
         this.pump();
       });
@@ -153,7 +159,14 @@ class ZstdCodec implements BlockCodec {
     });
   }
 
+  /**
+   * Drop queued blocks, let the blocks being compressed finish (a worker is never terminated
+   * inside a native call), then stop the workers.
+   */
   async close(): Promise<void> {
+    this.closing = true;
+    for (const job of this.queue.splice(0)) job.reject(new Error('compressor closed'));
+    if (this.running.size > 0 && !this.broken) await new Promise<void>((resolve) => (this.drained = resolve));
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 }

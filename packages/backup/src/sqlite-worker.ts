@@ -13,7 +13,15 @@ const BETTER_SQLITE3 = require.resolve('better-sqlite3');
 const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.betterSqlite3);
-const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+// Cooperative abort: the caller sets abortFlag[0] = 1. A worker must never be terminated in
+// the middle of a SQLite call (better-sqlite3 throwing into a terminating isolate is a fatal
+// error for the whole process), so the task checks the flag between steps and the caller
+// waits for its answer.
+const abortFlag = workerData.abortFlag;
+const sleep = (ms) => Atomics.wait(abortFlag, 0, 0, ms);
+const checkAbort = () => {
+  if (Atomics.load(abortFlag, 0) === 1) throw Object.assign(new Error('aborted'), { code: 'ABORTED' });
+};
 const firstCol = (rows) => rows.map((r) => Object.values(r)[0]);
 
 // One-step backup API copy. better-sqlite3 resolves with totalPages 0 when the very first
@@ -24,6 +32,7 @@ async function backupOneStep(src, destPath, busyTimeoutMs) {
     let calls = 0;
     const res = await src.backup(destPath, {
       progress: () => {
+        checkAbort();
         if (++calls > 1) {
           if (Date.now() > deadline) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
           sleep(20);
@@ -32,6 +41,7 @@ async function backupOneStep(src, destPath, busyTimeoutMs) {
       },
     });
     if (res.totalPages > 0) return;
+    checkAbort();
     if (Date.now() > deadline) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
     sleep(20);
   }
@@ -54,16 +64,19 @@ const tasks = {
       ctx.stage = 'read';
       journalMode = String(src.pragma('journal_mode', { simple: true }));
       ctx.stage = 'snapshot';
+      checkAbort();
       if (method === 'vacuum-into') src.prepare('VACUUM INTO ?').run(destPath);
       else await backupOneStep(src, destPath, busyTimeoutMs);
     } finally {
       src.close();
     }
+    checkAbort();
     ctx.stage = 'check';
     const snap = new Database(destPath, { fileMustExist: true });
     try {
       // A self-contained file: no -wal beside it, restorable with gunzip alone.
       snap.pragma('journal_mode = DELETE');
+      checkAbort();
       if (check === 'quick') {
         const rows = firstCol(snap.pragma('quick_check'));
         if (!(rows.length === 1 && rows[0] === 'ok')) {
@@ -90,6 +103,7 @@ const tasks = {
       if (!(rows.length === 1 && rows[0] === 'ok')) {
         throw Object.assign(new Error(rows.slice(0, 3).join('; ')), { code: 'INTEGRITY_CHECK' });
       }
+      checkAbort();
       return { tables: tables(db) };
     } finally {
       db.close();
@@ -149,7 +163,8 @@ export class SqliteTaskError extends Error {
 export function runSqliteTask<T>(task: 'snapshot' | 'check' | 'setJournalMode' | 'copy', args: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
   if (signal?.aborted) return Promise.reject(new AbortedError());
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { betterSqlite3: BETTER_SQLITE3, task, args } });
+    const abortFlag = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { betterSqlite3: BETTER_SQLITE3, task, args, abortFlag } });
     let settled = false;
     const finish = (fn: () => void): void => {
       if (settled) return;
@@ -157,17 +172,24 @@ export function runSqliteTask<T>(task: 'snapshot' | 'check' | 'setJournalMode' |
       signal?.removeEventListener('abort', onAbort);
       fn();
     };
-    // terminate() lets the running SQLite call return first; the caller then removes its files.
-    const onAbort = (): void => finish(() => void worker.terminate().finally(() => reject(new AbortedError())));
+    // Ask the task to stop at its next step and wait for its answer (never terminate a worker
+    // inside a SQLite call); the caller then removes its files.
+    const onAbort = (): void => {
+      Atomics.store(abortFlag, 0, 1);
+      Atomics.notify(abortFlag, 0);
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     worker.once('message', (m: { ok: boolean; result?: T } & Partial<WorkerFailure>) =>
       finish(() =>
-        void worker.terminate().finally(() =>
-          m.ok ? resolve(m.result as T) : reject(new SqliteTaskError({ code: m.code ?? '', message: m.message ?? '', stage: m.stage ?? '' })),
-        ),
+        // The worker is idle once it has answered: terminating it now is safe.
+        void worker.terminate().finally(() => {
+          if (signal?.aborted) reject(new AbortedError());
+          else if (m.ok) resolve(m.result as T);
+          else reject(new SqliteTaskError({ code: m.code ?? '', message: m.message ?? '', stage: m.stage ?? '' }));
+        }),
       ),
     );
-    worker.once('error', (err) => finish(() => reject(err)));
+    worker.once('error', (err) => finish(() => reject(signal?.aborted ? new AbortedError({ cause: err }) : err)));
     worker.once('exit', (code) => finish(() => reject(new Error(`sqlite worker exited with code ${code}`))));
   });
 }

@@ -148,21 +148,24 @@ describe('resources and cancellation', () => {
     early.abort();
     expect((await rejection(createBackup(opts({ signal: early.signal })))).code).toBe('BACKUP_ABORTED');
 
-    const ac = new AbortController();
-    const err = await rejection(
-      createBackup(
-        opts({
-          signal: ac.signal,
-          compression: { algorithm: 'gzip', level: 9 },
-          onProgress: (p) => {
-            if (p.stage === 'compress') ac.abort();
-          },
-        }),
-      ),
-    );
-    expect(err.code).toBe('BACKUP_ABORTED');
-    expect(err.permanent).toBe(false);
-    await nothingLeft();
+    for (const compression of [{ algorithm: 'gzip', level: 9 }, { algorithm: 'zstd', level: 19 }] as const) {
+      const ac = new AbortController();
+      const err = await rejection(
+        createBackup(
+          opts({
+            signal: ac.signal,
+            compression,
+            encryption: { keyId: 'k1', key: KEY_A, chunkSize: 4096 },
+            onProgress: (p) => {
+              if (p.stage === 'compress') ac.abort();
+            },
+          }),
+        ),
+      );
+      expect(err.code).toBe('BACKUP_ABORTED');
+      expect(err.permanent).toBe(false);
+      await nothingLeft();
+    }
     expect(await sb.storage.cleanupIncomplete('')).toBe(0);
   });
 
@@ -174,15 +177,41 @@ describe('resources and cancellation', () => {
     await nothingLeft();
   });
 
-  it('abort while the snapshot worker runs: worker terminated, partial snapshot removed', async () => {
-    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
-    await mkdir(sb.tmpDir, { recursive: true });
-    const dest = join(sb.tmpDir, '.mfb-tmp.finance.x.snapshot.sqlite');
-    const ac = new AbortController();
-    const p = takeSnapshot({ sourcePath: join(sb.dir, 'finance.db'), destPath: dest, signal: ac.signal });
-    setImmediate(() => ac.abort()); // the worker thread has started but not finished
-    expect((await rejection(p)).code).toBe('BACKUP_ABORTED');
-    expect(await ls(sb.tmpDir)).toEqual([]);
+  it('abort while the snapshot worker waits in SQLite: it stops at its next step, partial snapshot removed', async () => {
+    const src = join(sb.dir, 'finance.db');
+    makeLedgerDb(src, { txs: 1000, journal: 'delete' });
+    // Another connection holds the database exclusively: the worker waits in SQLite's busy
+    // handler, so the abort lands while it runs, whatever the machine's speed.
+    const holder = new Database(src);
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      await mkdir(sb.tmpDir, { recursive: true });
+      const dest = join(sb.tmpDir, '.mfb-tmp.finance.x.snapshot.sqlite');
+      const ac = new AbortController();
+      const p = takeSnapshot({ sourcePath: src, destPath: dest, busyTimeoutMs: 1000, signal: ac.signal });
+      setTimeout(() => ac.abort(), 100);
+      expect((await rejection(p)).code).toBe('BACKUP_ABORTED');
+      expect(await ls(sb.tmpDir)).toEqual([]);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+  });
+
+  it('source locked longer than the busy timeout: BACKUP_SOURCE_BUSY (transient)', async () => {
+    const src = join(sb.dir, 'finance.db');
+    makeLedgerDb(src, { txs: 100, journal: 'delete' });
+    const holder = new Database(src);
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      const err = await rejection(createBackup(opts({ busyTimeoutMs: 200 })));
+      expect(err.code).toBe('BACKUP_SOURCE_BUSY');
+      expect(err.permanent).toBe(false);
+      await nothingLeft();
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
   });
 
   it('invalid options: BACKUP_INVALID_OPTIONS', async () => {
