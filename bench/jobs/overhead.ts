@@ -17,7 +17,10 @@ import { Queue } from 'bullmq';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueue } from '@mfb/jobs';
 import { REDIS_URL, ROOT, spawnProc, waitFor, writeConfig } from './lib.js';
 
-const { values } = parseArgs({ options: { backups: { type: 'string', default: '2000' }, databases: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { backups: { type: 'string', default: '2000' }, databases: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } },
+});
+const rounds = Number(values.rounds);
 const n = Number(values.backups);
 const nDb = Number(values.databases);
 const concurrency = Number(values.concurrency);
@@ -62,19 +65,31 @@ async function raw(): Promise<number> {
   return (2 * n) / s;
 }
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
-  log(`raw BullMQ: ${2 * n} no-op jobs...`);
-  const rawJps = await raw();
-  log(`ours: ${n} backups + ${n} chained prunes (no-op engine)...`);
-  const oursJps = await ours();
+  // Alternate raw and ours so both see the same machine load (the host is shared).
+  const rawRuns: number[] = [];
+  const ourRuns: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    log(`round ${r + 1}/${rounds}: raw BullMQ, ${2 * n} no-op jobs...`);
+    rawRuns.push(await raw());
+    log(`round ${r + 1}/${rounds}: ours, ${n} backups + ${n} chained prunes (no-op engine)...`);
+    ourRuns.push(await ours());
+  }
+  const rawJps = median(rawRuns);
+  const oursJps = median(ourRuns);
   const result = {
     date: new Date().toISOString(),
     jobs: 2 * n,
     databases: nDb,
     concurrency,
-    rawJobsPerS: +rawJps.toFixed(1),
-    oursJobsPerS: +oursJps.toFixed(1),
+    rounds,
+    rawJobsPerS: rawRuns.map((x) => +x.toFixed(1)),
+    oursJobsPerS: ourRuns.map((x) => +x.toFixed(1)),
+    rawMedian: +rawJps.toFixed(1),
+    oursMedian: +oursJps.toFixed(1),
     ratio: +(oursJps / rawJps).toFixed(3),
+    ratioPerRound: ourRuns.map((x, i) => +(x / rawRuns[i]!).toFixed(3)),
     cpus: cpus().length,
     loadavg1: +loadavg()[0]!.toFixed(2),
   };
