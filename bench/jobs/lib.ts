@@ -1,7 +1,7 @@
 /** Shared helpers of the job benchmarks: temp config for worker processes, spawning, waiting. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -56,7 +56,9 @@ export function writeConfig(dir: string, databases: Array<{ id: string; path: st
 /** Spawn a worker process; resolves once it logged `worker ready` (log level must allow info, so we parse stderr/stdout loosely). */
 export function spawnProc(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; ready: Promise<void>; exited: Promise<number | null> } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MFB_')));
-  const proc = spawn(TSX, args, { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `node --import tsx` rather than the tsx CLI: the child is the worker itself, so its pid
+  // gives its CPU time (/proc/<pid>/stat) and signals reach it directly.
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const ready = new Promise<void>((res, rej) => {
     const on = (c: Buffer): void => {
@@ -71,6 +73,14 @@ export function spawnProc(args: string[], env: Record<string, string> = {}): { p
   });
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
   return { proc, ready, exited };
+}
+
+/** CPU time (user + system) of a process so far, in ms, from /proc (Linux). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[11] = utime, fields[12] = stime (clock ticks, 100 per second on Linux)
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

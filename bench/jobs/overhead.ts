@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueue } from '@mfb/jobs';
-import { REDIS_URL, ROOT, spawnProc, waitFor, writeConfig } from './lib.js';
+import { REDIS_URL, ROOT, cpuMs, spawnProc, waitFor, writeConfig } from './lib.js';
 
 const { values } = parseArgs({
   options: { backups: { type: 'string', default: '2000' }, databases: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } },
@@ -27,6 +27,8 @@ const concurrency = Number(values.concurrency);
 const log = (m: string): void => void process.stderr.write(`[overhead] ${m}\n`);
 const work = mkdtempSync(join(tmpdir(), 'mfb-overhead-'));
 const redis = createRedis({ url: REDIS_URL, tls: false }, 'producer');
+/** Worker CPU ms per job, per round: robust against the load of a shared host, unlike wall time. */
+const cpu = { raw: [] as number[], ours: [] as number[] };
 
 async function ours(): Promise<number> {
   const dbs = Array.from({ length: nDb }, (_, i) => ({ id: `o${i}`, path: join(work, `o${i}.db`) }));
@@ -37,9 +39,11 @@ async function ours(): Promise<number> {
   const w = spawnProc([join(ROOT, 'apps/worker/src/main.ts'), '--config', cfg.file, '--test-only-handler=noop-engine']);
   await w.ready;
   const t0 = performance.now();
+  const c0 = cpuMs(w.proc.pid!);
   await queues.backup.resume();
   await waitFor(async () => ((await queues.prune.getJobCounts('completed')).completed ?? 0) >= n && ((await queues.backup.getJobCounts('completed')).completed ?? 0) >= n, 600_000, 'our jobs');
   const s = (performance.now() - t0) / 1000;
+  cpu.ours.push((cpuMs(w.proc.pid!) - c0) / (2 * n));
   w.proc.kill('SIGTERM');
   await w.exited;
   for (const q of JOB_NAMES) await queues[q].obliterate({ force: true });
@@ -55,9 +59,11 @@ async function raw(): Promise<number> {
   const w = spawnProc([join(import.meta.dirname, 'raw-worker.ts'), prefix, String(concurrency)]);
   await w.ready;
   const t0 = performance.now();
+  const c0 = cpuMs(w.proc.pid!);
   await q.resume();
   await waitFor(async () => ((await q.getJobCounts('completed')).completed ?? 0) >= 2 * n, 600_000, 'raw jobs');
   const s = (performance.now() - t0) / 1000;
+  cpu.raw.push((cpuMs(w.proc.pid!) - c0) / (2 * n));
   w.proc.kill('SIGTERM');
   await w.exited;
   await q.obliterate({ force: true });
@@ -90,6 +96,10 @@ try {
     oursMedian: +oursJps.toFixed(1),
     ratio: +(oursJps / rawJps).toFixed(3),
     ratioPerRound: ourRuns.map((x, i) => +(x / rawRuns[i]!).toFixed(3)),
+    rawCpuMsPerJob: cpu.raw.map((x) => +x.toFixed(4)),
+    oursCpuMsPerJob: cpu.ours.map((x) => +x.toFixed(4)),
+    /** jobs per worker-CPU-second, ours / raw (medians). */
+    cpuRatio: +(median(cpu.raw) / median(cpu.ours)).toFixed(3),
     cpus: cpus().length,
     loadavg1: +loadavg()[0]!.toFixed(2),
   };
