@@ -19,10 +19,12 @@
 #define MAX_LEVEL 12
 
 /*
- * One compressor per thread, reused while the level stays the same: libdeflate's compressor
- * holds the match-finder tables (hundreds of KiB, several MiB at levels 10-12), and
- * allocating them per block is measurable at small blocks. Freed by the pthread key
- * destructor when the thread exits (JS worker threads), libuv pool threads keep theirs.
+ * One compressor per thread, reused while the level stays the same. Measured with
+ * libdeflate 1.14: a compressor is 198 KiB (level 1), 652 KiB (levels 2-9), 8.6 MiB (10-12);
+ * alloc+free costs ~3 us at levels 1-9 against ~1 ms to compress a 1 MiB block, so reuse is
+ * not about speed there; it avoids re-faulting those pages per block and makes levels 10-12
+ * (~0.1 ms to allocate) cheap per call. Freed by the pthread key destructor when a thread
+ * exits (JS worker threads); libuv pool threads keep theirs for the life of the process.
  */
 typedef struct {
   struct libdeflate_compressor *c;
