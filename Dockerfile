@@ -1,6 +1,7 @@
-# One image for api, worker and cli. Native addons (better-sqlite3, zstd-napi) compile here.
+# One image for api, worker and cli. Native addons (better-sqlite3, zstd-napi, @mfb/deflate
+# over libdeflate) compile here.
 FROM node:20-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends sqlite3 python3 make g++ \
+RUN apt-get update && apt-get install -y --no-install-recommends sqlite3 libdeflate-dev python3 make g++ \
     && rm -rf /var/lib/apt/lists/* && npm install -g pnpm@12
 WORKDIR /app
 COPY . .
