@@ -19,9 +19,9 @@ async function finished(queues: Queues, job: Job | { id?: string; queueName: str
   const q = queues[job.queueName as 'backup'];
   return waitUntil(
     async () => {
-      const j = await q.getJob(String(job.id));
-      const s = await j?.getState();
-      return j && (s === 'completed' || s === 'failed') ? (j as Job) : null;
+      // State first, then the job: a job read before its state changed lacks its final fields.
+      const s = await q.getJobState(String(job.id));
+      return s === 'completed' || s === 'failed' ? ((await q.getJob(String(job.id))) as Job) : null;
     },
     60_000,
     `job ${job.id} finished`,
@@ -137,7 +137,8 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
     const second = await enqueueBackupNow(q, { databaseId: 'a' });
     expect(second).toMatchObject({ deduplicated: true });
     expect(second.job.id).toBe(first.job.id);
-    expect(await (await q.backup.getJob(String(first.job.id)))!.getState()).not.toBe('active');
+    // (It may be momentarily active while it tries the lock again; it cannot have completed.)
+    expect(await q.backup.getJobState(String(first.job.id))).not.toBe('completed');
     await redis.del(lockKey);
     await waitUntil(async () => (await (await q.backup.getJob(String(first.job.id)))?.getState()) === 'completed', 30_000, 'backup after the lock was freed');
     const third = await enqueueBackupNow(q, { databaseId: 'a' });

@@ -55,8 +55,8 @@ describe('SIGKILL resilience', () => {
 
     const done = await waitUntil(
       async () => {
-        const j = await queues.backup.getJob(jobId);
-        return j && (await j.getState()) === 'completed' ? j : null;
+        // State first, then the job: a job read before its state changed lacks its return value.
+        return (await queues.backup.getJobState(jobId)) === 'completed' ? queues.backup.getJob(jobId) : null;
       },
       90_000,
       'job completes on the surviving worker',

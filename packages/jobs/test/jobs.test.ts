@@ -117,8 +117,8 @@ describe('retries', () => {
 
     const done = async (q: Queue, id: string): Promise<Job> => {
       for (;;) {
-        const job = await q.getJob(id);
-        if (job && (await job.getState()) === 'failed') return job;
+        // State first, then the job: a job read before it failed lacks its final fields.
+        if ((await q.getJobState(id)) === 'failed') return (await q.getJob(id))!;
         await new Promise((r) => setTimeout(r, 50));
       }
     };
