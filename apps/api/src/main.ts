@@ -56,6 +56,10 @@ async function main(): Promise<void> {
     if (stopping) process.exit(130);
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // In-flight requests get 10 s; keep-alive connections that were busy when close() began
+    // would otherwise hold the process until Fastify's keepAliveTimeout (72 s).
+    const cut = setTimeout(() => app.server.closeAllConnections(), 10_000);
+    cut.unref();
     app
       .close()
       .then(() => closeQueues(queues))

@@ -94,7 +94,23 @@ describe('client', () => {
     const dl = await client.downloadBackup('main', m.backupId);
     expect(dl.sizeBytes).toBe(bytes.length);
     expect(dl.filename).toBe(`${m.backupId}.sqlite.gz`);
-    const got = Buffer.from(await new Response(dl.body).arrayBuffer());
-    expect(got.equals(bytes)).toBe(true);
+    // Read with a deadline so a stalled stream fails with how far it got (seen once under
+    // heavy machine load, not reproduced since).
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const reader = dl.body.getReader();
+    const deadline = setTimeout(() => void reader.cancel(new Error('deadline')), 30_000);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        received += value.length;
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    expect(received, `received ${received} of ${bytes.length} bytes`).toBe(bytes.length);
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
   });
 });

@@ -119,7 +119,11 @@ export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, 
     redis,
     dir,
     async close() {
+      // A keep-alive connection whose response finished just after close() began stays open
+      // until Fastify's keepAliveTimeout (72 s): cut connections after a short grace.
+      const cut = setTimeout(() => app.server.closeAllConnections(), 500);
       await app.close();
+      clearTimeout(cut);
       await closeQueues(queues);
       const keys = await redis.keys(`${prefix}:*`);
       if (keys.length) await redis.del(...keys);

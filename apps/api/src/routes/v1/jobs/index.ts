@@ -20,7 +20,12 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const s = await getJobStatus(app.queues, req.params.jobId);
+      let s = await getJobStatus(app.queues, req.params.jobId);
+      // The job hash and its state are two reads: a job finishing in between shows as
+      // completed/failed without its result or reason. Read again once; it is settled then.
+      if (s && ((s.state === 'failed' && s.failedReason === null) || (s.state === 'completed' && s.finishedAt === null))) {
+        s = await getJobStatus(app.queues, req.params.jobId);
+      }
       if (!s) throw new JobNotFoundError(req.params.jobId);
       return { ...s, state: (KNOWN.has(s.state) ? s.state : 'unknown') as JobState };
     },
