@@ -70,6 +70,12 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal, graceMs: config.worker.shutdownGraceMs }, 'shutting down: no new jobs; running jobs get the grace period');
+    // Last resort if an aborted job does not return (stuck in a call that ignores its signal):
+    // exit anyway; BullMQ's stall check hands the job to another worker.
+    setTimeout(() => {
+      log.error('shutdown did not finish after the grace period + 30 s; exiting');
+      process.exit(1);
+    }, config.worker.shutdownGraceMs + 30_000).unref();
     runtime
       .close()
       .then(() => catalog.close())
