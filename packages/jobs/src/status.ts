@@ -30,8 +30,10 @@ function iso(ms: number | undefined | null): string | null {
   return typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
 }
 
-async function toStatus(job: Job, name: JobName): Promise<JobStatus> {
-  const state = await job.getState();
+async function toStatus(job: Job, name: JobName, stateBefore: JobState | 'unknown'): Promise<JobStatus> {
+  // The state was read before the job hash: a job that finished in between has its final
+  // fields but an older state; read the state again so both agree.
+  const state = job.finishedOn && stateBefore !== 'completed' && stateBefore !== 'failed' ? await job.getState() : stateBefore;
   return {
     id: String(job.id),
     name,
@@ -59,8 +61,10 @@ export async function getJobStatus(queues: Queues, id: string): Promise<JobStatu
   const hinted = dash > 0 ? id.slice(0, dash) : '';
   const order: JobName[] = isJobName(hinted) ? [hinted, ...JOB_NAMES.filter((n) => n !== hinted)] : [...JOB_NAMES];
   for (const name of order) {
+    const state = await queues[name].getJobState(id);
+    if (state === 'unknown') continue;
     const job = await queues[name].getJob(id);
-    if (job) return toStatus(job as Job, name);
+    if (job) return toStatus(job as Job, name, state);
   }
   return null;
 }
