@@ -48,7 +48,7 @@ export const DEFAULTS = Object.freeze({
   compression: { gzip: 6, zstd: 3 },
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'mfb',
-  concurrency: 2,
+  concurrency: 1,
   lockTtlMs: 30_000,
   shutdownGraceMs: 30_000,
   metricsPort: 9464,

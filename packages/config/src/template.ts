@@ -118,7 +118,8 @@ redis:
   # tls: false                    # default: true for rediss:// URLs
 
 worker:
-  concurrency: ${d.concurrency}                 # env MFB_WORKER_CONCURRENCY; jobs at once per worker process (one per database at a time)
+  concurrency: ${d.concurrency}                 # env MFB_WORKER_CONCURRENCY; jobs at once per queue per worker process (one per database at a time);
+                                  # a backup already uses every core for compression, so more than cores/processes oversubscribes
   lockTtlMs: ${d.lockTtlMs}             # env MFB_LOCK_TTL_MS; per-database lock, renewed while a job runs; a killed worker blocks at most this long
   shutdownGraceMs: ${d.shutdownGraceMs}       # env MFB_SHUTDOWN_GRACE_MS; SIGTERM waits this long for running jobs, then aborts them
   metricsPort: ${d.metricsPort}              # env MFB_METRICS_PORT; Prometheus /metrics (0 = any free port)

@@ -86,6 +86,7 @@ export interface Config {
     tls: boolean;
   };
   worker: {
+    /** Jobs at once per queue per worker process (default 1: a backup already uses every core). */
     concurrency: number;
     /** Per-database lock TTL; renewed while a job runs. */
     lockTtlMs: number;

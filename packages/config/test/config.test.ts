@@ -65,7 +65,7 @@ describe('defaults', () => {
     expect(c.keys.size).toBe(0);
     expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'mfb', tls: false });
     expect(c.worker).toEqual({
-      concurrency: 2,
+      concurrency: 1,
       lockTtlMs: 30000,
       shutdownGraceMs: 30000,
       metricsPort: 9464,
