@@ -136,7 +136,8 @@ api:
   host: ${q(d.apiHost)}         # env MFB_API_HOST
   port: ${d.apiPort}                      # env MFB_API_PORT
   # API keys: env MFB_API_KEYS=id:secret:read+write,id2:secret2:admin replaces this list.
-  # Scopes: read (list, inspect, metrics), write (backup, restore, verify, pin), admin (everything).
+  # Scopes: read (list, inspect, metrics), write (backup, verify, delete, pin, schedules),
+  # admin (restores, which write files or replace the live database; Bull Board). admin > write > read.
   keys: []
     # - id: dashboard
     #   key: "<at least 16 random characters: openssl rand -base64 32>"
