@@ -22,17 +22,20 @@ const blockSizes = (blocksArg ?? '1,2,4,8').split(',').map((s) => Number(s) * 10
 const window = Number(windowArg ?? 4);
 const repeats = Number(repeatsArg ?? 2);
 
-function shell(cmd: string): { seconds: number; out: string } {
+/** Wall time and CPU time of the command's process tree (`/usr/bin/time` on the whole pipeline). */
+function shell(cmd: string): { seconds: number; cpuSeconds: number; out: string } {
   const t = performance.now();
-  const out = execSync(cmd, { shell: '/bin/sh', encoding: 'utf8' });
-  return { seconds: (performance.now() - t) / 1000, out: out.trim() };
+  const out = execSync(`/usr/bin/time -f '%U %S' -o /tmp/mfb-deflate-bench.time sh -c '${cmd}'`, { shell: '/bin/sh', encoding: 'utf8' });
+  const [u, s] = readFileSync('/tmp/mfb-deflate-bench.time', 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+  return { seconds: (performance.now() - t) / 1000, cpuSeconds: u! + s!, out: out.trim() };
 }
 
 type Compress = (b: Buffer) => Promise<Buffer>;
 
 /** Ordered parallel compression with at most `window` blocks in flight, as the engine does. */
-async function run(data: Buffer, blockSize: number, compress: Compress): Promise<{ seconds: number; bytes: number }> {
+async function run(data: Buffer, blockSize: number, compress: Compress): Promise<{ seconds: number; cpuSeconds: number; bytes: number }> {
   const t = performance.now();
+  const cpu = process.cpuUsage();
   const inFlight: Promise<Buffer>[] = [];
   let bytes = 0;
   for (let off = 0; off < data.length; off += blockSize) {
@@ -40,7 +43,9 @@ async function run(data: Buffer, blockSize: number, compress: Compress): Promise
     if (inFlight.length >= window) bytes += (await inFlight.shift()!).length;
   }
   while (inFlight.length) bytes += (await inFlight.shift()!).length;
-  return { seconds: (performance.now() - t) / 1000, bytes };
+  const used = process.cpuUsage(cpu);
+  // CPU time (all threads of this process, threadpool included) is robust to a loaded machine.
+  return { seconds: (performance.now() - t) / 1000, cpuSeconds: (used.user + used.system) / 1e6, bytes };
 }
 
 function best<T extends { seconds: number }>(xs: T[]): T {
@@ -48,14 +53,14 @@ function best<T extends { seconds: number }>(xs: T[]): T {
 }
 
 const size = statSync(file).size;
-const refs: Record<string, { seconds: number; bytes: number }> = {};
+const refs: Record<string, { seconds: number; cpuSeconds: number; bytes: number }> = {};
 for (const [name, cmd] of [
   ['gzip', `gzip -${level} -c ${file} | wc -c`],
   ['pigz', `pigz -${level} -p 2 -c ${file} | wc -c`],
 ] as const) {
   const runs = Array.from({ length: repeats }, () => {
     const r = shell(cmd);
-    return { seconds: r.seconds, bytes: Number(r.out) };
+    return { seconds: r.seconds, cpuSeconds: r.cpuSeconds, bytes: Number(r.out) };
   });
   refs[name] = best(runs);
 }
@@ -79,6 +84,8 @@ for (const blockSize of blockSizes) {
       vsGzip: +(r.bytes / gz.bytes).toFixed(4),
       seconds: +r.seconds.toFixed(2),
       vsPigzTime: +(r.seconds / pigz.seconds).toFixed(2),
+      cpuSeconds: +r.cpuSeconds.toFixed(2),
+      vsGzipCpu: +(r.cpuSeconds / gz.cpuSeconds).toFixed(2),
     });
     console.error(JSON.stringify(rows.at(-1)));
   }
@@ -90,8 +97,8 @@ console.log(
       inputMB: +(size / 1e6).toFixed(2),
       level,
       window,
-      gzip: { MB: +(gz.bytes / 1e6).toFixed(2), seconds: +gz.seconds.toFixed(2) },
-      pigz: { MB: +(pigz.bytes / 1e6).toFixed(2), seconds: +pigz.seconds.toFixed(2) },
+      gzip: { MB: +(gz.bytes / 1e6).toFixed(2), seconds: +gz.seconds.toFixed(2), cpuSeconds: +gz.cpuSeconds.toFixed(2) },
+      pigz: { MB: +(pigz.bytes / 1e6).toFixed(2), seconds: +pigz.seconds.toFixed(2), cpuSeconds: +pigz.cpuSeconds.toFixed(2) },
       rows,
     },
     null,
