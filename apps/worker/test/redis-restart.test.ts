@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueue, type Queues } from '@mfb/jobs';
 import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
-import { ownRedis } from './redis-server.js';
+import { ownRedis } from '@mfb/testkit';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

@@ -5,7 +5,7 @@ import { JOB_NAMES } from '@mfb/jobs';
 import { createLogger } from '@mfb/observability';
 import { startWorker } from '../src/runtime.js';
 import { tempDir, testConfig, waitUntil } from './helpers.js';
-import { ownRedis } from './redis-server.js';
+import { ownRedis } from '@mfb/testkit';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

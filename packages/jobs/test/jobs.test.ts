@@ -18,7 +18,7 @@ import {
   type DesiredSchedule,
   type Queues,
 } from '@mfb/jobs';
-import { ownRedis, type OwnRedis } from './redis-server.js';
+import { ownRedis, type OwnRedis } from '@mfb/testkit';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

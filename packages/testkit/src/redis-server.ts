@@ -16,6 +16,7 @@ export interface OwnRedis {
   dispose(): Promise<void>;
 }
 
+/** A port the kernel just handed out (picking one at random can hit an ephemeral port in use). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
