@@ -38,6 +38,8 @@ const reps = Number(values.reps);
 const dataDir = values['data-dir']!;
 const work = join(dataDir, `engine-run-${new Date().toISOString().replace(/[:.]/g, '')}`);
 mkdirSync(work, { recursive: true, mode: 0o700 });
+// Also on a crash: a failed run must not leave gigabytes behind.
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const log = (m: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 const keyFile = join(work, 'bench.key');
