@@ -1,12 +1,10 @@
 import { resolve } from 'node:path';
 import { restoreBackup } from '@mfb/backup';
-import { keyRingFor, resolveArtifact } from '../artifacts.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
 import { fields, seconds } from '../format.js';
-import { interruptSignal } from '../signals.js';
 import { busyTimeoutMs } from './backup.js';
-import { scratchDir, type KeyOptions } from './verify.js';
+import { withArtifact, type KeyOptions } from '../session.js';
 
 export interface RestoreCommandOptions extends KeyOptions {
   to?: string;
@@ -23,26 +21,16 @@ export interface RestoreCommandOptions extends KeyOptions {
 export async function runRestore(ctx: Context, ref: string, o: RestoreCommandOptions) {
   if (!o.to) throw new UsageError('restore needs --to <path>');
   const busy = busyTimeoutMs(o.busyTimeout);
-  const art = await resolveArtifact(ctx, ref, o);
-  const useConfig = art.via !== 'files' && !o.fromDir ? true : ctx.opts.config !== undefined;
-  const scratch = await scratchDir(ctx, o, useConfig);
-  const interrupt = interruptSignal();
+  const targetPath = resolve(o.to);
   const started = Date.now();
-  try {
-    const keys = await keyRingFor(ctx, art, o.keyFile ?? [], useConfig);
+  return withArtifact(ctx, ref, o, async (session) => {
     const res = await restoreBackup({
-      storage: art.storage,
-      artifactKey: art.artifactKey,
-      keys,
-      tmpDir: scratch.dir,
-      targetPath: resolve(o.to),
+      ...session,
+      targetPath,
       mode: o.replace ? 'replace' : 'new',
       ...(o.safetyDir ? { safetyCopyDir: resolve(o.safetyDir) } : {}),
       ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
-      signal: interrupt.signal,
-      onProgress: (p) => ctx.progress.update(p),
     });
-    ctx.progress.done();
     return {
       ok: true,
       backupId: res.manifest.backupId,
@@ -54,11 +42,7 @@ export async function runRestore(ctx: Context, ref: string, o: RestoreCommandOpt
       tables: res.tables,
       elapsedMs: Date.now() - started,
     };
-  } finally {
-    interrupt.dispose();
-    await scratch.release();
-    await art.release();
-  }
+  });
 }
 
 export function humanRestore(r: Awaited<ReturnType<typeof runRestore>>): string {
