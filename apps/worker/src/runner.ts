@@ -3,12 +3,11 @@ import { cleanupTempFiles, type Progress } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
-import { enqueue, newJobId, validatePayload, type JobName, type Queues } from '@mfb/jobs';
+import { enqueue, newJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { StorageDriver } from '@mfb/storage';
 import type { HandlerContext, Handlers } from './context.js';
 import { JobAbortedError, UnknownDatabaseError } from './errors.js';
-import type { DatabaseLocks } from './lock.js';
 
 /** Test hooks (interval recording); never used in production paths. */
 export interface RunnerHooks {

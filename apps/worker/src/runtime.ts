@@ -4,6 +4,7 @@ import { Worker } from 'bullmq';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import {
+  DatabaseLocks,
   JOB_NAMES,
   closeQueues,
   createQueues,
@@ -18,7 +19,6 @@ import { openStorage, type StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError, UnknownTargetError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
-import { DatabaseLocks } from './lock.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
 

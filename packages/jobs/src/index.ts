@@ -6,6 +6,7 @@
  * - `reconcileSchedules`: desired schedules (catalog) -> BullMQ job schedulers.
  * - `getJobStatus`: what the API shows about a job.
  * - `createRedis` / `checkRedis`: connections from config, start-up eviction check.
+ * - `DatabaseLocks`: the per-database lock (invariant 5) the worker and the API both take.
  */
 export * from './contract.js';
 export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError } from './errors.js';
@@ -16,3 +17,4 @@ export { enqueue, enqueueBackupNow, newJobId, backupNowDedupId, type EnqueueOpti
 export { reconcileSchedules, syncSchedules, schedulerId, scheduledPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName, type ScheduleSource } from './schedules.js';
 export { getJobStatus, type JobStatus } from './status.js';
 export { createRedis, checkRedis, redactRedisUrl, type RedisSettings, type RedisCheck } from './redis.js';
+export { DatabaseLocks, type HeldLock } from './lock.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 // Compare-and-delete / compare-and-extend: only the owner token may release or renew, so a
-// worker whose lock expired (paused process, lost network) can never free someone else's lock.
+// holder whose lock expired (paused process, lost network) can never free someone else's lock.
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
