@@ -4,7 +4,9 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Job } from 'bullmq';
 import type { Config } from '@mfb/config';
+import { JOB_NAMES, type Queues } from '@mfb/jobs';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -177,4 +179,29 @@ export async function listFiles(dir: string): Promise<string[]> {
   };
   await walk(dir, '');
   return out.sort();
+}
+
+/** The job once it is `completed` or `failed` (read after its state changed, so its fields are final). */
+export async function finished(queues: Queues, job: Job | { id?: string; queueName: string }): Promise<Job> {
+  const q = queues[job.queueName as 'backup'];
+  return waitUntil(
+    async () => {
+      // State first, then the job: a job read before its state changed lacks its final fields.
+      const s = await q.getJobState(String(job.id));
+      return s === 'completed' || s === 'failed' ? ((await q.getJob(String(job.id))) as Job) : null;
+    },
+    60_000,
+    `job ${job.id} finished`,
+  );
+}
+
+/** Wait until no queue has waiting, active or delayed jobs. */
+export async function idle(queues: Queues): Promise<void> {
+  await waitUntil(async () => {
+    for (const n of JOB_NAMES) {
+      const c = await queues[n].getJobCounts('waiting', 'active', 'delayed');
+      if ((c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) > 0) return false;
+    }
+    return true;
+  }, 60_000, 'queues idle');
 }

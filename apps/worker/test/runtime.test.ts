@@ -1,42 +1,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from 'bullmq';
 import { openCatalog } from '@mfb/catalog';
 import type { Catalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, createRedis, enqueue, enqueueBackupNow, getJobStatus, type Queues } from '@mfb/jobs';
+import { JOB_NAMES, createRedis, enqueue, enqueueBackupNow, getJobStatus } from '@mfb/jobs';
 import { createLogger } from '@mfb/observability';
 import { startWorker, type WorkerRuntime } from '../src/runtime.js';
-import { listFiles, tempDir, testConfig, waitUntil } from './helpers.js';
+import { finished, idle, listFiles, tempDir, testConfig, waitUntil } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
-
-async function finished(queues: Queues, job: Job | { id?: string; queueName: string }): Promise<Job> {
-  const q = queues[job.queueName as 'backup'];
-  return waitUntil(
-    async () => {
-      // State first, then the job: a job read before its state changed lacks its final fields.
-      const s = await q.getJobState(String(job.id));
-      return s === 'completed' || s === 'failed' ? ((await q.getJob(String(job.id))) as Job) : null;
-    },
-    60_000,
-    `job ${job.id} finished`,
-  );
-}
-
-async function idle(queues: Queues): Promise<void> {
-  await waitUntil(async () => {
-    for (const n of JOB_NAMES) {
-      const c = await queues[n].getJobCounts('waiting', 'active', 'delayed');
-      if ((c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) > 0) return false;
-    }
-    return true;
-  }, 60_000, 'queues idle');
-}
 
 async function setup(): Promise<{ runtime: WorkerRuntime; catalog: Catalog; dir: string; config: Awaited<ReturnType<typeof testConfig>>['config'] }> {
   const tmp = await tempDir();

@@ -16,13 +16,22 @@ function storedMarker(progress: unknown): StoredMarker | null {
   return p && typeof p === 'object' && p.stage === 'stored' && typeof p.artifactKey === 'string' ? (p as StoredMarker) : null;
 }
 
+export interface BackupHandlerOptions {
+  /**
+   * How long a snapshot waits for a writer's lock on the source before failing with the
+   * transient BACKUP_SOURCE_BUSY (the job is then retried with backoff).
+   * @defaultValue the engine's default (30 s)
+   */
+  busyTimeoutMs?: number;
+}
+
 /**
  * Snapshot the database into the primary storage, record it in the catalog, then enqueue one
  * upload per configured target and the prune of the primary storage. A retry after the
  * artifact was stored (crash or catalog error in between) reuses it instead of taking a
  * second backup.
  */
-export const backupHandler: Handler<'backup'> = async (ctx) => {
+export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'backup'> => async (ctx) => {
   const { database: db, config } = ctx;
   let manifest: Manifest | null = null;
   const marker = storedMarker(ctx.job.progress);
@@ -40,6 +49,7 @@ export const backupHandler: Handler<'backup'> = async (ctx) => {
       compression: { algorithm: db.compression.algorithm, level: db.compression.level },
       ...(keyId !== undefined && key !== undefined ? { encryption: { keyId, key } } : {}),
       tmpDir: config.tmpDir,
+      ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
       signal: ctx.signal,
       onProgress: (p) => ctx.progress(p),
     });
@@ -56,3 +66,6 @@ export const backupHandler: Handler<'backup'> = async (ctx) => {
   const prune = ctx.followUp('prune', { databaseId: db.id, target: 'local' });
   return { backupId: m.backupId, artifactKey: m.artifactKey, sizeBytes: m.artifact.sizeBytes, uploads, prune };
 };
+
+/** The backup handler with the engine's defaults. */
+export const backupHandler: Handler<'backup'> = createBackupHandler();
