@@ -80,6 +80,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     config,
     catalog,
     queues,
+    redis,
     openStorage: (u) => openStorage(u),
     metrics: createMetrics(),
     logger: createLogger('api', { level: 'silent' }),

@@ -2,6 +2,9 @@ import { AppError } from '@mfb/errors';
 
 /** Errors the API raises itself. Every one maps to a problem+json answer with its `code`. */
 export class ApiProblem extends AppError {
+  /** Sent as the `retry-after` header (seconds) when set. */
+  retryAfterSeconds?: number;
+
   constructor(code: string, status: number, message: string, details?: Record<string, unknown>) {
     super(code, message, { status, permanent: status < 500, ...(details ? { details } : {}) });
   }
@@ -34,6 +37,13 @@ export class TargetNotFoundError extends ApiProblem {
 export class BackupPinnedError extends ApiProblem {
   constructor(backupId: string) {
     super('BACKUP_PINNED', 409, `backup "${backupId}" is pinned; unpin it before deleting`);
+  }
+}
+
+export class DatabaseBusyError extends ApiProblem {
+  constructor(databaseId: string, retryAfterSeconds: number) {
+    super('DATABASE_BUSY', 409, `database "${databaseId}" is busy with a job (backup, upload, prune, restore or verify); retry later`);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

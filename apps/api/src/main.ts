@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     config,
     catalog,
     queues,
+    redis,
     openStorage: (url) => openStorage(url),
     metrics: createMetrics(undefined, { defaults: true }),
     logger: log,

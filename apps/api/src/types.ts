@@ -1,6 +1,7 @@
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
-import type { Queues } from '@mfb/jobs';
+import type { DatabaseLocks, Queues } from '@mfb/jobs';
+import type { Redis } from 'ioredis';
 import type { Metrics } from '@mfb/observability';
 import type { StorageDriver } from '@mfb/storage';
 import type { Logger } from 'pino';
@@ -11,6 +12,11 @@ export interface ApiDeps {
   catalog: Catalog;
   /** From `createQueues` of @mfb/jobs (its prefix isolates tests). */
   queues: Queues;
+  /**
+   * The Redis connection the queues use. The API takes the per-database lock on it
+   * (`DatabaseLocks` of @mfb/jobs, under `queues.prefix`) before deleting a backup.
+   */
+  redis: Redis;
   /** Opens the storage behind a URL (`openStorage` of @mfb/storage). */
   openStorage: (url: string) => StorageDriver;
   /** Metrics exposed at /metrics; absent = a fresh registry with the process defaults. */
@@ -40,6 +46,8 @@ declare module 'fastify' {
     config: Config;
     catalog: Catalog;
     queues: Queues;
+    /** The per-database lock the worker takes for every job (invariant 5). */
+    locks: DatabaseLocks;
     metrics: Metrics;
     /** Storage of a target (`local` = primary storage). @throws TargetNotFoundError */
     storageFor(target: string): StorageDriver;

@@ -109,7 +109,7 @@ export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, 
   const logger = logLines
     ? createLogger('api', { level: 'info', destination: { write: (s: string) => void logLines.push(s) } })
     : createLogger('api', { level: 'silent' });
-  const app = await buildApp({ config, catalog, queues, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger }, build);
+  const app = await buildApp({ config, catalog, queues, redis, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger }, build);
   await app.ready();
   return {
     app,

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackupIdSchema, DatabaseIdSchema, TargetNameSchema } from '@mfb/client';
-import { BackupId, DatabaseId, TargetName, schedulerId } from '@mfb/jobs';
+import { BackupId, DatabaseId, DatabaseLocks, TargetName, schedulerId } from '@mfb/jobs';
+import { Redis } from 'ioredis';
 import { openStorage } from '@mfb/storage';
-import { bearer, fakeManifest, problemOf, putFile, startTestApp, type TestApp } from './helpers.js';
+import { REDIS_URL, bearer, fakeManifest, problemOf, putFile, startTestApp, type TestApp } from './helpers.js';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -237,6 +238,70 @@ describe('pin and delete', () => {
     expect(after.json().status).toBe('deleted');
     const dl = await t.app.inject({ url: `${url}/artifact`, headers: bearer('read') });
     expect(problemOf(dl).code).toBe('BACKUP_NOT_ON_TARGET');
+  });
+
+  it('refuses with 409 DATABASE_BUSY while a job holds the database lock, deletes once it is released', async () => {
+    const bytes = Buffer.from('y'.repeat(100));
+    const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'd'.repeat(64) } };
+    const storage = openStorage(t.config.storageUrl);
+    await putFile(t.config.storageUrl, m.artifactKey, bytes);
+    await putFile(t.config.storageUrl, `${m.artifactKey}.manifest.json`, Buffer.from(JSON.stringify(m)));
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    const url = `/v1/databases/main/backups/${m.backupId}`;
+
+    // A "worker": its own connection, the same prefix and lock class as apps/worker.
+    const workerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+    try {
+      const workerLocks = new DatabaseLocks(workerRedis, t.config.redis.prefix, t.config.worker.lockTtlMs);
+      const held = await workerLocks.tryAcquire('main');
+      expect(held).not.toBeNull();
+
+      const busy = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
+      expect(busy.statusCode).toBe(409);
+      expect(problemOf(busy).code).toBe('DATABASE_BUSY');
+      expect(Number(busy.headers['retry-after'])).toBeGreaterThan(0);
+      // Nothing was touched: both objects and the catalog copy are still there, and the
+      // worker still owns its lock.
+      expect(await storage.head(m.artifactKey)).not.toBeNull();
+      expect(await storage.head(`${m.artifactKey}.manifest.json`)).not.toBeNull();
+      expect((await t.app.inject({ url, headers: bearer('read') })).json().status).not.toBe('deleted');
+      expect(await workerLocks.owner('main')).toBe(held!.token);
+
+      // Another database is not blocked by this lock (the route only locks its own).
+      const o = fakeManifest('other', new Date());
+      await t.catalog.recordBackup(o, { target: 'local', artifactKey: o.artifactKey });
+      await putFile(t.config.storageUrl, o.artifactKey, bytes);
+      const otherDel = await t.app.inject({ method: 'DELETE', url: `/v1/databases/other/backups/${o.backupId}`, headers: bearer('write') });
+      expect(otherDel.statusCode).toBe(204);
+
+      // A pinned backup keeps answering BACKUP_PINNED (no retry-after), lock or not.
+      await t.app.inject({ method: 'PUT', url: `${url}/pin`, headers: bearer('write') });
+      const pinned = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
+      expect(pinned.statusCode).toBe(409);
+      expect(problemOf(pinned).code).toBe('BACKUP_PINNED');
+      expect(pinned.headers['retry-after']).toBeUndefined();
+      await t.app.inject({ method: 'DELETE', url: `${url}/pin`, headers: bearer('write') });
+
+      await held!.release();
+      const del = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
+      expect(del.statusCode).toBe(204);
+      expect(await storage.head(m.artifactKey)).toBeNull();
+      expect(await storage.head(`${m.artifactKey}.manifest.json`)).toBeNull();
+      // The API released its lock: the worker can take the database again.
+      const next = await workerLocks.tryAcquire('main');
+      expect(next).not.toBeNull();
+      await next!.release();
+    } finally {
+      await workerRedis.quit();
+    }
+  });
+
+  it('documents 409 with retry-after on DELETE of a backup', async () => {
+    const doc = (await t.app.inject({ url: '/docs/json', headers: bearer('read') })).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>;
+    };
+    const del = doc.paths['/v1/databases/{databaseId}/backups/{backupId}']!['delete']!;
+    expect(del.responses['409']?.headers?.['retry-after']).toBeDefined();
   });
 });
 
@@ -486,7 +551,7 @@ describe('dependencies down', () => {
     const dead = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
     dead.on('error', () => undefined);
     const queues = createQueues(dead, 'mfb-dead');
-    const app = await buildApp({ config: t.config, catalog: t.catalog, queues, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger: createLogger('api', { level: 'silent' }) });
+    const app = await buildApp({ config: t.config, catalog: t.catalog, queues, redis: dead, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger: createLogger('api', { level: 'silent' }) });
     try {
       const trig = await app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: bearer('write') });
       expect(trig.statusCode).toBe(503);

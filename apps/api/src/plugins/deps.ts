@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { StorageDriver } from '@mfb/storage';
 import { createMetrics } from '@mfb/observability';
-import { JOB_NAMES } from '@mfb/jobs';
+import { DatabaseLocks, JOB_NAMES } from '@mfb/jobs';
 import { TargetNotFoundError } from '../errors.js';
 import type { ApiDeps } from '../types.js';
 
@@ -11,6 +11,8 @@ export const depsPlugin = fp(
     app.decorate('config', deps.config);
     app.decorate('catalog', deps.catalog);
     app.decorate('queues', deps.queues);
+    // Same key space as the worker (`<prefix>:mfb:lock:db:<id>`) and the same TTL.
+    app.decorate('locks', new DatabaseLocks(deps.redis, deps.queues.prefix, deps.config.worker.lockTtlMs));
     const metrics = deps.metrics ?? createMetrics(undefined, { defaults: true });
     app.decorate('metrics', metrics);
     // Route pattern, not URL (ids would explode the label set); unmatched URLs share one label.

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isAppError } from '@mfb/errors';
 import { NoQuery, type Problem } from '@mfb/client';
+import { ApiProblem } from '../errors.js';
 
 /** Codes for the framework's own client errors (content-type parser, router, limits). */
 const FASTIFY_CODES: Record<string, string> = {
@@ -134,6 +135,7 @@ export const problemPlugin = fp(
       if (isAppError(error)) {
         const status = error.status >= 400 && error.status <= 599 ? error.status : 500;
         if (status >= 500) request.log.error({ err: error }, 'request failed');
+        if (error instanceof ApiProblem && error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
         // 5xx AppErrors are ours (Redis down, storage unreachable): their message is safe by
         // project rule (no secrets) and helps the operator.
         return sendProblem(reply, problem(request, status, error.code, error.message));

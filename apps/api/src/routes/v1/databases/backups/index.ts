@@ -8,6 +8,7 @@ import {
   BackupParams,
   BackupSummarySchema,
   DatabaseParams,
+  ProblemSchema,
   DownloadQuery,
   ListBackupsQuery,
   TriggerBackupBody,
@@ -16,12 +17,18 @@ import {
 import type { BackupRecord } from '@mfb/catalog';
 import { enqueue, enqueueBackupNow } from '@mfb/jobs';
 import type { FastifyInstance } from 'fastify';
-import { BackupNotFoundError, BackupNotOnTargetError, BackupPinnedError, InvalidRequestError } from '../../../../errors.js';
+import { BackupNotFoundError, BackupNotOnTargetError, BackupPinnedError, DatabaseBusyError, InvalidRequestError } from '../../../../errors.js';
 import { databaseOr404, problemResponses } from '../../../common.js';
 import { backupDetail, backupSummary, jobUrl } from '../../../../services/views.js';
 
 /** `at` may be at most this far ahead (a delayed job is not a schedule). */
 const MAX_AT_AHEAD_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * `retry-after` (seconds) of `409 DATABASE_BUSY`. A hint only: how long the job holding the
+ * database lock still runs is unknown (the lock is renewed while it runs).
+ */
+export const BUSY_RETRY_AFTER_S = 5;
 
 /** The backup `backupId` of database `databaseId`. @throws BackupNotFoundError */
 export async function backupOr404(app: FastifyInstance, databaseId: string, backupId: string): Promise<BackupRecord> {
@@ -156,22 +163,50 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['backups'],
         summary: 'Delete every stored copy (manifest first, then artifact). Pinned backups are refused (409).',
+        description:
+          'Takes the per-database lock the worker holds for every job, so it never races a backup, upload, prune, restore or verify of the same database. ' +
+          'While a job holds it: `409 DATABASE_BUSY` with `retry-after`; nothing is deleted.',
         params: BackupParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses },
+        response: {
+          204: Type.Null({ description: 'Deleted' }),
+          409: {
+            ...ProblemSchema,
+            description: '`BACKUP_PINNED` (unpin first), or `DATABASE_BUSY`: a job holds the database; retry after `retry-after` seconds',
+            headers: { 'retry-after': { type: 'string', description: 'Seconds to wait before retrying (`DATABASE_BUSY` only)' } },
+          },
+          ...problemResponses,
+        },
       },
     },
     async (req, reply) => {
-      const rec = await backupOr404(app, req.params.databaseId, req.params.backupId);
-      if (rec.pinned) throw new BackupPinnedError(rec.backupId);
-      for (const loc of rec.locations.filter((l) => l.deletedAt === null)) {
-        const storage = app.storageFor(loc.target);
-        // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
-        // manifest pointing at nothing (which a catalog rebuild would resurrect).
-        await storage.delete(`${loc.artifactKey}.manifest.json`);
-        await storage.delete(loc.artifactKey);
-        await app.catalog.markLocationDeleted(rec.backupId, loc.target);
+      const { databaseId, backupId } = req.params;
+      const found = await backupOr404(app, databaseId, backupId);
+      if (found.pinned) throw new BackupPinnedError(found.backupId);
+      // Invariant 5: at most one actor touches a database's backups at a time. Never wait
+      // here (a backup may run for minutes): answer 409 and let the caller retry.
+      const held = await app.locks.tryAcquire(found.databaseId);
+      if (!held) throw new DatabaseBusyError(found.databaseId, BUSY_RETRY_AFTER_S);
+      try {
+        // Read again under the lock: the job that held it may have pruned, uploaded or
+        // pinned in the meantime.
+        const rec = await backupOr404(app, databaseId, backupId);
+        if (rec.pinned) throw new BackupPinnedError(rec.backupId);
+        for (const loc of rec.locations.filter((l) => l.deletedAt === null)) {
+          // The lock expired (process paused past the TTL) and a job may own it now: stop.
+          if (held.lost) throw new DatabaseBusyError(rec.databaseId, BUSY_RETRY_AFTER_S);
+          const storage = app.storageFor(loc.target);
+          // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
+          // manifest pointing at nothing (which a catalog rebuild would resurrect).
+          await storage.delete(`${loc.artifactKey}.manifest.json`);
+          await storage.delete(loc.artifactKey);
+          await app.catalog.markLocationDeleted(rec.backupId, loc.target);
+        }
+        req.log.info({ databaseId: rec.databaseId, backupId: rec.backupId, by: req.principal?.id }, 'backup deleted');
+      } finally {
+        // A failed release (Redis gone) must not turn a done delete into an error: the lock
+        // expires after its TTL.
+        await held.release().catch((err: unknown) => req.log.warn({ err, databaseId: found.databaseId }, 'database lock release failed'));
       }
-      req.log.info({ databaseId: rec.databaseId, backupId: rec.backupId, by: req.principal?.id }, 'backup deleted');
       return reply.code(204).send(null);
     },
   );
