@@ -11,7 +11,8 @@ import { UnknownTargetError } from '../errors.js';
  */
 export const pruneHandler: Handler<'prune'> = async (ctx) => {
   const { databaseId, target } = ctx.payload;
-  const policy = target === 'local' ? ctx.config.localRetention : ctx.config.targets.find((t) => t.name === target)?.retention;
+  // Primary storage: the database's own retention (it defaults to localRetention in config).
+  const policy = target === 'local' ? ctx.database.retention : ctx.config.targets.find((t) => t.name === target)?.retention;
   if (!policy) throw new UnknownTargetError(target);
   const storage = ctx.storageFor(target);
 
