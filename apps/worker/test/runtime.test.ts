@@ -22,11 +22,12 @@ async function setup(): Promise<{ runtime: WorkerRuntime; catalog: Catalog; dir:
   const { config } = await testConfig({
     dir: tmp.dir,
     databases: [
-      { id: 'a', path: dbPath, targets: ['nas'] },
+      // The database's own retention (2) wins over the primary storage's default (5).
+      { id: 'a', path: dbPath, targets: ['nas'], keepLast: 2 },
       { id: 'missing', path: join(tmp.dir, 'does-not-exist.sqlite') },
     ],
     targets: ['nas'],
-    localKeepLast: 2,
+    localKeepLast: 5,
   });
   const catalog = await openCatalog(config.catalogPath);
   await catalog.migrate();
