@@ -1,4 +1,6 @@
+import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pinKeyFor } from '@mfb/backup';
 import { BackupIdSchema, DatabaseIdSchema, TargetNameSchema } from '@mfb/client';
 import { BackupId, DatabaseId, DatabaseLocks, TargetName, schedulerId } from '@mfb/jobs';
 import { Redis } from 'ioredis';
@@ -224,11 +226,17 @@ describe('pin and delete', () => {
     const pin = await t.app.inject({ method: 'PUT', url: `${url}/pin`, headers: bearer('write') });
     expect(pin.statusCode).toBe(200);
     expect(pin.json().pinned).toBe(true);
+    // The pin is in storage too (`<artifactKey>.pin.json`), so a catalog rebuild keeps it.
+    const marker = JSON.parse((await buffer(await storage.get(pinKeyFor(m.artifactKey)))).toString('utf8')) as Record<string, unknown>;
+    expect(marker).toMatchObject({ backupId: m.backupId, formatVersion: 1 });
+    expect(Number.isFinite(Date.parse(String(marker['pinnedAt'])))).toBe(true);
     const refused = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
     expect(refused.statusCode).toBe(409);
     expect(problemOf(refused).code).toBe('BACKUP_PINNED');
+    expect(await storage.head(pinKeyFor(m.artifactKey))).not.toBeNull();
     const unpin = await t.app.inject({ method: 'DELETE', url: `${url}/pin`, headers: bearer('write') });
     expect(unpin.json().pinned).toBe(false);
+    expect(await storage.head(pinKeyFor(m.artifactKey))).toBeNull();
 
     const del = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
     expect(del.statusCode).toBe(204);

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writePinMarker } from '@mfb/backup';
 import { openCatalog } from '@mfb/catalog';
 import type { Catalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { JOB_NAMES, createRedis, enqueue, enqueueBackupNow, getJobStatus } from '@mfb/jobs';
 import { createLogger } from '@mfb/observability';
+import { openStorage } from '@mfb/storage';
 import { startWorker, type WorkerRuntime } from '../src/runtime.js';
 import { finished, idle, listFiles, tempDir, testConfig, waitUntil } from './helpers.js';
 
@@ -50,6 +52,12 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
       expect(await done.getState()).toBe('completed');
       expect(done.progress).toMatchObject({ bytesDone: expect.any(Number), bytesTotal: expect.any(Number) });
       await idle(q);
+      if (i === 0) {
+        // A stale pin marker (an unpin that crashed before deleting it) beside the first
+        // backup, which is not pinned in the catalog: prune deletes it with the artifact.
+        const first = (await catalog.listBackups({ databaseId: 'a', limit: 1 })).items[0]!;
+        await writePinMarker(openStorage(config.storageUrl), first.locations.find((l) => l.target === 'local')!.artifactKey, first.backupId);
+      }
     }
     const all = await catalog.listBackups({ databaseId: 'a', limit: 10 });
     expect(all.items).toHaveLength(3);
@@ -59,6 +67,7 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
     const nas = (await listFiles(join(dir, 'targets', 'nas'))).filter((f) => f.endsWith('.manifest.json'));
     expect(local).toHaveLength(2);
     expect(nas).toHaveLength(2);
+    expect((await listFiles(join(config.dataDir, 'backups'))).filter((f) => f.endsWith('.pin.json'))).toEqual([]);
     const oldest = all.items[all.items.length - 1]!;
     expect(oldest.locations.every((l) => l.deletedAt !== null)).toBe(true);
 

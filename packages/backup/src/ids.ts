@@ -9,6 +9,12 @@ export const BACKUP_ID_RE = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$/;
 /** Suffix of the manifest stored beside every artifact. */
 export const MANIFEST_SUFFIX = '.manifest.json';
 
+/**
+ * Suffix of the pin marker stored beside a pinned artifact in the primary storage (see
+ * `writePinMarker`). Not a manifest: code that lists manifests by `MANIFEST_SUFFIX` skips it.
+ */
+export const PIN_SUFFIX = '.pin.json';
+
 /** `20261126T124800123Z-1a2b3c4d`: sortable by time, unique by the random tail. */
 export function newBackupId(now: Date = new Date()): string {
   const iso = now.toISOString(); // 2026-11-26T12:48:00.123Z
@@ -29,4 +35,9 @@ export function artifactKeyFor(databaseId: string, backupId: string, algorithm: 
 /** Key of the manifest that belongs to `artifactKey`. */
 export function manifestKeyFor(artifactKey: string): string {
   return artifactKey + MANIFEST_SUFFIX;
+}
+
+/** Key of the pin marker of `artifactKey` (`<artifactKey>.pin.json`). */
+export function pinKeyFor(artifactKey: string): string {
+  return artifactKey + PIN_SUFFIX;
 }

@@ -1,4 +1,4 @@
-import { MANIFEST_SUFFIX, readManifest } from '@mfb/backup';
+import { MANIFEST_SUFFIX, hasPinMarker, readManifest } from '@mfb/backup';
 import type { StorageDriver } from '@mfb/storage';
 import type { Catalog } from './types.js';
 
@@ -27,14 +27,20 @@ export interface RebuildReport {
   skipped: Array<{ key: string; reason: string }>;
   /** Copies marked deleted because storage no longer has them (`markMissing`). */
   markedDeleted: number;
+  /** Backups pinned again because a pin marker (`<artifactKey>.pin.json`) sits beside them. */
+  pinsRestored: number;
 }
 
 /**
  * Re-create catalog records from the manifests in `storage` (storage is the source of truth).
  * Lists `*.manifest.json`, reads and validates each (the engine's `readManifest`: JSON,
  * schema, and that it describes the artifact it sits beside), checks the artifact exists, and
- * records the backup with a live copy on `target`. Idempotent: running it twice changes nothing
- * the second time (pins and other targets' copies are kept).
+ * records the backup with a live copy on `target`. A pin marker beside the artifact
+ * (`<artifactKey>.pin.json`, written by the API on pin, primary storage only) pins the backup
+ * again; markers are never listed as manifests (they do not end in `.manifest.json`). A
+ * missing marker never unpins: the catalog may know a pin storage does not (another target).
+ * Idempotent: running it twice changes nothing the second time (pins and other targets'
+ * copies are kept).
  */
 export async function rebuildFromStorage(
   catalog: Catalog,
@@ -42,7 +48,7 @@ export async function rebuildFromStorage(
   target: string,
   opts: RebuildOptions = {},
 ): Promise<RebuildReport> {
-  const report: RebuildReport = { target, scanned: 0, added: 0, updated: 0, skipped: [], markedDeleted: 0 };
+  const report: RebuildReport = { target, scanned: 0, added: 0, updated: 0, skipped: [], markedDeleted: 0, pinsRestored: 0 };
   /** Every key listed, to tell which copies storage still has (`markMissing`). */
   const listed = new Set<string>();
   let cursor: string | undefined;
@@ -74,6 +80,10 @@ export async function rebuildFromStorage(
       } else {
         await catalog.recordBackup(manifest, { target, artifactKey, storedAt });
         report.added++;
+      }
+      if (!existing?.pinned && (await hasPinMarker(storage, artifactKey))) {
+        await catalog.setPinned(manifest.backupId, true);
+        report.pinsRestored++;
       }
     }
   } while (cursor);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createBackup } from '@mfb/backup';
+import { createBackup, pinKeyFor, writePinMarker } from '@mfb/backup';
 import type { Manifest } from '@mfb/backup';
 import { LocalStorageDriver, TEMP_PREFIX } from '@mfb/storage';
 import { openCatalog, rebuildFromStorage } from '../src/index.js';
@@ -53,7 +53,7 @@ async function backupOf(databaseId: string, at: Date): Promise<Manifest> {
 }
 
 function comparable(r: BackupRecord): unknown {
-  return { ...r, pinned: false, locations: r.locations.map((l) => ({ target: l.target, artifactKey: l.artifactKey, deletedAt: l.deletedAt })) };
+  return { ...r, locations: r.locations.map((l) => ({ target: l.target, artifactKey: l.artifactKey, deletedAt: l.deletedAt })) };
 }
 
 async function allRecords(): Promise<BackupRecord[]> {
@@ -72,6 +72,8 @@ describe('rebuildFromStorage', () => {
     const manifests: Manifest[] = [];
     for (let i = 0; i < 4; i++) manifests.push(await backupOf(i % 2 ? 'ledger' : 'finance', new Date(Date.parse('2026-06-01T00:00:00Z') + i * 3600_000)));
     for (const m of manifests) await cat.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    // Pinned as the API does: marker in storage first, then the catalog.
+    await writePinMarker(storage, manifests[0]!.artifactKey, manifests[0]!.backupId);
     await cat.setPinned(manifests[0]!.backupId, true);
     const before = (await allRecords()).map(comparable);
     expect(before).toHaveLength(4);
@@ -93,14 +95,36 @@ describe('rebuildFromStorage', () => {
     expect(await allRecords()).toEqual([]);
 
     const report = await rebuildFromStorage(cat, storage, 'local');
-    expect(report).toMatchObject({ target: 'local', scanned: 6, added: 4, updated: 0, markedDeleted: 0 });
+    // The pin marker is neither a manifest (scanned) nor skipped noise.
+    expect(report).toMatchObject({ target: 'local', scanned: 6, added: 4, updated: 0, markedDeleted: 0, pinsRestored: 1 });
     expect(report.skipped.map((s) => s.key).sort()).toEqual(['finance/20260101T000000000Z-deadbeef.sqlite.gz.manifest.json', 'finance/garbage.sqlite.gz.manifest.json']);
     expect(report.skipped.find((s) => s.key.includes('deadbeef'))!.reason).toContain('missing');
     expect((await allRecords()).map(comparable)).toEqual(before);
 
     const again = await rebuildFromStorage(cat, storage, 'local');
-    expect(again).toMatchObject({ scanned: 6, added: 0, updated: 4 });
+    expect(again).toMatchObject({ scanned: 6, added: 0, updated: 4, pinsRestored: 0 });
     expect((await allRecords()).map(comparable)).toEqual(before);
+  });
+
+  it('a pinned backup is pinned again after the catalog is lost and rebuilt; unpinned ones stay unpinned', async () => {
+    const kept = await backupOf('finance', new Date('2026-06-01T00:00:00Z'));
+    const other = await backupOf('finance', new Date('2026-06-02T00:00:00Z'));
+    for (const m of [kept, other]) await cat.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    await writePinMarker(storage, kept.artifactKey, kept.backupId);
+    await cat.setPinned(kept.backupId, true);
+    expect(await storage.head(pinKeyFor(kept.artifactKey))).not.toBeNull();
+
+    await cat.close();
+    await rm(catalogPath, { force: true });
+    await rm(catalogPath + '-wal', { force: true });
+    await rm(catalogPath + '-shm', { force: true });
+    cat = await openCatalog(catalogPath);
+    expect(await cat.getBackup(kept.backupId)).toBeNull();
+
+    const report = await rebuildFromStorage(cat, storage, 'local');
+    expect(report).toMatchObject({ scanned: 2, added: 2, skipped: [], pinsRestored: 1 });
+    expect((await cat.getBackup(kept.backupId))!.pinned).toBe(true);
+    expect((await cat.getBackup(other.backupId))!.pinned).toBe(false);
   });
 
   it('records copies on a target and keeps pins and other copies of known backups', async () => {

@@ -35,6 +35,7 @@ export function humanCatalogRebuild(r: Awaited<ReturnType<typeof runCatalogRebui
     ['added', r.added],
     ['updated', r.updated],
     ['marked deleted', r.markedDeleted],
+    ['pins restored', r.pinsRestored],
     ['skipped', r.skipped.length],
   ]);
   return r.skipped.length ? `${out}\n${r.skipped.map((s) => `  skipped ${s.key}: ${s.reason}`).join('\n')}` : out;

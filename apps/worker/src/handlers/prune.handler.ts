@@ -1,4 +1,5 @@
 import type { BackupRecord } from '@mfb/catalog';
+import { pinKeyFor } from '@mfb/backup';
 import { planRetention } from '@mfb/retention';
 import { manifestKeyOf, type Handler } from '../context.js';
 import { UnknownTargetError } from '../errors.js';
@@ -32,6 +33,9 @@ export const pruneHandler: Handler<'prune'> = async (ctx) => {
     if (!loc) continue;
     await storage.delete(loc.artifactKey);
     await storage.delete(manifestKeyOf(loc.artifactKey));
+    // Not pinned in the catalog (the plan keeps pinned backups), so a pin marker here is
+    // stale (an unpin that crashed before deleting it): remove it with its artifact.
+    await storage.delete(pinKeyFor(loc.artifactKey));
     await ctx.catalog.markLocationDeleted(b.backupId, target);
     deleted.push(b.backupId);
   }

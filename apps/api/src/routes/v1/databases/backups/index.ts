@@ -15,6 +15,7 @@ import {
   type Accepted,
 } from '@mfb/client';
 import type { BackupRecord } from '@mfb/catalog';
+import { deletePinMarker, manifestKeyFor, pinKeyFor, writePinMarker } from '@mfb/backup';
 import { enqueue, enqueueBackupNow } from '@mfb/jobs';
 import type { FastifyInstance } from 'fastify';
 import { BackupNotFoundError, BackupNotOnTargetError, BackupPinnedError, DatabaseBusyError, InvalidRequestError } from '../../../../errors.js';
@@ -197,8 +198,10 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
           const storage = app.storageFor(loc.target);
           // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
           // manifest pointing at nothing (which a catalog rebuild would resurrect).
-          await storage.delete(`${loc.artifactKey}.manifest.json`);
+          await storage.delete(manifestKeyFor(loc.artifactKey));
           await storage.delete(loc.artifactKey);
+          // A stale pin marker (a crashed unpin) would otherwise stay behind as garbage.
+          await storage.delete(pinKeyFor(loc.artifactKey));
           await app.catalog.markLocationDeleted(rec.backupId, loc.target);
         }
         req.log.info({ databaseId: rec.databaseId, backupId: rec.backupId, by: req.principal?.id }, 'backup deleted');
@@ -224,8 +227,21 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       },
       handler: async (req) => {
         const { databaseId, backupId } = req.params;
-        await backupOr404(app, databaseId, backupId);
-        await app.catalog.setPinned(backupId, pinned);
+        const rec = await backupOr404(app, databaseId, backupId);
+        // The pin marker `<artifactKey>.pin.json` in the primary storage lets a catalog rebuilt
+        // from storage get the pin back (invariant 6). Order (see `writePinMarker`): pin writes
+        // the marker before the catalog, unpin clears the catalog before deleting the marker, so
+        // a crash in between leaves at worst a stale marker (kept longer), never a pin that
+        // storage does not know. Without a live primary copy there is nothing to put it beside
+        // (unpin still deletes a marker that may remain there; deleting a missing key is a no-op).
+        const primary = rec.locations.find((l) => l.target === 'local');
+        if (pinned) {
+          if (primary && primary.deletedAt === null) await writePinMarker(app.storageFor('local'), primary.artifactKey, rec.backupId);
+          await app.catalog.setPinned(backupId, true);
+        } else {
+          await app.catalog.setPinned(backupId, false);
+          if (primary) await deletePinMarker(app.storageFor('local'), primary.artifactKey);
+        }
         return backupSummary(await backupOr404(app, databaseId, backupId));
       },
     });
