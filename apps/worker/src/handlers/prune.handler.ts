@@ -31,6 +31,9 @@ export const pruneHandler: Handler<'prune'> = async (ctx) => {
     ctx.signal.throwIfAborted();
     const loc = b.locations.find((l) => l.target === target && l.deletedAt === null);
     if (!loc) continue;
+    // The API pins without the database lock: re-read right before deleting so a pin that
+    // landed after the plan was made still wins.
+    if ((await ctx.catalog.getBackup(b.backupId))?.pinned) continue;
     await storage.delete(loc.artifactKey);
     await storage.delete(manifestKeyOf(loc.artifactKey));
     // Not pinned in the catalog (the plan keeps pinned backups), so a pin marker here is
