@@ -34,8 +34,10 @@ export const pruneHandler: Handler<'prune'> = async (ctx) => {
     // The API pins without the database lock: re-read right before deleting so a pin that
     // landed after the plan was made still wins.
     if ((await ctx.catalog.getBackup(b.backupId))?.pinned) continue;
-    await storage.delete(loc.artifactKey);
+    // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
+    // manifest pointing at nothing that a catalog rebuild would bring back.
     await storage.delete(manifestKeyOf(loc.artifactKey));
+    await storage.delete(loc.artifactKey);
     // Not pinned in the catalog (the plan keeps pinned backups), so a pin marker here is
     // stale (an unpin that crashed before deleting it): remove it with its artifact.
     await storage.delete(pinKeyFor(loc.artifactKey));
