@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { Config } from '@mfb/config';
-import { JOB_NAMES, type Queues } from '@mfb/jobs';
+import { JOB_NAMES, closeQueues, createQueues, createRedis, type Queues } from '@mfb/jobs';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -204,4 +204,19 @@ export async function idle(queues: Queues): Promise<void> {
     }
     return true;
   }, 60_000, 'queues idle');
+}
+
+/** Producer-side queues on a test config's Redis prefix; `dispose` obliterates them and disconnects. */
+export function producerQueues(config: Config): { redis: ReturnType<typeof createRedis>; queues: Queues; dispose(): Promise<void> } {
+  const redis = createRedis(config.redis, 'producer');
+  const queues = createQueues(redis, config.redis.prefix);
+  return {
+    redis,
+    queues,
+    async dispose() {
+      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
+      await closeQueues(queues);
+      redis.disconnect();
+    },
+  };
 }

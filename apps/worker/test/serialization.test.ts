@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueue, type JobName, type Payloads, type Queues } from '@mfb/jobs';
-import { spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
+import { JOB_NAMES, enqueue, type JobName, type Payloads } from '@mfb/jobs';
+import { spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc, producerQueues } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -37,13 +37,9 @@ describe('per-database serialization across worker processes', () => {
     cleanups.push(() => stopAll(workers));
     await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
 
-    const redis = createRedis(config.redis, 'producer');
-    const queues: Queues = createQueues(redis, config.redis.prefix);
-    cleanups.push(async () => {
-      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
-      await closeQueues(queues);
-      redis.disconnect();
-    });
+    const producer = producerQueues(config);
+    const { queues } = producer;
+    cleanups.push(() => producer.dispose());
 
     const total = 2000;
     for (let i = 0; i < total; i += 250) {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueueBackupNow, type Queues } from '@mfb/jobs';
-import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
+import { enqueueBackupNow } from '@mfb/jobs';
+import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc, producerQueues } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -15,16 +15,13 @@ async function setup(graceMs: number) {
   const dbPath = join(tmp.dir, 'slow.sqlite');
   await generateFinanceDb(dbPath, { sizeBytes: 4 * 1024 * 1024 });
   const { config, file } = await testConfig({ dir: tmp.dir, databases: [{ id: 'slow', path: dbPath }], concurrency: 1, shutdownGraceMs: graceMs });
-  const redis = createRedis(config.redis, 'producer');
-  const queues: Queues = createQueues(redis, config.redis.prefix);
+  const producer = producerQueues(config);
   const workers: WorkerProc[] = [];
   cleanups.push(async () => {
     await stopAll(workers);
-    for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
-    await closeQueues(queues);
-    redis.disconnect();
+    await producer.dispose();
   });
-  return { config, file, redis, queues, workers, dataDir: config.dataDir };
+  return { config, file, redis: producer.redis, queues: producer.queues, workers, dataDir: config.dataDir };
 }
 
 const args = ['--test-only-throttle-bps=1048576'];

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueueBackupNow, type Queues } from '@mfb/jobs';
-import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
+import { enqueueBackupNow } from '@mfb/jobs';
+import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc, producerQueues } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -24,13 +24,9 @@ describe('SIGKILL resilience', () => {
     cleanups.push(() => stopAll(workers));
     await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
 
-    const redis = createRedis(config.redis, 'producer');
-    const queues: Queues = createQueues(redis, config.redis.prefix);
-    cleanups.push(async () => {
-      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
-      await closeQueues(queues);
-      redis.disconnect();
-    });
+    const producer = producerQueues(config);
+    const { queues } = producer;
+    cleanups.push(() => producer.dispose());
     const { job } = await enqueueBackupNow(queues, { databaseId: 'big' });
     const jobId = String(job.id);
     const dataDir = config.dataDir;
