@@ -220,3 +220,14 @@ export function producerQueues(config: Config): { redis: ReturnType<typeof creat
     },
   };
 }
+
+/**
+ * Spawn `count` worker processes and wait until each is ready. They are stopped by the
+ * cleanup registered in `cleanups` (also when a worker never gets ready).
+ */
+export async function spawnReadyWorkers(count: number, configFile: string, cleanups: Array<() => Promise<unknown>>, extraArgs: string[] = []): Promise<WorkerProc[]> {
+  const workers = Array.from({ length: count }, () => spawnWorker(configFile, extraArgs));
+  cleanups.push(() => stopAll(workers));
+  await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
+  return workers;
+}

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueue, type Queues } from '@mfb/jobs';
-import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
+import { listFiles, tempDir, testConfig, waitUntil, spawnReadyWorkers } from './helpers.js';
 import { ownRedis } from '@mfb/testkit';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -23,9 +23,7 @@ describe('Redis restart', () => {
       dbs.push({ id: `r${i}`, path, targets: ['nas'] });
     }
     const { config, file } = await testConfig({ dir: tmp.dir, redisUrl: own.url, databases: dbs, targets: ['nas'], localKeepLast: 10 });
-    const workers: WorkerProc[] = [spawnWorker(file), spawnWorker(file)];
-    cleanups.push(() => stopAll(workers));
-    await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
+    const workers = await spawnReadyWorkers(2, file, cleanups);
 
     let redis = createRedis(config.redis, 'producer');
     let queues: Queues = createQueues(redis, config.redis.prefix);

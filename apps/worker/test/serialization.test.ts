@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JOB_NAMES, enqueue, type JobName, type Payloads } from '@mfb/jobs';
-import { spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc, producerQueues } from './helpers.js';
+import { tempDir, testConfig, waitUntil, producerQueues, spawnReadyWorkers } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -33,9 +33,7 @@ describe('per-database serialization across worker processes', () => {
     const { config, file } = await testConfig({ dir: tmp.dir, databases: dbs, targets: ['nas'], concurrency: 4 });
     const record = join(tmp.dir, 'intervals.jsonl');
     const args = ['--test-only-handler=sleep', '--test-only-sleep-ms=3', `--test-only-record=${record}`];
-    const workers: WorkerProc[] = [spawnWorker(file, args), spawnWorker(file, args), spawnWorker(file, args)];
-    cleanups.push(() => stopAll(workers));
-    await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
+    await spawnReadyWorkers(3, file, cleanups, args);
 
     const producer = producerQueues(config);
     const { queues } = producer;

@@ -26,17 +26,23 @@ async function setup(graceMs: number) {
 
 const args = ['--test-only-throttle-bps=1048576'];
 
+/** One worker, one slowed backup: SIGTERM once its temp file exists; the worker must exit 0. */
+async function sigtermDuringBackup(s: Awaited<ReturnType<typeof setup>>) {
+  const w = spawnWorker(s.file, args);
+  s.workers.push(w);
+  await w.waitForLog((l) => l.msg === 'worker ready');
+  const { job } = await enqueueBackupNow(s.queues, { databaseId: 'slow' });
+  await w.waitForLog((l) => l.msg === 'job started' && l.jobId === job.id);
+  await waitUntil(async () => (await listFiles(s.dataDir)).some((f) => f.includes('.mfb-tmp')), 30_000, 'backup in progress');
+  w.kill('SIGTERM');
+  expect(await w.exited).toBe(0);
+  return { w, job };
+}
+
 describe('graceful shutdown', () => {
   it('SIGTERM within the grace period: the running backup completes, exit 0', async () => {
     const s = await setup(60_000);
-    const w = spawnWorker(s.file, args);
-    s.workers.push(w);
-    await w.waitForLog((l) => l.msg === 'worker ready');
-    const { job } = await enqueueBackupNow(s.queues, { databaseId: 'slow' });
-    await w.waitForLog((l) => l.msg === 'job started' && l.jobId === job.id);
-    await waitUntil(async () => (await listFiles(s.dataDir)).some((f) => f.includes('.mfb-tmp')), 30_000, 'backup in progress');
-    w.kill('SIGTERM');
-    expect(await w.exited).toBe(0);
+    const { w, job } = await sigtermDuringBackup(s);
     const j = await s.queues.backup.getJob(String(job.id));
     expect(await j!.getState()).toBe('completed');
     expect(w.logs.some((l) => l.msg === 'job completed' && l.jobId === job.id)).toBe(true);
@@ -44,14 +50,7 @@ describe('graceful shutdown', () => {
 
   it('SIGTERM beyond the grace period: aborted cleanly, lock released, retried later by another worker', async () => {
     const s = await setup(300);
-    const w = spawnWorker(s.file, args);
-    s.workers.push(w);
-    await w.waitForLog((l) => l.msg === 'worker ready');
-    const { job } = await enqueueBackupNow(s.queues, { databaseId: 'slow' });
-    await w.waitForLog((l) => l.msg === 'job started' && l.jobId === job.id);
-    await waitUntil(async () => (await listFiles(s.dataDir)).some((f) => f.includes('.mfb-tmp')), 30_000, 'backup in progress');
-    w.kill('SIGTERM');
-    expect(await w.exited).toBe(0);
+    const { w, job } = await sigtermDuringBackup(s);
     expect(w.logs.some((l) => l.msg === 'job aborted; returned to the queue')).toBe(true);
     const j = await s.queues.backup.getJob(String(job.id));
     expect(['delayed', 'waiting']).toContain(await j!.getState());

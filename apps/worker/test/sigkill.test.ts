@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { enqueueBackupNow } from '@mfb/jobs';
-import { listFiles, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc, producerQueues } from './helpers.js';
+import { listFiles, tempDir, testConfig, waitUntil, producerQueues, spawnReadyWorkers } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -20,9 +20,7 @@ describe('SIGKILL resilience', () => {
     const { config, file } = await testConfig({ dir: tmp.dir, databases: [{ id: 'big', path: dbPath }], concurrency: 1, lockTtlMs: 2000 });
     // Storage writes slowed to ~1 MiB/s so the kill lands in the middle of a real backup.
     const args = ['--test-only-throttle-bps=1048576'];
-    const workers: WorkerProc[] = [spawnWorker(file, args), spawnWorker(file, args), spawnWorker(file, args)];
-    cleanups.push(() => stopAll(workers));
-    await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
+    const workers = await spawnReadyWorkers(3, file, cleanups, args);
 
     const producer = producerQueues(config);
     const { queues } = producer;
