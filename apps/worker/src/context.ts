@@ -39,7 +39,3 @@ export type Handler<N extends JobName> = (ctx: HandlerContext<N>) => Promise<unk
 
 /** The compiler checks that every job name has exactly one handler. */
 export type Handlers = { [N in JobName]: Handler<N> };
-
-export function manifestKeyOf(artifactKey: string): string {
-  return `${artifactKey}.manifest.json`;
-}

@@ -1,7 +1,7 @@
 import type { BackupRecord } from '@mfb/catalog';
-import { pinKeyFor } from '@mfb/backup';
+import { manifestKeyFor, pinKeyFor } from '@mfb/backup';
 import { planRetention } from '@mfb/retention';
-import { manifestKeyOf, type Handler } from '../context.js';
+import type { Handler } from '../context.js';
 import { UnknownTargetError } from '../errors.js';
 
 /**
@@ -36,7 +36,7 @@ export const pruneHandler: Handler<'prune'> = async (ctx) => {
     if ((await ctx.catalog.getBackup(b.backupId))?.pinned) continue;
     // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
     // manifest pointing at nothing that a catalog rebuild would bring back.
-    await storage.delete(manifestKeyOf(loc.artifactKey));
+    await storage.delete(manifestKeyFor(loc.artifactKey));
     await storage.delete(loc.artifactKey);
     // Not pinned in the catalog (the plan keeps pinned backups), so a pin marker here is
     // stale (an unpin that crashed before deleting it): remove it with its artifact.

@@ -1,4 +1,5 @@
-import { manifestKeyOf, type Handler } from '../context.js';
+import { manifestKeyFor } from '@mfb/backup';
+import type { Handler } from '../context.js';
 import { BackupNotFoundError } from '../errors.js';
 
 /**
@@ -24,7 +25,7 @@ export const uploadHandler: Handler<'upload'> = async (ctx) => {
       onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
     });
   }
-  const mkey = manifestKeyOf(key);
+  const mkey = manifestKeyFor(key);
   await dst.put(mkey, await src.get(mkey, { signal: ctx.signal }), { contentType: 'application/json', signal: ctx.signal });
   await ctx.catalog.addLocation(backupId, { target, artifactKey: key });
   ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
