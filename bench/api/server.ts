@@ -58,6 +58,10 @@ export function benchConfig(dir: string, prefix: string, dbs: number): Config {
       metricsPublic: false,
       rateLimitPerMinute: 100_000_000,
       bodyLimitBytes: 64 * 1024,
+      corsOrigins: [],
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      idleTimeoutMs: 300_000,
     },
     log: { level: 'silent' },
   };

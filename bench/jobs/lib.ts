@@ -45,7 +45,7 @@ export function writeConfig(dir: string, databases: Array<{ id: string; path: st
       attempts: { backup: 3, upload: 3, prune: 3, restore: 1, verify: 3 },
       backoffMs: 1000,
     },
-    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 },
+    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 , corsOrigins: [], requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 },
     log: { level: 'info' },
   };
   const file = join(dir, 'config.yaml');

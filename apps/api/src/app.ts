@@ -6,7 +6,7 @@ import { authPlugin, Authenticator } from './plugins/auth.js';
 import { depsPlugin } from './plugins/deps.js';
 import { browserPages, openApiPlugin } from './plugins/docs.js';
 import { hardeningPlugin } from './plugins/hardening.js';
-import { frameworkErrors, problemPlugin } from './plugins/problem.js';
+import { clientErrorHandler, frameworkErrors, problemPlugin } from './plugins/problem.js';
 import healthRoutes from './routes/health/index.js';
 import metricsRoutes from './routes/metrics/index.js';
 import databaseRoutes from './routes/v1/databases/index.js';
@@ -44,6 +44,18 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     },
     bodyLimit: config.api.bodyLimitBytes,
     return503OnClosing: true,
+    // Node's defaults leave a request that never finishes (half a body, headers dribbled in)
+    // holding its socket forever: bound the request, its headers and silent connections.
+    requestTimeout: config.api.requestTimeoutMs,
+    connectionTimeout: config.api.idleTimeoutMs,
+    http: {
+      requestTimeout: config.api.requestTimeoutMs,
+      headersTimeout: config.api.headersTimeoutMs,
+      // How often Node checks those two timeouts (its default, 30 s, would let a short timeout
+      // run up to 30 s late).
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.api.headersTimeoutMs / 4))),
+    },
+    clientErrorHandler,
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
     frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();

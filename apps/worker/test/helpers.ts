@@ -64,7 +64,7 @@ export async function testConfig(input: TestConfigInput): Promise<{ config: Conf
       attempts: { backup: 3, upload: 3, prune: 2, restore: 1, verify: 2, ...input.attempts },
       backoffMs: input.backoffMs ?? 200,
     },
-    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 },
+    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 , corsOrigins: [], requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 },
     log: { level: 'info' },
   };
   const file = join(d, 'config.yaml');

@@ -59,6 +59,9 @@ export const DEFAULTS = Object.freeze({
   apiPort: 8080,
   rateLimitPerMinute: 600,
   bodyLimitBytes: 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
   logLevel: 'info',
   demoDatabaseId: 'demo',
 });
@@ -108,6 +111,32 @@ function deepFreeze<T>(o: T): T {
   if (o === null || typeof o !== 'object' || Buffer.isBuffer(o) || o instanceof Map) return o;
   for (const v of Object.values(o as object)) deepFreeze(v);
   return Object.freeze(o);
+}
+
+/**
+ * A CORS origin exactly as browsers send it (`https://dash.example.org`, `http://127.0.0.1:3000`):
+ * scheme, host and optional port, nothing else. `*` is refused: the allow-list is explicit.
+ */
+function corsOrigin(p: Problems, fp: string, v: unknown): string | undefined {
+  if (typeof v !== 'string') {
+    p.add(fp, `must be an origin string, got ${show(v)}`);
+    return undefined;
+  }
+  if (v === '*' || v.includes('*')) {
+    p.add(fp, 'wildcards are not allowed; list each origin (e.g. https://dashboard.example.org)');
+    return undefined;
+  }
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== v) {
+    p.add(fp, `must be an origin: http(s)://host[:port] without path or trailing slash, got ${show(v)}`);
+    return undefined;
+  }
+  return v;
 }
 
 function envStr(env: Record<string, string | undefined>, name: string): string | undefined {
@@ -468,7 +497,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   };
 
   // ---- api
-  const apo = mapping(p, top['api'], 'api', ['host', 'port', 'keys', 'metricsPublic', 'adminUser', 'adminPassword', 'rateLimitPerMinute', 'bodyLimitBytes']) ?? {};
+  const apo = mapping(p, top['api'], 'api', ['host', 'port', 'keys', 'metricsPublic', 'adminUser', 'adminPassword', 'rateLimitPerMinute', 'bodyLimitBytes', 'corsOrigins', 'requestTimeoutMs', 'headersTimeoutMs', 'idleTimeoutMs']) ?? {};
   let apiKeys: ApiKeyConfig[] = [];
   const envKeys = envStr(env, 'MFB_API_KEYS');
   if (envKeys !== undefined) {
@@ -502,6 +531,13 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   if ((adminUser === undefined) !== (adminPassword === undefined)) {
     p.add(adminUser === undefined ? 'api.adminUser' : pwPath, 'adminUser and adminPassword must be set together (or neither)');
   }
+  const envCors = envStr(env, 'MFB_API_CORS_ORIGINS');
+  const corsOrigins = (envCors !== undefined ? envCors.split(',').map((o) => o.trim()) : list(p, apo['corsOrigins'], 'api.corsOrigins'))
+    .map((o, i) => corsOrigin(p, envCors !== undefined ? `env MFB_API_CORS_ORIGINS[${i}]` : join('api.corsOrigins', i), o))
+    .filter((o): o is string => o !== undefined);
+  const requestTimeoutMs = optInt(p, apo, 'requestTimeoutMs', 'api', 1000, 3_600_000) ?? DEFAULTS.requestTimeoutMs;
+  const headersTimeoutMs = optInt(p, apo, 'headersTimeoutMs', 'api', 1000, 3_600_000) ?? Math.min(DEFAULTS.headersTimeoutMs, requestTimeoutMs);
+  if (headersTimeoutMs > requestTimeoutMs) p.add('api.headersTimeoutMs', `must not exceed api.requestTimeoutMs (${requestTimeoutMs}), got ${headersTimeoutMs}`);
   const api: Config['api'] = {
     host: envStr(env, 'MFB_API_HOST') ?? optStr(p, apo, 'host', 'api', { minLength: 1 }) ?? DEFAULTS.apiHost,
     port: envInt('MFB_API_PORT', optInt(p, apo, 'port', 'api', 0, 65535), DEFAULTS.apiPort, 0, 65535),
@@ -510,6 +546,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     ...(adminUser !== undefined && adminPassword !== undefined ? { adminUser, adminPassword } : {}),
     rateLimitPerMinute: optInt(p, apo, 'rateLimitPerMinute', 'api', 1, 1_000_000) ?? DEFAULTS.rateLimitPerMinute,
     bodyLimitBytes: optInt(p, apo, 'bodyLimitBytes', 'api', 1024, 1024 * 1024 * 1024) ?? DEFAULTS.bodyLimitBytes,
+    corsOrigins: [...new Set(corsOrigins)],
+    requestTimeoutMs,
+    headersTimeoutMs,
+    idleTimeoutMs: optInt(p, apo, 'idleTimeoutMs', 'api', 1000, 86_400_000) ?? DEFAULTS.idleTimeoutMs,
   };
 
   // ---- log

@@ -149,6 +149,12 @@ api:
   # adminPassword: "<secret>"
   rateLimitPerMinute: ${d.rateLimitPerMinute}         # per API key (or per IP before authentication)
   bodyLimitBytes: ${d.bodyLimitBytes}        # largest accepted request body
+  # Browser origins allowed to call the API (CORS), e.g. the dashboard's; none by default.
+  # env MFB_API_CORS_ORIGINS=https://dash.example.org,http://127.0.0.1:3000 replaces this list.
+  corsOrigins: []
+  requestTimeoutMs: ${d.requestTimeoutMs}        # the whole request (headers + body) must arrive within this, else 408
+  headersTimeoutMs: ${d.headersTimeoutMs}        # the headers must arrive within this, else 408
+  idleTimeoutMs: ${d.idleTimeoutMs}          # a connection silent in both directions this long is closed
 
 log:
   level: ${d.logLevel}                     # env MFB_LOG_LEVEL; fatal, error, warn, info, debug, trace or silent

@@ -108,6 +108,17 @@ export interface Config {
     adminPassword?: string;
     rateLimitPerMinute: number;
     bodyLimitBytes: number;
+    /**
+     * Browser origins (`scheme://host[:port]`) allowed to call the API cross-origin (CORS).
+     * Empty (the default) = no cross-origin access. Never `*`.
+     */
+    corsOrigins: string[];
+    /** The whole request (headers and body) must arrive within this time, else 408. */
+    requestTimeoutMs: number;
+    /** The request headers must arrive within this time, else 408 (at most `requestTimeoutMs`). */
+    headersTimeoutMs: number;
+    /** A connection with no traffic in either direction for this long is closed. */
+    idleTimeoutMs: number;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }

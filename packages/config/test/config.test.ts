@@ -73,7 +73,8 @@ describe('defaults', () => {
       attempts: { backup: 5, upload: 8, prune: 3, restore: 1, verify: 3 },
       backoffMs: 2000,
     });
-    expect(c.api).toMatchObject({ host: '127.0.0.1', port: 8080, keys: [], metricsPublic: false });
+    expect(c.api).toMatchObject({ host: '127.0.0.1', port: 8080, keys: [], metricsPublic: false, corsOrigins: [] });
+    expect(c.api).toMatchObject({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 });
     expect(c.api.adminUser).toBeUndefined();
     expect(c.log.level).toBe('info');
   });
@@ -142,7 +143,7 @@ describe('defaults', () => {
         attempts: { backup: 3, upload: 3, prune: 2, restore: 1, verify: 2 },
         backoffMs: 200,
       },
-      api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1000000 },
+      api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1000000 , corsOrigins: [], requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 },
       log: { level: 'info' },
     };
     const c = load(JSON.stringify(json, null, 2));
@@ -202,6 +203,12 @@ describe('environment overrides', () => {
     expect(c.keys.get('main-2024')!.toString('base64')).toBe(other);
   });
 
+  it('MFB_API_CORS_ORIGINS replaces the file list of CORS origins', () => {
+    const c = load('api:\n  corsOrigins: ["https://a.example"]\n', { MFB_API_CORS_ORIGINS: 'https://dash.example.org, http://127.0.0.1:3000' });
+    expect(c.api.corsOrigins).toEqual(['https://dash.example.org', 'http://127.0.0.1:3000']);
+    expect(load('api:\n  corsOrigins: ["https://a.example"]\n').api.corsOrigins).toEqual(['https://a.example']);
+  });
+
   it('environment wins over the file; empty variables are ignored', () => {
     const c = load('log:\n  level: warn\napi:\n  port: 1234\n', { MFB_LOG_LEVEL: 'error', MFB_API_PORT: '' });
     expect(c.log.level).toBe('error');
@@ -256,6 +263,9 @@ describe('validation errors name the field and what is wrong', () => {
     ['attempts', 'worker:\n  attempts: { backup: 0 }\n', 'worker.attempts.backup: must be 1-100, got 0'],
     ['log level', 'log:\n  level: loud\n', 'log.level: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
     ['api scopes', 'api:\n  keys:\n    - { id: dash, key: "0123456789abcdefgh", scopes: [read, root] }\n', 'api.keys[0]: unknown scope "root"'],
+    ['cors wildcard', 'api:\n  corsOrigins: ["*"]\n', 'api.corsOrigins[0]: wildcards are not allowed'],
+    ['cors origin with a path', 'api:\n  corsOrigins: ["https://dash.example.org/"]\n', 'api.corsOrigins[0]: must be an origin: http(s)://host[:port]'],
+    ['headers timeout above request timeout', 'api:\n  requestTimeoutMs: 5000\n  headersTimeoutMs: 6000\n', 'api.headersTimeoutMs: must not exceed api.requestTimeoutMs (5000), got 6000'],
     ['admin user without password', 'api:\n  adminUser: admin\n', 'api.adminPassword: adminUser and adminPassword must be set together'],
     ['root not a mapping', '- 1\n- 2\n', '(root): must be a mapping, got a list'],
   ];

@@ -1,11 +1,32 @@
 import { STATUS_CODES } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { JOB_NAMES } from '@mfb/jobs';
+import { PROBLEM_JSON, genericCode, problem } from './problem.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
+
+/**
+ * Bull Board answers its own errors as `{error: {key}}` JSON (unknown queue or job: 404) or,
+ * through the error handler below, `{detail}`: turn every error answer into problem+json.
+ */
+function boardErrorsAsProblems(req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, p: unknown) => void): void {
+  const type = String(reply.getHeader('content-type') ?? '');
+  if (reply.statusCode < 400 || type.startsWith(PROBLEM_JSON) || typeof payload !== 'string') return done(null, payload);
+  let detail: string = STATUS_CODES[reply.statusCode] ?? 'Error';
+  try {
+    const body = JSON.parse(payload) as { detail?: unknown; error?: { key?: unknown } | string; message?: unknown };
+    const d = body.detail ?? (typeof body.error === 'object' ? body.error?.key : body.error) ?? body.message;
+    if (typeof d === 'string' && d) detail = d.slice(0, 200);
+  } catch {
+    // not JSON: keep the status text
+  }
+  reply.type(`${PROBLEM_JSON}; charset=utf-8`);
+  done(null, JSON.stringify(problem(req, reply.statusCode, genericCode(reply.statusCode), detail)));
+}
 
 /**
  * Bull Board for every queue at `/admin/queues`. The auth hook requires `admin` for these
@@ -25,21 +46,14 @@ export const bullBoardPlugin = fp(
     const onError = (error: Error & { statusCode?: number }) => {
       const status = error instanceof SyntaxError ? 400 : error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
       if (status >= 500) app.log.error({ err: error }, 'bull board error');
-      return {
-        status,
-        body: {
-          type: 'about:blank',
-          title: STATUS_CODES[status] ?? 'Error',
-          status,
-          detail: status < 500 ? error.message.slice(0, 200) : 'unexpected error in Bull Board',
-          code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_ERROR',
-          instance: BULL_BOARD_PATH,
-        },
-      };
+      return { status, body: { detail: status < 500 ? error.message.slice(0, 200) : 'unexpected error in Bull Board' } };
     };
     // Bull Board types `status` as a union of literal codes; ours is a computed number.
     serverAdapter.setErrorHandler(onError as unknown as Parameters<FastifyAdapter['setErrorHandler']>[0]);
-    await app.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+    await app.register(async (board) => {
+      board.addHook('onSend', boardErrorsAsProblems);
+      await board.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+    });
   },
   { name: 'mfb-bull-board', fastify: '5.x', dependencies: ['mfb-deps', 'mfb-auth'] },
 );

@@ -1,9 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isAppError } from '@mfb/errors';
-import { NoQuery, type Problem } from '@mfb/client';
+import { NoQuery, ProblemSchema, type Problem } from '@mfb/client';
 import { ApiProblem } from '../errors.js';
+
+/** Media type of every error answer (RFC 9457). */
+export const PROBLEM_JSON = 'application/problem+json';
+
+/** `ProblemSchema` under a shared id (`Problem#`): one `Problem` component in the OpenAPI document. */
+export const ProblemRefSchema = { ...ProblemSchema, $id: 'Problem' };
 
 /** Codes for the framework's own client errors (content-type parser, router, limits). */
 const FASTIFY_CODES: Record<string, string> = {
@@ -32,6 +40,11 @@ const GENERIC_CODES: Record<number, string> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
+/** The generic code of an HTTP error status (for answers that carry no code of their own). */
+export function genericCode(status: number): string {
+  return GENERIC_CODES[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST');
+}
+
 /**
  * Fastify's `frameworkErrors`: router-level failures (malformed URL encoding, a path
  * parameter longer than `maxParamLength`) answered before any hook runs.
@@ -40,6 +53,60 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
   const code = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'BAD_URL';
   void sendProblem(reply, problem(request, status, code, status === 414 ? 'a path segment is too long' : 'the URL is malformed'));
+}
+
+/** Errors Node's HTTP parser raises before a request exists, and what we answer. */
+function clientErrorAnswer(code: string | undefined): { status: number; code: string; detail: string } {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', detail: 'the request (headers and body) did not arrive in time (api.requestTimeoutMs / api.headersTimeoutMs)' };
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADERS_TOO_LARGE', detail: 'the request headers are too large' };
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return { status: 400, code: 'INVALID_CONTENT_LENGTH', detail: 'the Content-Length header is invalid or conflicts with Transfer-Encoding' };
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return { status: 400, code: 'INVALID_CHUNKED_ENCODING', detail: 'the chunked transfer encoding of the body is malformed' };
+    default:
+      return { status: 400, code: 'BAD_REQUEST', detail: 'the request is not valid HTTP/1.1' };
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: Node's HTTP server found a malformed request (bad
+ * Content-Length, bad chunking, oversized headers) or a request that did not arrive within the
+ * timeouts. There is no request object, so the problem is written to the socket directly (as
+ * Node and Fastify do by default, but as problem+json) and the connection is closed. The
+ * `instance` is a fresh `urn:uuid:` (there is no trustworthy path).
+ */
+export function clientErrorHandler(this: { log: { debug(o: object, m: string): void } }, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const a = clientErrorAnswer(err.code);
+  const requestId = randomUUID();
+  this.log.debug({ err: { code: err.code, message: err.message }, requestId }, 'malformed or late request');
+  // A response already under way on this socket (keep-alive) cannot get a second status line.
+  const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !busy) {
+    const body = JSON.stringify({
+      type: 'about:blank',
+      title: STATUS_CODES[a.status] ?? 'Error',
+      status: a.status,
+      detail: a.detail,
+      code: a.code,
+      instance: `urn:uuid:${requestId}`,
+      requestId,
+    } satisfies Problem);
+    socket.write(
+      `HTTP/1.1 ${a.status} ${STATUS_CODES[a.status] ?? 'Error'}\r\n` +
+        `content-type: ${PROBLEM_JSON}; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${requestId}\r\n` +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy();
 }
 
 /** Build a problem document for `request`. */
@@ -59,7 +126,7 @@ export function problem(request: FastifyRequest, status: number, code: string, d
 
 /** Send a problem as `application/problem+json` (a string: bypasses the route's serializer). */
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
-  return reply.code(p.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(p));
+  return reply.code(p.status).type(`${PROBLEM_JSON}; charset=utf-8`).send(JSON.stringify(p));
 }
 
 /** ioredis failures that mean "Redis is down", not "this request is wrong". */
@@ -95,6 +162,7 @@ function toRegExp(url: string): RegExp {
  */
 export const problemPlugin = fp(
   async (app) => {
+    app.addSchema(ProblemRefSchema);
     const routes = new Map<string, RouteShape>();
     app.addHook('onRoute', (opts) => {
       // Unknown fields are rejected everywhere, query strings included: /v1 routes that take

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { LivenessSchema, ReadinessSchema } from '@mfb/client';
-import { problemResponses } from '../common.js';
+import { HEADERS, jsonResponse, problemResponse, problemResponses, publicProblemResponses } from '../common.js';
 import { problem, sendProblem } from '../../plugins/problem.js';
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -18,7 +18,13 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     '/live',
     {
       config: { auth: 'public' },
-      schema: { tags: ['ops'], summary: 'Liveness (no key needed)', security: [], response: { 200: LivenessSchema } },
+      schema: {
+        tags: ['ops'],
+        operationId: 'live',
+        summary: 'Liveness (no key needed)',
+        security: [],
+        response: { 200: LivenessSchema, ...publicProblemResponses },
+      },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -29,8 +35,13 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['ops'],
+        operationId: 'ready',
         summary: 'Readiness: Redis and the catalog answer (503 problem+json otherwise)',
-        response: { 200: ReadinessSchema, ...problemResponses },
+        response: {
+          200: jsonResponse(ReadinessSchema, 'Redis and the catalog answer'),
+          ...problemResponses,
+          503: problemResponse('`NOT_READY`: Redis or the catalog does not answer (or `OVERLOADED`)', { 'retry-after': HEADERS.retryAfter }),
+        },
       },
     },
     async (req, reply) => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { problemResponses } from '../common.js';
 
 /** `/metrics`: Prometheus text. Needs a `read` key unless `api.metricsPublic`. */
 const metrics: FastifyPluginAsync = async (app) => {
@@ -6,7 +7,16 @@ const metrics: FastifyPluginAsync = async (app) => {
     '',
     {
       config: { auth: app.config.api.metricsPublic ? 'public' : 'read' },
-      schema: { tags: ['ops'], summary: 'Prometheus metrics', produces: ['text/plain'] },
+      schema: {
+        tags: ['ops'],
+        operationId: 'getMetrics',
+        summary: 'Prometheus metrics',
+        description: 'Prometheus text exposition format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).',
+        response: {
+          200: { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...problemResponses,
+        },
+      },
     },
     async (_req, reply) => {
       const registry = app.metrics.registry;

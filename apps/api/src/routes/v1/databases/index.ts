@@ -12,6 +12,7 @@ const databases: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['databases'],
+        operationId: 'listDatabases',
         summary: 'List the configured databases',
         response: { 200: DatabaseListSchema, ...problemResponses },
       },
@@ -25,6 +26,7 @@ const databases: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['databases'],
+        operationId: 'getDatabase',
         summary: 'One database with its last backup and health (age of the last backup vs its schedule)',
         params: DatabaseParams,
         response: { 200: DatabaseDetailSchema, ...problemResponses },

@@ -14,6 +14,7 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['jobs'],
+        operationId: 'getJob',
         summary: 'State, progress, attempts and failure reason of a job',
         params: JobParams,
         response: { 200: JobSchema, ...problemResponses },

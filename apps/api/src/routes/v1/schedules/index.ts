@@ -11,6 +11,7 @@ const allSchedules: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['schedules'],
+        operationId: 'listSchedules',
         summary: 'List schedules (all databases, or `databaseId`)',
         querystring: ScheduleListQuery,
         response: { 200: ScheduleListSchema, ...problemResponses },

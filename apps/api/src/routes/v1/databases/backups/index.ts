@@ -8,7 +8,6 @@ import {
   BackupParams,
   BackupSummarySchema,
   DatabaseParams,
-  ProblemSchema,
   DownloadQuery,
   ListBackupsQuery,
   TriggerBackupBody,
@@ -19,7 +18,7 @@ import { deletePinMarker, manifestKeyFor, pinKeyFor, writePinMarker } from '@mfb
 import { enqueue, enqueueBackupNow } from '@mfb/jobs';
 import type { FastifyInstance } from 'fastify';
 import { BackupNotFoundError, BackupNotOnTargetError, BackupPinnedError, DatabaseBusyError, InvalidRequestError } from '../../../../errors.js';
-import { databaseOr404, problemResponses } from '../../../common.js';
+import { HEADERS, acceptedResponse, databaseOr404, problemResponse, problemResponses } from '../../../common.js';
 import { backupDetail, backupSummary, jobUrl } from '../../../../services/views.js';
 
 /** `at` may be at most this far ahead (a delayed job is not a schedule). */
@@ -47,12 +46,13 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'write' },
       schema: {
         tags: ['backups'],
+        operationId: 'triggerBackup',
         summary: 'Back up now, or at an instant `at`',
         description:
           'Answers 202 with the job id. While a "now" backup of the database is still waiting, another trigger returns that job (`deduplicated: true`).',
         params: DatabaseParams,
         body: TriggerBackupBody,
-        response: { 202: AcceptedSchema, ...problemResponses },
+        response: { 202: acceptedResponse(AcceptedSchema), ...problemResponses },
       },
     },
     async (req, reply) => {
@@ -84,7 +84,9 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['backups'],
+        operationId: 'listBackups',
         summary: 'List backups, newest first, with cursor pagination',
+        description: 'A `cursor` that was not returned by this API (or is damaged) is `400 CATALOG_INVALID_QUERY`.',
         params: DatabaseParams,
         querystring: ListBackupsQuery,
         response: { 200: BackupPageSchema, ...problemResponses },
@@ -115,6 +117,7 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['backups'],
+        operationId: 'getBackup',
         summary: 'One backup with its manifest and locations',
         params: BackupParams,
         response: { 200: BackupDetailSchema, ...problemResponses },
@@ -129,13 +132,21 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['backups'],
+        operationId: 'downloadBackup',
         summary: 'Download the stored artifact (as stored: compressed and possibly encrypted)',
         description: 'Streams from the primary storage unless `target` names another copy.',
         params: BackupParams,
         querystring: DownloadQuery,
-        produces: ['application/octet-stream'],
         response: {
-          200: Type.Unknown({ description: 'The artifact bytes (`application/octet-stream`)' }),
+          200: {
+            description: 'The artifact bytes, exactly as stored',
+            headers: {
+              'content-disposition': { type: 'string', description: '`attachment; filename="<artifact file name>"`' },
+              'content-length': { type: 'integer', description: 'Artifact size in bytes' },
+              'x-checksum-sha256': { type: 'string', description: 'SHA-256 (hex) of the artifact, from its manifest' },
+            },
+            content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+          },
           ...problemResponses,
         },
       },
@@ -163,6 +174,7 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'write' },
       schema: {
         tags: ['backups'],
+        operationId: 'deleteBackup',
         summary: 'Delete every stored copy (manifest first, then artifact). Pinned backups are refused (409).',
         description:
           'Takes the per-database lock the worker holds for every job, so it never races a backup, upload, prune, restore or verify of the same database. ' +
@@ -170,12 +182,10 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
         params: BackupParams,
         response: {
           204: Type.Null({ description: 'Deleted' }),
-          409: {
-            ...ProblemSchema,
-            description: '`BACKUP_PINNED` (unpin first), or `DATABASE_BUSY`: a job holds the database; retry after `retry-after` seconds',
-            headers: { 'retry-after': { type: 'string', description: 'Seconds to wait before retrying (`DATABASE_BUSY` only)' } },
-          },
           ...problemResponses,
+          409: problemResponse('`BACKUP_PINNED` (unpin first), or `DATABASE_BUSY`: a job holds the database; retry after `retry-after` seconds', {
+            'retry-after': { ...HEADERS.retryAfter, description: 'Seconds to wait before retrying (`DATABASE_BUSY` only)' },
+          }),
         },
       },
     },
@@ -221,6 +231,7 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'write' },
       schema: {
         tags: ['backups'],
+        operationId: pinned ? 'pinBackup' : 'unpinBackup',
         summary: pinned ? 'Pin: retention always keeps this backup' : 'Unpin',
         params: BackupParams,
         response: { 200: BackupSummarySchema, ...problemResponses },

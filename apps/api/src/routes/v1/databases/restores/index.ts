@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AcceptedSchema, DatabaseParams, RestoreBody } from '@mfb/client';
 import { enqueue } from '@mfb/jobs';
 import { InvalidRequestError } from '../../../../errors.js';
-import { problemResponses } from '../../../common.js';
+import { acceptedResponse, problemResponses } from '../../../common.js';
 import { jobUrl } from '../../../../services/views.js';
 import { backupOr404 } from '../backups/index.js';
 
@@ -18,12 +18,13 @@ const restores: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'admin' },
       schema: {
         tags: ['restores'],
+        operationId: 'restore',
         summary: 'Restore a backup to a new path or in place',
         description:
           '`mode: new` restores into `targetPath` (absolute, must not exist). `mode: replace` restores over the configured database (or `targetPath`) after a safety copy. Answers 202 with the job id.',
         params: DatabaseParams,
         body: RestoreBody,
-        response: { 202: AcceptedSchema, ...problemResponses },
+        response: { 202: acceptedResponse(AcceptedSchema), ...problemResponses },
       },
     },
     async (req, reply) => {

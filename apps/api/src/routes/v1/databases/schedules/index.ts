@@ -11,7 +11,7 @@ import {
 import type { ScheduleRecord } from '@mfb/catalog';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { ScheduleExistsError, ScheduleFromConfigError, ScheduleNotFoundError } from '../../../../errors.js';
-import { databaseOr404, problemResponses } from '../../../common.js';
+import { HEADERS, databaseOr404, jsonResponse, problemResponses } from '../../../common.js';
 import { checkSchedule } from '../../../../services/cron.js';
 import { reconcileNow } from '../../../../services/reconcile.js';
 import { scheduleView } from '../../../../services/views.js';
@@ -41,6 +41,7 @@ const schedules: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['schedules'],
+        operationId: 'listDatabaseSchedules',
         summary: 'Schedules of one database',
         params: DatabaseParams,
         response: { 200: ScheduleListSchema, ...problemResponses },
@@ -59,10 +60,11 @@ const schedules: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'write' },
       schema: {
         tags: ['schedules'],
+        operationId: 'createSchedule',
         summary: 'Create a schedule (cron + IANA time zone)',
         params: DatabaseParams,
         body: CreateScheduleBody,
-        response: { 201: ScheduleSchema, ...problemResponses },
+        response: { 201: jsonResponse(ScheduleSchema, 'Created; `Location` is its URL', { location: HEADERS.location }), ...problemResponses },
       },
     },
     async (req, reply) => {
@@ -92,6 +94,7 @@ const schedules: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'read' },
       schema: {
         tags: ['schedules'],
+        operationId: 'getSchedule',
         summary: 'One schedule with its next run',
         params: ScheduleParams,
         response: { 200: ScheduleSchema, ...problemResponses },
@@ -106,6 +109,7 @@ const schedules: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'write' },
       schema: {
         tags: ['schedules'],
+        operationId: 'updateSchedule',
         summary: 'Change a schedule (cron, time zone, job, paused)',
         params: ScheduleParams,
         body: UpdateScheduleBody,
@@ -138,6 +142,7 @@ const schedules: FastifyPluginAsyncTypebox = async (app) => {
         config: { auth: 'write' },
         schema: {
           tags: ['schedules'],
+          operationId: paused ? 'pauseSchedule' : 'resumeSchedule',
           summary: paused ? 'Pause a schedule (kept, but no longer runs)' : 'Resume a paused schedule',
           params: ScheduleParams,
           body: Type.Optional(Type.Object({}, { additionalProperties: false })),
@@ -158,6 +163,7 @@ const schedules: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'write' },
       schema: {
         tags: ['schedules'],
+        operationId: 'deleteSchedule',
         summary: 'Delete a schedule created through the API',
         params: ScheduleParams,
         response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses },

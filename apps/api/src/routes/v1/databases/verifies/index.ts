@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AcceptedSchema, DatabaseParams, VerifyBody } from '@mfb/client';
 import { enqueue } from '@mfb/jobs';
 import { BackupNotOnTargetError } from '../../../../errors.js';
-import { databaseOr404, problemResponses } from '../../../common.js';
+import { acceptedResponse, databaseOr404, problemResponses } from '../../../common.js';
 import { jobUrl } from '../../../../services/views.js';
 import { backupOr404 } from '../backups/index.js';
 
@@ -14,10 +14,11 @@ const verifies: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'write' },
       schema: {
         tags: ['restores'],
+        operationId: 'verify',
         summary: 'Verify a backup (default: the newest) without restoring it',
         params: DatabaseParams,
         body: VerifyBody,
-        response: { 202: AcceptedSchema, ...problemResponses },
+        response: { 202: acceptedResponse(AcceptedSchema), ...problemResponses },
       },
     },
     async (req, reply) => {
