@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError, JobFailedError, JobWaitTimeoutError, createClient, type Client } from '@mfb/client';
 import { KEYS, REDIS_URL, fakeManifest, startTestApp, type TestApp } from './helpers.js';
+import { contractFetch } from './contract.js';
 
 /** The typed client against the real app listening on a port (global fetch). */
 let t: TestApp;
@@ -10,7 +11,7 @@ let worker: Worker | undefined;
 beforeEach(async () => {
   t = await startTestApp();
   const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
-  client = createClient({ baseUrl: address, apiKey: KEYS.admin });
+  client = createClient({ baseUrl: address, apiKey: KEYS.admin, fetch: contractFetch(t.checker) });
 });
 afterEach(async () => {
   await worker?.close();

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from '@mfb/client';
 import { REDIS_URL } from './helpers.js';
 import { freePort } from '@mfb/testkit';
+import { ContractChecker, contractFetch } from './contract.js';
 
 /**
  * End to end: the API and a worker as processes (tsx, a temp config file), a backup triggered
@@ -115,7 +116,8 @@ describe.skipIf(!ready)('end to end: API + worker processes, client, CLI restore
 
     api = start('api', ['apps/api/src/main.ts', '--config', configFile]);
     worker = start('worker', ['apps/worker/src/main.ts', '--config', configFile]);
-    client = createClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: KEY });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    client = createClient({ baseUrl, apiKey: KEY });
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
@@ -126,6 +128,9 @@ describe.skipIf(!ready)('end to end: API + worker processes, client, CLI restore
         await new Promise((r) => setTimeout(r, 200));
       }
     }
+    // From here on every answer is checked against the document the API publishes.
+    const doc = (await (await client.request('GET', '/docs/json')).json()) as Record<string, unknown>;
+    client = createClient({ baseUrl, apiKey: KEY, fetch: contractFetch(new ContractChecker(doc)) });
   }, 120_000);
 
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { createLogger, createMetrics } from '@mfb/observability';
 import { openStorage } from '@mfb/storage';
 import type { Manifest } from '@mfb/backup';
 import { buildApp, type BuildOptions } from '../src/index.js';
+import { ContractChecker } from './contract.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -91,6 +92,8 @@ export function testConfig(dir: string, prefix: string, over: { databases?: Data
 
 export interface TestApp {
   app: FastifyInstance;
+  /** The app's OpenAPI document, compiled: check answers that did not go through `app.inject`. */
+  checker: ContractChecker;
   config: Config;
   catalog: Catalog;
   queues: Queues;
@@ -115,8 +118,20 @@ export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, 
     : createLogger('api', { level: 'silent' });
   const app = await buildApp({ config, catalog, queues, redis, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger }, build);
   await app.ready();
+  const checker = contractChecker(app);
+  // Every answer a route suite receives is checked against the OpenAPI document.
+  const inject = app.inject.bind(app) as (opts: unknown) => Promise<{ statusCode: number; headers: Record<string, string | string[] | number | undefined>; payload: string }>;
+  const checkedInject = async (opts: unknown) => {
+    const res = await inject(opts);
+    const o = (typeof opts === 'string' ? { url: opts } : opts) as { method?: string; url?: string | { pathname?: string }; path?: string };
+    const url = typeof o.url === 'string' ? o.url : (o.path ?? '/');
+    checker.assert({ method: (o.method ?? 'GET').toUpperCase(), url, status: res.statusCode, headers: res.headers, body: res.payload });
+    return res;
+  };
+  (app as unknown as { inject: unknown }).inject = (opts?: unknown) => (opts === undefined ? inject(opts) : checkedInject(opts));
   return {
     app,
+    checker,
     config,
     catalog,
     queues,
@@ -136,6 +151,16 @@ export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, 
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+const checkers = new Map<string, ContractChecker>();
+/** The compiled OpenAPI document of `app` (compiled once per distinct document). */
+export function contractChecker(app: FastifyInstance): ContractChecker {
+  const doc = app.swagger() as Record<string, unknown>;
+  const key = JSON.stringify(doc);
+  let c = checkers.get(key);
+  if (!c) checkers.set(key, (c = new ContractChecker(doc)));
+  return c;
 }
 
 let seq = 0;
