@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createLogger } from '@mfb/observability';
 import { authPlugin, Authenticator } from './plugins/auth.js';
+import { corsPlugin } from './plugins/cors.js';
 import { depsPlugin } from './plugins/deps.js';
 import { browserPages, openApiPlugin } from './plugins/docs.js';
 import { hardeningPlugin } from './plugins/hardening.js';
@@ -79,6 +80,8 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   const authenticator = new Authenticator(config.api);
   await app.register(problemPlugin);
   await app.register(depsPlugin, deps);
+  // Before rate limiting and auth: preflights carry no credentials.
+  await app.register(corsPlugin, { origins: config.api.corsOrigins });
   await app.register(hardeningPlugin, {
     authenticator,
     rateLimitPerMinute: config.api.rateLimitPerMinute,
