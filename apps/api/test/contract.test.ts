@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../src/openapi.js';
 import { bearer, basic, ADMIN_USER, ADMIN_PASSWORD, startTestApp, type TestApp } from './helpers.js';
-import type { Answer } from './contract.js';
+import { ContractChecker, type Answer } from './contract.js';
 
 /**
  * The published contract (OpenAPI at /docs/json) against the wire: the document itself, bodies
@@ -88,6 +88,22 @@ describe('the OpenAPI document', () => {
     expect(optional).toEqual(['pauseSchedule', 'resumeSchedule', 'triggerBackup', 'verify']);
     const required = ops.filter((o) => o.op.requestBody?.required === true).map((o) => o.op.operationId).sort();
     expect(required).toEqual(['createSchedule', 'restore', 'updateSchedule']);
+  });
+
+  it('the checker used by every suite refuses answers that do not match it', async () => {
+    const c = new ContractChecker(await openApiDocument());
+    const json = { 'content-type': 'application/json; charset=utf-8' };
+    const problem = { 'content-type': 'application/problem+json; charset=utf-8' };
+    const p404 = JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'x', code: 'NOT_FOUND', instance: '/x' });
+    const accepted = JSON.stringify({ jobId: 'backup-1', queue: 'backup', statusUrl: '/v1/jobs/backup-1', deduplicated: false });
+    const post = { method: 'POST', url: '/v1/databases/main/backups' };
+    expect(c.check({ ...post, status: 202, headers: { ...json, location: '/v1/jobs/backup-1' }, body: accepted })).toEqual([]);
+    expect(c.check({ ...post, status: 404, headers: problem, body: p404 })).toEqual([]);
+    expect(c.check({ ...post, status: 404, headers: json, body: p404 })[0]).toMatch(/content type "application\/json" is not declared/);
+    expect(c.check({ ...post, status: 202, headers: json, body: '{"jobId":"backup-1"}' })[0]).toMatch(/does not match the schema/);
+    expect(c.check({ ...post, status: 200, headers: json, body: accepted })[0]).toMatch(/status 200 is not declared/);
+    expect(c.check({ ...post, status: 202, headers: { ...json, 'x-checksum-sha256': 'ab' }, body: accepted })[0]).toMatch(/does not declare/);
+    expect(c.check({ method: 'GET', url: '/nowhere', status: 404, headers: json, body: '{}' })[0]).toMatch(/not application\/problem\+json/);
   });
 
   it('optional bodies may be left out on the wire; required ones may not', async () => {

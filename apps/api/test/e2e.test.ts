@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import Database from 'better-sqlite3';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from '@mfb/client';
@@ -150,6 +151,15 @@ describe.skipIf(!ready)('end to end: API + worker processes, client, CLI restore
       throw new Error(`backup job did not complete: ${String(err)}\n--- worker ---\n${worker?.output()}`);
     });
     expect(job.state).toBe('completed');
+
+    // BullMQ forgets finished jobs (removeOnComplete); the status URL keeps answering from the
+    // catalog's job history that the worker wrote.
+    const queue = new Queue('backup', { connection: { url: REDIS_URL }, prefix });
+    await queue.remove(acc.jobId);
+    expect(await queue.getJob(acc.jobId)).toBeUndefined();
+    await queue.close();
+    const remembered = await client.getJob(acc.jobId);
+    expect(remembered).toMatchObject({ id: acc.jobId, queue: 'backup', state: 'completed', result: job.result });
 
     const page = await client.listBackups('finance');
     expect(page.items).toHaveLength(1);

@@ -150,6 +150,36 @@ describe('trigger backups', () => {
   });
 });
 
+describe('jobs after the queue removed them', () => {
+  it('GET /v1/jobs/:id answers a finished job from the catalog history once BullMQ removed it', async () => {
+    const acc = (await t.app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: bearer('write') })).json();
+    // What the worker writes when the job ends, then what BullMQ's removeOnComplete does.
+    await t.catalog.recordJob({
+      jobId: acc.jobId, queue: 'backup', name: 'backup', databaseId: 'main', state: 'completed', attempts: 1,
+      startedAt: '2026-03-01T02:00:00.000Z', finishedAt: '2026-03-01T02:00:05.000Z', error: null, result: { backupId: '20260301T020000000Z-0000abcd' },
+    });
+    expect((await t.app.inject({ url: acc.statusUrl, headers: bearer('read') })).json().state).toBe('waiting');
+    await t.queues.backup.remove(acc.jobId);
+
+    const res = await t.app.inject({ url: acc.statusUrl, headers: bearer('read') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      id: acc.jobId, queue: 'backup', state: 'completed', attemptsMade: 1, failedReason: null,
+      result: { backupId: '20260301T020000000Z-0000abcd' }, data: { databaseId: 'main' }, finishedAt: '2026-03-01T02:00:05.000Z',
+    });
+  });
+
+  it('a failed job keeps its reason; an id neither knows is 404', async () => {
+    await t.catalog.recordJob({
+      jobId: 'verify-1f2e', queue: 'verify', name: 'verify', databaseId: 'other', state: 'failed', attempts: 3,
+      startedAt: '2026-03-01T02:00:00.000Z', finishedAt: '2026-03-01T02:01:00.000Z', error: 'BACKUP_CHECKSUM_MISMATCH: artifact changed', result: null,
+    });
+    const res = await t.app.inject({ url: '/v1/jobs/verify-1f2e', headers: bearer('read') });
+    expect(res.json()).toMatchObject({ state: 'failed', failedReason: 'BACKUP_CHECKSUM_MISMATCH: artifact changed', attemptsMade: 3, maxAttempts: 3 });
+    expect(problemOf(await t.app.inject({ url: '/v1/jobs/verify-unknown', headers: bearer('read') })).code).toBe('JOB_NOT_FOUND');
+  });
+});
+
 describe('list and read backups', () => {
   it('pages newest first with a cursor, and filters', async () => {
     const ids = await seed('main', 7);
@@ -568,6 +598,13 @@ describe('dependencies down', () => {
       expect(ready.statusCode).toBe(503);
       expect(problemOf(ready).code).toBe('NOT_READY');
       expect((await app.inject({ url: '/v1/databases/main', headers: bearer('read') })).statusCode).toBe(200);
+      // A finished job is still known (from the catalog's history); an unknown one cannot be told apart.
+      await t.catalog.recordJob({
+        jobId: 'backup-done', queue: 'backup', name: 'backup', databaseId: 'main', state: 'completed', attempts: 1,
+        startedAt: '2026-03-01T02:00:00.000Z', finishedAt: '2026-03-01T02:00:05.000Z', error: null, result: null,
+      });
+      expect((await app.inject({ url: '/v1/jobs/backup-done', headers: bearer('read') })).json().state).toBe('completed');
+      expect(problemOf(await app.inject({ url: '/v1/jobs/backup-other', headers: bearer('read') })).code).toBe('REDIS_UNAVAILABLE');
       // Schedules are desired state: stored in the catalog even when they cannot be
       // reconciled into BullMQ right now (the worker's periodic reconcile applies them).
       const created = await app.inject({

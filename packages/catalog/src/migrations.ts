@@ -96,6 +96,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX job_history_db_finished ON job_history (database_id, finished_at DESC);
     `,
   },
+  {
+    version: 4,
+    name: 'job history by job id',
+    sql: `
+      -- GET /v1/jobs/:id answers from the history once the queue forgot the job.
+      CREATE INDEX job_history_job ON job_history (job_id, finished_at DESC);
+    `,
+  },
 ];
 
 /** Highest schema version this program knows. */

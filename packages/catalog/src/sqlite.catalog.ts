@@ -205,6 +205,7 @@ export class SqliteCatalog implements Catalog {
            finished_at = excluded.finished_at, error = excluded.error, result = excluded.result`,
       ),
       listJobs: db.prepare<[number], JobRow>('SELECT * FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT ?'),
+      getJob: db.prepare<[string], JobRow>('SELECT * FROM job_history WHERE job_id = ? ORDER BY finished_at DESC, queue LIMIT 1'),
       listJobsOf: db.prepare<[string, number], JobRow>(
         'SELECT * FROM job_history WHERE database_id = ? ORDER BY finished_at DESC, job_id DESC LIMIT ?',
       ),
@@ -520,20 +521,31 @@ export class SqliteCatalog implements Catalog {
       throw new CatalogInvalidQueryError(`limit: must be an integer 1-${MAX_LIMIT}, got ${String(limit)}`);
     }
     return this.guard('list jobs', () =>
-      (query.databaseId === undefined ? this.s.listJobs.all(limit) : this.s.listJobsOf.all(query.databaseId, limit)).map((r) => ({
-        jobId: r.job_id,
-        queue: r.queue,
-        name: r.name,
-        databaseId: r.database_id,
-        state: r.state,
-        attempts: r.attempts,
-        startedAt: r.started_at,
-        finishedAt: r.finished_at,
-        error: r.error,
-        result: r.result === null ? null : (JSON.parse(r.result) as unknown),
-      })),
+      (query.databaseId === undefined ? this.s.listJobs.all(limit) : this.s.listJobsOf.all(query.databaseId, limit)).map(jobFromRow),
     );
   }
+
+  async getJob(jobId: string): Promise<JobHistoryRecord | null> {
+    return this.guard(`get job ${jobId}`, () => {
+      const row = this.s.getJob.get(jobId);
+      return row ? jobFromRow(row) : null;
+    });
+  }
+}
+
+function jobFromRow(r: JobRow): JobHistoryRecord {
+  return {
+    jobId: r.job_id,
+    queue: r.queue,
+    name: r.name,
+    databaseId: r.database_id,
+    state: r.state,
+    attempts: r.attempts,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+  };
 }
 
 function scheduleFromRow(r: ScheduleRow): ScheduleRecord {

@@ -90,4 +90,6 @@ export interface Catalog {
 
   recordJob(job: JobHistoryRecord): Promise<void>;
   listJobs(query: { databaseId?: string; limit?: number }): Promise<JobHistoryRecord[]>;
+  /** The finished job `jobId` (of any queue; the newest if two queues used the id), or `null`. */
+  getJob(jobId: string): Promise<JobHistoryRecord | null>;
 }

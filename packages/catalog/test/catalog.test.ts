@@ -403,4 +403,14 @@ describe('job history', () => {
     expect((await cat.listJobs({ databaseId: 'db2' })).map((j) => j.jobId)).toEqual(['2']);
     expect(await cat.listJobs({ limit: 1 })).toHaveLength(1);
   });
+
+  it('finds a finished job by id (the newest when two queues used the id)', async () => {
+    const base = { queue: 'backup', name: 'backup', databaseId: 'db1', attempts: 1, startedAt: '2026-01-01T00:00:00.000Z', error: null };
+    await cat.recordJob({ ...base, jobId: 'backup-1', state: 'completed', finishedAt: '2026-01-01T00:01:00.000Z', result: { backupId: 'b1' } });
+    await cat.recordJob({ ...base, jobId: 'x', state: 'failed', finishedAt: '2026-01-01T00:01:00.000Z', error: 'boom', result: null });
+    await cat.recordJob({ ...base, queue: 'verify', name: 'verify', jobId: 'x', state: 'completed', finishedAt: '2026-01-01T00:02:00.000Z', result: null });
+    expect(await cat.getJob('backup-1')).toMatchObject({ queue: 'backup', state: 'completed', result: { backupId: 'b1' } });
+    expect(await cat.getJob('x')).toMatchObject({ queue: 'verify', state: 'completed' });
+    expect(await cat.getJob('nope')).toBeNull();
+  });
 });
