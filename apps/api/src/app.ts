@@ -25,7 +25,7 @@ export const API_VERSION = '0.1.0';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface BuildOptions {
-  /** Event-loop delay (ms) above which the API sheds load with 503. @defaultValue 1000 */
+  /** Event-loop delay (ms) above which the API sheds load with 503 (0 = never). @defaultValue 1000 */
   maxEventLoopDelayMs?: number;
 }
 

@@ -29,7 +29,7 @@ export const ProblemSchema = Type.Object(
     status: Type.Integer(),
     detail: Type.String(),
     code: Type.String({ description: 'Stable error code, e.g. `VALIDATION_FAILED`' }),
-    instance: Type.String({ description: 'Request path plus request id' }),
+    instance: Type.String({ description: 'The request path, or `urn:uuid:<requestId>` for errors answered before routing (malformed HTTP, timeouts)' }),
     requestId: Type.Optional(Type.String()),
     errors: Type.Optional(
       Type.Array(Type.Object({ path: Type.String(), message: Type.String() }, { additionalProperties: false })),
