@@ -180,7 +180,7 @@ describe('backupctl exit codes', () => {
     await setUp();
     const unknown = await cli(['verify', '20200101T000000000Z-00000000', '--json'], dir);
     expect(unknown.code).toBe(4);
-    expect(json<{ error: { code: string } }>(unknown).error.code).toBe('CLI_BACKUP_NOT_FOUND');
+    expect(json<{ error: { code: string } }>(unknown).error.code).toBe('BACKUP_NOT_FOUND');
     const unknownDb = await cli(['backup', 'nope'], dir);
     expect(unknownDb.code).toBe(4);
     const usage = await cli(['backup', 'fin', '--bogus'], dir);

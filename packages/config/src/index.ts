@@ -4,4 +4,4 @@ export { loadConfig, redactConfig, DEFAULTS, DEFAULT_CONFIG_FILE } from './load.
 export type { LoadConfigOptions } from './load.js';
 export { renderConfigTemplate, generateKeyFile, keyFingerprint } from './template.js';
 export type { ConfigTemplateOptions } from './template.js';
-export { isValidTimeZone, cronProblem, ID_PATTERN } from './validate.js';
+export { isValidTimeZone, cronProblem } from './validate.js';

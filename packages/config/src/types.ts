@@ -2,6 +2,8 @@
  * The validated, frozen configuration. Only `@mfb/config` reads process.env or files;
  * every other package receives the parts it needs as typed options.
  */
+import type { Scope } from '@mfb/client';
+
 export type CompressionAlgorithm = 'gzip' | 'zstd' | 'none';
 
 export interface CompressionConfig {
@@ -59,7 +61,7 @@ export interface ApiKeyConfig {
   id: string;
   /** The secret itself (never logged). */
   key: string;
-  scopes: Array<'read' | 'write' | 'admin'>;
+  scopes: Scope[];
 }
 
 export interface Config {
