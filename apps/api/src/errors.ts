@@ -34,6 +34,7 @@ export const HTTP_PROBLEMS = {
   REDIS_UNAVAILABLE: 503,
   SERVICE_UNAVAILABLE: 503,
   OVERLOADED: 503,
+  NOT_READY: 503,
 } as const satisfies Record<string, number>;
 export type HttpProblemCode = keyof typeof HTTP_PROBLEMS;
 
@@ -43,7 +44,8 @@ export class ApiProblem extends AppError {
   retryAfterSeconds?: number;
 
   constructor(code: string, status: number, message: string, details?: Record<string, unknown>) {
-    super(code, message, { status, permanent: status < 500, ...(details ? { details } : {}) });
+    // As the client sees it: 408 and 429 may succeed when retried.
+    super(code, message, { status, permanent: status < 500 && status !== 408 && status !== 429, ...(details ? { details } : {}) });
   }
 }
 

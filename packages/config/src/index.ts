@@ -1,5 +1,5 @@
 export type * from './types.js';
-export { ConfigError } from './errors.js';
+export { ConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './errors.js';
 export { loadConfig, redactConfig, DEFAULTS, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadConfigOptions } from './load.js';
 export { renderConfigTemplate, generateKeyFile, keyFingerprint } from './template.js';
