@@ -181,8 +181,16 @@ describe('backupctl exit codes', () => {
     const unknown = await cli(['verify', '20200101T000000000Z-00000000', '--json'], dir);
     expect(unknown.code).toBe(4);
     expect(json<{ error: { code: string } }>(unknown).error.code).toBe('BACKUP_NOT_FOUND');
-    const unknownDb = await cli(['backup', 'nope'], dir);
+    const unknownDb = await cli(['backup', 'nope', '--json'], dir);
     expect(unknownDb.code).toBe(4);
+    expect(json<{ error: { code: string } }>(unknownDb).error.code).toBe('DATABASE_NOT_FOUND');
+    // Malformed, not unknown: its own code and a usage exit status.
+    const badDb = await cli(['backup', 'Not/An Id', '--json'], dir);
+    expect(badDb.code).toBe(2);
+    expect(json<{ error: { code: string } }>(badDb).error.code).toBe('INVALID_ID');
+    const badRef = await cli(['verify', 'yesterday', '--json'], dir);
+    expect(badRef.code).toBe(2);
+    expect(json<{ error: { code: string } }>(badRef).error.code).toBe('INVALID_ID');
     const usage = await cli(['backup', 'fin', '--bogus'], dir);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^error\[CLI_USAGE\]: /);

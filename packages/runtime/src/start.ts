@@ -51,10 +51,13 @@ export interface Started {
  * reachable and will not evict jobs, open and migrate the catalog.
  * @throws StartupError (exit code 2 for an invalid config, 1 for an unreachable Redis).
  */
-export async function startService(service: string, opts: { configFile?: string | undefined } = {}): Promise<Started> {
+export async function startService(
+  service: string,
+  opts: { configFile?: string | undefined; /** Default `process.env` (tests pass their own). */ env?: Record<string, string | undefined> } = {},
+): Promise<Started> {
   let config: Config;
   try {
-    config = await loadConfig(opts.configFile !== undefined ? { file: opts.configFile } : {});
+    config = await loadConfig({ ...(opts.configFile !== undefined ? { file: opts.configFile } : {}), ...(opts.env ? { env: opts.env } : {}) });
   } catch (err) {
     throw new StartupError(`invalid configuration: ${err instanceof Error ? err.message : String(err)}`, 2);
   }
