@@ -17,7 +17,7 @@ export interface StoragesOptions {
   listKnown?: boolean;
 }
 
-/** Drivers are opened on first use and kept: they are cheap to keep and some hold clients. */
+/** Drivers (the primary one too) are opened on first use and kept: they are cheap to keep and some hold clients. */
 export function createStorages(config: Pick<Config, 'storageUrl' | 'targets'>, opts: StoragesOptions = {}): Storages {
   const wrap = opts.wrap ?? ((d: StorageDriver) => d);
   const drivers = new Map<string, StorageDriver>();
@@ -31,5 +31,11 @@ export function createStorages(config: Pick<Config, 'storageUrl' | 'targets'>, o
     }
     return d;
   };
-  return { primary: storageFor('local'), storageFor };
+  return {
+    // Opened on first use like the targets: a process that never touches storage never fails on it.
+    get primary() {
+      return storageFor('local');
+    },
+    storageFor,
+  };
 }
