@@ -30,7 +30,7 @@ export interface ScheduleConfig {
 }
 
 export interface DatabaseConfig {
-  /** Stable id used in storage keys, metrics labels and URLs: [a-z0-9][a-z0-9_-]{0,62}. */
+  /** Stable id used in storage keys, metrics labels and URLs: `ID_PATTERN` of @mfb/client. */
   id: string;
   /** Absolute path of the SQLite file. */
   path: string;
