@@ -1,6 +1,6 @@
 /**
  * The API in its own process for the benchmarks (so the load generator does not share its
- * event loop). Builds the app exactly like main.ts, from a config assembled here:
+ * event loop). Builds the app exactly like main.ts, from a config file written here:
  *
  *   tsx bench/api/server.ts --prefix P --dbs 1000 --catalog /tmp/x/catalog.db
  *
@@ -11,11 +11,11 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { buildApp } from '@mfb/api';
-import { openCatalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
-import { closeQueues, createQueues } from '@mfb/jobs';
+import { closeQueues } from '@mfb/jobs';
 import { createLogger, createMetrics } from '@mfb/observability';
-import { openStorage } from '@mfb/storage';
+import { openMigratedCatalog, queuesFor } from '@mfb/runtime';
+import { testConfig } from '@mfb/testkit';
 
 export const BENCH_KEY = 'bench-key-0123456789abcdef0123456789';
 
@@ -23,48 +23,20 @@ export function dbIds(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `db-${String(i).padStart(4, '0')}`);
 }
 
-export function benchConfig(dir: string, prefix: string, dbs: number): Config {
-  return {
-    source: 'bench',
-    dataDir: dir,
-    catalogPath: join(dir, 'catalog.db'),
-    tmpDir: join(dir, 'tmp'),
-    storageUrl: 'file://' + join(dir, 'backups'),
-    localRetention: { keepLast: 7 },
-    databases: dbIds(dbs).map((id) => ({
-      id,
-      path: join(dir, `${id}.db`),
-      compression: { algorithm: 'gzip' as const, level: 6 },
-      targets: [],
-      retention: { keepLast: 7 },
-      schedules: [],
-    })),
-    targets: [],
-    keys: new Map(),
-    redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix, tls: false },
-    worker: {
-      concurrency: 1,
-      lockTtlMs: 30_000,
-      shutdownGraceMs: 5_000,
-      metricsPort: 0,
-      metricsHost: '127.0.0.1',
-      attempts: { backup: 5, upload: 8, prune: 3, restore: 1, verify: 3 },
-      backoffMs: 5000,
+/** The benchmark's config, built like a user's (a file read by `loadConfig`) under the catalog's directory. */
+export async function benchConfig(dir: string, prefix: string, dbs: number, catalogPath = join(dir, 'catalog.db')): Promise<Config> {
+  const { config } = await testConfig({
+    dir,
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisPrefix: prefix,
+    settings: {
+      dataDir: '.',
+      catalogPath,
+      databases: dbIds(dbs).map((id) => ({ id, path: `${id}.db` })),
+      api: { keys: [{ id: 'bench', key: BENCH_KEY, scopes: ['admin'] }], rateLimitPerMinute: 1_000_000, bodyLimitBytes: 64 * 1024 },
     },
-    api: {
-      host: '127.0.0.1',
-      port: 0,
-      keys: [{ id: 'bench', key: BENCH_KEY, scopes: ['admin'] }],
-      metricsPublic: false,
-      rateLimitPerMinute: 100_000_000,
-      bodyLimitBytes: 64 * 1024,
-      corsOrigins: [],
-      requestTimeoutMs: 30_000,
-      headersTimeoutMs: 10_000,
-      idleTimeoutMs: 300_000,
-    },
-    log: { level: 'silent' },
-  };
+  });
+  return config;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -75,17 +47,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!values.prefix || !values.catalog) throw new Error('--prefix and --catalog are required');
   const dir = dirname(values.catalog);
   mkdirSync(join(dir, 'backups'), { recursive: true });
-  const config = benchConfig(dir, values.prefix, Number(values.dbs));
-  const catalog = await openCatalog(values.catalog);
-  await catalog.migrate();
+  const config = await benchConfig(dir, values.prefix, Number(values.dbs), values.catalog);
+  const catalog = await openMigratedCatalog(config);
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
-  const queues = createQueues(redis, config.redis.prefix);
+  const queues = queuesFor(config, redis);
   const app = await buildApp({
     config,
     catalog,
     queues,
     redis,
-    openStorage: (u) => openStorage(u),
     metrics: createMetrics(),
     logger: createLogger('api', { level: 'silent' }),
   });

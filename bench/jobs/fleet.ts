@@ -48,7 +48,7 @@ try {
   log(`loop: ${loopS.toFixed(2)} s`);
 
   // 3. The same backups as jobs through `nWorkers` worker processes.
-  const cfg = writeConfig(join(work, 'queue'), dbs, { concurrency, level });
+  const cfg = await writeConfig(join(work, 'queue'), dbs, { concurrency, level });
   const workers = Array.from({ length: nWorkers }, () => spawnProc([join(ROOT, 'apps/worker/src/main.ts'), '--config', cfg.file]));
   await Promise.all(workers.map((w) => w.ready));
   const redis = createRedis({ url: REDIS_URL, tls: false }, 'producer');

@@ -1,7 +1,8 @@
 /** Shared helpers of the job benchmarks: temp config for worker processes, spawning, waiting. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { testConfig } from '@mfb/testkit';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -15,42 +16,22 @@ export interface BenchConfig {
   dataDir: string;
 }
 
-/** Write a worker config (JSON is valid YAML) for `databases` under `dir`. */
-export function writeConfig(dir: string, databases: Array<{ id: string; path: string }>, opts: { concurrency: number; level?: number }): BenchConfig {
-  const dataDir = join(dir, 'data');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const prefix = `bench-${randomUUID()}`;
-  const cfg = {
-    dataDir,
-    catalogPath: join(dataDir, 'catalog.db'),
-    tmpDir: join(dataDir, 'tmp'),
-    storageUrl: `file://${join(dataDir, 'backups')}`,
-    localRetention: { keepLast: 1000 },
-    databases: databases.map((d) => ({
-      id: d.id,
-      path: d.path,
-      compression: { algorithm: 'gzip', level: opts.level ?? 6 },
-      targets: [],
-      retention: { keepLast: 1000 },
-      schedules: [],
-    })),
-    targets: [],
-    redis: { url: REDIS_URL, prefix, tls: false },
-    worker: {
-      concurrency: opts.concurrency,
-      lockTtlMs: 30_000,
-      shutdownGraceMs: 10_000,
-      metricsPort: 0,
-      metricsHost: '127.0.0.1',
-      attempts: { backup: 3, upload: 3, prune: 3, restore: 1, verify: 3 },
-      backoffMs: 1000,
+/** Write a worker config for `databases` under `dir` (a file read by `loadConfig`, as a user's is). */
+export async function writeConfig(dir: string, databases: Array<{ id: string; path: string }>, opts: { concurrency: number; level?: number }): Promise<BenchConfig> {
+  const { config, file } = await testConfig({
+    dir,
+    redisUrl: REDIS_URL,
+    redisPrefix: `bench-${randomUUID()}`,
+    settings: {
+      dataDir: './data',
+      localRetention: { keepLast: 1000 },
+      databases: databases.map((d) => ({ id: d.id, path: d.path, compression: { algorithm: 'gzip', level: opts.level ?? 6 } })),
+      worker: { concurrency: opts.concurrency, shutdownGraceMs: 10_000, attempts: { backup: 3, upload: 3, prune: 3, restore: 1, verify: 3 }, backoffMs: 1000 },
+      log: { level: 'info' },
     },
-    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 , corsOrigins: [], requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 },
-    log: { level: 'info' },
-  };
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, JSON.stringify(cfg, null, 2), { mode: 0o600 });
-  return { file, prefix, dataDir };
+  });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return { file, prefix: config.redis.prefix, dataDir: config.dataDir };
 }
 
 /** Spawn a worker process; resolves once it logged `worker ready` (log level must allow info, so we parse stderr/stdout loosely). */

@@ -32,7 +32,7 @@ const cpu = { raw: [] as number[], ours: [] as number[] };
 
 async function ours(): Promise<number> {
   const dbs = Array.from({ length: nDb }, (_, i) => ({ id: `o${i}`, path: join(work, `o${i}.db`) }));
-  const cfg = writeConfig(join(work, 'ours'), dbs, { concurrency });
+  const cfg = await writeConfig(join(work, 'ours'), dbs, { concurrency });
   const queues = createQueues(redis, cfg.prefix);
   await queues.backup.pause();
   for (let i = 0; i < n; i += 250) await Promise.all(Array.from({ length: Math.min(250, n - i) }, (_, k) => enqueue(queues, 'backup', { databaseId: dbs[(i + k) % nDb]!.id, trigger: 'api' })));

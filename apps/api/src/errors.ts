@@ -1,36 +1,54 @@
 import { AppError } from '@mfb/errors';
 
+/** Shared with the worker and the CLI: one code per situation (docs/errors.md). */
+export { BackupNotFoundError, BackupNotOnTargetError, DatabaseNotFoundError, InvalidIdError, TargetNotFoundError } from '@mfb/errors';
+
+/**
+ * Codes the API answers with that have no error class of their own (framework and routing
+ * errors, limits, request checks), with their HTTP status. `httpProblem()` and
+ * `InvalidRequestError` accept only these, so every code sent is listed here or is an
+ * error class's (docs/errors.md lists both; a test holds them equal).
+ */
+export const HTTP_PROBLEMS = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  EMPTY_JSON_BODY: 400,
+  INVALID_CONTENT_LENGTH: 400,
+  INVALID_CHUNKED_ENCODING: 400,
+  BAD_URL: 400,
+  INVALID_AT: 400,
+  AT_TOO_FAR: 400,
+  INVALID_RANGE: 400,
+  RESTORE_TARGET_REQUIRED: 400,
+  RESTORE_INVALID_TARGET_PATH: 400,
+  FORBIDDEN: 403,
+  CORS_ORIGIN_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_ACCEPTABLE: 406,
+  REQUEST_TIMEOUT: 408,
+  BODY_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  HEADERS_TOO_LARGE: 431,
+  RATE_LIMITED: 429,
+  INTERNAL_ERROR: 500,
+  REDIS_UNAVAILABLE: 503,
+  SERVICE_UNAVAILABLE: 503,
+  OVERLOADED: 503,
+  NOT_READY: 503,
+} as const satisfies Record<string, number>;
+export type HttpProblemCode = keyof typeof HTTP_PROBLEMS;
+
 /** Errors the API raises itself. Every one maps to a problem+json answer with its `code`. */
 export class ApiProblem extends AppError {
   /** Sent as the `retry-after` header (seconds) when set. */
   retryAfterSeconds?: number;
 
   constructor(code: string, status: number, message: string, details?: Record<string, unknown>) {
-    super(code, message, { status, permanent: status < 500, ...(details ? { details } : {}) });
-  }
-}
-
-export class DatabaseNotFoundError extends ApiProblem {
-  constructor(databaseId: string) {
-    super('DATABASE_NOT_FOUND', 404, `no database with id "${databaseId}" is configured`);
-  }
-}
-
-export class BackupNotFoundError extends ApiProblem {
-  constructor(databaseId: string, backupId: string) {
-    super('BACKUP_NOT_FOUND', 404, `database "${databaseId}" has no backup "${backupId}"`);
-  }
-}
-
-export class BackupNotOnTargetError extends ApiProblem {
-  constructor(backupId: string, target: string) {
-    super('BACKUP_NOT_ON_TARGET', 404, `backup "${backupId}" has no live copy on target "${target}"`);
-  }
-}
-
-export class TargetNotFoundError extends ApiProblem {
-  constructor(target: string) {
-    super('TARGET_NOT_FOUND', 404, `no storage target named "${target}" is configured`);
+    // As the client sees it: 408 and 429 may succeed when retried.
+    super(code, message, { status, permanent: status < 500 && status !== 408 && status !== 429, ...(details ? { details } : {}) });
   }
 }
 
@@ -93,9 +111,10 @@ export class ScheduleTooFrequentError extends ApiProblem {
   }
 }
 
+/** A request that passed its schema but is still wrong (`at` too far, bad range, ...). */
 export class InvalidRequestError extends ApiProblem {
-  constructor(code: string, message: string) {
-    super(code, 400, message);
+  constructor(code: HttpProblemCode, message: string) {
+    super(code, HTTP_PROBLEMS[code], message);
   }
 }
 

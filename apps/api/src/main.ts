@@ -1,55 +1,27 @@
 /**
  * API process entry: `tsx apps/api/src/main.ts [--config file.yaml]`.
  *
- * Reads the config, checks Redis, opens the catalog, builds the app and listens on
- * `api.host:api.port`. SIGTERM/SIGINT: stop accepting, finish in-flight requests, close
- * queues and catalog, exit 0.
+ * Starts like every process (`startService`: config, Redis check, catalog), builds the app
+ * and listens on `api.host:api.port`. SIGTERM/SIGINT: stop accepting, finish in-flight
+ * requests, close queues and catalog, exit 0.
  */
 import { parseArgs } from 'node:util';
-import { openCatalog } from '@mfb/catalog';
-import { loadConfig, type Config } from '@mfb/config';
-import { checkRedis, closeQueues, createQueues, createRedis, redactRedisUrl } from '@mfb/jobs';
-import { createLogger, createMetrics } from '@mfb/observability';
-import { openStorage } from '@mfb/storage';
+import { closeQueues, createRedis } from '@mfb/jobs';
+import { createMetrics } from '@mfb/observability';
+import { queuesFor, runService, startService } from '@mfb/runtime';
 import { buildApp } from './app.js';
 
 const { values: args } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
 
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = await loadConfig(args.config !== undefined ? { file: args.config } : {});
-  } catch (err) {
-    process.stderr.write(`api: invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(2);
-  }
-  const log = createLogger('api', { level: config.log.level });
+runService('api', async () => {
+  const { config, log, catalog } = await startService('api', { configFile: args.config });
   if (config.api.keys.length === 0) log.warn('no API keys configured: every route except /health/live will answer 401');
 
-  try {
-    const check = await checkRedis(config.redis);
-    if (!check.evictionSafe) log.warn({ maxmemoryPolicy: check.maxmemoryPolicy }, 'Redis maxmemory-policy is not noeviction: jobs may be evicted');
-  } catch (err) {
-    process.stderr.write(`api: ${err instanceof Error ? err.message : String(err)}\n`);
-    log.fatal({ redis: redactRedisUrl(config.redis.url) }, 'redis unreachable at start-up');
-    process.exit(1);
-  }
-
-  const catalog = await openCatalog(config.catalogPath);
-  await catalog.migrate();
   const redis = createRedis(config.redis, 'producer');
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const queues = createQueues(redis, config.redis.prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+  const queues = queuesFor(config, redis);
 
-  const app = await buildApp({
-    config,
-    catalog,
-    queues,
-    redis,
-    openStorage: (url) => openStorage(url),
-    metrics: createMetrics(undefined, { defaults: true }),
-    logger: log,
-  });
+  const app = await buildApp({ config, catalog, queues, redis, metrics: createMetrics(undefined, { defaults: true }), logger: log });
   await app.listen({ host: config.api.host, port: config.api.port });
 
   let stopping = false;
@@ -76,9 +48,4 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`api: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
 });

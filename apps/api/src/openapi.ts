@@ -15,7 +15,6 @@ import { openCatalog } from '@mfb/catalog';
 import { loadConfig } from '@mfb/config';
 import { closeQueues, createQueues } from '@mfb/jobs';
 import { createLogger } from '@mfb/observability';
-import { openStorage } from '@mfb/storage';
 import { buildApp } from './app.js';
 
 export async function openApiDocument(): Promise<Record<string, unknown>> {
@@ -27,7 +26,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const queues = createQueues(redis, 'openapi');
   try {
     const config = await loadConfig({ env: {}, cwd: dir });
-    const app = await buildApp({ config, catalog, queues, redis, openStorage, logger: createLogger('api', { level: 'silent' }) });
+    const app = await buildApp({ config, catalog, queues, redis, logger: createLogger('api', { level: 'silent' }) });
     await app.ready();
     const doc = app.swagger() as Record<string, unknown>;
     await app.close();

@@ -1,8 +1,10 @@
 import type { Catalog } from '@mfb/catalog';
+import type { Scope } from '@mfb/client';
 import type { Config } from '@mfb/config';
 import type { DatabaseLocks, Queues } from '@mfb/jobs';
 import type { Redis } from 'ioredis';
 import type { Metrics } from '@mfb/observability';
+import type { Storages } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
 import type { Logger } from 'pino';
 
@@ -17,8 +19,8 @@ export interface ApiDeps {
    * (`DatabaseLocks` of @mfb/jobs, under `queues.prefix`) before deleting a backup.
    */
   redis: Redis;
-  /** Opens the storage behind a URL (`openStorage` of @mfb/storage). */
-  openStorage: (url: string) => StorageDriver;
+  /** Storage per target; absent = `createStorages(config)` of @mfb/runtime. */
+  storages?: Storages;
   /** Metrics exposed at /metrics; absent = a fresh registry with the process defaults. */
   metrics?: Metrics;
   /** Absent = `createLogger('api')` at `config.log.level`. */
@@ -27,9 +29,7 @@ export interface ApiDeps {
   now?: () => Date;
 }
 
-/** Scopes, weakest first: each implies the ones before it. */
-export const SCOPES = ['read', 'write', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
+export type { Scope };
 
 /** Who is calling: an API key (by its public id) or the Bull Board admin user. */
 export interface Principal {

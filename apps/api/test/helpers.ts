@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { openCatalog, type Catalog } from '@mfb/catalog';
-import type { Config, DatabaseConfig } from '@mfb/config';
-import { closeQueues, createQueues, type Queues } from '@mfb/jobs';
+import type { Catalog } from '@mfb/catalog';
+import type { Config } from '@mfb/config';
+import { closeQueues, type Queues } from '@mfb/jobs';
 import { createLogger, createMetrics } from '@mfb/observability';
-import { openStorage } from '@mfb/storage';
+import { openMigratedCatalog, queuesFor } from '@mfb/runtime';
+import { testConfig } from '@mfb/testkit';
 import type { Manifest } from '@mfb/backup';
 import { buildApp, type BuildOptions } from '../src/index.js';
 import { ContractChecker } from './contract.js';
@@ -33,60 +34,28 @@ export function basic(user: string, password: string): Record<string, string> {
   return { authorization: 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64') };
 }
 
-export function database(id: string, path: string, extra: Partial<DatabaseConfig> = {}): DatabaseConfig {
+/** Test settings (config file shape) on top of the testkit defaults: everything under `dir`. */
+function testSettings(over: { api?: Record<string, unknown> }): Record<string, unknown> {
   return {
-    id,
-    path,
-    compression: { algorithm: 'gzip', level: 6 },
-    targets: [],
-    retention: { keepLast: 7 },
-    schedules: [],
-    ...extra,
-  };
-}
-
-/** A complete config for tests: everything under `dir`, Redis prefix unique. */
-export function testConfig(dir: string, prefix: string, over: { databases?: DatabaseConfig[]; api?: Partial<Config['api']> } = {}): Config {
-  return {
-    source: 'test',
-    dataDir: dir,
-    catalogPath: join(dir, 'catalog.db'),
-    tmpDir: join(dir, 'tmp'),
-    storageUrl: 'file://' + join(dir, 'backups'),
-    localRetention: { keepLast: 7 },
-    databases: over.databases ?? [database('main', join(dir, 'main.db')), database('other', join(dir, 'other.db'))],
-    targets: [{ name: 'nas', url: 'file://' + join(dir, 'nas'), retention: { keepLast: 7 } }],
-    keys: new Map(),
-    redis: { url: REDIS_URL, prefix, tls: false },
-    worker: {
-      concurrency: 1,
-      lockTtlMs: 30_000,
-      shutdownGraceMs: 5_000,
-      metricsPort: 0,
-      metricsHost: '127.0.0.1',
-      attempts: { backup: 1, upload: 1, prune: 1, restore: 1, verify: 1 },
-      backoffMs: 1000,
-    },
+    dataDir: '.',
+    databases: [
+      { id: 'main', path: 'main.db' },
+      { id: 'other', path: 'other.db' },
+    ],
+    targets: [{ name: 'nas', url: './nas' }],
+    worker: { shutdownGraceMs: 5_000, attempts: { backup: 1, upload: 1, prune: 1, restore: 1, verify: 1 }, backoffMs: 1000 },
     api: {
-      host: '127.0.0.1',
-      port: 0,
       keys: [
         { id: 'reader', key: KEYS.read, scopes: ['read'] },
         { id: 'writer', key: KEYS.write, scopes: ['write'] },
         { id: 'administrator', key: KEYS.admin, scopes: ['admin'] },
       ],
-      metricsPublic: false,
       adminUser: ADMIN_USER,
       adminPassword: ADMIN_PASSWORD,
       rateLimitPerMinute: 100_000,
       bodyLimitBytes: 64 * 1024,
-      corsOrigins: [],
-      requestTimeoutMs: 30_000,
-      headersTimeoutMs: 10_000,
-      idleTimeoutMs: 300_000,
       ...over.api,
     },
-    log: { level: 'silent' },
   };
 }
 
@@ -103,22 +72,21 @@ export interface TestApp {
 }
 
 /** A real app: Redis under a fresh prefix, a SQLite catalog and file storage in a temp dir. */
-export async function startTestApp(over: Parameters<typeof testConfig>[2] = {}, logLines?: string[], build: BuildOptions = {}): Promise<TestApp> {
+export async function startTestApp(over: { api?: Record<string, unknown> } = {}, logLines?: string[], build: BuildOptions = {}): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), 'mfb-api-'));
   await mkdir(join(dir, 'backups'), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, 'nas'), { recursive: true, mode: 0o700 });
   const prefix = `mfb-test-${randomUUID()}`;
-  const config = testConfig(dir, prefix, over);
-  const catalog = await openCatalog(config.catalogPath);
-  await catalog.migrate();
+  const { config } = await testConfig({ dir, redisUrl: REDIS_URL, redisPrefix: prefix, settings: testSettings(over) });
+  const catalog = await openMigratedCatalog(config);
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const queues = createQueues(redis, prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+  const queues = queuesFor(config, redis);
   const logger = logLines
     ? createLogger('api', { level: 'info', destination: { write: (s: string) => void logLines.push(s) } })
     : createLogger('api', { level: 'silent' });
   // Load shedding (503 OVERLOADED past 1 s of event-loop delay) is off unless a test asks for
   // it: on a busy shared CI machine it would otherwise answer whatever test is running.
-  const app = await buildApp({ config, catalog, queues, redis, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger }, { maxEventLoopDelayMs: 0, ...build });
+  const app = await buildApp({ config, catalog, queues, redis, metrics: createMetrics(), logger }, { maxEventLoopDelayMs: 0, ...build });
   await app.ready();
   const checker = contractChecker(app);
   // Every answer a route suite receives is checked against the OpenAPI document.

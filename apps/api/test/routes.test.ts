@@ -490,7 +490,7 @@ describe('client mistakes are 4xx problem+json', () => {
 
     const traversal = await t.app.inject({ url: '/v1/databases/..%2F..%2Fetc%2Fpasswd/backups', headers: bearer('read') });
     expect(traversal.statusCode).toBe(400);
-    expect(problemOf(traversal).code).toBe('VALIDATION_FAILED');
+    expect(problemOf(traversal).code).toBe('INVALID_ID');
   });
 });
 
@@ -589,7 +589,7 @@ describe('dependencies down', () => {
     const dead = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
     dead.on('error', () => undefined);
     const queues = createQueues(dead, 'mfb-dead');
-    const app = await buildApp({ config: t.config, catalog: t.catalog, queues, redis: dead, openStorage: (u) => openStorage(u), metrics: createMetrics(), logger: createLogger('api', { level: 'silent' }) });
+    const app = await buildApp({ config: t.config, catalog: t.catalog, queues, redis: dead, metrics: createMetrics(), logger: createLogger('api', { level: 'silent' }) });
     try {
       const trig = await app.inject({ method: 'POST', url: '/v1/databases/main/backups', headers: bearer('write') });
       expect(trig.statusCode).toBe(503);

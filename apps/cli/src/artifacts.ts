@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { BACKUP_ID_RE, MANIFEST_SUFFIX, ManifestInvalidError, readManifest, type KeyRing, type Manifest } from '@mfb/backup';
 import { openStorage, type StorageDriver } from '@mfb/storage';
-import { ArtifactFileNotFoundError, BackupNotFoundError, KeyFileError, NoKeyError } from './errors.js';
+import { BACKUP_ID_PATTERN } from '@mfb/client';
+import { ArtifactFileNotFoundError, BackupNotFoundError, InvalidIdError, KeyFileError, NO_KEY_HINT, UnknownKeyIdError } from './errors.js';
 import type { Context } from './context.js';
 
 export interface ResolvedArtifact {
@@ -46,10 +47,12 @@ export async function resolveArtifact(ctx: Context, ref: string, opts: SourceOpt
     // Looks like a path (artifact keys never start with `.` or `/`) but is not a file.
     if (ref.startsWith('.') || ref.startsWith(sep)) throw new ArtifactFileNotFoundError(ref);
   }
+  // Neither a backup id nor an artifact key (`<databaseId>/<file>`): malformed, not unknown.
+  if (!BACKUP_ID_RE.test(ref) && !ref.includes('/')) throw new InvalidIdError('backup', ref, BACKUP_ID_PATTERN);
   if (opts.fromDir) {
     const storage = openStorage(/^[a-z][a-z0-9+.-]*:\/\//i.test(opts.fromDir) ? opts.fromDir : resolve(opts.fromDir));
     const key = BACKUP_ID_RE.test(ref) ? await findInStorage(storage, ref) : stripManifest(ref);
-    if (!key) throw new BackupNotFoundError(ref, `no manifest for it in ${storage.url}`);
+    if (!key) throw new BackupNotFoundError(ref, { hint: `no manifest for it in ${storage.url}` });
     return { storage, artifactKey: key, via: 'storage', release: noop };
   }
   const storage = await ctx.storage();
@@ -61,7 +64,7 @@ export async function resolveArtifact(ctx: Context, ref: string, opts: SourceOpt
     // The catalog can lag behind storage (or be lost): storage is the source of truth.
     const key = await findInStorage(storage, ref);
     if (key) return { storage, artifactKey: key, via: 'storage', release: noop };
-    throw new BackupNotFoundError(ref, rec ? 'its local copy was deleted' : `not in the catalog nor in ${storage.url}`);
+    throw new BackupNotFoundError(ref, { hint: rec ? 'its local copy was deleted' : `not in the catalog nor in ${storage.url}` });
   }
   return { storage, artifactKey: stripManifest(ref), via: 'storage', release: noop };
 }
@@ -166,7 +169,7 @@ export async function keyRingFor(
   }
   if (ring.size === 0) {
     manifest ??= await readManifest(art.storage, art.artifactKey);
-    if (manifest.encryption) throw new NoKeyError(manifest.encryption.keyId);
+    if (manifest.encryption) throw new UnknownKeyIdError(manifest.encryption.keyId, { hint: NO_KEY_HINT });
   }
   return ring;
 }

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import { openCatalog, type Catalog } from '@mfb/catalog';
+import type { Catalog } from '@mfb/catalog';
 import { loadConfig, type Config, type DatabaseConfig } from '@mfb/config';
-import { openStorage, type StorageDriver } from '@mfb/storage';
-import { UnknownDatabaseError } from './errors.js';
+import { createStorages, databaseFor, openMigratedCatalog, type Storages } from '@mfb/runtime';
+import type { StorageDriver } from '@mfb/storage';
 import type { Output } from './output.js';
 import type { ProgressReporter } from './progress.js';
 
@@ -21,7 +21,7 @@ export interface GlobalOptions {
 export class Context {
   private configP: Promise<Config> | undefined;
   private catalogP: Promise<Catalog> | undefined;
-  private storageV: StorageDriver | undefined;
+  private storagesV: Storages | undefined;
 
   constructor(
     readonly opts: GlobalOptions,
@@ -36,30 +36,19 @@ export class Context {
 
   /** The catalog, migrated (migrations run at start-up of every command that uses it). */
   catalog(): Promise<Catalog> {
-    this.catalogP ??= (async () => {
-      const cfg = await this.config();
-      await ensurePrivateDirs([cfg.dataDir]);
-      const catalog = await openCatalog(cfg.catalogPath);
-      await catalog.migrate();
-      return catalog;
-    })();
+    this.catalogP ??= this.config().then(openMigratedCatalog);
     return this.catalogP;
   }
 
-  /** Primary storage (`storageUrl` from the config). */
-  async storage(): Promise<StorageDriver> {
-    if (!this.storageV) {
-      const cfg = await this.config();
-      this.storageV = openStorage(cfg.storageUrl);
-    }
-    return this.storageV;
+  /** Storage of a configured target (`local`, the default, is `storageUrl`). @throws TARGET_NOT_FOUND */
+  async storage(target = 'local'): Promise<StorageDriver> {
+    this.storagesV ??= createStorages(await this.config(), { listKnown: true });
+    return this.storagesV.storageFor(target);
   }
 
+  /** @throws INVALID_ID for a malformed id, DATABASE_NOT_FOUND for one not in the config. */
   async database(id: string): Promise<DatabaseConfig> {
-    const cfg = await this.config();
-    const db = cfg.databases.find((d) => d.id === id);
-    if (!db) throw new UnknownDatabaseError(id, cfg.databases.map((d) => d.id));
-    return db;
+    return databaseFor(await this.config(), id, { listKnown: true });
   }
 
   async close(): Promise<void> {

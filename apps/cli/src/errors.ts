@@ -1,5 +1,12 @@
 import { AppError } from '@mfb/errors';
 
+/** Shared with the API and the worker: one code per situation (docs/errors.md). */
+export { BackupNotFoundError, DatabaseNotFoundError, InvalidIdError, TargetNotFoundError } from '@mfb/errors';
+export { UnknownKeyIdError } from '@mfb/backup';
+
+/** Added to BACKUP_UNKNOWN_KEY_ID in the CLI: where an operator gives a key. */
+export const NO_KEY_HINT = 'use --key-file or configure keys';
+
 /** Errors the CLI itself raises; engine/storage/config errors pass through with their own codes. */
 export class CliError extends AppError {}
 
@@ -9,35 +16,9 @@ export class UsageError extends CliError {
   }
 }
 
-export class UnknownDatabaseError extends CliError {
-  constructor(databaseId: string, known: string[]) {
-    super(
-      'CLI_DATABASE_UNKNOWN',
-      `no database "${databaseId}" in the config${known.length ? ` (configured: ${known.join(', ')})` : ' (none configured)'}`,
-      { permanent: true, status: 404, details: { databaseId } },
-    );
-  }
-}
-
-export class BackupNotFoundError extends CliError {
-  constructor(ref: string, hint?: string) {
-    super('CLI_BACKUP_NOT_FOUND', `backup not found: ${ref}${hint ? ` (${hint})` : ''}`, { permanent: true, status: 404, details: { ref } });
-  }
-}
-
 export class ArtifactFileNotFoundError extends CliError {
   constructor(path: string, what = 'artifact') {
     super('CLI_ARTIFACT_NOT_FOUND', `${what} not found: ${path}`, { permanent: true, status: 404, details: { path } });
-  }
-}
-
-export class NoKeyError extends CliError {
-  constructor(keyId: string) {
-    super('CLI_NO_KEY', `the artifact is encrypted with key "${keyId}" and no key was given (use --key-file or configure keys)`, {
-      permanent: true,
-      status: 400,
-      details: { keyId },
-    });
   }
 }
 

@@ -26,14 +26,15 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 const BY_CODE: Record<string, ExitCode> = {
   // CLI
   CLI_USAGE: ExitCode.USAGE,
-  CLI_DATABASE_UNKNOWN: ExitCode.NOT_FOUND,
-  CLI_BACKUP_NOT_FOUND: ExitCode.NOT_FOUND,
   CLI_ARTIFACT_NOT_FOUND: ExitCode.NOT_FOUND,
-  CLI_NO_KEY: ExitCode.CONFIG,
   CLI_KEY_FILE_INVALID: ExitCode.CONFIG,
   CLI_NO_API_KEY: ExitCode.CONFIG,
   CLI_CONFIG_EXISTS: ExitCode.TARGET,
-  CLI_REMOTE_UNAVAILABLE: ExitCode.FAILURE,
+  // shared by CLI, API and worker
+  INVALID_ID: ExitCode.USAGE,
+  DATABASE_NOT_FOUND: ExitCode.NOT_FOUND,
+  TARGET_NOT_FOUND: ExitCode.NOT_FOUND,
+  BACKUP_NOT_ON_TARGET: ExitCode.NOT_FOUND,
   // engine: source
   BACKUP_SOURCE_NOT_FOUND: ExitCode.SOURCE,
   BACKUP_SOURCE_UNREADABLE: ExitCode.SOURCE,
@@ -63,6 +64,8 @@ const BY_CODE: Record<string, ExitCode> = {
   AUTH_INVALID_CREDENTIALS: ExitCode.CONFIG,
   AUTH_INSUFFICIENT_SCOPE: ExitCode.CONFIG,
   VALIDATION_FAILED: ExitCode.USAGE,
+  RESTORE_TARGET_REQUIRED: ExitCode.USAGE,
+  RESTORE_INVALID_TARGET_PATH: ExitCode.USAGE,
   INVALID_AT: ExitCode.USAGE,
   AT_TOO_FAR: ExitCode.USAGE,
   // storage

@@ -33,7 +33,8 @@ export class Output {
     const code = isAppError(e) ? (e as { code: string }).code : codeOf(e);
     const exit = isAppError(e) ? exitCodeFor(code) : ExitCode.FAILURE;
     const message = e instanceof Error ? e.message : String(e);
-    const shown = code ?? 'INTERNAL';
+    // Same code as the API's answer to an unexpected error.
+    const shown = code ?? 'INTERNAL_ERROR';
     this.err.write(`error[${shown}]: ${message}\n`);
     if (this.debug && e instanceof Error && e.stack) {
       this.err.write(e.stack + '\n');

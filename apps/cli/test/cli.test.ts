@@ -176,19 +176,22 @@ describe('backupctl exit codes', () => {
     expect(notSqlite.stderr).toMatch(/error\[BACKUP_NOT_SQLITE\]/);
   });
 
-  it('4 for an unknown backup id or database id, 2 for usage errors', async () => {
+  it('4 for an unknown backup id or database id, 2 for usage errors and malformed ids', async () => {
     await setUp();
-    const unknown = await cli(['verify', '20200101T000000000Z-00000000', '--json'], dir);
-    expect(unknown.code).toBe(4);
-    expect(json<{ error: { code: string } }>(unknown).error.code).toBe('CLI_BACKUP_NOT_FOUND');
-    const unknownDb = await cli(['backup', 'nope'], dir);
-    expect(unknownDb.code).toBe(4);
+    const failsWith = async (args: string[], exit: number, code: string): Promise<void> => {
+      const r = await cli([...args, '--json'], dir);
+      expect(r.code, args.join(' ')).toBe(exit);
+      expect(json<{ error: { code: string } }>(r).error.code, args.join(' ')).toBe(code);
+    };
+    await failsWith(['verify', '20200101T000000000Z-00000000'], 4, 'BACKUP_NOT_FOUND');
+    await failsWith(['backup', 'nope'], 4, 'DATABASE_NOT_FOUND');
+    // Malformed, not unknown: its own code and a usage exit status.
+    await failsWith(['backup', 'Not/An Id'], 2, 'INVALID_ID');
+    await failsWith(['verify', 'yesterday'], 2, 'INVALID_ID');
+    await failsWith(['restore', '20200101T000000000Z-00000000'], 2, 'CLI_USAGE');
     const usage = await cli(['backup', 'fin', '--bogus'], dir);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^error\[CLI_USAGE\]: /);
-    const noTo = await cli(['restore', '20200101T000000000Z-00000000', '--json'], dir);
-    expect(noTo.code).toBe(2);
-    expect(json<{ error: { code: string } }>(noTo).error.code).toBe('CLI_USAGE');
   });
 
   it('5 for a wrong key and for a tampered artifact; nothing is written to the target', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { exitCodeFor, ExitCode } from '../src/exit-codes.js';
 import { createProgress } from '../src/progress.js';
 import { Output } from '../src/output.js';
-import { UnknownDatabaseError } from '../src/errors.js';
+import { DatabaseNotFoundError } from '../src/errors.js';
 
 class Sink extends Writable {
   text = '';
@@ -34,15 +34,15 @@ describe('output', () => {
     const out = new Sink();
     const err = new Sink();
     const o = new Output(true, false, out as unknown as NodeJS.WriteStream, err as unknown as NodeJS.WriteStream);
-    const code = o.error(new UnknownDatabaseError('nope', ['demo']));
+    const code = o.error(new DatabaseNotFoundError('nope', ['demo']));
     expect(code).toBe(ExitCode.NOT_FOUND);
-    expect(err.text).toBe('error[CLI_DATABASE_UNKNOWN]: no database "nope" in the config (configured: demo)\n');
+    expect(err.text).toBe('error[DATABASE_NOT_FOUND]: no database "nope" is configured (configured: demo)\n');
     expect(JSON.parse(out.text)).toEqual({
-      error: { code: 'CLI_DATABASE_UNKNOWN', message: 'no database "nope" in the config (configured: demo)', exitCode: 4, details: { databaseId: 'nope' } },
+      error: { code: 'DATABASE_NOT_FOUND', message: 'no database "nope" is configured (configured: demo)', exitCode: 4, details: { databaseId: 'nope' } },
     });
     const plain = new Sink();
     expect(new Output(false, false, out as unknown as NodeJS.WriteStream, plain as unknown as NodeJS.WriteStream).error(new Error('boom'))).toBe(1);
-    expect(plain.text).toBe('error[INTERNAL]: boom\n');
+    expect(plain.text).toBe('error[INTERNAL_ERROR]: boom\n');
   });
 });
 

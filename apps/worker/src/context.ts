@@ -1,30 +1,44 @@
 import type { Job } from 'bullmq';
-import type { Progress } from '@mfb/backup';
+import type { KeyRing, Progress } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
-import type { Config, DatabaseConfig } from '@mfb/config';
-import type { JobName, Payloads, Queues } from '@mfb/jobs';
+import type { DatabaseConfig, TargetConfig } from '@mfb/config';
+import type { JobName, Payloads } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { StorageDriver } from '@mfb/storage';
 
-/** Everything a handler may use. Built per job by the runner; handlers never touch Redis locks. */
-export interface HandlerContext<N extends JobName = JobName> {
-  readonly job: Job;
+/** What every handler gets: its own job's payload, database, log, abort signal and progress. */
+export interface JobScope<N extends JobName = JobName> {
   readonly payload: Payloads[N];
   /** The configured database the job is about (unknown ids fail before the handler runs). */
   readonly database: DatabaseConfig;
-  readonly config: Config;
-  readonly catalog: Catalog;
-  /** Primary storage (`config.storageUrl`), target name `local`. */
-  readonly primary: StorageDriver;
-  /** Storage of a target by name (`local` = primary). Throws a permanent error for unknown names. */
-  storageFor(target: string): StorageDriver;
-  readonly queues: Queues;
-  readonly metrics: Metrics;
   readonly log: Logger;
   /** Aborted on shutdown past the grace period, on BullMQ cancellation, or when the lock is lost. */
   readonly signal: AbortSignal;
   /** Report progress; throttled before it reaches Redis. */
   progress(p: Progress): void;
+}
+
+/**
+ * Everything beyond its own job that a handler may reach. Each handler names the part it
+ * uses in its type (`Handler<'prune', 'catalog' | 'storageFor' | ...>`), so its signature
+ * shows its reach and the compiler refuses anything else. Handlers never touch Redis locks
+ * or the queues (chained jobs go through `followUp`).
+ */
+export interface Resources {
+  /** The BullMQ job (its stored progress, `updateProgress`). */
+  readonly job: Job;
+  readonly catalog: Catalog;
+  /** Primary storage (`config.storageUrl`), target name `local`. */
+  readonly primary: StorageDriver;
+  /** Storage of a target by name (`local` = primary). Throws TARGET_NOT_FOUND (permanent) for unknown names. */
+  storageFor(target: string): StorageDriver;
+  /** Encryption keys by id (`config.keys`). */
+  readonly keys: KeyRing;
+  /** Scratch directory of the engine (`config.tmpDir`). */
+  readonly tmpDir: string;
+  /** Configured storage targets (`config.targets`). */
+  readonly targets: readonly TargetConfig[];
+  readonly metrics: Metrics;
   /**
    * Chain a job (validated now) that is enqueued once this job has succeeded and released
    * its database lock, so a chained job of the same database does not find it still locked.
@@ -34,8 +48,14 @@ export interface HandlerContext<N extends JobName = JobName> {
   followUp<M extends JobName>(name: M, payload: Payloads[M]): string;
 }
 
-/** One handler per job name. The result is stored as the job's return value. */
-export type Handler<N extends JobName> = (ctx: HandlerContext<N>) => Promise<unknown>;
+/** What a handler of job `N` that reaches `R` receives. Built per job by the runner. */
+export type HandlerContext<N extends JobName = JobName, R extends keyof Resources = keyof Resources> = JobScope<N> & Pick<Resources, R>;
 
-/** The compiler checks that every job name has exactly one handler. */
-export type Handlers = { [N in JobName]: Handler<N> };
+/** One handler per job name, reaching only `R`. The result is stored as the job's return value. */
+export type Handler<N extends JobName, R extends keyof Resources = never> = (ctx: HandlerContext<N, R>) => Promise<unknown>;
+
+/**
+ * The compiler checks that every job name has exactly one handler. The runner hands every
+ * handler all resources; a handler typed with fewer is assignable (it just cannot see more).
+ */
+export type Handlers = { [N in JobName]: (ctx: HandlerContext<N>) => Promise<unknown> };

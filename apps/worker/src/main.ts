@@ -1,15 +1,12 @@
 /**
  * Worker process entry: `tsx apps/worker/src/main.ts [--config file.yaml]`.
  *
- * Reads the config, checks Redis (reachable, `maxmemory-policy noeviction`), opens the
- * catalog, seeds and reconciles schedules, runs one BullMQ worker per queue, serves
+ * Starts like every process (`startService`: config, Redis check with its `noeviction`
+ * warning, catalog), seeds and reconciles schedules, runs one BullMQ worker per queue, serves
  * /metrics and /health, and shuts down gracefully on SIGTERM/SIGINT (exit 0).
  */
 import { parseArgs } from 'node:util';
-import { openCatalog } from '@mfb/catalog';
-import { loadConfig, type Config } from '@mfb/config';
-import { checkRedis, redactRedisUrl } from '@mfb/jobs';
-import { createLogger } from '@mfb/observability';
+import { runService, startService } from '@mfb/runtime';
 import { startWorker, type WorkerRuntimeOptions } from './runtime.js';
 
 const { values: args } = parseArgs({
@@ -24,33 +21,8 @@ const { values: args } = parseArgs({
   strict: true,
 });
 
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = await loadConfig(args.config !== undefined ? { file: args.config } : {});
-  } catch (err) {
-    process.stderr.write(`worker: invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(2);
-  }
-  const log = createLogger('worker', { level: config.log.level });
-
-  try {
-    const check = await checkRedis(config.redis);
-    if (!check.evictionSafe) {
-      const msg =
-        `Redis maxmemory-policy is "${check.maxmemoryPolicy}", not "noeviction": under memory pressure Redis ` +
-        'will silently delete jobs and locks. Set `maxmemory-policy noeviction` in redis.conf.';
-      log.warn({ maxmemoryPolicy: check.maxmemoryPolicy }, msg);
-      process.stderr.write(`\n!!! WARNING: ${msg}\n\n`);
-    }
-  } catch (err) {
-    process.stderr.write(`worker: ${err instanceof Error ? err.message : String(err)}\n`);
-    log.fatal({ redis: redactRedisUrl(config.redis.url) }, 'redis unreachable at start-up');
-    process.exit(1);
-  }
-
-  const catalog = await openCatalog(config.catalogPath);
-  await catalog.migrate();
+runService('worker', async () => {
+  const { config, log, catalog } = await startService('worker', { configFile: args.config });
 
   const extra: Partial<WorkerRuntimeOptions> = {};
   if (args['test-only-handler'] !== undefined || args['test-only-throttle-bps'] !== undefined) {
@@ -92,9 +64,4 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`worker: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
 });

@@ -5,9 +5,9 @@ import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
 import { enqueue, newJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
-import type { StorageDriver } from '@mfb/storage';
+import type { Storages } from '@mfb/runtime';
 import type { HandlerContext, Handlers } from './context.js';
-import { JobAbortedError, UnknownDatabaseError } from './errors.js';
+import { DatabaseNotFoundError, JobAbortedError } from './errors.js';
 
 /** Test hooks (interval recording); never used in production paths. */
 export interface RunnerHooks {
@@ -23,8 +23,7 @@ export interface RunnerDeps {
   metrics: Metrics;
   log: Logger;
   handlers: Handlers;
-  primary: StorageDriver;
-  storageFor(target: string): StorageDriver;
+  storages: Storages;
   /** Aborted when shutdown exceeds its grace period. */
   shutdownSignal: AbortSignal;
   hooks?: RunnerHooks;
@@ -91,7 +90,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     }
     const database = config.databases.find((d) => d.id === payload.databaseId);
     if (!database) {
-      const err = new UnknownDatabaseError(payload.databaseId);
+      const err = new DatabaseNotFoundError(payload.databaseId);
       metrics.jobsTotal.inc({ queue, outcome: 'failed' });
       await history(job, queue, payload.databaseId, 'failed', describe(err), null);
       throw new UnrecoverableError(describe(err));
@@ -127,8 +126,8 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       // swept by the first job of each database in this process. Skipping the sweep otherwise
       // keeps two directory walks off every job's path.
       if ((job.attemptsStarted ?? 0) > 1 || !swept.has(database.id)) {
-        let removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.primary.cleanupIncomplete(`${database.id}/`));
-        if (queue === 'upload') removed += await deps.storageFor((payload as { target: string }).target).cleanupIncomplete(`${database.id}/`);
+        let removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.storages.primary.cleanupIncomplete(`${database.id}/`));
+        if (queue === 'upload') removed += await deps.storages.storageFor((payload as { target: string }).target).cleanupIncomplete(`${database.id}/`);
         swept.add(database.id);
         if (removed > 0) log.warn({ jobId: job.id, databaseId: database.id, removed }, 'removed temp files of an earlier killed run');
       }
@@ -138,11 +137,12 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         job,
         payload,
         database,
-        config,
         catalog,
-        primary: deps.primary,
-        storageFor: deps.storageFor,
-        queues: deps.queues,
+        primary: deps.storages.primary,
+        storageFor: deps.storages.storageFor,
+        keys: config.keys,
+        tmpDir: config.tmpDir,
+        targets: config.targets,
         metrics,
         get log() {
           return (jobLog ??= log.child({ jobId: job.id, queue, databaseId: database.id }));

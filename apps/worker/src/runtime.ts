@@ -4,10 +4,8 @@ import { Worker } from 'bullmq';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import {
-  DatabaseLocks,
   JOB_NAMES,
   closeQueues,
-  createQueues,
   createRedis,
   reconcileSchedules,
   type JobName,
@@ -15,9 +13,10 @@ import {
   type ReconcileResult,
 } from '@mfb/jobs';
 import { createMetrics, type Logger, type Metrics } from '@mfb/observability';
-import { openStorage, type StorageDriver } from '@mfb/storage';
+import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
+import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
-import { JobAbortedError, UnknownTargetError } from './errors.js';
+import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
@@ -73,23 +72,11 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   const metrics = opts.metrics ?? createMetrics(undefined, { defaults: true });
   const connection = createRedis(config.redis, 'worker');
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
-  const queues = createQueues(connection, config.redis.prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
-  const locks = new DatabaseLocks(connection, config.redis.prefix, config.worker.lockTtlMs);
-
-  const wrap = opts.wrapStorage ?? ((d: StorageDriver) => d);
-  const primary = wrap(openStorage(config.storageUrl), 'local');
-  const targets = new Map<string, StorageDriver>();
-  const storageFor = (target: string): StorageDriver => {
-    if (target === 'local') return primary;
-    let d = targets.get(target);
-    if (!d) {
-      const t = config.targets.find((x) => x.name === target);
-      if (!t) throw new UnknownTargetError(target);
-      d = wrap(openStorage(t.url), target);
-      targets.set(target, d);
-    }
-    return d;
-  };
+  const queues = queuesFor(config, connection);
+  const locks = locksFor(config, connection);
+  const storages = createStorages(config, opts.wrapStorage ? { wrap: opts.wrapStorage } : {});
+  // Open the primary storage now: an unusable storageUrl fails the start, not every job.
+  void storages.primary;
 
   const shutdown = new AbortController();
   const processor = createProcessor({
@@ -100,8 +87,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     metrics,
     log,
     handlers: opts.handlers ?? realHandlers,
-    primary,
-    storageFor,
+    storages,
     shutdownSignal: shutdown.signal,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
   });

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { Config } from '@mfb/config';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, type Queues } from '@mfb/jobs';
+import { testConfig as kitConfig } from '@mfb/testkit';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -31,51 +31,38 @@ export interface TestConfigInput {
   localKeepLast?: number;
 }
 
-/** A full Config for in-process tests, and the same as a file for worker processes. */
+/** A Config for in-process tests (through `loadConfig`), and its file for worker processes. */
 export async function testConfig(input: TestConfigInput): Promise<{ config: Config; file: string }> {
-  const d = input.dir;
-  await mkdir(join(d, 'data'), { recursive: true, mode: 0o700 });
-  const targets = (input.targets ?? []).map((name) => ({ name, url: `file://${join(d, 'targets', name)}`, retention: { keepLast: 2 } }));
-  for (const t of input.targets ?? []) await mkdir(join(d, 'targets', t), { recursive: true, mode: 0o700 });
-  const config: Config = {
-    source: 'test',
-    dataDir: join(d, 'data'),
-    catalogPath: join(d, 'data', 'catalog.db'),
-    tmpDir: join(d, 'data', 'tmp'),
-    storageUrl: `file://${join(d, 'data', 'backups')}`,
-    localRetention: { keepLast: input.localKeepLast ?? 3 },
-    databases: input.databases.map((db) => ({
-      id: db.id,
-      path: db.path,
-      compression: { algorithm: 'gzip', level: 1 },
-      targets: db.targets ?? [],
-      retention: { keepLast: db.keepLast ?? 3 },
-      schedules: db.schedules ?? [],
-    })),
-    targets,
-    keys: new Map(),
-    redis: { url: input.redisUrl ?? REDIS_URL, prefix: `t-${randomUUID()}`, tls: false },
-    worker: {
-      concurrency: input.concurrency ?? 2,
-      lockTtlMs: input.lockTtlMs ?? 3000,
-      shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
-      metricsPort: 0,
-      metricsHost: '127.0.0.1',
-      attempts: { backup: 3, upload: 3, prune: 2, restore: 1, verify: 2, ...input.attempts },
-      backoffMs: input.backoffMs ?? 200,
+  for (const t of input.targets ?? []) await mkdir(join(input.dir, 'targets', t), { recursive: true, mode: 0o700 });
+  const { config, file } = await kitConfig({
+    dir: input.dir,
+    redisUrl: input.redisUrl ?? REDIS_URL,
+    settings: {
+      dataDir: './data',
+      localRetention: { keepLast: input.localKeepLast ?? 3 },
+      databases: input.databases.map((db) => ({
+        id: db.id,
+        path: db.path,
+        compression: { algorithm: 'gzip', level: 1 },
+        targets: db.targets ?? [],
+        retention: { keepLast: db.keepLast ?? 3 },
+        schedules: db.schedules ?? [],
+      })),
+      targets: (input.targets ?? []).map((name) => ({ name, url: `./targets/${name}`, retention: { keepLast: 2 } })),
+      worker: {
+        concurrency: input.concurrency ?? 2,
+        lockTtlMs: input.lockTtlMs ?? 3000,
+        shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
+        attempts: { backup: 3, upload: 3, prune: 2, restore: 1, verify: 2, ...input.attempts },
+        backoffMs: input.backoffMs ?? 200,
+      },
+      api: { metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 },
+      // Tests read the worker's log lines (`worker ready`, ...).
+      log: { level: 'info' },
     },
-    api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1_000_000 , corsOrigins: [], requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 },
-    log: { level: 'info' },
-  };
-  const file = join(d, 'config.yaml');
-  await writeFile(file, configFileText(config), { mode: 0o600 });
+  });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   return { config, file };
-}
-
-/** The config file a worker process reads (JSON is valid YAML). */
-function configFileText(c: Config): string {
-  const { source: _s, keys: _k, ...rest } = c;
-  return JSON.stringify(rest, null, 2);
 }
 
 export interface WorkerProc {

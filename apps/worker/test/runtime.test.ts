@@ -105,7 +105,7 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
       expect(j.attemptsMade).toBe(1);
     }
     expect(bad.failedReason).toMatch(/JOBS_INVALID_PAYLOAD.*\/trigger/);
-    expect(unknown.failedReason).toMatch(/WORKER_UNKNOWN_DATABASE/);
+    expect(unknown.failedReason).toMatch(/DATABASE_NOT_FOUND/);
     expect(missing.opts.attempts).toBe(3);
     expect((await getJobStatus(q, String(missing.id)))?.state).toBe('failed');
     expect((await catalog.listJobs({ databaseId: 'missing' }))[0]).toMatchObject({ state: 'failed', attempts: 1 });

@@ -135,9 +135,11 @@ export class WrongKeyError extends BackupError {
   }
 }
 
+/** No key with the id an artifact (or a database's config) names: nothing to encrypt or decrypt with. */
 export class UnknownKeyIdError extends BackupError {
-  constructor(keyId: string, opts: Opts = {}) {
-    super('BACKUP_UNKNOWN_KEY_ID', `no key configured with id "${keyId}"`, { ...opts, permanent: true, status: 422, details: { keyId } });
+  constructor(keyId: string, opts: Opts & { hint?: string } = {}) {
+    const { hint, ...rest } = opts;
+    super('BACKUP_UNKNOWN_KEY_ID', `no key configured with id "${keyId}"${hint ? ` (${hint})` : ''}`, { ...rest, permanent: true, status: 422, details: { keyId } });
   }
 }
 

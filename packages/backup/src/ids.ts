@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { CompressionAlgorithm } from './types.js';
 
-/** Same pattern as `DatabaseId` in `@mfb/jobs` (kept local: backup must not import jobs). */
-export const DATABASE_ID_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-/** Same pattern as `BackupId` in `@mfb/jobs`. */
-export const BACKUP_ID_RE = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$/;
+import { BACKUP_ID_RE, ID_RE } from '@mfb/client';
+
+/** Database ids (the shared id rule); backup ids as {@link newBackupId} makes them. */
+export { ID_RE as DATABASE_ID_RE, BACKUP_ID_RE };
 
 /** Suffix of the manifest stored beside every artifact. */
 export const MANIFEST_SUFFIX = '.manifest.json';

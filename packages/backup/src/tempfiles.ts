@@ -1,12 +1,13 @@
 import { mkdir, readdir, rm, open, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TEMP_PREFIX } from '@mfb/storage';
 
 /**
  * Every scratch file the engine writes in `tmpDir` is named
- * `.mfb-tmp.<databaseId>.<backupId>.<role>` (plus SQLite's `-journal`/`-wal`/`-shm` beside
- * it). Database ids cannot contain `.`, so the prefix of one database never matches another's.
+ * `.mfb-tmp-<databaseId>.<backupId>.<role>` (plus SQLite's `-journal`/`-wal`/`-shm` beside
+ * it), with the storage's one temp prefix. Database ids cannot contain `.`, so the prefix of
+ * one database never matches another's, nor a storage temp name (`.mfb-tmp-<16 hex>-<name>`).
  */
-export const TEMP_PREFIX = '.mfb-tmp.';
 
 export function tempPrefixFor(databaseId: string): string {
   return `${TEMP_PREFIX}${databaseId}.`;

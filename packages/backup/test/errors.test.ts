@@ -186,7 +186,7 @@ describe('resources and cancellation', () => {
     holder.exec('BEGIN EXCLUSIVE');
     try {
       await mkdir(sb.tmpDir, { recursive: true });
-      const dest = join(sb.tmpDir, '.mfb-tmp.finance.x.snapshot.sqlite');
+      const dest = join(sb.tmpDir, '.mfb-tmp-finance.x.snapshot.sqlite');
       const ac = new AbortController();
       const p = takeSnapshot({ sourcePath: src, destPath: dest, busyTimeoutMs: 1000, signal: ac.signal });
       setTimeout(() => ac.abort(), 100);
@@ -262,10 +262,10 @@ describe('restore/verify cancellation and disk full', () => {
 describe('cleanupTempFiles', () => {
   it('removes leftovers of one database only', async () => {
     await mkdir(sb.tmpDir, { recursive: true });
-    for (const n of ['.mfb-tmp.a.20261126T124800123Z-00000000.snapshot.sqlite', '.mfb-tmp.a.20261126T124800123Z-00000000.snapshot.sqlite-journal', '.mfb-tmp.a-b.x.snapshot.sqlite', 'other'])
+    for (const n of ['.mfb-tmp-a.20261126T124800123Z-00000000.snapshot.sqlite', '.mfb-tmp-a.20261126T124800123Z-00000000.snapshot.sqlite-journal', '.mfb-tmp-a-b.x.snapshot.sqlite', 'other'])
       await writeFile(join(sb.tmpDir, n), 'x');
     expect(await cleanupTempFiles({ tmpDir: sb.tmpDir, databaseId: 'a' })).toBe(2);
-    expect(await ls(sb.tmpDir)).toEqual(['.mfb-tmp.a-b.x.snapshot.sqlite', 'other']);
+    expect(await ls(sb.tmpDir)).toEqual(['.mfb-tmp-a-b.x.snapshot.sqlite', 'other']);
     expect(await cleanupTempFiles({ tmpDir: join(sb.dir, 'missing'), databaseId: 'a' })).toBe(0);
   });
 });

@@ -1,6 +1,9 @@
 import { AppError } from '@mfb/errors';
 import type { Problem } from './schemas.js';
 
+/** Codes the client gives itself when there is no problem document (the API's codes pass through). */
+export const CLIENT_TRANSPORT_CODES = ['API_UNREACHABLE', 'API_BAD_RESPONSE'] as const;
+
 /**
  * The API answered with an error (problem+json), or could not be reached.
  * `code` is the problem's stable code (`DATABASE_NOT_FOUND`, ...) or `API_UNREACHABLE`

@@ -4,14 +4,13 @@
  * This package owns them so that the API (which validates and serializes with them and
  * publishes them as OpenAPI) and every client (which derives its types from them) share one
  * source, while the client stays free of server dependencies (no BullMQ, no SQLite).
- * The id patterns mirror `@mfb/jobs` (a test in apps/api asserts they are identical).
+ * The id patterns come from `./rules.ts`, as do those of `@mfb/jobs` and `@mfb/config`.
  */
 import { Type, type Static } from '@sinclair/typebox';
-
-const ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
+import { BACKUP_ID_PATTERN, ID_PATTERN } from './rules.js';
 
 export const DatabaseIdSchema = Type.String({ pattern: ID_PATTERN, description: 'Database id' });
-export const BackupIdSchema = Type.String({ pattern: '^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$', description: 'Backup id' });
+export const BackupIdSchema = Type.String({ pattern: BACKUP_ID_PATTERN, description: 'Backup id' });
 export const TargetNameSchema = Type.String({ pattern: ID_PATTERN, description: 'Storage target name (`local` = primary storage)' });
 export const ScheduleIdSchema = Type.String({ pattern: ID_PATTERN, description: 'Schedule id, unique per database' });
 /** BullMQ job ids: generated numbers or the jobs package's deterministic ids. */

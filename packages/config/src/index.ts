@@ -1,7 +1,7 @@
 export type * from './types.js';
-export { ConfigError } from './errors.js';
+export { ConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './errors.js';
 export { loadConfig, redactConfig, DEFAULTS, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadConfigOptions } from './load.js';
 export { renderConfigTemplate, generateKeyFile, keyFingerprint } from './template.js';
 export type { ConfigTemplateOptions } from './template.js';
-export { isValidTimeZone, cronProblem, ID_PATTERN } from './validate.js';
+export { isValidTimeZone, cronProblem } from './validate.js';

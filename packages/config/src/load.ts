@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
+import { redactUrl } from '@mfb/errors';
 import { ConfigError } from './errors.js';
 import type {
   ApiKeyConfig,
@@ -13,8 +14,8 @@ import type {
   ScheduleConfig,
   TargetConfig,
 } from './types.js';
+import { ID_RE, ID_RULE, SCOPES } from '@mfb/client';
 import {
-  ID_PATTERN,
   Problems,
   checkInt,
   cronProblem,
@@ -67,10 +68,8 @@ export const DEFAULTS = Object.freeze({
 });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const SCOPES = ['read', 'write', 'admin'] as const;
 const JOBS = ['backup', 'verify', 'prune'] as const;
-const ATTEMPT_JOBS = ['backup', 'upload', 'prune', 'restore', 'verify'] as const;
-const ID_TEXT = '^[a-z0-9][a-z0-9_-]{0,62}$ (lower-case letters, digits, _ and -, at most 63)';
+const ATTEMPT_JOBS = Object.keys(DEFAULTS.attempts) as Array<keyof typeof DEFAULTS.attempts>;
 
 const TOP_KEYS = [
   'dataDir',
@@ -157,14 +156,9 @@ function absolutizeStorageUrl(url: string, base: string): string {
   return url;
 }
 
-/** `scheme://user:pass@host/p?secret=x` -> `scheme://host/p?...` for messages and redacted output. */
-function safeUrl(url: string): string {
-  return url.replace(/[^\s/@]+@/g, '').replace(/\?.*$/, '?...');
-}
-
 function checkStorageUrl(p: Problems, url: string, fp: string): boolean {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || url.startsWith('/') || url.startsWith('./') || url.startsWith('../')) return true;
-  p.add(fp, `must be a storage URL (file:///abs/path, file://./relative/path; s3://, gs://, azblob:// with their drivers), got ${show(safeUrl(url))}`);
+  p.add(fp, `must be a storage URL (file:///abs/path, file://./relative/path; s3://, gs://, azblob:// with their drivers), got ${show(redactUrl(url))}`);
   return false;
 }
 
@@ -242,7 +236,7 @@ function parseSchedules(p: Problems, v: unknown, fp: string): ScheduleConfig[] {
     const sp = join(fp, i);
     const o = mapping(p, item, sp, ['id', 'cron', 'timezone', 'job', 'paused']);
     if (!o) return;
-    const id = reqStr(p, o, 'id', sp, { pattern: ID_PATTERN, patternText: ID_TEXT });
+    const id = reqStr(p, o, 'id', sp, { pattern: ID_RE, patternText: ID_RULE });
     if (id !== undefined) {
       if (seen.has(id)) p.add(join(sp, 'id'), `duplicate schedule id ${show(id)} for this database`);
       seen.add(id);
@@ -340,7 +334,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     const kp = join('keys', i);
     const o = mapping(p, item, kp, ['id', 'base64', 'file']);
     if (!o) return;
-    const id = reqStr(p, o, 'id', kp, { pattern: ID_PATTERN, patternText: ID_TEXT });
+    const id = reqStr(p, o, 'id', kp, { pattern: ID_RE, patternText: ID_RULE });
     const b64 = optStr(p, o, 'base64', kp, { secret: true });
     const kf = optStr(p, o, 'file', kp);
     let key: Buffer | undefined;
@@ -367,8 +361,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     const suffix = m[1]!;
     const existing = [...keys.keys()].find((id) => id.toUpperCase().replace(/-/g, '_') === suffix);
     const id = existing ?? suffix.toLowerCase();
-    if (!ID_PATTERN.test(id)) {
-      p.add(`env ${name}`, `key id ${show(id)} must match ${ID_TEXT}`);
+    if (!ID_RE.test(id)) {
+      p.add(`env ${name}`, `key id ${show(id)} must match ${ID_RULE}`);
       continue;
     }
     const k = decodeKey(value);
@@ -382,7 +376,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     const tp = join('targets', i);
     const o = mapping(p, item, tp, ['name', 'url', 'retention']);
     if (!o) return;
-    const name = reqStr(p, o, 'name', tp, { pattern: ID_PATTERN, patternText: ID_TEXT });
+    const name = reqStr(p, o, 'name', tp, { pattern: ID_RE, patternText: ID_RULE });
     if (name === 'local') p.add(join(tp, 'name'), '"local" is reserved for the primary storage (storageUrl)');
     else if (name !== undefined && targets.some((t) => t.name === name)) p.add(join(tp, 'name'), `duplicate target name ${show(name)}`);
     const url = reqStr(p, o, 'url', tp, { secret: true });
@@ -398,7 +392,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     const dp = join('databases', i);
     const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules']);
     if (!o) return;
-    const id = reqStr(p, o, 'id', dp, { pattern: ID_PATTERN, patternText: ID_TEXT });
+    const id = reqStr(p, o, 'id', dp, { pattern: ID_RE, patternText: ID_RULE });
     if (id !== undefined && databases.some((d) => d.id === id)) p.add(join(dp, 'id'), `duplicate database id ${show(id)}`);
     const dbPath = reqStr(p, o, 'path', dp, { minLength: 1 });
     const compression = parseCompression(p, o['compression'], join(dp, 'compression'));
@@ -449,7 +443,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   let redisUrl: string = DEFAULTS.redisUrl;
   const checkRedisUrl = (u: string, fp: string): boolean => {
     if (/^rediss?:\/\/[^\s]+$/.test(u)) return true;
-    p.add(fp, `must be a redis:// or rediss:// URL, got ${show(safeUrl(u))}`);
+    p.add(fp, `must be a redis:// or rediss:// URL, got ${show(redactUrl(u))}`);
     return false;
   };
   if (envRedis !== undefined) {
@@ -586,8 +580,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
 function pushApiKey(p: Problems, out: ApiKeyConfig[], fp: string, id: string, key: string, scopes: unknown[]): void {
   let ok = true;
-  if (!ID_PATTERN.test(id)) {
-    p.add(fp, `id must match ${ID_TEXT}, got ${show(id)}`);
+  if (!ID_RE.test(id)) {
+    p.add(fp, `id must match ${ID_RULE}, got ${show(id)}`);
     ok = false;
   } else if (out.some((k) => k.id === id)) {
     p.add(fp, `duplicate API key id ${show(id)}`);
@@ -620,10 +614,10 @@ function pushApiKey(p: Problems, out: ApiKeyConfig[], fp: string, id: string, ke
 export function redactConfig(c: Config): Record<string, unknown> {
   return {
     ...c,
-    storageUrl: safeUrl(c.storageUrl),
-    targets: c.targets.map((t) => ({ ...t, url: safeUrl(t.url) })),
+    storageUrl: redactUrl(c.storageUrl),
+    targets: c.targets.map((t) => ({ ...t, url: redactUrl(t.url) })),
     keys: [...c.keys.keys()],
-    redis: { ...c.redis, url: safeUrl(c.redis.url) },
+    redis: { ...c.redis, url: redactUrl(c.redis.url) },
     api: {
       ...c.api,
       keys: c.api.keys.map((k) => ({ id: k.id, key: 'REDACTED', scopes: k.scopes })),

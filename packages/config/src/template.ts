@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, writeSync, fsyncSync } from 'node:fs';
 import path from 'node:path';
+import { ID_PATTERN } from '@mfb/client';
 import { ConfigError } from './errors.js';
 import { DEFAULTS } from './load.js';
 
@@ -41,7 +42,7 @@ export function renderConfigTemplate(opts: ConfigTemplateOptions = {}): string {
 
   const dbEntry = (indent: string, c: string, id: string, p: string, keyId?: string): string =>
     [
-      `${indent}${c}- id: ${id}                       # [a-z0-9][a-z0-9_-]{0,62}; used in storage keys, URLs, metrics`,
+      `${indent}${c}- id: ${id}                       # ${ID_PATTERN.slice(1, -1)}; used in storage keys, URLs, metrics`,
       `${indent}${c}  path: ${q(p)}   # the live SQLite file (WAL or rollback journal)`,
       `${indent}${c}  compression:`,
       `${indent}${c}    algorithm: gzip                # gzip (levels 1-9, default ${d.compression.gzip}), zstd (1-19, default ${d.compression.zstd}) or none`,

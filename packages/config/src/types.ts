@@ -2,6 +2,8 @@
  * The validated, frozen configuration. Only `@mfb/config` reads process.env or files;
  * every other package receives the parts it needs as typed options.
  */
+import type { Scope } from '@mfb/client';
+
 export type CompressionAlgorithm = 'gzip' | 'zstd' | 'none';
 
 export interface CompressionConfig {
@@ -28,7 +30,7 @@ export interface ScheduleConfig {
 }
 
 export interface DatabaseConfig {
-  /** Stable id used in storage keys, metrics labels and URLs: [a-z0-9][a-z0-9_-]{0,62}. */
+  /** Stable id used in storage keys, metrics labels and URLs: `ID_PATTERN` of @mfb/client. */
   id: string;
   /** Absolute path of the SQLite file. */
   path: string;
@@ -59,7 +61,7 @@ export interface ApiKeyConfig {
   id: string;
   /** The secret itself (never logged). */
   key: string;
-  scopes: Array<'read' | 'write' | 'admin'>;
+  scopes: Scope[];
 }
 
 export interface Config {

@@ -5,7 +5,6 @@
 
 export type Raw = Record<string, unknown>;
 
-export const ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export class Problems {
   readonly list: string[] = [];

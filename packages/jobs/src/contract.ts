@@ -1,15 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { BACKUP_ID_PATTERN, ID_PATTERN } from '@mfb/client';
 
 /** Every job this system runs. One BullMQ queue per job name (queue name = job name). */
 export const JOB_NAMES = ['backup', 'upload', 'prune', 'restore', 'verify'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** Database ids: safe in storage keys, URLs, Redis keys and metric labels. */
-export const DatabaseId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'Database id' });
+export const DatabaseId = Type.String({ pattern: ID_PATTERN, description: 'Database id' });
 /** Backup ids as produced by the engine: `20261126T124800123Z-1a2b3c4d`. */
-export const BackupId = Type.String({ pattern: '^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$', description: 'Backup id' });
+export const BackupId = Type.String({ pattern: BACKUP_ID_PATTERN, description: 'Backup id' });
 /** Target names from config; `local` is the primary storage. */
-export const TargetName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'Storage target name' });
+export const TargetName = Type.String({ pattern: ID_PATTERN, description: 'Storage target name' });
 
 export const BackupPayload = Type.Object(
   {

@@ -1,22 +1,22 @@
 import type { DefaultJobOptions } from 'bullmq';
+import { DEFAULTS } from '@mfb/config';
 import type { JobName } from './contract.js';
 
 /** Retry settings per job name (from `config.worker`). */
 export interface RetrySettings {
-  /** Attempts per job name, including the first run. @defaultValue see DEFAULT_ATTEMPTS */
+  /** Attempts per job name, including the first run. @defaultValue {@link DEFAULT_ATTEMPTS} */
   attempts?: Partial<Record<JobName, number>>;
-  /** Base delay of the exponential backoff, ms. @defaultValue 5000 */
+  /** Base delay of the exponential backoff, ms. @defaultValue {@link DEFAULT_BACKOFF_MS} (2000) */
   backoffMs?: number;
 }
 
-/** Used when config does not say otherwise. */
-export const DEFAULT_ATTEMPTS: Readonly<Record<JobName, number>> = Object.freeze({
-  backup: 5,
-  upload: 8,
-  prune: 3,
-  restore: 1,
-  verify: 3,
-});
+/**
+ * The config's documented defaults (`worker.attempts`), one value for config and queues; the
+ * type annotation makes a job name without a default a compile error.
+ */
+export const DEFAULT_ATTEMPTS: Readonly<Record<JobName, number>> = DEFAULTS.attempts;
+/** The config's documented default of `worker.backoffMs`. */
+export const DEFAULT_BACKOFF_MS: number = DEFAULTS.backoffMs;
 
 /**
  * Share of each backoff delay that is randomized (BullMQ `jitter`): the n-th retry waits a
@@ -32,7 +32,7 @@ export const BACKOFF_JITTER = 0.5;
 export function defaultJobOptions(name: JobName, settings: RetrySettings = {}): DefaultJobOptions {
   return {
     attempts: settings.attempts?.[name] ?? DEFAULT_ATTEMPTS[name],
-    backoff: { type: 'exponential', delay: settings.backoffMs ?? 5000, jitter: BACKOFF_JITTER },
+    backoff: { type: 'exponential', delay: settings.backoffMs ?? DEFAULT_BACKOFF_MS, jitter: BACKOFF_JITTER },
     removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
     removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
   };

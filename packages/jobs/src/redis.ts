@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { redactUrl } from '@mfb/errors';
 import { RedisUnavailableError } from './errors.js';
 
 /** The `redis` part of the config. */
@@ -22,17 +23,6 @@ export function createRedis(settings: RedisSettings, role: 'worker' | 'producer'
     ...extra,
   };
   return new Redis(settings.url, opts);
-}
-
-/** The URL with any password removed, safe for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable redis url)';
-  }
 }
 
 export interface RedisCheck {
@@ -63,7 +53,7 @@ export async function checkRedis(settings: RedisSettings, timeoutMs = 5000): Pro
     const policy = field('maxmemory_policy') ?? 'unknown';
     return { maxmemoryPolicy: policy, evictionSafe: policy === 'noeviction', version: field('redis_version') ?? 'unknown' };
   } catch (err) {
-    throw new RedisUnavailableError(redactRedisUrl(settings.url), err);
+    throw new RedisUnavailableError(redactUrl(settings.url), err);
   } finally {
     client.disconnect();
   }

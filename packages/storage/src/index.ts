@@ -14,5 +14,6 @@ export {
 } from './errors.js';
 export { validateKey, validatePrefix, compareKeys, TEMP_PREFIX, MAX_KEY_BYTES, MAX_SEGMENT_BYTES } from './keys.js';
 export { LocalStorageDriver, fileUrlToRoot } from './local.driver.js';
+export { fsyncDir, fsyncFile } from './fsync.js';
 export { openStorage, registerDriver, registeredSchemes, redactUrl } from './registry.js';
 export type { DriverFactory, OpenStorageOptions } from './registry.js';

@@ -15,27 +15,19 @@ import {
   StorageNotFoundError,
   mapFsError,
 } from './errors.js';
+import { fsyncDir } from './fsync.js';
 import { TEMP_PREFIX, compareKeys, validateKey, validatePrefix } from './keys.js';
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 const DEFAULT_LIST_LIMIT = 1000;
 const MAX_LIST_LIMIT = 1000;
-const TEMP_RE = /^\.mfb-tmp-[0-9a-f]{16}-(.+)$/;
+const TEMP_RE = new RegExp(`^${TEMP_PREFIX.replace(/[.]/g, '\\.')}[0-9a-f]{16}-(.+)$`);
 const CURSOR_VERSION = 'v1:';
 
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {

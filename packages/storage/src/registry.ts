@@ -1,3 +1,4 @@
+import { redactUrl } from '@mfb/errors';
 import type { StorageDriver } from './driver.js';
 import { StorageInvalidUrlError, StorageUnsupportedSchemeError } from './errors.js';
 import { LocalStorageDriver } from './local.driver.js';
@@ -27,28 +28,8 @@ export function registeredSchemes(): string[] {
   return [...drivers.keys()].sort();
 }
 
-const SECRET_PARAM = /(secret|password|passwd|pwd|token|key|sig|signature|credential|sas|auth)/i;
-
-/**
- * A URL safe for logs, errors, metrics and the API: user info (`user:pass@`) removed and the
- * values of query parameters that look like secrets (`*secret*`, `*key*`, `*token*`, `sig`,
- * `X-Amz-Signature`, ...) replaced with `REDACTED`. Strings that are not URLs are returned
- * with every `something@` removed.
- */
-export function redactUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return url.replace(/[^\s/@]+@/g, '');
-  }
-  u.username = '';
-  u.password = '';
-  for (const name of [...u.searchParams.keys()]) {
-    if (SECRET_PARAM.test(name)) u.searchParams.set(name, 'REDACTED');
-  }
-  return u.href;
-}
+/** URL redaction is one rule for the whole system; re-exported here for drivers. */
+export { redactUrl };
 
 /**
  * Open the storage a URL names, choosing the driver by scheme:

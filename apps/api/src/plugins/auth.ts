@@ -4,7 +4,8 @@ import fp from 'fastify-plugin';
 import type { Config } from '@mfb/config';
 import { ForbiddenError, InvalidCredentialsError, UnauthorizedError } from '../errors.js';
 import { problem, sendProblem } from './problem.js';
-import { SCOPES, type Principal, type RouteAuth, type Scope } from '../types.js';
+import { impliedScopes } from '@mfb/client';
+import type { Principal, RouteAuth, Scope } from '../types.js';
 
 /** Pages a browser opens (Swagger UI, Bull Board). */
 const BROWSER_PATH = /^\/(docs|admin)(\/|\?|$)/;
@@ -13,8 +14,7 @@ const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 /** admin implies write implies read. */
 function expand(scopes: readonly Scope[]): ReadonlySet<Scope> {
-  const top = Math.max(...scopes.map((s) => SCOPES.indexOf(s)));
-  return new Set(SCOPES.slice(0, top + 1));
+  return new Set(impliedScopes(scopes));
 }
 
 interface KeyEntry {

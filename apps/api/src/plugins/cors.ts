@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { problem, sendProblem } from './problem.js';
+import { httpProblem, sendProblem } from './problem.js';
 
 /** What a browser page may send cross-origin (the API's auth headers and JSON bodies). */
 const ALLOW_HEADERS = 'authorization, x-api-key, content-type, x-request-id';
@@ -28,7 +28,7 @@ export const corsPlugin = fp(
       const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
       if (!allowed.has(origin)) {
         if (!preflight) return done();
-        void sendProblem(reply, problem(req, 403, 'CORS_ORIGIN_NOT_ALLOWED', `origin ${JSON.stringify(origin.slice(0, 200))} is not in api.corsOrigins`));
+        void sendProblem(reply, httpProblem(req, 'CORS_ORIGIN_NOT_ALLOWED', `origin ${JSON.stringify(origin.slice(0, 200))} is not in api.corsOrigins`));
         return;
       }
       reply.header('access-control-allow-origin', origin);

@@ -1,8 +1,7 @@
 import fp from 'fastify-plugin';
-import type { StorageDriver } from '@mfb/storage';
 import { createMetrics } from '@mfb/observability';
-import { DatabaseLocks, JOB_NAMES } from '@mfb/jobs';
-import { TargetNotFoundError } from '../errors.js';
+import { JOB_NAMES } from '@mfb/jobs';
+import { createStorages, locksFor } from '@mfb/runtime';
 import type { ApiDeps } from '../types.js';
 
 /** Decorates the instance with the injected dependencies (typed in types.ts). */
@@ -11,8 +10,7 @@ export const depsPlugin = fp(
     app.decorate('config', deps.config);
     app.decorate('catalog', deps.catalog);
     app.decorate('queues', deps.queues);
-    // Same key space as the worker (`<prefix>:mfb:lock:db:<id>`) and the same TTL.
-    app.decorate('locks', new DatabaseLocks(deps.redis, deps.queues.prefix, deps.config.worker.lockTtlMs));
+    app.decorate('locks', locksFor(deps.config, deps.redis));
     const metrics = deps.metrics ?? createMetrics(undefined, { defaults: true });
     app.decorate('metrics', metrics);
     // Route pattern, not URL (ids would explode the label set); unmatched URLs share one label.
@@ -36,18 +34,7 @@ export const depsPlugin = fp(
     app.addHook('onClose', async () => {
       for (const name of JOB_NAMES) deps.queues[name].off('error', onQueueError);
     });
-    // Drivers are cheap to keep; one per target for the life of the app.
-    const drivers = new Map<string, StorageDriver>();
-    app.decorate('storageFor', (target: string): StorageDriver => {
-      let d = drivers.get(target);
-      if (!d) {
-        const url = target === 'local' ? deps.config.storageUrl : deps.config.targets.find((t) => t.name === target)?.url;
-        if (!url) throw new TargetNotFoundError(target);
-        d = deps.openStorage(url);
-        drivers.set(target, d);
-      }
-      return d;
-    });
+    app.decorate('storageFor', (deps.storages ?? createStorages(deps.config)).storageFor);
   },
   { name: 'mfb-deps', fastify: '5.x' },
 );

@@ -5,8 +5,8 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { createHash } from 'node:crypto';
 import { isAppError } from '@mfb/errors';
-import { ApiProblem } from '../errors.js';
-import { problem, sendProblem } from './problem.js';
+import { ApiProblem, HTTP_PROBLEMS } from '../errors.js';
+import { httpProblem, problem, sendProblem } from './problem.js';
 import type { Authenticator } from './auth.js';
 
 /** Pages rendered by browsers; they get @fastify/helmet's headers instead (docs.ts). */
@@ -50,7 +50,7 @@ export const hardeningPlugin = fp(
         return `ip:${createHash('sha256').update(req.ip).digest('hex').slice(0, 16)}`;
       },
       errorResponseBuilder: (_req, ctx) =>
-        new ApiProblem('RATE_LIMITED', 429, `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+        new ApiProblem('RATE_LIMITED', HTTP_PROBLEMS.RATE_LIMITED, `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
     });
     const limiter = app.rateLimit();
     app.addHook('onRequest', async (req, reply) => {
@@ -68,7 +68,7 @@ export const hardeningPlugin = fp(
       retryAfter: 5,
       pressureHandler: (req, reply, type) => {
         reply.header('retry-after', '5');
-        void sendProblem(reply, problem(req, 503, 'OVERLOADED', `server is overloaded (${type}); retry shortly`));
+        void sendProblem(reply, httpProblem(req, 'OVERLOADED', `server is overloaded (${type}); retry shortly`));
       },
     });
   },

@@ -5,7 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isAppError } from '@mfb/errors';
 import { NoQuery, ProblemSchema, type Problem } from '@mfb/client';
-import { ApiProblem } from '../errors.js';
+import { ApiProblem, HTTP_PROBLEMS, InvalidIdError, type HttpProblemCode } from '../errors.js';
 
 /** Media type of every error answer (RFC 9457). */
 export const PROBLEM_JSON = 'application/problem+json';
@@ -14,7 +14,7 @@ export const PROBLEM_JSON = 'application/problem+json';
 export const ProblemRefSchema = { ...ProblemSchema, $id: 'Problem' };
 
 /** Codes for the framework's own client errors (content-type parser, router, limits). */
-const FASTIFY_CODES: Record<string, string> = {
+const FASTIFY_CODES: Record<string, HttpProblemCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_JSON_BODY',
@@ -25,7 +25,7 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
 };
 
-const GENERIC_CODES: Record<number, string> = {
+const GENERIC_CODES: Record<number, HttpProblemCode | 'AUTH_REQUIRED'> = {
   400: 'BAD_REQUEST',
   401: 'AUTH_REQUIRED',
   403: 'FORBIDDEN',
@@ -50,26 +50,47 @@ export function genericCode(status: number): string {
  * parameter longer than `maxParamLength`) answered before any hook runs.
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
-  const code = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'BAD_URL';
-  void sendProblem(reply, problem(request, status, code, status === 414 ? 'a path segment is too long' : 'the URL is malformed'));
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void sendProblem(reply, httpProblem(request, tooLong ? 'URI_TOO_LONG' : 'BAD_URL', tooLong ? 'a path segment is too long' : 'the URL is malformed'));
+}
+
+/** A problem with one of the API's own codes (`HTTP_PROBLEMS`), which also gives its status. */
+export function httpProblem(request: FastifyRequest, code: HttpProblemCode, detail: string, extra: Partial<Problem> = {}): Problem {
+  return problem(request, HTTP_PROBLEMS[code], code, detail, extra);
+}
+
+const ID_KINDS: Record<string, ConstructorParameters<typeof InvalidIdError>[0]> = {
+  '/databaseId': 'database',
+  '/backupId': 'backup',
+  '/scheduleId': 'schedule',
+  '/jobId': 'job',
+};
+
+/** A path id that fails its pattern is malformed (INVALID_ID), not "not found" nor a generic validation error. */
+function malformedId(error: FastifyError, request: FastifyRequest): InvalidIdError | null {
+  if (error.validationContext !== 'params' || !error.validation?.length) return null;
+  const v = error.validation[0]!;
+  const kind = ID_KINDS[v.instancePath];
+  if (!kind || v.keyword !== 'pattern') return null;
+  const value = (request.params as Record<string, unknown>)[v.instancePath.slice(1)];
+  return new InvalidIdError(kind, String(value), String((v.params as { pattern?: unknown }).pattern));
 }
 
 /** Errors Node's HTTP parser raises before a request exists, and what we answer. */
-function clientErrorAnswer(code: string | undefined): { status: number; code: string; detail: string } {
+function clientErrorAnswer(code: string | undefined): { code: HttpProblemCode; detail: string } {
   switch (code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, code: 'REQUEST_TIMEOUT', detail: 'the request (headers and body) did not arrive in time (api.requestTimeoutMs / api.headersTimeoutMs)' };
+      return { code: 'REQUEST_TIMEOUT', detail: 'the request (headers and body) did not arrive in time (api.requestTimeoutMs / api.headersTimeoutMs)' };
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, code: 'HEADERS_TOO_LARGE', detail: 'the request headers are too large' };
+      return { code: 'HEADERS_TOO_LARGE', detail: 'the request headers are too large' };
     case 'HPE_INVALID_CONTENT_LENGTH':
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return { status: 400, code: 'INVALID_CONTENT_LENGTH', detail: 'the Content-Length header is invalid or conflicts with Transfer-Encoding' };
+      return { code: 'INVALID_CONTENT_LENGTH', detail: 'the Content-Length header is invalid or conflicts with Transfer-Encoding' };
     case 'HPE_INVALID_CHUNK_SIZE':
     case 'HPE_INVALID_TRANSFER_ENCODING':
-      return { status: 400, code: 'INVALID_CHUNKED_ENCODING', detail: 'the chunked transfer encoding of the body is malformed' };
+      return { code: 'INVALID_CHUNKED_ENCODING', detail: 'the chunked transfer encoding of the body is malformed' };
     default:
-      return { status: 400, code: 'BAD_REQUEST', detail: 'the request is not valid HTTP/1.1' };
+      return { code: 'BAD_REQUEST', detail: 'the request is not valid HTTP/1.1' };
   }
 }
 
@@ -83,6 +104,7 @@ function clientErrorAnswer(code: string | undefined): { status: number; code: st
 export function clientErrorHandler(this: { log: { debug(o: object, m: string): void } }, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const a = clientErrorAnswer(err.code);
+  const status = HTTP_PROBLEMS[a.code];
   const requestId = randomUUID();
   this.log.debug({ err: { code: err.code, message: err.message }, requestId }, 'malformed or late request');
   // A response already under way on this socket (keep-alive) cannot get a second status line.
@@ -90,15 +112,15 @@ export function clientErrorHandler(this: { log: { debug(o: object, m: string): v
   if (socket.writable && !busy) {
     const body = JSON.stringify({
       type: 'about:blank',
-      title: STATUS_CODES[a.status] ?? 'Error',
-      status: a.status,
+      title: STATUS_CODES[status] ?? 'Error',
+      status: status,
       detail: a.detail,
       code: a.code,
       instance: `urn:uuid:${requestId}`,
       requestId,
     } satisfies Problem);
     socket.write(
-      `HTTP/1.1 ${a.status} ${STATUS_CODES[a.status] ?? 'Error'}\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
         `content-type: ${PROBLEM_JSON}; charset=utf-8\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `x-request-id: ${requestId}\r\n` +
@@ -180,9 +202,9 @@ export const problemPlugin = fp(
       for (const shape of routes.values()) if (shape.re.test(path)) for (const m of shape.methods) allowed.add(m);
       if (allowed.size > 0 && !allowed.has(request.method)) {
         reply.header('allow', [...allowed].sort().join(', '));
-        return sendProblem(reply, problem(request, 405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed here; allowed: ${[...allowed].sort().join(', ')}`));
+        return sendProblem(reply, httpProblem(request, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed here; allowed: ${[...allowed].sort().join(', ')}`));
       }
-      return sendProblem(reply, problem(request, 404, 'NOT_FOUND', `no route ${request.method} ${path.slice(0, 200)}`));
+      return sendProblem(reply, httpProblem(request, 'NOT_FOUND', `no route ${request.method} ${path.slice(0, 200)}`));
     });
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -195,9 +217,11 @@ export const problemPlugin = fp(
             : (v.message ?? 'is invalid'),
         }));
         const first = errors[0];
+        const badId = malformedId(error, request);
+        if (badId) return sendProblem(reply, problem(request, badId.status, badId.code, badId.message, { errors }));
         return sendProblem(
           reply,
-          problem(request, 400, 'VALIDATION_FAILED', first ? `${first.path} ${first.message}` : 'request is invalid', { errors }),
+          httpProblem(request, 'VALIDATION_FAILED', first ? `${first.path} ${first.message}` : 'request is invalid', { errors }),
         );
       }
       if (isAppError(error)) {
@@ -216,11 +240,11 @@ export const problemPlugin = fp(
       if (isRedisUnavailable(error)) {
         request.log.error({ err: error }, 'redis unavailable');
         reply.header('retry-after', '5');
-        return sendProblem(reply, problem(request, 503, 'REDIS_UNAVAILABLE', 'the job queue (Redis) is unreachable; retry shortly'));
+        return sendProblem(reply, httpProblem(request, 'REDIS_UNAVAILABLE', 'the job queue (Redis) is unreachable; retry shortly'));
       }
       request.log.error({ err: error }, 'unexpected error');
-      if (status === 503) return sendProblem(reply, problem(request, 503, 'SERVICE_UNAVAILABLE', 'service temporarily unavailable'));
-      return sendProblem(reply, problem(request, 500, 'INTERNAL_ERROR', `unexpected error; quote request id ${request.id} to the operator`));
+      if (status === 503) return sendProblem(reply, httpProblem(request, 'SERVICE_UNAVAILABLE', 'service temporarily unavailable'));
+      return sendProblem(reply, httpProblem(request, 'INTERNAL_ERROR', `unexpected error; quote request id ${request.id} to the operator`));
     });
   },
   { name: 'mfb-problem', fastify: '5.x' },

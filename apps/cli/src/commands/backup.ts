@@ -1,6 +1,6 @@
 import { createBackup, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
 import { ensurePrivateDirs, type Context } from '../context.js';
-import { NoKeyError, UsageError } from '../errors.js';
+import { NO_KEY_HINT, UnknownKeyIdError, UsageError } from '../errors.js';
 import { bytes, fields, seconds } from '../format.js';
 import { interruptSignal } from '../signals.js';
 
@@ -70,7 +70,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
   let encryption: { keyId: string; key: Buffer } | undefined;
   if (db.encryptionKeyId) {
     const key = cfg.keys.get(db.encryptionKeyId);
-    if (!key) throw new NoKeyError(db.encryptionKeyId);
+    if (!key) throw new UnknownKeyIdError(db.encryptionKeyId, { hint: NO_KEY_HINT });
     encryption = { keyId: db.encryptionKeyId, key };
   }
 

@@ -1,7 +1,5 @@
 import { rebuildFromStorage } from '@mfb/catalog';
-import { openStorage } from '@mfb/storage';
 import type { Context } from '../context.js';
-import { UsageError } from '../errors.js';
 import { fields } from '../format.js';
 
 export interface RebuildCommandOptions {
@@ -16,14 +14,7 @@ export interface RebuildCommandOptions {
 export async function runCatalogRebuild(ctx: Context, o: RebuildCommandOptions = {}) {
   const catalog = await ctx.catalog();
   const target = o.target ?? 'local';
-  let storage;
-  if (target === 'local') storage = await ctx.storage();
-  else {
-    const cfg = await ctx.config();
-    const t = cfg.targets.find((x) => x.name === target);
-    if (!t) throw new UsageError(`no target "${target}" in the config (configured: ${['local', ...cfg.targets.map((x) => x.name)].join(', ')})`);
-    storage = openStorage(t.url);
-  }
+  const storage = await ctx.storage(target);
   const report = await rebuildFromStorage(catalog, storage, target, { markMissing: Boolean(o.markMissing) });
   return { storage: storage.url, ...report };
 }

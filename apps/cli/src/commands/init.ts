@@ -3,6 +3,7 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { openCatalog } from '@mfb/catalog';
 import { DEFAULT_CONFIG_FILE, generateKeyFile, keyFingerprint, loadConfig, renderConfigTemplate } from '@mfb/config';
+import { ID_RE, ID_RULE } from '@mfb/client';
 import { fileUrlToRoot } from '@mfb/storage';
 import { ensurePrivateDirs, type Context } from '../context.js';
 import { ConfigExistsError, UsageError } from '../errors.js';
@@ -33,11 +34,11 @@ export async function runInit(ctx: Context, o: InitOptions) {
   if (existsSync(configPath) && !o.force) throw new ConfigExistsError(configPath);
   const dataDir = resolve(o.dataDir ?? './data');
   const keyId = o.keyId ?? 'primary';
-  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(keyId)) throw new UsageError(`--key-id must match [a-z0-9][a-z0-9_-]{0,62} (got "${keyId}")`);
+  if (!ID_RE.test(keyId)) throw new UsageError(`--key-id must match ${ID_RULE} (got "${keyId}")`);
   let database: { id: string; path: string } | undefined;
   if (o.database !== undefined) {
-    const m = /^([a-z0-9][a-z0-9_-]{0,62})=(.+)$/.exec(o.database);
-    if (!m) throw new UsageError(`--database must be <id>=<path> with id matching [a-z0-9][a-z0-9_-]{0,62} (got "${o.database}")`);
+    const m = /^([^=]+)=(.+)$/.exec(o.database);
+    if (!m || !ID_RE.test(m[1]!)) throw new UsageError(`--database must be <id>=<path> with id matching ${ID_RULE} (got "${o.database}")`);
     database = { id: m[1]!, path: resolve(m[2]!) };
   }
 

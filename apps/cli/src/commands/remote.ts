@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createClient, type BackupSummary, type Client, type JobView } from '@mfb/client';
+import { createClient, impliedScopes, type BackupSummary, type Client, type JobView } from '@mfb/client';
 import type { Context } from '../context.js';
 import { NoApiKeyError } from '../errors.js';
 import { bytes, fields, table } from '../format.js';
@@ -22,7 +22,7 @@ export async function clientFor(ctx: Context, o: RemoteOptions, scope: 'read' | 
     const cfg = await ctx.config();
     const host = cfg.api.host === '0.0.0.0' || cfg.api.host === '::' ? '127.0.0.1' : cfg.api.host;
     baseUrl ??= `http://${host.includes(':') ? `[${host}]` : host}:${cfg.api.port}`;
-    apiKey ??= cfg.api.keys.find((k) => k.scopes.includes(scope) || k.scopes.includes('admin'))?.key;
+    apiKey ??= cfg.api.keys.find((k) => impliedScopes(k.scopes).includes(scope))?.key;
   }
   if (!apiKey) throw new NoApiKeyError(scope);
   return createClient({ baseUrl, apiKey });

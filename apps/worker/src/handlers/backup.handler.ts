@@ -1,6 +1,6 @@
 import { createBackup, readManifest, type Manifest } from '@mfb/backup';
 import type { Handler } from '../context.js';
-import { MissingKeyError } from '../errors.js';
+import { UnknownKeyIdError } from '../errors.js';
 
 /** Written to the job's progress once the artifact is durable, so a retry does not redo it. */
 interface StoredMarker {
@@ -31,24 +31,26 @@ export interface BackupHandlerOptions {
  * artifact was stored (crash or catalog error in between) reuses it instead of taking a
  * second backup.
  */
-export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'backup'> => async (ctx) => {
-  const { database: db, config } = ctx;
+export type BackupReach = 'job' | 'catalog' | 'primary' | 'keys' | 'tmpDir' | 'metrics' | 'followUp';
+
+export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'backup', BackupReach> => async (ctx) => {
+  const { database: db } = ctx;
   let manifest: Manifest | null = null;
   const marker = storedMarker(ctx.job.progress);
   if (marker) manifest = await readManifest(ctx.primary, marker.artifactKey).catch(() => null);
 
   if (!manifest) {
     const keyId = db.encryptionKeyId;
-    const key = keyId === undefined ? undefined : config.keys.get(keyId);
+    const key = keyId === undefined ? undefined : ctx.keys.get(keyId);
     // Never fall back to an unencrypted backup because a key is missing.
-    if (keyId !== undefined && key === undefined) throw new MissingKeyError(db.id, keyId);
+    if (keyId !== undefined && key === undefined) throw new UnknownKeyIdError(keyId);
     const result = await createBackup({
       databaseId: db.id,
       sourcePath: db.path,
       storage: ctx.primary,
       compression: { algorithm: db.compression.algorithm, level: db.compression.level },
       ...(keyId !== undefined && key !== undefined ? { encryption: { keyId, key } } : {}),
-      tmpDir: config.tmpDir,
+      tmpDir: ctx.tmpDir,
       ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
       signal: ctx.signal,
       onProgress: (p) => ctx.progress(p),
@@ -68,4 +70,4 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
 };
 
 /** The backup handler with the engine's defaults. */
-export const backupHandler: Handler<'backup'> = createBackupHandler();
+export const backupHandler: Handler<'backup', BackupReach> = createBackupHandler();

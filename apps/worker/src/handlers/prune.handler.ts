@@ -2,7 +2,7 @@ import type { BackupRecord } from '@mfb/catalog';
 import { manifestKeyFor, pinKeyFor } from '@mfb/backup';
 import { planRetention } from '@mfb/retention';
 import type { Handler } from '../context.js';
-import { UnknownTargetError } from '../errors.js';
+import { TargetNotFoundError } from '../errors.js';
 
 /**
  * Apply retention to one target: plan over the catalog's live copies there, delete artifact
@@ -10,11 +10,11 @@ import { UnknownTargetError } from '../errors.js';
  * first: a crash in between leaves a catalog entry pointing at nothing, which the next prune
  * or a catalog rebuild repairs, never an orphan the catalog forgot).
  */
-export const pruneHandler: Handler<'prune'> = async (ctx) => {
+export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets' | 'metrics'> = async (ctx) => {
   const { databaseId, target } = ctx.payload;
   // Primary storage: the database's own retention (it defaults to localRetention in config).
-  const policy = target === 'local' ? ctx.database.retention : ctx.config.targets.find((t) => t.name === target)?.retention;
-  if (!policy) throw new UnknownTargetError(target);
+  const policy = target === 'local' ? ctx.database.retention : ctx.targets.find((t) => t.name === target)?.retention;
+  if (!policy) throw new TargetNotFoundError(target);
   const storage = ctx.storageFor(target);
 
   const live: BackupRecord[] = [];

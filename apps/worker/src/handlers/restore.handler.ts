@@ -1,22 +1,23 @@
 import { restoreBackup } from '@mfb/backup';
 import type { Handler } from '../context.js';
-import { BackupNotFoundError } from '../errors.js';
+import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 import { InvalidPayloadError } from '@mfb/jobs';
 
 /** Restore a backup (from `local` or a target) into a new file or over the live database. */
-export const restoreHandler: Handler<'restore'> = async (ctx) => {
+export const restoreHandler: Handler<'restore', 'catalog' | 'storageFor' | 'keys' | 'tmpDir'> = async (ctx) => {
   const { backupId, mode, databaseId } = ctx.payload;
   const from = ctx.payload.from ?? 'local';
   const rec = await ctx.catalog.getBackup(backupId);
   const loc = rec?.locations.find((l) => l.target === from && l.deletedAt === null);
-  if (!rec || rec.databaseId !== databaseId || !loc) throw new BackupNotFoundError(backupId, from);
+  if (!rec || rec.databaseId !== databaseId) throw new BackupNotFoundError(backupId, { databaseId });
+  if (!loc) throw new BackupNotOnTargetError(backupId, from);
   const targetPath = ctx.payload.targetPath ?? (mode === 'replace' ? ctx.database.path : undefined);
   if (targetPath === undefined) throw new InvalidPayloadError('restore', '/targetPath', 'is required for mode new');
   const res = await restoreBackup({
     storage: ctx.storageFor(from),
     artifactKey: loc.artifactKey,
-    keys: ctx.config.keys,
-    tmpDir: ctx.config.tmpDir,
+    keys: ctx.keys,
+    tmpDir: ctx.tmpDir,
     targetPath,
     mode,
     signal: ctx.signal,

@@ -1,17 +1,18 @@
 import { manifestKeyFor } from '@mfb/backup';
 import type { Handler } from '../context.js';
-import { BackupNotFoundError } from '../errors.js';
+import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 
 /**
  * Copy artifact then manifest from the primary storage to a target (the manifest last: a
  * copy without manifest is invisible to a catalog rebuild), record the location, then
  * enqueue the prune of that target. Idempotent: a complete copy already there is kept.
  */
-export const uploadHandler: Handler<'upload'> = async (ctx) => {
+export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFor' | 'metrics' | 'followUp'> = async (ctx) => {
   const { backupId, target, databaseId } = ctx.payload;
   const rec = await ctx.catalog.getBackup(backupId);
   const local = rec?.locations.find((l) => l.target === 'local' && l.deletedAt === null);
-  if (!rec || rec.databaseId !== databaseId || !local) throw new BackupNotFoundError(backupId, 'local');
+  if (!rec || rec.databaseId !== databaseId) throw new BackupNotFoundError(backupId, { databaseId });
+  if (!local) throw new BackupNotOnTargetError(backupId, 'local');
   const dst = ctx.storageFor(target);
   const src = ctx.primary;
   const key = local.artifactKey;

@@ -30,7 +30,7 @@ export function testOnlyOptions(args: Record<string, string | boolean | undefine
     out.handlers = { backup: h, upload: h, prune: h, restore: h, verify: h } as unknown as Handlers;
   } else if (handler === 'noop-engine') {
     const h: Handler<never> = async () => ({});
-    const backup: Handler<'backup'> = async (ctx) => {
+    const backup: Handler<'backup', 'followUp'> = async (ctx) => {
       return { prune: ctx.followUp('prune', { databaseId: ctx.database.id, target: 'local' }) };
     };
     out.handlers = { backup, upload: h, prune: h, restore: h, verify: h } as unknown as Handlers;

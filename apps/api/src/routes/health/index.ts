@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { LivenessSchema, ReadinessSchema } from '@mfb/client';
 import { HEADERS, jsonResponse, problemResponse, problemResponses, publicProblemResponses } from '../common.js';
-import { problem, sendProblem } from '../../plugins/problem.js';
+import { httpProblem, sendProblem } from '../../plugins/problem.js';
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let t: NodeJS.Timeout | undefined;
@@ -59,7 +59,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       const failed = Object.entries(checks).filter(([, v]) => v === 'fail').map(([k]) => k);
       if (failed.length) {
         reply.header('retry-after', '5');
-        return sendProblem(reply, problem(req, 503, 'NOT_READY', `not ready: ${failed.join(', ')} unreachable`));
+        return sendProblem(reply, httpProblem(req, 'NOT_READY', `not ready: ${failed.join(', ')} unreachable`));
       }
       return { status: 'ok' as const, checks };
     },

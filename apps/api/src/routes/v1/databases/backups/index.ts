@@ -34,7 +34,7 @@ export const BUSY_RETRY_AFTER_S = 5;
 export async function backupOr404(app: FastifyInstance, databaseId: string, backupId: string): Promise<BackupRecord> {
   databaseOr404(app, databaseId);
   const rec = await app.catalog.getBackup(backupId);
-  if (!rec || rec.databaseId !== databaseId) throw new BackupNotFoundError(databaseId, backupId);
+  if (!rec || rec.databaseId !== databaseId) throw new BackupNotFoundError(backupId, { databaseId });
   return rec;
 }
 

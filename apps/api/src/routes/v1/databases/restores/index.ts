@@ -2,7 +2,7 @@ import { isAbsolute, normalize } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AcceptedSchema, DatabaseParams, RestoreBody } from '@mfb/client';
 import { enqueue } from '@mfb/jobs';
-import { InvalidRequestError } from '../../../../errors.js';
+import { BackupNotOnTargetError, InvalidRequestError } from '../../../../errors.js';
 import { acceptedResponse, problemResponses } from '../../../common.js';
 import { jobUrl } from '../../../../services/views.js';
 import { backupOr404 } from '../backups/index.js';
@@ -42,7 +42,7 @@ const restores: FastifyPluginAsyncTypebox = async (app) => {
       if (body.from !== undefined) {
         app.storageFor(body.from);
         if (!rec.locations.some((l) => l.target === body.from && l.deletedAt === null)) {
-          throw new InvalidRequestError('BACKUP_NOT_ON_TARGET', `backup "${rec.backupId}" has no live copy on "${body.from}"`);
+          throw new BackupNotOnTargetError(rec.backupId, body.from);
         }
       }
       const job = await enqueue(app.queues, 'restore', {

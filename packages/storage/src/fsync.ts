@@ -10,7 +10,11 @@ export async function fsyncFile(path: string): Promise<void> {
   }
 }
 
-/** fsync a directory so a rename/link in it is durable. Some filesystems refuse: ignored there. */
+/**
+ * fsync a directory so that a create, rename or link in it is durable. Filesystems that
+ * cannot fsync a directory (EINVAL, EISDIR; EPERM on some network mounts) are skipped, as
+ * SQLite and PostgreSQL do: there is nothing more to make durable. Any other error throws.
+ */
 export async function fsyncDir(dir: string): Promise<void> {
   let fh;
   try {

@@ -1,0 +1,9 @@
+/**
+ * What every process does at start, written once: the API and the worker start with
+ * `startService` (config -> logger -> Redis check -> catalog + migrations), all three
+ * processes (CLI included) open storage with `createStorages` and look databases up with
+ * `databaseFor`.
+ */
+export { startService, runService, openMigratedCatalog, queuesFor, locksFor, StartupError, type Started } from './start.js';
+export { createStorages, type Storages, type StoragesOptions } from './storage.js';
+export { databaseFor } from './databases.js';

@@ -1,0 +1,96 @@
+import { mkdir } from 'node:fs/promises';
+import { openCatalog, type Catalog } from '@mfb/catalog';
+import { loadConfig, type Config } from '@mfb/config';
+import { redactUrl } from '@mfb/errors';
+import { DatabaseLocks, checkRedis, createQueues, type Queues } from '@mfb/jobs';
+import { createLogger, type Logger } from '@mfb/observability';
+import type { Redis } from 'ioredis';
+
+/**
+ * Open the catalog of `config` and bring its schema up to date. Creates the data directory
+ * (0700) when missing; an existing directory keeps its mode (the operator may have chosen it).
+ */
+export async function openMigratedCatalog(config: Pick<Config, 'dataDir' | 'catalogPath'>): Promise<Catalog> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const catalog = await openCatalog(config.catalogPath);
+  await catalog.migrate();
+  return catalog;
+}
+
+/** The job queues over `redis`, with the config's retry settings (`worker.attempts`, `worker.backoffMs`). */
+export function queuesFor(config: Pick<Config, 'redis' | 'worker'>, redis: Redis): Queues {
+  return createQueues(redis, config.redis.prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+}
+
+/** The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`) and TTL in every process. */
+export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: Redis): DatabaseLocks {
+  return new DatabaseLocks(redis, config.redis.prefix, config.worker.lockTtlMs);
+}
+
+/** A start-up step failed; `exitCode` is what the process exits with (2: bad config, 1: otherwise). */
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2,
+    readonly log?: Logger,
+  ) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export interface Started {
+  config: Config;
+  log: Logger;
+  catalog: Catalog;
+}
+
+/**
+ * The start-up of a long-running process (API, worker), in order: load and validate the
+ * config (`--config file` or the usual lookup), create the logger, check that Redis is
+ * reachable and will not evict jobs, open and migrate the catalog.
+ * @throws StartupError (exit code 2 for an invalid config, 1 for an unreachable Redis).
+ */
+export async function startService(
+  service: string,
+  opts: { configFile?: string | undefined; /** Default `process.env` (tests pass their own). */ env?: Record<string, string | undefined> } = {},
+): Promise<Started> {
+  let config: Config;
+  try {
+    config = await loadConfig({ ...(opts.configFile !== undefined ? { file: opts.configFile } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  } catch (err) {
+    throw new StartupError(`invalid configuration: ${err instanceof Error ? err.message : String(err)}`, 2);
+  }
+  const log = createLogger(service, { level: config.log.level });
+  try {
+    const check = await checkRedis(config.redis);
+    if (!check.evictionSafe) {
+      const msg =
+        `Redis maxmemory-policy is "${check.maxmemoryPolicy}", not "noeviction": under memory pressure Redis ` +
+        'will silently delete jobs and locks. Set `maxmemory-policy noeviction` in redis.conf.';
+      log.warn({ maxmemoryPolicy: check.maxmemoryPolicy }, msg);
+      process.stderr.write(`\n!!! WARNING: ${msg}\n\n`);
+    }
+  } catch (err) {
+    log.fatal({ redis: redactUrl(config.redis.url) }, 'redis unreachable at start-up');
+    throw new StartupError(err instanceof Error ? err.message : String(err), 1, log);
+  }
+  const catalog = await openMigratedCatalog(config);
+  return { config, log, catalog };
+}
+
+/**
+ * Run a process's `main`: a StartupError exits with its code after printing
+ * `<service>: <message>`; any other failure prints its stack and exits 1.
+ */
+export function runService(service: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    if (err instanceof StartupError) {
+      process.stderr.write(`${service}: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`${service}: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
