@@ -1,10 +1,17 @@
 import type { StorageDriver } from './driver.js';
 import { StorageInvalidUrlError, StorageUnsupportedSchemeError } from './errors.js';
 import { LocalStorageDriver } from './local.driver.js';
+import { S3StorageDriver } from './s3.driver.js';
 
 export interface OpenStorageOptions {
   /** Base for relative `file://./x` URLs and bare relative paths. Default `process.cwd()`. */
   cwd?: string;
+  /**
+   * Driver options (config `targets[].options`), the other way to give what the URL query
+   * gives (`s3://b/p?region=eu-west-1`). Each driver validates them when opened: an unknown
+   * key, a bad value or a key given in both places is STORAGE_INVALID_OPTIONS.
+   */
+  options?: Readonly<Record<string, unknown>>;
 }
 
 /** Builds a driver for one URL of its scheme. Throws STORAGE_INVALID_URL for a bad URL. */
@@ -79,3 +86,5 @@ function encodePath(p: string): string {
 }
 
 registerDriver('file', (url, opts) => LocalStorageDriver.fromUrl(url, opts));
+// The S3 module is light: it imports the AWS SDK only when the first request is made.
+registerDriver('s3', (url, opts) => S3StorageDriver.fromUrl(url, opts));

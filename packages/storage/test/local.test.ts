@@ -23,8 +23,17 @@ import { runStorageConformance } from './conformance.js';
 
 runStorageConformance('file:// (LocalStorageDriver)', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'mfb-storage-'));
+  const root = path.join(dir, 'root');
+  const url = pathToFileURL(root).href;
   return {
-    driver: openStorage(pathToFileURL(path.join(dir, 'root')).href),
+    driver: openStorage(url),
+    seed: async (keys) => {
+      for (const k of keys) {
+        await mkdir(path.dirname(path.join(root, k)), { recursive: true });
+        await writeFile(path.join(root, k), k);
+      }
+    },
+    open: (options) => openStorage(url, { options }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
