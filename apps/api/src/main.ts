@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     catalog,
     queues,
     redis,
-    openStorage: (url) => openStorage(url),
+    openStorage: (url, opts) => openStorage(url, opts),
     metrics: createMetrics(undefined, { defaults: true }),
     logger: log,
   });

@@ -3,7 +3,7 @@ import type { Config } from '@mfb/config';
 import type { DatabaseLocks, Queues } from '@mfb/jobs';
 import type { Redis } from 'ioredis';
 import type { Metrics } from '@mfb/observability';
-import type { StorageDriver } from '@mfb/storage';
+import type { OpenStorageOptions, StorageDriver } from '@mfb/storage';
 import type { Logger } from 'pino';
 
 /** What `buildApp` needs. Everything is injected so tests use real services with their own names. */
@@ -18,7 +18,7 @@ export interface ApiDeps {
    */
   redis: Redis;
   /** Opens the storage behind a URL (`openStorage` of @mfb/storage). */
-  openStorage: (url: string) => StorageDriver;
+  openStorage: (url: string, opts?: OpenStorageOptions) => StorageDriver;
   /** Metrics exposed at /metrics; absent = a fresh registry with the process defaults. */
   metrics?: Metrics;
   /** Absent = `createLogger('api')` at `config.log.level`. */

@@ -15,7 +15,7 @@ import {
   type ReconcileResult,
 } from '@mfb/jobs';
 import { createMetrics, type Logger, type Metrics } from '@mfb/observability';
-import { openStorage, type StorageDriver } from '@mfb/storage';
+import { openStorage, openTarget, type StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError, UnknownTargetError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
@@ -71,25 +71,21 @@ export function stallSettings(lockTtlMs: number): { lockDuration: number; stalle
 export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   const { config, catalog, log } = opts;
   const metrics = opts.metrics ?? createMetrics(undefined, { defaults: true });
+  const wrap = opts.wrapStorage ?? ((d: StorageDriver) => d);
+  const primary = wrap(openStorage(config.storageUrl), 'local');
+  // Every target is opened at boot: a bad URL or option fails the start, naming the target.
+  const targets = new Map<string, StorageDriver>(config.targets.map((t) => [t.name, wrap(openTarget(t), t.name)]));
+  const storageFor = (target: string): StorageDriver => {
+    if (target === 'local') return primary;
+    const d = targets.get(target);
+    if (!d) throw new UnknownTargetError(target);
+    return d;
+  };
+
   const connection = createRedis(config.redis, 'worker');
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   const queues = createQueues(connection, config.redis.prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
   const locks = new DatabaseLocks(connection, config.redis.prefix, config.worker.lockTtlMs);
-
-  const wrap = opts.wrapStorage ?? ((d: StorageDriver) => d);
-  const primary = wrap(openStorage(config.storageUrl), 'local');
-  const targets = new Map<string, StorageDriver>();
-  const storageFor = (target: string): StorageDriver => {
-    if (target === 'local') return primary;
-    let d = targets.get(target);
-    if (!d) {
-      const t = config.targets.find((x) => x.name === target);
-      if (!t) throw new UnknownTargetError(target);
-      d = wrap(openStorage(t.url), target);
-      targets.set(target, d);
-    }
-    return d;
-  };
 
   const shutdown = new AbortController();
   const processor = createProcessor({

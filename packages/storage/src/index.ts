@@ -21,8 +21,8 @@ export {
 } from './errors.js';
 export { validateKey, validatePrefix, compareKeys, TEMP_PREFIX, MAX_KEY_BYTES, MAX_SEGMENT_BYTES } from './keys.js';
 export { LocalStorageDriver, fileUrlToRoot } from './local.driver.js';
-export { openStorage, registerDriver, registeredSchemes, redactUrl } from './registry.js';
-export type { DriverFactory, OpenStorageOptions } from './registry.js';
+export { openStorage, openTarget, registerDriver, registeredSchemes, redactUrl } from './registry.js';
+export type { DriverFactory, OpenStorageOptions, TargetSpec } from './registry.js';
 export { S3StorageDriver, S3_OPTIONS, S3_STORAGE_CLASSES } from './s3.driver.js';
 export { parseDriverOptions, checkSha256Option } from './options.js';
 export type { OptionSpec, ParsedOptions } from './options.js';

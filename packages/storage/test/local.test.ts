@@ -13,6 +13,7 @@ import {
   StorageDiskFullError,
   fileUrlToRoot,
   openStorage,
+  openTarget,
   redactUrl,
   registerDriver,
   registeredSchemes,
@@ -230,5 +231,18 @@ describe('openStorage and the driver registry', () => {
     expect(redactUrl('s3://b/p?accessKeyId=K&secretAccessKey=S&endpoint=http://minio:9000')).not.toMatch(/=K&|=S&/);
     expect(redactUrl('file:///var/x')).toBe('file:///var/x');
     expect(redactUrl('not a url user:pw@x')).not.toContain('pw@');
+  });
+});
+
+describe('openTarget', () => {
+  it('passes the target options to the driver and names the target in errors', () => {
+    expect(openTarget({ name: 'nas', url: 'file:///srv/nas' }).url).toBe('file:///srv/nas');
+    expect(() => openTarget({ name: 'nas', url: 'file:///srv/nas', options: { region: 'x' } })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_INVALID_OPTIONS', message: expect.stringMatching(/^target "nas": .*"region"/) }),
+    );
+    expect(() => openTarget({ name: 'offsite', url: 's3://bucket/p?partSize=1' })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_INVALID_OPTIONS', message: expect.stringMatching(/^target "offsite": .*partSize/) }),
+    );
+    expect(() => openTarget({ name: 'x', url: 'gopher://b' })).toThrow(expect.objectContaining({ code: 'STORAGE_UNSUPPORTED_SCHEME' }));
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { freePort } from './redis-server.js';
-import { rawS3Client, stopProcess, waitUntil, writeCredentialsFile, type S3TestServer } from './s3-server.js';
+import { rawS3Client, s3TestServer, stopProcess, waitUntil, type S3TestServer } from './s3-server.js';
 
 const run = promisify(execFile);
 
@@ -135,26 +135,8 @@ rgw dns name = localhost
     await waitUntil('radosgw', rgw, 120_000, () => fetch(endpoint + '/').then((r) => r.ok || Promise.reject(new Error(String(r.status)))));
     const raw = rawS3Client(endpoint, accessKeyId, secretAccessKey);
     await raw.send(new CreateBucketCommand({ Bucket: bucket }));
-    const startupMs = Date.now() - t0;
-    const credentialsFile = await writeCredentialsFile(dir, accessKeyId, secretAccessKey);
-    return {
-      kind: 'radosgw',
-      endpoint,
-      port: rgwPort,
-      bucket,
-      accessKeyId,
-      secretAccessKey,
-      credentialsFile,
-      startupMs,
-      client: () => raw,
-      async createBucket(name) {
-        await raw.send(new CreateBucketCommand({ Bucket: name }));
-      },
-      async stop() {
-        raw.destroy();
-        await stopAll();
-      },
-    };
+    const fields = { kind: 'radosgw' as const, endpoint, port: rgwPort, bucket, accessKeyId, secretAccessKey, startupMs: Date.now() - t0 };
+    return await s3TestServer(fields, dir, raw, stopAll);
   } catch (err) {
     const logs = `${await logTail('mon.a')}\n${await logTail('osd.0')}\n${await logTail('client.rgw')}`;
     await stopAll();

@@ -46,6 +46,28 @@ export function rawS3Client(endpoint: string, accessKeyId: string, secretAccessK
   });
 }
 
+/** The handle of a started server: its keys in a credentials file in `dir`, a raw client, stop. */
+export async function s3TestServer(
+  fields: Pick<S3TestServer, 'kind' | 'endpoint' | 'port' | 'bucket' | 'accessKeyId' | 'secretAccessKey' | 'startupMs'>,
+  dir: string,
+  raw: S3Client,
+  stopServer: () => Promise<void>,
+): Promise<S3TestServer> {
+  const credentialsFile = await writeCredentialsFile(dir, fields.accessKeyId, fields.secretAccessKey);
+  return {
+    ...fields,
+    credentialsFile,
+    client: () => raw,
+    async createBucket(name) {
+      await raw.send(new CreateBucketCommand({ Bucket: name }));
+    },
+    async stop() {
+      raw.destroy();
+      await stopServer();
+    },
+  };
+}
+
 /** Poll `probe` until it resolves, the process dies, or `timeoutMs` passes. */
 export async function waitUntil(what: string, proc: ChildProcess, timeoutMs: number, probe: () => Promise<unknown>, log?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -102,25 +124,9 @@ export async function startS3rver(bucket = 'mfb-test'): Promise<S3TestServer> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const startupMs = Date.now() - t0;
-  const credentialsFile = await writeCredentialsFile(dir, accessKeyId, secretAccessKey);
-  return {
-    kind: 's3rver',
-    endpoint,
-    port,
-    bucket,
-    accessKeyId,
-    secretAccessKey,
-    credentialsFile,
-    startupMs,
-    client: () => raw,
-    async createBucket(name) {
-      await raw.send(new CreateBucketCommand({ Bucket: name }));
-    },
-    async stop() {
-      raw.destroy();
-      await stopProcess(proc);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const fields = { kind: 's3rver' as const, endpoint, port, bucket, accessKeyId, secretAccessKey, startupMs: Date.now() - t0 };
+  return s3TestServer(fields, dir, raw, async () => {
+    await stopProcess(proc);
+    await rm(dir, { recursive: true, force: true });
+  });
 }

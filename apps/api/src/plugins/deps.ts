@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { StorageDriver } from '@mfb/storage';
+import { openTarget, type StorageDriver } from '@mfb/storage';
 import { createMetrics } from '@mfb/observability';
 import { DatabaseLocks, JOB_NAMES } from '@mfb/jobs';
 import { TargetNotFoundError } from '../errors.js';
@@ -36,16 +36,13 @@ export const depsPlugin = fp(
     app.addHook('onClose', async () => {
       for (const name of JOB_NAMES) deps.queues[name].off('error', onQueueError);
     });
-    // Drivers are cheap to keep; one per target for the life of the app.
-    const drivers = new Map<string, StorageDriver>();
+    // One driver per target for the life of the app, all opened now: a bad target URL or
+    // option fails the boot, naming the target.
+    const drivers = new Map<string, StorageDriver>([['local', deps.openStorage(deps.config.storageUrl)]]);
+    for (const t of deps.config.targets) drivers.set(t.name, openTarget(t, {}, deps.openStorage));
     app.decorate('storageFor', (target: string): StorageDriver => {
-      let d = drivers.get(target);
-      if (!d) {
-        const url = target === 'local' ? deps.config.storageUrl : deps.config.targets.find((t) => t.name === target)?.url;
-        if (!url) throw new TargetNotFoundError(target);
-        d = deps.openStorage(url);
-        drivers.set(target, d);
-      }
+      const d = drivers.get(target);
+      if (!d) throw new TargetNotFoundError(target);
       return d;
     });
   },
