@@ -94,6 +94,9 @@ function mapS3Error(operation: string, safeUrl: string, err: unknown, key?: stri
   const name = e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
   if (BUCKET_MISSING.has(name)) return new StorageBucketNotFoundError(operation, safeUrl, err);
+  if (name === 'InvalidObjectState') {
+    return new StorageRejectedError(operation, safeUrl, 'InvalidObjectState: an archived (GLACIER / DEEP_ARCHIVE) object must be restored first', err);
+  }
   if (AUTH_FAILED.has(name)) return new StorageAuthFailedError(operation, safeUrl, err);
   if (ACCESS_DENIED.has(name) || status === 403) return new StorageAccessDeniedError(operation, safeUrl, err);
   if (key !== undefined && (NOT_FOUND.has(name) || status === 404)) return new StorageNotFoundError(key, safeUrl);
