@@ -30,10 +30,10 @@ if (!existsSync(file) || statSync(file).size !== sizeMiB << 20) {
   await new Promise<void>((r) => ws.end(r));
 }
 
-const srv = await startRadosgw('bench', { memstoreBytes: (sizeMiB * 3 + 512) << 20 });
+const srv = await startRadosgw('bench', { memstoreBytes: (sizeMiB * 4 + 512) * 2 ** 20 });
 console.log(`radosgw started in ${srv.startupMs} ms`);
 const tsx = join(repo, 'node_modules/.bin/tsx');
-type Row = { who: string; op: string; round: number; seconds: number; wallS: number; rssMiB: number; load: number };
+type Row = { who: string; op: string; round: number; seconds: number; wallS: number; cpuS: number; rssMiB: number; load: number };
 const rows: Row[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
@@ -42,7 +42,7 @@ try {
       for (const who of order) {
         const t = await timed(tsx, [join(here, 'one.ts'), who, op, srv.endpoint, srv.credentialsFile, srv.bucket, `a-${who}`, file], { cwd: repo });
         const { seconds } = JSON.parse(t.stdout.trim().split('\n').pop()!) as { seconds: number };
-        const row = { who, op, round, seconds, wallS: t.wallS, rssMiB: t.maxRssBytes / 2 ** 20, load: loadavg()[0]! };
+        const row = { who, op, round, seconds, wallS: t.wallS, cpuS: t.userS + t.sysS, rssMiB: t.maxRssBytes / 2 ** 20, load: loadavg()[0]! };
         rows.push(row);
         console.log(JSON.stringify(row));
       }

@@ -49,6 +49,7 @@ export const S3_OPTIONS = {
   queueSize: { type: 'integer', min: 1, max: 64 },
   maxAttempts: { type: 'integer', min: 1, max: 20 },
   timeoutMs: { type: 'integer', min: 100, max: 3_600_000 },
+  contentMd5: { type: 'boolean' },
 } as const;
 
 type S3Options = ParsedOptions<typeof S3_OPTIONS>;
@@ -156,9 +157,11 @@ type LibStorage = typeof import('@aws-sdk/lib-storage');
  *   `partSize`, else a multipart upload with at most `queueSize` parts in flight, so memory
  *   stays near `(queueSize + 1) * partSize` whatever the artifact's size. The object appears
  *   only at CompleteMultipartUpload; a failure or abort sends AbortMultipartUpload.
- * - Every PutObject / UploadPart carries Content-MD5 (servers reject a body corrupted in
- *   transit with BadDigest) and the ETag the server answers is checked against that MD5
- *   where it is one (not with SSE-KMS); both failures are resent by the SDK's retries.
+ * - Every PutObject / UploadPart is signed with the SHA-256 of its body (SigV4
+ *   `x-amz-content-sha256`); the server rejects a body damaged in transit
+ *   (XAmzContentSHA256Mismatch) and the SDK resends it. With option `contentMd5` (for servers
+ *   that do not check signed payloads, e.g. s3rver) parts also carry Content-MD5 and the ETag
+ *   the server answers must be that MD5 (not checked with SSE-KMS, whose ETags are not MD5s).
  *   `PutOptions.sha256` is checked over the bytes read before the upload can complete.
  * - The AWS SDK is imported on first use, so opening the driver (at boot) costs nothing.
  */
@@ -258,8 +261,10 @@ export class S3StorageDriver implements StorageDriver {
         followRegionRedirects: true,
         forcePathStyle: o.forcePathStyle ?? o.endpoint !== undefined,
         maxAttempts: o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        // Content-MD5 on every body (below) works on every S3 server; the newer flexible
-        // checksums (CRC32 trailers) are not understood by radosgw <= 18 or s3rver.
+        // Part bodies are Buffers, so SigV4 signs their SHA-256 (x-amz-content-sha256), which
+        // S3, MinIO, Ceph and R2 verify: that is the per-part integrity check, at no extra
+        // cost. The newer flexible checksums (CRC32 trailers) are not understood by radosgw
+        // <= 18 or s3rver, so they are off; Content-MD5 is opt-in (below).
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
         requestHandler: { connectionTimeout: Math.min(timeout, 10_000), requestTimeout: timeout },
@@ -271,7 +276,7 @@ export class S3StorageDriver implements StorageDriver {
         config.credentials = async () => readCredentialsFile(file, profile, this.url);
       }
       const client = new sdk.S3Client(config);
-      addIntegrityMiddleware(client, o.sse === 'aws:kms');
+      addIntegrityMiddleware(client, o.contentMd5 === true, o.sse === 'aws:kms');
       return { sdk, lib, client };
     })();
     return this.sdk;
@@ -524,24 +529,26 @@ export class S3StorageDriver implements StorageDriver {
 
 /**
  * Per-request body integrity for PutObject and UploadPart:
- * - Content-MD5 of the body, so the server rejects a body damaged in transit (BadDigest);
- * - the ETag the server answers must be that MD5 (S3 ETags of parts and single PUTs are the
- *   MD5 of what was stored, except with SSE-KMS / SSE-C), catching servers that do not check
- *   Content-MD5;
- * - both failures are marked retryable, so the SDK resends the part (the body is a Buffer).
+ * - a body the server found damaged (signed SHA-256 or Content-MD5 mismatch) is marked
+ *   retryable, so the SDK resends the part (the body is a Buffer) instead of failing;
+ * - with `md5`: Content-MD5 of the body, and the ETag the server answers must be that MD5
+ *   (S3 ETags of parts and single PUTs are the MD5 of what was stored, except with SSE-KMS /
+ *   SSE-C), catching servers that check neither the signed payload hash nor Content-MD5.
  */
-function addIntegrityMiddleware(client: S3Client, kms: boolean): void {
+function addIntegrityMiddleware(client: S3Client, md5: boolean, kms: boolean): void {
   const withBody = new Set(['PutObjectCommand', 'UploadPartCommand']);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { Body?: unknown; ContentMD5?: string };
-      if (withBody.has(context.commandName ?? '') && input.Body instanceof Uint8Array && input.ContentMD5 === undefined) {
-        input.ContentMD5 = createHash('md5').update(input.Body).digest('base64');
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'mfbContentMd5' },
-  );
+  if (md5) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Body?: unknown; ContentMD5?: string };
+        if (withBody.has(context.commandName ?? '') && input.Body instanceof Uint8Array && input.ContentMD5 === undefined) {
+          input.ContentMD5 = createHash('md5').update(input.Body).digest('base64');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'mfbContentMd5' },
+    );
+  }
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (!withBody.has(context.commandName ?? '')) return next(args);

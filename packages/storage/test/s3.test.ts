@@ -7,7 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { radosgwMissing, startFaultProxy, startRadosgw, startS3rver, type S3TestServer } from '@mfb/testkit';
 import { openStorage, type StorageDriver } from '../src/index.js';
@@ -33,7 +33,12 @@ async function openUploads(srv: S3TestServer): Promise<number> {
   return (res.Uploads ?? []).length;
 }
 
-function s3Suite(name: string, start: () => Promise<S3TestServer>, limits: ServerLimits = {}, checksSecrets = true): void {
+/**
+ * `s3rverQuirks`: s3rver checks neither signed payload hashes nor Content-MD5, nor secrets:
+ * the driver runs with `contentMd5` (ETag check) there, and the wrong-secret case is skipped.
+ */
+function s3Suite(name: string, start: () => Promise<S3TestServer>, limits: ServerLimits = {}, s3rverQuirks = false): void {
+  const checksSecrets = !s3rverQuirks;
   describe(name, () => {
     let srv: S3TestServer;
     beforeAll(async () => {
@@ -43,7 +48,12 @@ function s3Suite(name: string, start: () => Promise<S3TestServer>, limits: Serve
     afterAll(async () => {
       await srv?.stop();
     }, 60_000);
-    const optionsFor = (): Record<string, unknown> => ({ endpoint: srv.endpoint, credentialsFile: srv.credentialsFile, partSize: 5 * MiB });
+    const optionsFor = (): Record<string, unknown> => ({
+      endpoint: srv.endpoint,
+      credentialsFile: srv.credentialsFile,
+      partSize: 5 * MiB,
+      ...(s3rverQuirks ? { contentMd5: true } : {}),
+    });
     const open = (prefix = randomUUID(), extra: Record<string, unknown> = {}): StorageDriver =>
       openStorage(`s3://${srv.bucket}/${prefix}`, { options: { ...optionsFor(), ...extra } });
 
@@ -56,6 +66,17 @@ function s3Suite(name: string, start: () => Promise<S3TestServer>, limits: Serve
           open: (options) => open(prefix, options),
           multipartBytes: 5 * MiB,
           storageClass: 'STANDARD_IA',
+          // Plain PutObjects, 64 at a time: the listing tests only need the keys to exist.
+          seed: async (keys) => {
+            let next = 0;
+            const worker = async (): Promise<void> => {
+              while (next < keys.length) {
+                const k = keys[next++]!;
+                await srv.client().send(new PutObjectCommand({ Bucket: srv.bucket, Key: `${prefix}/${k}`, Body: k }));
+              }
+            };
+            await Promise.all(Array.from({ length: 64 }, worker));
+          },
           // Each test has its own prefix; the server's temp dir goes with it at the end.
           cleanup: async () => undefined,
         };
@@ -157,6 +178,22 @@ function s3Suite(name: string, start: () => Promise<S3TestServer>, limits: Serve
         await proxy.close();
       }
     }, 180_000);
+
+    it.runIf(s3rverQuirks)(`${name}: control: without contentMd5 this server stores a body corrupted in transit`, async () => {
+      // Shows the proxy really damages request bodies and that, on a server that checks no
+      // signed payload hash, the ETag check is what keeps corruption from being recorded.
+      const proxy = await startFaultProxy({ targetPort: srv.port, seed: 7, resetRate: 0, delayRate: 0, corruptRate: 1, maxFaults: 1 });
+      try {
+        const prefix = randomUUID();
+        const data = randomBytes(6 * MiB);
+        const unchecked = open(prefix, { endpoint: proxy.endpoint, contentMd5: false });
+        await unchecked.put('x', chunked(data), { sha256: sha256(data) });
+        expect(proxy.stats.corruptions).toBe(1);
+        expect(sha256(await readAll(await open(prefix).get('x')))).not.toBe(sha256(data));
+      } finally {
+        await proxy.close();
+      }
+    });
   });
 }
 
@@ -168,7 +205,7 @@ s3Suite(
     nonAtomicReplace: 's3rver writes objects in place (covered on radosgw)',
     noUploadListing: 's3rver does not implement ListMultipartUploads (covered on radosgw)',
   },
-  false,
+  true,
 );
 
 const missing = radosgwMissing();

@@ -89,7 +89,7 @@ mon data avail warn = 1
 mon data avail crit = 0
 osd crush chooseleaf type = 0
 osd objectstore = memstore
-memstore device bytes = ${opts.memstoreBytes ?? 2 << 30}
+memstore device bytes = ${opts.memstoreBytes ?? 2 * 1024 ** 3}
 run dir = ${dir}/run
 admin socket = ${dir}/run/$name.asok
 log file = ${dir}/log/$name.log
@@ -100,6 +100,10 @@ keyring = ${dir}/keyring
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw dns name = localhost
+# Free the space of deleted / overwritten objects within seconds (default: after 2 h), so a
+# memstore OSD sized for a benchmark does not fill up.
+rgw gc obj min wait = 1
+rgw gc processor period = 5
 `,
     );
     await run('monmaptool', ['--create', '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')]);
