@@ -87,8 +87,9 @@ function s3Suite(name: string, start: () => Promise<S3TestServer>, limits: Serve
     describe(`${name}: errors at the right depth`, () => {
       it('a missing bucket fails at once with STORAGE_BUCKET_NOT_FOUND naming the target', async () => {
         const d = openStorage(`s3://no-such-bucket-${randomUUID().slice(0, 8)}/p`, { options: optionsFor() });
-        for (const p of [d.put('x', Readable.from([Buffer.from('x')])), d.list(''), d.head('x'), d.get('x')]) {
-          const err = await p.catch((e: unknown) => e);
+        const calls: Array<() => Promise<unknown>> = [() => d.put('x', Readable.from([Buffer.from('x')])), () => d.list(''), () => d.head('x'), () => d.get('x')];
+        for (const call of calls) {
+          const err = await call().catch((e: unknown) => e);
           expect(err).toMatchObject({ code: 'STORAGE_BUCKET_NOT_FOUND', permanent: true });
           expect((err as Error).message).toMatch(/^\w+ .*s3:\/\/no-such-bucket-\w+\/p.*does not exist$/);
         }
