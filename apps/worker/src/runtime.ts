@@ -75,8 +75,9 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   const queues = queuesFor(config, connection);
   const locks = locksFor(config, connection);
   const storages = createStorages(config, opts.wrapStorage ? { wrap: opts.wrapStorage } : {});
-  // Open the primary storage now: an unusable storageUrl fails the start, not every job.
-  void storages.primary;
+  // Open every storage now: an unusable URL or driver option fails the start (naming the
+  // target), not every job.
+  storages.openAll();
 
   const shutdown = new AbortController();
   const processor = createProcessor({

@@ -133,3 +133,17 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
     expect((await q.backup.getJob(String(first.job.id)))!.attemptsMade).toBe(1);
   });
 });
+
+describe('worker start-up', () => {
+  it('opens every target at boot: a bad target option fails the start, naming the target', async () => {
+    const tmp = await tempDir();
+    cleanups.push(() => tmp.dispose());
+    const { config } = await testConfig({ dir: tmp.dir, databases: [] });
+    const bad = { ...config, targets: [{ name: 'offsite', url: 's3://bucket/mfb', options: { regoin: 'eu-west-1' }, retention: { keepLast: 3 } }] };
+    const catalog = await openCatalog(config.catalogPath);
+    cleanups.push(() => catalog.close());
+    const err = await startWorker({ config: bad, catalog, log: createLogger('worker-test', { level: 'silent' }) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_INVALID_OPTIONS' });
+    expect((err as Error).message).toMatch(/^target "offsite": .*unknown option "regoin".*valid: .*region/);
+  });
+});

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '@mfb/errors';
@@ -52,6 +53,17 @@ export interface CheckedSnapshot {
  * decrypt (each chunk authenticated before its plaintext moves on) -> decompress -> plaintext
  * SHA-256 -> `PRAGMA integrity_check`. On failure every scratch file is already removed.
  */
+/**
+ * A new private scratch file, open before it is handed to a pipeline: a pipeline that fails
+ * early would otherwise let the asynchronous open create the file after `cleanup` ran,
+ * leaking it (seen under load with a wrong key).
+ */
+async function newScratchFile(path: string): Promise<WriteStream> {
+  const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+  await once(out, 'ready');
+  return out;
+}
+
 export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapshot> {
   const { storage, artifactKey, signal } = opts;
   const progress = (stage: Progress['stage'], bytesDone: number, bytesTotal: number): void => opts.onProgress?.({ stage, bytesDone, bytesTotal });
@@ -76,7 +88,7 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
     // 1. fetch + artifact checksum
     const total = manifest.artifact.sizeBytes;
     const fetched = new Meter((n) => progress('fetch', n, total));
-    await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, createWriteStream(fetchPath, { flags: 'wx', mode: 0o600 }), {
+    await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, await newScratchFile(fetchPath), {
       ...(signal ? { signal } : {}),
     });
     if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
@@ -86,7 +98,7 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
     const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
     const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
     const decompress = createDecompressStream(manifest.compression.algorithm);
-    const stages = [createReadStream(fetchPath), ...(decrypt ? [decrypt] : []), decompress, plain, createWriteStream(plainPath, { flags: 'wx', mode: 0o600 })];
+    const stages = [createReadStream(fetchPath), ...(decrypt ? [decrypt] : []), decompress, plain, await newScratchFile(plainPath)];
     try {
       await pipeline(stages, ...(signal ? [{ signal }] : []));
     } catch (err) {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
-import { redactUrl } from '@mfb/errors';
+import { isSecretName, redactUrl } from '@mfb/errors';
 import { ConfigError } from './errors.js';
 import type {
   ApiKeyConfig,
@@ -207,6 +207,25 @@ function readKeyFile(p: Problems, file: string, fp: string): Buffer | undefined 
   return key;
 }
 
+/**
+ * `targets[].options`: a mapping of option names to scalars. Which names and values are valid
+ * depends on the URL's driver, which checks them when the target is opened (at boot).
+ */
+function parseTargetOptions(p: Problems, v: unknown, fp: string): Record<string, string | number | boolean> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    p.add(fp, `must be a mapping of option names to values, got ${show(v)}`);
+    return undefined;
+  }
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(k)) p.add(join(fp, k), 'option names are letters, digits and _');
+    else if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') out[k] = val;
+    else p.add(join(fp, k), `must be a string, number or boolean, got ${show(val)}`);
+  }
+  return out;
+}
+
 function parseRetention(p: Problems, v: unknown, fp: string, fallback: RetentionConfig): RetentionConfig {
   const o = mapping(p, v, fp, ['keepLast']);
   if (!o) return fallback;
@@ -374,7 +393,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const targets: TargetConfig[] = [];
   list(p, top['targets'], 'targets').forEach((item, i) => {
     const tp = join('targets', i);
-    const o = mapping(p, item, tp, ['name', 'url', 'retention']);
+    const o = mapping(p, item, tp, ['name', 'url', 'options', 'retention']);
     if (!o) return;
     const name = reqStr(p, o, 'name', tp, { pattern: ID_RE, patternText: ID_RULE });
     if (name === 'local') p.add(join(tp, 'name'), '"local" is reserved for the primary storage (storageUrl)');
@@ -382,7 +401,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     const url = reqStr(p, o, 'url', tp, { secret: true });
     const okUrl = url !== undefined && checkStorageUrl(p, url, join(tp, 'url'));
     const retention = parseRetention(p, o['retention'], join(tp, 'retention'), localRetention);
-    if (name !== undefined && name !== 'local' && okUrl) targets.push({ name, url: absolutizeStorageUrl(url, fileBase), retention });
+    const options = parseTargetOptions(p, o['options'], join(tp, 'options'));
+    if (name !== undefined && name !== 'local' && okUrl) {
+      targets.push({ name, url: absolutizeStorageUrl(url, fileBase), ...(options ? { options } : {}), retention });
+    }
   });
 
   // ---- databases
@@ -615,7 +637,11 @@ export function redactConfig(c: Config): Record<string, unknown> {
   return {
     ...c,
     storageUrl: redactUrl(c.storageUrl),
-    targets: c.targets.map((t) => ({ ...t, url: redactUrl(t.url) })),
+    targets: c.targets.map((t) => ({
+      ...t,
+      url: redactUrl(t.url),
+      ...(t.options ? { options: Object.fromEntries(Object.entries(t.options).map(([k, v]) => [k, isSecretName(k) ? 'REDACTED' : v])) } : {}),
+    })),
     keys: [...c.keys.keys()],
     redis: { ...c.redis, url: redactUrl(c.redis.url) },
     api: {

@@ -105,10 +105,19 @@ ${keysSection}
 ${databasesSection}
 
 # Extra storage locations each backup is copied to after it is written (the name "local"
-# is reserved for the primary storage). Today: file:// (e.g. a NAS mount).
+# is reserved for the primary storage): file:// (e.g. a NAS mount) or s3:// (AWS S3, MinIO,
+# Ceph, R2, Wasabi; see docs/storage-s3.md). Credentials never go here: S3 uses the AWS chain
+# (env, ~/.aws, instance role) or options.credentialsFile.
 targets: []
   # - name: nas
   #   url: file:///mnt/nas/myfinance-backups
+  #   retention:
+  #     keepLast: 30
+  # - name: offsite
+  #   url: s3://my-bucket/myfinance
+  #   options:
+  #     region: eu-central-1
+  #     storageClass: STANDARD_IA   # cheaper storage, still restores at once (not GLACIER)
   #   retention:
   #     keepLast: 30
 

@@ -51,8 +51,14 @@ export interface DatabaseConfig {
 export interface TargetConfig {
   /** Name used in API, catalog and metrics (`nas`, `offsite`). `local` is reserved. */
   name: string;
-  /** Storage URL: file:///mnt/nas/backups (s3://, gs://, azblob:// in later issues). */
+  /** Storage URL: file:///mnt/nas/backups, s3://bucket/prefix (gs://, azblob://). */
   url: string;
+  /**
+   * Driver options (`region`, `endpoint`, `storageClass`, `credentialsFile`, ...): scalar
+   * values only, checked here for shape; their names and values are checked by the driver
+   * when the target is opened at boot (unknown keys rejected). Never credentials.
+   */
+  options?: Readonly<Record<string, string | number | boolean>>;
   retention: RetentionConfig;
 }
 

@@ -109,6 +109,12 @@ describe('defaults', () => {
     expect(load('targets:\n  - name: nas\n    url: ./nas\n').targets[0]!.url).toBe(`file://${dir}/nas`);
   });
 
+  it('keeps targets[].options as given (the driver checks names and values when the target is opened)', () => {
+    const c = load('targets:\n  - name: offsite\n    url: s3://bucket/mfb\n    options: { region: eu-west-1, partSize: 16MiB, queueSize: 2, forcePathStyle: true }\n  - name: nas\n    url: ./nas\n');
+    expect(c.targets[0]).toMatchObject({ name: 'offsite', url: 's3://bucket/mfb', options: { region: 'eu-west-1', partSize: '16MiB', queueSize: 2, forcePathStyle: true } });
+    expect(c.targets[1]!.options).toBeUndefined();
+  });
+
   it('uses ./mfb.config.yaml from cwd, then MFB_CONFIG, then opts.file', () => {
     writeYaml('log:\n  level: debug\n');
     expect(loadConfig({ env: {}, cwd: dir }).log.level).toBe('debug');
@@ -237,6 +243,8 @@ describe('validation errors name the field and what is wrong', () => {
     ['unknown target in database', 'databases:\n  - id: a\n    path: /a.db\n    targets: [nas]\n', 'databases[0].targets[0]: no target named "nas" in targets (no targets configured)'],
     ['unknown encryption key', 'databases:\n  - id: a\n    path: /a.db\n    encryptionKeyId: main\n', 'databases[0].encryptionKeyId: no key with id "main" in keys (no keys configured)'],
     ['keepLast 0', 'localRetention:\n  keepLast: 0\n', 'localRetention.keepLast: keepLast (never delete the last backup) must be 1-100000, got 0'],
+    ['target options not a mapping', 'targets:\n  - name: s3\n    url: s3://b/p\n    options: [region]\n', 'targets[0].options: must be a mapping of option names to values, got a list'],
+    ['target option not a scalar', 'targets:\n  - name: s3\n    url: s3://b/p\n    options: { region: [eu] }\n', 'targets[0].options.region: must be a string, number or boolean, got a list'],
     ['keepLast not a number', 'targets:\n  - name: nas\n    url: file:///x\n    retention: { keepLast: many }\n', 'targets[0].retention.keepLast: must be an integer, got a string "many"'],
     [
       'cron with 4 fields',
@@ -381,7 +389,7 @@ describe('renderConfigTemplate and generateKeyFile', () => {
 
 describe('redactConfig', () => {
   it('hides API keys, passwords, URL credentials and key material', () => {
-    const c = load('targets:\n  - name: nas\n    url: "s3://AKIA:s3cr3t@bucket/x"\n', {
+    const c = load('targets:\n  - name: nas\n    url: "s3://AKIA:s3cr3t@bucket/x"\n    options: { secretAccessKey: opts3cr3t, region: eu }\n', {
       MFB_API_KEYS: 'dash:0123456789abcdef-secret:read',
       MFB_ADMIN_USER: 'admin',
       MFB_ADMIN_PASSWORD: 'correct horse battery',
@@ -389,7 +397,8 @@ describe('redactConfig', () => {
       MFB_KEY_MAIN: KEY_B64,
     });
     const text = JSON.stringify(redactConfig(c));
-    for (const s of ['0123456789abcdef-secret', 'correct horse battery', 'redispw', 's3cr3t', KEY_B64]) expect(text).not.toContain(s);
+    for (const s of ['0123456789abcdef-secret', 'correct horse battery', 'redispw', 's3cr3t', 'opts3cr3t', KEY_B64]) expect(text).not.toContain(s);
+    expect(text).toContain('"region":"eu"');
     expect(text).toContain('"main"');
   });
 });

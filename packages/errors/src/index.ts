@@ -1,6 +1,6 @@
 export { AppError } from './app-error.js';
 export { DatabaseNotFoundError, TargetNotFoundError, BackupNotFoundError, BackupNotOnTargetError, InvalidIdError } from './common.js';
-export { redactUrl } from './redact.js';
+export { isSecretName, redactUrl } from './redact.js';
 import { AppError } from './app-error.js';
 
 export function isAppError(err: unknown): err is AppError {

@@ -1,6 +1,11 @@
 /** Query parameter names whose values are secrets (`secretAccessKey`, `sig`, `X-Amz-Signature`, a SAS token...). */
 const SECRET_PARAM = /(secret|password|passwd|pwd|token|key|sig|signature|credential|sas|auth)/i;
 
+/** Whether a query parameter or driver option name looks like it holds a secret. */
+export function isSecretName(name: string): boolean {
+  return SECRET_PARAM.test(name);
+}
+
 /**
  * A URL safe for logs, errors, metrics and the API (storage, target and Redis URLs alike):
  * user info (`user:pass@`) removed and the values of query parameters that look like secrets

@@ -1,6 +1,6 @@
 import type { Config } from '@mfb/config';
 import { TargetNotFoundError } from '@mfb/errors';
-import { openStorage, type StorageDriver } from '@mfb/storage';
+import { openStorage, openTarget, type StorageDriver } from '@mfb/storage';
 
 /** Primary storage and configured targets, one driver per target for the life of the process. */
 export interface Storages {
@@ -8,6 +8,11 @@ export interface Storages {
   readonly primary: StorageDriver;
   /** Storage of a target by name (`local` = primary). @throws TargetNotFoundError (permanent) for unknown names. */
   storageFor(target: string): StorageDriver;
+  /**
+   * Open the primary storage and every target now (start-up): a bad URL or driver option fails
+   * the boot, naming the target, instead of every job that uses it.
+   */
+  openAll(): void;
 }
 
 export interface StoragesOptions {
@@ -24,9 +29,9 @@ export function createStorages(config: Pick<Config, 'storageUrl' | 'targets'>, o
   const storageFor = (target: string): StorageDriver => {
     let d = drivers.get(target);
     if (!d) {
-      const url = target === 'local' ? config.storageUrl : config.targets.find((t) => t.name === target)?.url;
-      if (url === undefined) throw new TargetNotFoundError(target, opts.listKnown ? ['local', ...config.targets.map((t) => t.name)] : undefined);
-      d = wrap(openStorage(url), target);
+      const spec = target === 'local' ? undefined : config.targets.find((t) => t.name === target);
+      if (target !== 'local' && spec === undefined) throw new TargetNotFoundError(target, opts.listKnown ? ['local', ...config.targets.map((t) => t.name)] : undefined);
+      d = wrap(spec ? openTarget(spec) : openStorage(config.storageUrl), target);
       drivers.set(target, d);
     }
     return d;
@@ -37,5 +42,9 @@ export function createStorages(config: Pick<Config, 'storageUrl' | 'targets'>, o
       return storageFor('local');
     },
     storageFor,
+    openAll() {
+      storageFor('local');
+      for (const t of config.targets) storageFor(t.name);
+    },
   };
 }

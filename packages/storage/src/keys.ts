@@ -1,4 +1,4 @@
-import { StorageInvalidKeyError } from './errors.js';
+import { StorageInvalidCursorError, StorageInvalidKeyError } from './errors.js';
 
 /**
  * Name prefix of in-progress writes. A key segment may not start with it, so a temp file
@@ -69,4 +69,19 @@ export function validatePrefix(prefix: string): string {
 /** Byte-wise (UTF-8) key order, the order S3 and the other object stores list in. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * A list cursor that is just the last key returned, tagged with the driver (`v1:` for files,
+ * `s3:` ...) so a cursor from another driver is refused. Stays valid while keys come and go.
+ */
+export function encodeKeyCursor(tag: string, key: string): string {
+  return Buffer.from(tag + key).toString('base64url');
+}
+
+/** The key inside a cursor made by {@link encodeKeyCursor}; STORAGE_INVALID_CURSOR otherwise. */
+export function decodeKeyCursor(tag: string, cursor: string): string {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  if (!raw.startsWith(tag)) throw new StorageInvalidCursorError();
+  return raw.slice(tag.length);
 }

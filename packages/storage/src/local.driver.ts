@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import type { Dirent, Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -7,16 +8,18 @@ import { addAbortSignal, Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
+import type { ListPage, ObjectInfo, PutOptions, StorageCapabilities, StorageDriver } from './driver.js';
 import {
   StorageAbortedError,
-  StorageInvalidCursorError,
+  StorageChecksumMismatchError,
+  StorageInvalidOptionsError,
   StorageInvalidUrlError,
   StorageNotFoundError,
   mapFsError,
 } from './errors.js';
 import { fsyncDir } from './fsync.js';
-import { TEMP_PREFIX, compareKeys, validateKey, validatePrefix } from './keys.js';
+import { TEMP_PREFIX, compareKeys, decodeKeyCursor, encodeKeyCursor, validateKey, validatePrefix } from './keys.js';
+import { checkSha256Option } from './options.js';
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
@@ -38,39 +41,33 @@ async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
   }
 }
 
-/** A Writable over an open FileHandle that leaves the handle open (the caller fsyncs and closes it). */
-function fileSink(fh: FileHandle, onProgress: ((bytesDone: number) => void) | undefined): Writable {
+/**
+ * A Writable over an open FileHandle that leaves the handle open (the caller fsyncs and closes
+ * it), feeding what it wrote to `hash` when given.
+ */
+function fileSink(fh: FileHandle, onProgress: ((bytesDone: number) => void) | undefined, hash: Hash | undefined): Writable {
   let done = 0;
-  const advance = (n: number): void => {
-    done += n;
+  const advance = (buf: Buffer): void => {
+    hash?.update(buf);
+    done += buf.length;
     onProgress?.(done);
   };
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {
       writeFully(fh, chunk).then(() => {
-        advance(chunk.length);
+        advance(chunk);
         cb();
       }, cb);
     },
     writev(chunks, cb) {
       const buf = Buffer.concat(chunks.map((c) => c.chunk as Buffer));
       writeFully(fh, buf).then(() => {
-        advance(buf.length);
+        advance(buf);
         cb();
       }, cb);
     },
   });
-}
-
-function encodeCursor(key: string): string {
-  return Buffer.from(CURSOR_VERSION + key).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const raw = Buffer.from(cursor, 'base64url').toString();
-  if (!raw.startsWith(CURSOR_VERSION)) throw new StorageInvalidCursorError();
-  return raw.slice(CURSOR_VERSION.length);
 }
 
 /**
@@ -124,6 +121,7 @@ export function fileUrlToRoot(url: string, cwd: string = process.cwd()): string 
  */
 export class LocalStorageDriver implements StorageDriver {
   readonly url: string;
+  readonly capabilities: StorageCapabilities = { storageClasses: [] };
   /** Absolute root directory. */
   readonly root: string;
 
@@ -133,8 +131,13 @@ export class LocalStorageDriver implements StorageDriver {
   }
 
   /** Open from a `file:` URL (see {@link fileUrlToRoot} for the accepted forms). */
-  static fromUrl(url: string, opts: { cwd?: string } = {}): LocalStorageDriver {
-    return new LocalStorageDriver(fileUrlToRoot(url, opts.cwd));
+  static fromUrl(url: string, opts: { cwd?: string; options?: Readonly<Record<string, unknown>> } = {}): LocalStorageDriver {
+    const driver = new LocalStorageDriver(fileUrlToRoot(url, opts.cwd));
+    const names = Object.keys(opts.options ?? {});
+    if (names.length > 0) {
+      throw new StorageInvalidOptionsError(driver.url, `unknown option ${JSON.stringify(names[0])} (file:// takes no options)`, { option: names[0] });
+    }
+    return driver;
   }
 
   private pathOf(key: string): string {
@@ -159,7 +162,8 @@ export class LocalStorageDriver implements StorageDriver {
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<ObjectInfo> {
     validateKey(key);
     const op = `put ${key} to ${this.url}`;
-    const { signal, onProgress } = opts;
+    const { signal, onProgress, sha256 } = opts;
+    checkSha256Option(sha256);
     if (signal?.aborted) {
       body.destroy();
       throw new StorageAbortedError(op, signal.reason);
@@ -173,7 +177,12 @@ export class LocalStorageDriver implements StorageDriver {
       await this.ensureDir(dir);
       fh = await open(tmp, 'wx', FILE_MODE);
       tmpCreated = true;
-      await pipeline(body, fileSink(fh, onProgress), ...(signal ? [{ signal }] : []));
+      const hash = sha256 !== undefined ? createHash('sha256') : undefined;
+      await pipeline(body, fileSink(fh, onProgress, hash), ...(signal ? [{ signal }] : []));
+      if (hash) {
+        const actual = hash.digest('hex');
+        if (actual !== sha256) throw new StorageChecksumMismatchError(key, this.url, sha256!, actual);
+      }
       await fh.sync();
       await fh.close();
       fh = undefined;
@@ -235,11 +244,10 @@ export class LocalStorageDriver implements StorageDriver {
   /**
    * Walk the tree below the directory part of `prefix`, calling `visit` for each regular file
    * (or symlink to one; symlinked directories are not followed) whose key could start with
-   * `prefix`. Subtrees that sort entirely at or before `after` are skipped.
+   * `prefix`, in no particular order (cleanupIncomplete needs every temp file, not an order).
    */
   private async walk(
     prefix: string,
-    after: string | undefined,
     visit: (key: string, name: string, dirKey: string) => void,
   ): Promise<void> {
     const slash = prefix.lastIndexOf('/');
@@ -269,9 +277,7 @@ export class LocalStorageDriver implements StorageDriver {
         }
         if (isDir) {
           const sub = key + '/';
-          const mayMatch = sub.startsWith(prefix) || prefix.startsWith(sub);
-          const allBeforeCursor = after !== undefined && !after.startsWith(sub) && compareKeys(sub, after) < 0;
-          if (mayMatch && !allBeforeCursor) stack.push(key);
+          if (sub.startsWith(prefix) || prefix.startsWith(sub)) stack.push(key);
         } else if (isFile) {
           visit(key, ent.name, dirKey);
         }
@@ -279,22 +285,67 @@ export class LocalStorageDriver implements StorageDriver {
     }
   }
 
+  /**
+   * Candidate keys under `prefix` strictly after `after`, in key order, lazily: each directory
+   * is read and its entries sorted by the key range they cover (`name` for a file, `name/`
+   * for a directory: every key below a directory shares that prefix, so this is key order).
+   * Subtrees entirely at or before the cursor, or outside the prefix, are never read, so a
+   * page costs the directories on the path to the cursor plus the keys it returns.
+   */
+  private async *keysAfter(prefix: string, after: string | undefined, dirKey: string): AsyncGenerator<string> {
+    const dirPath = dirKey === '' ? this.root : this.pathOf(dirKey);
+    let dirents: Dirent[];
+    try {
+      dirents = await readdir(dirPath, { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw mapFsError(`list ${prefix} in ${this.url}`, err);
+    }
+    const entries: Array<{ key: string; range: string; dir: boolean }> = [];
+    for (const ent of dirents) {
+      if (ent.name.startsWith(TEMP_PREFIX)) continue;
+      const key = dirKey === '' ? ent.name : `${dirKey}/${ent.name}`;
+      let dir = ent.isDirectory();
+      let file = ent.isFile();
+      if (ent.isSymbolicLink()) {
+        // Symlinks to files are objects; symlinked directories are not followed.
+        dir = false;
+        try {
+          file = (await stat(path.join(dirPath, ent.name))).isFile();
+        } catch (err) {
+          if (!isMissing(err)) throw mapFsError(`list ${prefix} in ${this.url}`, err);
+        }
+      }
+      if (dir) {
+        const range = key + '/';
+        if (!(range.startsWith(prefix) || prefix.startsWith(range))) continue;
+        if (after !== undefined && compareKeys(range, after) < 0 && !after.startsWith(range)) continue;
+        entries.push({ key, range, dir });
+      } else if (file) {
+        if (!key.startsWith(prefix)) continue;
+        if (after !== undefined && compareKeys(key, after) <= 0) continue;
+        entries.push({ key, range: key, dir });
+      }
+    }
+    entries.sort((a, b) => compareKeys(a.range, b.range));
+    for (const e of entries) {
+      if (e.dir) yield* this.keysAfter(prefix, after, e.key);
+      else yield e.key;
+    }
+  }
+
   async list(prefix: string, opts: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
     validatePrefix(prefix);
     const limit = Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(opts.limit ?? DEFAULT_LIST_LIMIT)));
-    const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-    const keys: string[] = [];
-    await this.walk(prefix, after, (key, name) => {
-      if (name.startsWith(TEMP_PREFIX)) return;
-      if (!key.startsWith(prefix)) return;
-      if (after !== undefined && compareKeys(key, after) <= 0) return;
-      keys.push(key);
-    });
-    keys.sort(compareKeys);
+    const after = opts.cursor ? decodeKeyCursor(CURSOR_VERSION, opts.cursor) : undefined;
+    const slash = prefix.lastIndexOf('/');
     const items: ObjectInfo[] = [];
-    let i = 0;
-    for (; i < keys.length && items.length < limit; i++) {
-      const key = keys[i]!;
+    let more = false;
+    for await (const key of this.keysAfter(prefix, after, slash >= 0 ? prefix.slice(0, slash) : '')) {
+      if (items.length === limit) {
+        more = true;
+        break;
+      }
       try {
         const st = await stat(this.pathOf(key));
         if (st.isFile()) items.push({ key, size: st.size, lastModified: st.mtime });
@@ -303,9 +354,8 @@ export class LocalStorageDriver implements StorageDriver {
         if (!isMissing(err)) throw mapFsError(`list ${prefix} in ${this.url}`, err);
       }
     }
-    const more = i < keys.length;
     const last = items[items.length - 1];
-    return more && last ? { items, cursor: encodeCursor(last.key) } : { items };
+    return more && last ? { items, cursor: encodeKeyCursor(CURSOR_VERSION, last.key) } : { items };
   }
 
   async delete(key: string): Promise<void> {
@@ -324,7 +374,7 @@ export class LocalStorageDriver implements StorageDriver {
     validatePrefix(prefix);
     const cutoff = Date.now() - olderThanMs;
     const temps: string[] = [];
-    await this.walk(prefix, undefined, (key, name, dirKey) => {
+    await this.walk(prefix, (key, name, dirKey) => {
       const m = TEMP_RE.exec(name);
       if (!m) return;
       const intended = dirKey === '' ? m[1]! : `${dirKey}/${m[1]!}`;

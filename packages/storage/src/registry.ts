@@ -1,11 +1,18 @@
 import { redactUrl } from '@mfb/errors';
 import type { StorageDriver } from './driver.js';
-import { StorageInvalidUrlError, StorageUnsupportedSchemeError } from './errors.js';
+import { StorageError, StorageInvalidUrlError, StorageUnsupportedSchemeError } from './errors.js';
 import { LocalStorageDriver } from './local.driver.js';
+import { S3StorageDriver } from './s3.driver.js';
 
 export interface OpenStorageOptions {
   /** Base for relative `file://./x` URLs and bare relative paths. Default `process.cwd()`. */
   cwd?: string;
+  /**
+   * Driver options (config `targets[].options`), the other way to give what the URL query
+   * gives (`s3://b/p?region=eu-west-1`). Each driver validates them when opened: an unknown
+   * key, a bad value or a key given in both places is STORAGE_INVALID_OPTIONS.
+   */
+  options?: Readonly<Record<string, unknown>>;
 }
 
 /** Builds a driver for one URL of its scheme. Throws STORAGE_INVALID_URL for a bad URL. */
@@ -60,3 +67,27 @@ function encodePath(p: string): string {
 }
 
 registerDriver('file', (url, opts) => LocalStorageDriver.fromUrl(url, opts));
+// The S3 module is light: it imports the AWS SDK only when the first request is made.
+registerDriver('s3', (url, opts) => S3StorageDriver.fromUrl(url, opts));
+
+/** A configured target as the config describes it (`targets[]` of @mfb/config). */
+export interface TargetSpec {
+  name: string;
+  url: string;
+  options?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Open a configured target (driver options included). A bad URL or option keeps its code
+ * (STORAGE_INVALID_URL, STORAGE_INVALID_OPTIONS, ...) and its message names the target, so
+ * a process that opens every target at boot fails there with `target "offsite": ...`.
+ */
+export function openTarget(target: TargetSpec, opts: OpenStorageOptions = {}, open: typeof openStorage = openStorage): StorageDriver {
+  try {
+    return open(target.url, { ...opts, ...(target.options ? { options: target.options } : {}) });
+  } catch (err) {
+    // Same error (class, code, details), its message prefixed with the target's name.
+    if (err instanceof StorageError) err.message = `target "${target.name}": ${err.message}`;
+    throw err;
+  }
+}

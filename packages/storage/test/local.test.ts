@@ -13,6 +13,7 @@ import {
   StorageDiskFullError,
   fileUrlToRoot,
   openStorage,
+  openTarget,
   redactUrl,
   registerDriver,
   registeredSchemes,
@@ -23,8 +24,17 @@ import { runStorageConformance } from './conformance.js';
 
 runStorageConformance('file:// (LocalStorageDriver)', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'mfb-storage-'));
+  const root = path.join(dir, 'root');
+  const url = pathToFileURL(root).href;
   return {
-    driver: openStorage(pathToFileURL(path.join(dir, 'root')).href),
+    driver: openStorage(url),
+    seed: async (keys) => {
+      for (const k of keys) {
+        await mkdir(path.dirname(path.join(root, k)), { recursive: true });
+        await writeFile(path.join(root, k), k);
+      }
+    },
+    open: (options) => openStorage(url, { options }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
@@ -221,5 +231,18 @@ describe('openStorage and the driver registry', () => {
     expect(redactUrl('s3://b/p?accessKeyId=K&secretAccessKey=S&endpoint=http://minio:9000')).not.toMatch(/=K&|=S&/);
     expect(redactUrl('file:///var/x')).toBe('file:///var/x');
     expect(redactUrl('not a url user:pw@x')).not.toContain('pw@');
+  });
+});
+
+describe('openTarget', () => {
+  it('passes the target options to the driver and names the target in errors', () => {
+    expect(openTarget({ name: 'nas', url: 'file:///srv/nas' }).url).toBe('file:///srv/nas');
+    expect(() => openTarget({ name: 'nas', url: 'file:///srv/nas', options: { region: 'x' } })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_INVALID_OPTIONS', message: expect.stringMatching(/^target "nas": .*"region"/) }),
+    );
+    expect(() => openTarget({ name: 'offsite', url: 's3://bucket/p?partSize=1' })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_INVALID_OPTIONS', message: expect.stringMatching(/^target "offsite": .*partSize/) }),
+    );
+    expect(() => openTarget({ name: 'x', url: 'gopher://b' })).toThrow(expect.objectContaining({ code: 'STORAGE_UNSUPPORTED_SCHEME' }));
   });
 });

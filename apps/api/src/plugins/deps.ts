@@ -34,7 +34,10 @@ export const depsPlugin = fp(
     app.addHook('onClose', async () => {
       for (const name of JOB_NAMES) deps.queues[name].off('error', onQueueError);
     });
-    app.decorate('storageFor', (deps.storages ?? createStorages(deps.config)).storageFor);
+    // Every target opened now: a bad target URL or option fails the boot, naming the target.
+    const storages = deps.storages ?? createStorages(deps.config);
+    storages.openAll();
+    app.decorate('storageFor', storages.storageFor);
   },
   { name: 'mfb-deps', fastify: '5.x' },
 );
