@@ -130,3 +130,66 @@ export function mapFsError(operation: string, err: unknown, key?: string): Error
       return new StorageIoError(operation, err);
   }
 }
+
+/**
+ * Driver options that are not valid: an unknown key (the message lists the valid ones), a
+ * bad value, or the same key both in the URL query and in `targets[].options`.
+ */
+export class StorageInvalidOptionsError extends StorageError {
+  constructor(safeUrl: string, reason: string, details: Record<string, unknown> = {}) {
+    super('STORAGE_INVALID_OPTIONS', `invalid options for storage ${safeUrl}: ${reason}`, { permanent: true, status: 400, details });
+  }
+}
+
+/**
+ * The bytes read from a put's body do not hash to `PutOptions.sha256`. The upload was
+ * aborted and nothing was stored under the key. Transient: the artifact may be re-read.
+ */
+export class StorageChecksumMismatchError extends StorageError {
+  constructor(key: string, safeUrl: string, expected: string, actual: string) {
+    super('STORAGE_CHECKSUM_MISMATCH', `put ${key} to ${safeUrl}: SHA-256 of the body is ${actual}, expected ${expected}; nothing was stored`, {
+      permanent: false,
+      status: 422,
+      details: { key, expected, actual },
+    });
+  }
+}
+
+/** The bucket / container named by the target does not exist. */
+export class StorageBucketNotFoundError extends StorageError {
+  constructor(operation: string, safeUrl: string, cause?: unknown) {
+    super('STORAGE_BUCKET_NOT_FOUND', `${operation}: the bucket of ${safeUrl} does not exist`, { permanent: true, status: 502, cause });
+  }
+}
+
+/** The credentials are valid but not allowed to do this (IAM policy, bucket policy, ACL). */
+export class StorageAccessDeniedError extends StorageError {
+  constructor(operation: string, safeUrl: string, cause?: unknown) {
+    super('STORAGE_ACCESS_DENIED', `${operation}: access denied by ${safeUrl} (check the policy of these credentials)`, {
+      permanent: true,
+      status: 502,
+      cause,
+    });
+  }
+}
+
+/** The provider does not accept the credentials (unknown key id, bad signature, expired token). */
+export class StorageAuthFailedError extends StorageError {
+  constructor(operation: string, safeUrl: string, cause?: unknown) {
+    super('STORAGE_AUTH_FAILED', `${operation}: ${safeUrl} rejected the credentials (unknown key, wrong secret or expired token)`, {
+      permanent: true,
+      status: 502,
+      cause,
+    });
+  }
+}
+
+/**
+ * The provider could not be reached or did not answer usefully (throttling, 5xx, connection
+ * reset, timeout) even after the SDK's own retries. Transient: the job's backoff retries it.
+ */
+export class StorageUnavailableError extends StorageError {
+  constructor(operation: string, safeUrl: string, reason: string, cause?: unknown) {
+    super('STORAGE_UNAVAILABLE', `${operation}: ${safeUrl} is unavailable (${reason})`, { permanent: false, status: 503, cause });
+  }
+}

@@ -16,3 +16,7 @@ export { validateKey, validatePrefix, compareKeys, TEMP_PREFIX, MAX_KEY_BYTES, M
 export { LocalStorageDriver, fileUrlToRoot } from './local.driver.js';
 export { openStorage, registerDriver, registeredSchemes, redactUrl } from './registry.js';
 export type { DriverFactory, OpenStorageOptions } from './registry.js';
+// gs:// and azblob:// (SDKs loaded lazily on first use).
+import './cloud-register.js';
+export { GcsStorageDriver, GCS_STORAGE_CLASSES } from './gs.driver.js';
+export { AzureBlobStorageDriver, AZURE_ACCESS_TIERS } from './azblob.driver.js';

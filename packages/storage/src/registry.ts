@@ -5,6 +5,12 @@ import { LocalStorageDriver } from './local.driver.js';
 export interface OpenStorageOptions {
   /** Base for relative `file://./x` URLs and bare relative paths. Default `process.cwd()`. */
   cwd?: string;
+  /**
+   * Driver options (config `targets[].options`), the other way to give what the URL query
+   * gives (`s3://b/p?region=eu-west-1`). Each driver validates them when opened: an unknown
+   * key, a bad value or a key given in both places is STORAGE_INVALID_OPTIONS.
+   */
+  options?: Readonly<Record<string, unknown>>;
 }
 
 /** Builds a driver for one URL of its scheme. Throws STORAGE_INVALID_URL for a bad URL. */
