@@ -23,6 +23,7 @@ import {
   StorageInvalidCursorError,
   StorageInvalidOptionsError,
   StorageNotFoundError,
+  StorageUnavailableError,
 } from './errors.js';
 import { validateKey, validatePrefix } from './keys.js';
 import { parseDriverOptions, type ParsedOptions } from './options.js';
@@ -60,6 +61,7 @@ interface AzError {
 function failureOf(err: unknown): ProviderFailure {
   const e = (err ?? {}) as AzError;
   const code = e.details?.errorCode ?? e.code;
+  const msg = typeof e.message === 'string' ? e.message : '';
   return {
     ...(e.statusCode !== undefined ? { status: e.statusCode } : {}),
     ...(code !== undefined ? { code } : {}),
@@ -67,6 +69,9 @@ function failureOf(err: unknown): ProviderFailure {
     authFailed:
       code === 'AuthenticationFailed' ||
       code === 'InvalidAuthenticationInfo' ||
+      // Azurite's code for a bad signature (Azure says AuthenticationFailed); a HEAD has no
+      // body, so only the code is known there.
+      (code === 'AuthorizationFailure' && (msg === '' || /failed to authenticate/i.test(msg))) ||
       e.name === 'CredentialUnavailableError' ||
       e.name === 'AuthenticationError' ||
       e.name === 'AggregateAuthenticationError',
@@ -252,7 +257,14 @@ export class AzureBlobStorageDriver implements StorageDriver {
       if (single !== undefined) {
         await blob.upload(single, single.length, { ...common, transactionalContentMD5: createHash('md5').update(single).digest() } as never);
       } else {
-        await blob.commitBlockList(ids, common);
+        await blob.commitBlockList(ids, common).catch((err: unknown) => {
+          // Another put of this blob committed first, and the service dropped our uncommitted
+          // blocks with its commit: nothing of ours is stored; retrying the put rewrites it.
+          if (failureOf(err).code === 'InvalidBlockList') {
+            throw new StorageUnavailableError(op, this.url, 'another writer committed this blob at the same time; retry', err);
+          }
+          throw err;
+        });
       }
     } catch (err) {
       ac.abort();

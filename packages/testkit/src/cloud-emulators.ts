@@ -91,13 +91,14 @@ function stopper(proc: ChildProcess, dir: string): () => Promise<void> {
 export async function startAzurite(): Promise<Azurite | null> {
   const pkg = resolvePackageDir('azurite');
   if (!pkg) return loudSkip('azurite', 'Azure Blob driver tests against Azurite');
+  // In-memory: nothing is written, but run it in a private dir (its cwd) all the same.
   const dir = await mkdtemp(join(tmpdir(), 'mfb-azurite-'));
   const port = await freePort();
   const t0 = Date.now();
   const proc = spawn(
     process.execPath,
     [join(pkg, 'dist/src/blob/main.js'), '--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence',
-      '--skipApiVersionCheck', '--disableTelemetry', '--silent', '--location', dir],
+      '--skipApiVersionCheck', '--disableTelemetry', '--silent'],
     { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir },
   );
   try {
