@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import type { BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { BodyTap, beginPut, joinKey, mapCloudError, parseCloudUrl, stripPrefix, type ProviderFailure } from './cloud-common.js';
+import { BodyTap, StorageArchivedError, beginPut, joinKey, mapCloudError, parseCloudUrl, stripPrefix, type ProviderFailure } from './cloud-common.js';
 import type { ListPage, ObjectInfo, PutOptions, StorageCapabilities, StorageDriver } from './driver.js';
 import {
   StorageAbortedError,
@@ -255,7 +255,10 @@ export class AzureBlobStorageDriver implements StorageDriver {
       // The body has ended and BodyTap has checked its SHA-256 (it errors the loop otherwise).
       const common = { blobHTTPHeaders: headers, ...(metadata ? { metadata } : {}), ...(tier ? { tier: tier as AccessTier } : {}), abortSignal: ac.signal };
       if (single !== undefined) {
-        await blob.upload(single, single.length, { ...common, transactionalContentMD5: createHash('md5').update(single).digest() } as never);
+        // `transactionalContentMD5` is honoured by upload() (sent as Content-MD5) although
+        // BlockBlobUploadOptions does not declare it in 12.32's types.
+        const md5 = createHash('md5').update(single).digest();
+        await blob.upload(single, single.length, { ...common, transactionalContentMD5: md5 } as typeof common);
       } else {
         await blob.commitBlockList(ids, common).catch((err: unknown) => {
           // Another put of this blob committed first, and the service dropped our uncommitted
@@ -299,6 +302,9 @@ export class AzureBlobStorageDriver implements StorageDriver {
       return stream;
     } catch (err) {
       if (isNotFound(err)) throw new StorageNotFoundError(key, this.url);
+      if (failureOf(err).code === 'BlobArchived') {
+        throw new StorageArchivedError(key, this.url, 'rehydrate it first (set its tier to Hot or Cool; up to 15 hours at standard priority, see docs/storage-azure.md)', err);
+      }
       throw this.fail(op, err, opts.signal);
     }
   }

@@ -21,6 +21,22 @@ import {
 import { validateKey, validatePrefix } from './keys.js';
 import { checkSha256Option } from './options.js';
 
+/**
+ * `get` of an object in an offline tier (Azure Archive; S3 Glacier Flexible/Deep Archive
+ * would be the same): it must be rehydrated/restored before it can be read, which takes hours.
+ * Permanent for this attempt: retrying within minutes cannot succeed.
+ */
+export class StorageArchivedError extends StorageError {
+  constructor(key: string, safeUrl: string, howTo: string, cause?: unknown) {
+    super('STORAGE_ARCHIVED', `object ${key} in ${safeUrl} is in an offline archive tier: ${howTo}`, {
+      permanent: true,
+      status: 409,
+      cause,
+      details: { key },
+    });
+  }
+}
+
 /** A bucket-style URL split into its parts; `prefix` has no leading or trailing `/`. */
 export interface CloudLocation {
   /** Path segments before the prefix (GCS: [bucket]; Azure: [account, container]). */

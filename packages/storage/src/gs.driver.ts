@@ -103,9 +103,11 @@ export class GcsStorageDriver implements StorageDriver {
   /** The bucket handle; the SDK is imported on the first call. */
   private bucket(op: string): Promise<Bucket> {
     this.clientP ??= (async () => {
-      const { Storage: StorageCtor } = await import('@google-cloud/storage');
+      const { Storage: StorageCtor, IdempotencyStrategy } = await import('@google-cloud/storage');
       const o: StorageOptions = {
-        retryOptions: { autoRetry: true, maxRetries: 3 },
+        // Retry writes too (the SDK's default retries only conditional ones): every request
+        // the driver makes is safe to repeat (a put rewrites the same bytes, delete is idempotent).
+        retryOptions: { autoRetry: true, maxRetries: 3, idempotencyStrategy: IdempotencyStrategy.RetryAlways },
       };
       if (this.options.projectId) o.projectId = this.options.projectId;
       if (this.options.credentialsFile) {

@@ -20,3 +20,4 @@ export type { DriverFactory, OpenStorageOptions } from './registry.js';
 import './cloud-register.js';
 export { GcsStorageDriver, GCS_STORAGE_CLASSES } from './gs.driver.js';
 export { AzureBlobStorageDriver, AZURE_ACCESS_TIERS } from './azblob.driver.js';
+export { StorageArchivedError } from './cloud-common.js';

@@ -73,6 +73,13 @@ d('azblob:// driver (Azurite)', () => {
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
+  it('get of an Archive-tier blob fails at once with STORAGE_ARCHIVED (rehydration needed), head still works', async () => {
+    const s = open();
+    await s.put('cold', Readable.from([Buffer.from('frozen')]), { storageClass: 'Archive' });
+    expect(await s.head('cold')).toMatchObject({ size: 6, storageClass: 'Archive' });
+    await expect(s.get('cold')).rejects.toMatchObject({ code: 'STORAGE_ARCHIVED', permanent: true, message: expect.stringContaining('rehydrate') });
+  });
+
   it('a connection string file works like an account key file', async () => {
     const s = openStorage(`azblob://${AZURITE_ACCOUNT}/${CONTAINER}/${randomUUID()}`, { options: { credentialsFile: connFile } });
     await s.put('c', Readable.from([Buffer.from('conn')]));
