@@ -236,12 +236,14 @@ export class AzureBlobStorageDriver implements StorageDriver {
         const c = chunk as Buffer;
         pending.push(c);
         pendingBytes += c.length;
-        while (pendingBytes >= this.blockSize) {
-          const all = Buffer.concat(pending);
+        while (pendingBytes >= this.blockSize && !ac.signal.aborted) {
+          // The next block was read while `concurrency` blocks were in flight; wait for a slot.
+          while (inflight.size >= this.concurrency && !ac.signal.aborted) await Promise.race([...inflight, abortWait]);
+          if (ac.signal.aborted) break;
+          const all = Buffer.concat(pending, pendingBytes);
           stage(all.subarray(0, this.blockSize));
           pending = all.length > this.blockSize ? [all.subarray(this.blockSize)] : [];
           pendingBytes = all.length - this.blockSize;
-          while (inflight.size >= this.concurrency && !ac.signal.aborted) await Promise.race([...inflight, abortWait]);
         }
       }
       if (!ac.signal.aborted) {

@@ -3,7 +3,7 @@
  * the hashing/progress tap of a put's body, and the mapping of provider HTTP errors to the
  * storage error classes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { PutOptions } from './driver.js';
 import {
@@ -127,7 +127,7 @@ export function stripPrefix(prefix: string, name: string): string {
  */
 export class BodyTap extends Transform {
   bytes = 0;
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   constructor(
     private readonly key: string,
     private readonly safeUrl: string,
@@ -135,17 +135,19 @@ export class BodyTap extends Transform {
     private readonly onProgress: ((bytesDone: number) => void) | undefined,
   ) {
     super();
+    // Hashing 1 GiB costs seconds of CPU: only when there is a hash to check.
+    this.hash = expectedSha256 === undefined ? undefined : createHash('sha256');
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.onProgress?.(this.bytes);
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
-    const actual = this.hash.digest('hex');
+    const actual = this.hash?.digest('hex');
     if (this.expectedSha256 !== undefined && actual !== this.expectedSha256) {
-      cb(new StorageChecksumMismatchError(this.key, this.safeUrl, this.expectedSha256, actual));
+      cb(new StorageChecksumMismatchError(this.key, this.safeUrl, this.expectedSha256, actual ?? ''));
       return;
     }
     cb();
