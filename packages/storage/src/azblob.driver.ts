@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import type { BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { BodyTap, StorageArchivedError, beginPut, joinKey, mapCloudError, parseCloudUrl, stripPrefix, type ProviderFailure } from './cloud-common.js';
+import { BodyTap, beginPut, joinKey, mapCloudError, parseCloudUrl, stripPrefix, type ProviderFailure } from './cloud-common.js';
 import type { ListPage, ObjectInfo, PutOptions, StorageCapabilities, StorageDriver } from './driver.js';
 import {
   StorageAbortedError,
@@ -23,6 +23,7 @@ import {
   StorageInvalidCursorError,
   StorageInvalidOptionsError,
   StorageNotFoundError,
+  StorageRejectedError,
   StorageUnavailableError,
 } from './errors.js';
 import { validateKey, validatePrefix } from './keys.js';
@@ -66,6 +67,8 @@ function failureOf(err: unknown): ProviderFailure {
     ...(e.statusCode !== undefined ? { status: e.statusCode } : {}),
     ...(code !== undefined ? { code } : {}),
     bucketMissing: code === 'ContainerNotFound',
+    // Azure: Md5Mismatch / Crc64Mismatch; Azurite answers a bad Content-MD5 with InvalidOperation.
+    integrity: code === 'Md5Mismatch' || code === 'Crc64Mismatch' || (code === 'InvalidOperation' && /md5/i.test(msg)),
     authFailed:
       code === 'AuthenticationFailed' ||
       code === 'InvalidAuthenticationInfo' ||
@@ -305,7 +308,8 @@ export class AzureBlobStorageDriver implements StorageDriver {
     } catch (err) {
       if (isNotFound(err)) throw new StorageNotFoundError(key, this.url);
       if (failureOf(err).code === 'BlobArchived') {
-        throw new StorageArchivedError(key, this.url, 'rehydrate it first (set its tier to Hot or Cool; up to 15 hours at standard priority, see docs/storage-azure.md)', err);
+        // Same code as S3's archived objects (InvalidObjectState).
+        throw new StorageRejectedError(op, this.url, 'BlobArchived: an Archive-tier blob must be rehydrated first (set its tier to Hot or Cool; up to 15 hours at standard priority)', err);
       }
       throw this.fail(op, err, opts.signal);
     }

@@ -16,26 +16,11 @@ import {
   StorageInvalidOptionsError,
   StorageInvalidUrlError,
   StorageIoError,
+  StorageRejectedError,
   StorageUnavailableError,
 } from './errors.js';
 import { validateKey, validatePrefix } from './keys.js';
 import { checkSha256Option } from './options.js';
-
-/**
- * `get` of an object in an offline tier (Azure Archive; S3 Glacier Flexible/Deep Archive
- * would be the same): it must be rehydrated/restored before it can be read, which takes hours.
- * Permanent for this attempt: retrying within minutes cannot succeed.
- */
-export class StorageArchivedError extends StorageError {
-  constructor(key: string, safeUrl: string, howTo: string, cause?: unknown) {
-    super('STORAGE_ARCHIVED', `object ${key} in ${safeUrl} is in an offline archive tier: ${howTo}`, {
-      permanent: true,
-      status: 409,
-      cause,
-      details: { key },
-    });
-  }
-}
 
 /** A bucket-style URL split into its parts; `prefix` has no leading or trailing `/`. */
 export interface CloudLocation {
@@ -165,6 +150,8 @@ export interface ProviderFailure {
   bucketMissing?: boolean;
   /** True when a 401/403 means "credentials not accepted" rather than "not allowed". */
   authFailed?: boolean;
+  /** True when the provider refused a body whose checksum did not match (damaged in transit: retry). */
+  integrity?: boolean;
 }
 
 /**
@@ -183,6 +170,8 @@ export function mapCloudError(operation: string, safeUrl: string, err: unknown, 
     return new StorageUnavailableError(operation, safeUrl, `HTTP ${status}${code ? ` ${code}` : ''}`, err);
   }
   if (code && TRANSIENT_NET.has(code)) return new StorageUnavailableError(operation, safeUrl, code, err);
-  if (status !== undefined) return new StorageIoError(operation, Object.assign(new Error(`HTTP ${status}${code ? ` ${code}` : ''}`), { cause: err }));
+  if (f.integrity) return new StorageUnavailableError(operation, safeUrl, `the provider refused a damaged body (${code ?? `HTTP ${status}`}); retry`, err);
+  // Any other 4xx: retrying the same request cannot succeed.
+  if (status !== undefined && status >= 400) return new StorageRejectedError(operation, safeUrl, `${code ?? 'HTTP'} ${status}`, err);
   return new StorageIoError(operation, err);
 }

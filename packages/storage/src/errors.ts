@@ -193,3 +193,14 @@ export class StorageUnavailableError extends StorageError {
     super('STORAGE_UNAVAILABLE', `${operation}: ${safeUrl} is unavailable (${reason})`, { permanent: false, status: 503, cause });
   }
 }
+
+/**
+ * The provider refused the request for a reason retrying cannot fix (an invalid argument,
+ * an unsupported storage class, a precondition): permanent. The provider's error code is in
+ * the message, its full answer in `cause`.
+ */
+export class StorageRejectedError extends StorageError {
+  constructor(operation: string, safeUrl: string, reason: string, cause?: unknown) {
+    super('STORAGE_REJECTED', `${operation}: ${safeUrl} rejected the request (${reason})`, { permanent: true, status: 502, cause });
+  }
+}

@@ -64,6 +64,8 @@ function failureOf(err: unknown): ProviderFailure {
     ...(status !== undefined ? { status } : {}),
     ...(code !== undefined ? { code } : {}),
     bucketMissing: status === 404 && /bucket does not exist/i.test(msg),
+    // GCS refusing to finalize on an X-Goog-Hash mismatch (400), or the SDK's own after-upload check.
+    integrity: code === 'FILE_NO_UPLOAD' || /checksum|hash mismatch|md5|crc32c/i.test(msg),
     // google-auth-library: no credentials found, unreadable key, token endpoint refusing them.
     authFailed: /could not load the default credentials|invalid_grant|invalid_client|unauthorized_client|invalid jwt|private key/i.test(msg),
   };

@@ -11,6 +11,13 @@ export {
   StorageKeyConflictError,
   StorageIoError,
   StorageAbortedError,
+  StorageInvalidOptionsError,
+  StorageChecksumMismatchError,
+  StorageBucketNotFoundError,
+  StorageAccessDeniedError,
+  StorageAuthFailedError,
+  StorageUnavailableError,
+  StorageRejectedError,
 } from './errors.js';
 export { validateKey, validatePrefix, compareKeys, TEMP_PREFIX, MAX_KEY_BYTES, MAX_SEGMENT_BYTES } from './keys.js';
 export { LocalStorageDriver, fileUrlToRoot } from './local.driver.js';
@@ -20,4 +27,3 @@ export type { DriverFactory, OpenStorageOptions } from './registry.js';
 import './cloud-register.js';
 export { GcsStorageDriver, GCS_STORAGE_CLASSES } from './gs.driver.js';
 export { AzureBlobStorageDriver, AZURE_ACCESS_TIERS } from './azblob.driver.js';
-export { StorageArchivedError } from './cloud-common.js';

@@ -73,11 +73,11 @@ d('azblob:// driver (Azurite)', () => {
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
-  it('get of an Archive-tier blob fails at once with STORAGE_ARCHIVED (rehydration needed), head still works', async () => {
+  it('get of an Archive-tier blob fails at once with STORAGE_REJECTED (rehydration needed), head still works', async () => {
     const s = open();
     await s.put('cold', Readable.from([Buffer.from('frozen')]), { storageClass: 'Archive' });
     expect(await s.head('cold')).toMatchObject({ size: 6, storageClass: 'Archive' });
-    await expect(s.get('cold')).rejects.toMatchObject({ code: 'STORAGE_ARCHIVED', permanent: true, message: expect.stringContaining('rehydrate') });
+    await expect(s.get('cold')).rejects.toMatchObject({ code: 'STORAGE_REJECTED', permanent: true, message: expect.stringContaining('rehydrated') });
   });
 
   it('a connection string file works like an account key file', async () => {
