@@ -8,8 +8,7 @@
  * before the final request, so a mismatching body never becomes an object. A failed or
  * aborted put cancels its session; nothing is left under the key.
  */
-import type { Readable } from 'node:stream';
-import { addAbortSignal } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readFile } from 'node:fs/promises';
 import type { Bucket, File, Storage, StorageOptions } from '@google-cloud/storage';
@@ -18,6 +17,7 @@ import { BodyTap, beginPut, joinKey, mapCloudError, parseCloudUrl, stripPrefix, 
 import {
   StorageAbortedError,
   StorageAuthFailedError,
+  StorageChecksumMismatchError,
   StorageInvalidCursorError,
   StorageInvalidOptionsError,
   StorageNotFoundError,
@@ -69,6 +69,48 @@ function failureOf(err: unknown): ProviderFailure {
     // google-auth-library: no credentials found, unreadable key, token endpoint refusing them.
     authFailed: /could not load the default credentials|invalid_grant|invalid_client|unauthorized_client|invalid jwt|private key/i.test(msg),
   };
+}
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** The body's first non-empty chunk, or null when it ends without data; rejects on its error or an abort. */
+function firstChunk(body: Readable, signal: AbortSignal | undefined): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      body.off('readable', onReadable);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onReadable = (): void => {
+      let c: Buffer | string | null;
+      while ((c = body.read() as Buffer | string | null) !== null) {
+        const buf = Buffer.isBuffer(c) ? c : Buffer.from(c);
+        if (buf.length > 0) {
+          done();
+          resolve(buf);
+          return;
+        }
+      }
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(null);
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    const onAbort = (): void => {
+      done();
+      reject(signal?.reason);
+    };
+    body.on('readable', onReadable);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (body.readableEnded) onEnd();
+  });
 }
 
 export class GcsStorageDriver implements StorageDriver {
@@ -153,25 +195,46 @@ export class GcsStorageDriver implements StorageDriver {
     let file: File;
     let uri: string;
     const metadata = { contentType: opts.contentType ?? 'application/octet-stream', ...(storageClass ? { storageClass } : {}) };
+    const validation = (this.options.validation ?? 'crc32c') as 'crc32c' | 'md5';
+    let first: Buffer | null;
     try {
+      first = await firstChunk(body, signal);
       const bucket = await this.bucket(op);
       file = bucket.file(joinKey(this.prefix, key));
+      if (first === null) {
+        // An empty body: one simple upload. (The SDK's chunked mode would send the malformed
+        // `Content-Range: bytes 0--1/0` for it.)
+        if (opts.sha256 !== undefined && opts.sha256 !== EMPTY_SHA256) throw new StorageChecksumMismatchError(key, this.url, opts.sha256, EMPTY_SHA256);
+        await file.save(Buffer.alloc(0), { resumable: false, metadata, validation });
+        opts.onProgress?.(0);
+        return this.info(key, file.metadata);
+      }
       [uri] = await file.createResumableUpload({ metadata });
     } catch (err) {
       body.destroy();
+      if (signal?.aborted) throw new StorageAbortedError(op, err);
+      if (body.errored && err === body.errored) throw err;
       throw this.fail(op, err, signal);
     }
+    const head = first;
+    const source = Readable.from(
+      (async function* () {
+        yield head;
+        yield* body;
+      })(),
+      { objectMode: false },
+    );
     const tap = new BodyTap(key, this.url, opts.sha256, opts.onProgress);
     const sink = file.createWriteStream({
       uri,
       resumable: true,
       chunkSize: this.chunkSize,
-      validation: (this.options.validation ?? 'crc32c') as 'crc32c' | 'md5',
+      validation,
       metadata,
     });
     try {
       if (signal?.aborted) throw new StorageAbortedError(op, signal.reason);
-      await pipeline(body, tap, sink, ...(signal ? [{ signal }] : []));
+      await pipeline(source, tap, sink, ...(signal ? [{ signal }] : []));
     } catch (err) {
       await this.cancelSession(uri);
       if (signal?.aborted) throw new StorageAbortedError(op, err);

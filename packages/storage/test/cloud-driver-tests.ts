@@ -79,6 +79,15 @@ export function cloudDriverTests(t: CloudDriverTestSetup): void {
     expect(await keys(s)).toEqual(['h/ok']);
   });
 
+  it('an empty body is stored with its sha256 checked', async () => {
+    const s = t.open();
+    const empty = createHash('sha256').digest('hex');
+    expect(await s.put('e/ok', Readable.from([]), { sha256: empty })).toMatchObject({ key: 'e/ok', size: 0 });
+    const wrong = createHash('sha256').update('x').digest('hex');
+    await expect(s.put('e/bad', Readable.from([]), { sha256: wrong })).rejects.toMatchObject({ code: 'STORAGE_CHECKSUM_MISMATCH' });
+    expect(await keys(s)).toEqual(['e/ok']);
+  });
+
   it('an upload aborted after several chunks/blocks leaves nothing', async () => {
     const s = t.open();
     const ac = new AbortController();

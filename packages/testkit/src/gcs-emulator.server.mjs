@@ -87,6 +87,10 @@ async function main() {
   });
   app.put('/upload/storage/v1/b/:bucket/o', (req, res, next) => {
     const range = req.headers['content-range'] || '';
+    // A malformed range (e.g. `bytes 0--1/0` for an empty final chunk) is refused, as GCS does.
+    if (range && !/^bytes (\*|\d+-(\d+|\*))\/(\d+|\*)$/.test(range)) {
+      return res.status(400).json({ error: { code: 400, message: `Failed to parse Content-Range header: ${range}` } });
+    }
     const status = /^bytes \*\/\*$/.test(range);
     const m = /^bytes (\d+)-(\d+)\/\*$/.exec(range);
     if (!req.query.upload_id || (!status && !m)) return next();
