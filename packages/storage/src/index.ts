@@ -27,3 +27,7 @@ export type { DriverFactory, OpenStorageOptions, TargetSpec } from './registry.j
 export { S3StorageDriver, S3_OPTIONS, S3_STORAGE_CLASSES } from './s3.driver.js';
 export { parseDriverOptions, checkSha256Option } from './options.js';
 export type { OptionSpec, ParsedOptions } from './options.js';
+// gs:// and azblob:// (SDKs loaded lazily on first use).
+import './cloud-register.js';
+export { GcsStorageDriver, GCS_STORAGE_CLASSES } from './gs.driver.js';
+export { AzureBlobStorageDriver, AZURE_ACCESS_TIERS } from './azblob.driver.js';

@@ -4,3 +4,4 @@ export { testConfig, type TestConfigOptions, type RawConfig } from './config.js'
 export { startS3rver, rawS3Client, writeCredentialsFile, type S3TestServer } from './s3-server.js';
 export { startRadosgw, radosgwMissing } from './radosgw.js';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
+export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, type GcsEmulator, type RunningEmulator } from './cloud-emulators.js';
