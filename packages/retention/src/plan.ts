@@ -1,4 +1,7 @@
-import { RetentionInputError, RetentionPolicyError } from './errors.js';
+import { RetentionInputError } from './errors.js';
+import { compilePolicy, formatBytes } from './policy.js';
+import type { RetentionPolicy } from './policy.js';
+import { civilFromDays, DAY_MS, HOUR_MS, isoWeek, weekdayMon0, zoneClock } from './zone.js';
 
 /** What the planner needs to know about a backup. Callers may pass richer objects (catalog records). */
 export interface RetentionItem {
@@ -7,73 +10,280 @@ export interface RetentionItem {
   createdAt: string | Date;
   /** Pinned backups are always kept. */
   pinned: boolean;
+  /** Stored size; required when the policy sets `maxTotalBytes`. */
+  sizeBytes?: number;
 }
 
-/**
- * Which backups to keep. Every rule is optional except `keepLast`; a backup is kept when ANY
- * rule keeps it (the union, like `restic forget`), when it is pinned, or when it is the newest.
- * Rules to come, added as optional fields so existing callers keep compiling and meaning the
- * same thing:
- * - age: `keepWithinMs` (everything newer than now - N)
- * - calendar (GFS): `keepDaily`, `keepWeekly`, `keepMonthly`, `keepYearly` (+ `timezone`)
- * - size: `maxTotalBytes` (a cap applied after the keep rules, never touching pinned/newest)
- */
-export interface RetentionPolicy {
-  /** Keep the newest N backups (N >= 1: the newest backup is never deleted). */
-  keepLast: number;
+/** The rules that can keep a backup, in the order reasons are listed. */
+export type KeepRule = 'newest' | 'pinned' | 'minKeep' | 'keepLast' | 'keepHourly' | 'keepDaily' | 'keepWeekly' | 'keepMonthly' | 'keepYearly' | 'keepWithin' | 'maxAge';
+/** Why a backup is deleted: older than `maxAge`, removed by the byte budget, or matched by no keep rule. */
+export type DeleteRule = 'maxAge' | 'maxTotalBytes' | 'none';
+
+export interface RetentionTotals {
+  backups: number;
+  kept: number;
+  deleted: number;
+  /** Sum of `sizeBytes` of the kept backups (backups without a size count 0). */
+  keptBytes: number;
+  deletedBytes: number;
+  /** The policy's budget, when it has one. */
+  maxTotalBytes?: number;
+  /** How far the kept total still exceeds the budget (pins, `minKeep` and the newest cannot go): 0 when within. */
+  overBudgetBytes: number;
+}
+
+/** One backup's fate, for tables (`prune --dry-run`) and the API. */
+export interface RetentionDecision {
+  backupId: string;
+  /** Milliseconds since the epoch. */
+  createdAtMs: number;
+  sizeBytes?: number;
+  action: 'keep' | 'delete';
+  /** Human-readable, each naming its rule: `keepDaily 2026-11-30`, `maxAge 90d: 120 days old`. */
+  reasons: string[];
 }
 
 export interface RetentionPlan<T extends RetentionItem = RetentionItem> {
   /** Ids kept, newest first. */
   keep: string[];
   /** Backups to delete, newest first: the caller's own objects plus why they go. */
-  delete: Array<T & { reason: string }>;
+  delete: Array<T & { reason: string; rule: DeleteRule }>;
   /** Why each kept backup is kept, in `keep` order (for `list --explain`, the API, logs). */
-  kept: Array<{ backupId: string; reasons: string[] }>;
+  kept: Array<{ backupId: string; reasons: string[]; rules: KeepRule[] }>;
+  /** Every input backup, newest first, with its action and reasons. */
+  decisions: RetentionDecision[];
+  totals: RetentionTotals;
 }
 
-function validatePolicy(policy: RetentionPolicy): void {
-  if (typeof policy !== 'object' || policy === null) throw new RetentionPolicyError('retention policy: not an object');
-  const k = policy.keepLast;
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
-    throw new RetentionPolicyError(`retention keepLast must be an integer >= 1 (the newest backup is never deleted), got ${String(k)}`);
+const B = {
+  newest: 1,
+  pinned: 2,
+  minKeep: 4,
+  keepLast: 8,
+  keepHourly: 16,
+  keepDaily: 32,
+  keepWeekly: 64,
+  keepMonthly: 128,
+  keepYearly: 256,
+  keepWithin: 512,
+  maxAge: 1024,
+} as const satisfies Record<KeepRule, number>;
+const RULES = Object.keys(B) as KeepRule[];
+/** Kept by one of these, a backup is out of the byte budget's reach. */
+const PROTECTED = B.newest | B.pinned | B.minKeep;
+
+type CalendarRule = 'keepHourly' | 'keepDaily' | 'keepWeekly' | 'keepMonthly' | 'keepYearly';
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** Bucket number of local time `l` (ms, UTC-coded) per calendar rule; equal numbers = same bucket. */
+const BUCKET: Record<CalendarRule, (l: number) => number> = {
+  keepHourly: (l) => Math.floor(l / HOUR_MS),
+  keepDaily: (l) => Math.floor(l / DAY_MS),
+  keepWeekly: (l) => {
+    const day = Math.floor(l / DAY_MS);
+    return day - weekdayMon0(day);
+  },
+  keepMonthly: (l) => {
+    const c = civilFromDays(Math.floor(l / DAY_MS));
+    return c.y * 12 + c.m - 1;
+  },
+  keepYearly: (l) => civilFromDays(Math.floor(l / DAY_MS)).y,
+};
+
+/** The bucket's name in reasons: `2026-11-30T14`, `2026-11-30`, `2026-W48`, `2026-11`, `2026`. */
+function bucketLabel(rule: CalendarRule, l: number): string {
+  const day = Math.floor(l / DAY_MS);
+  const c = civilFromDays(day);
+  switch (rule) {
+    case 'keepHourly':
+      return `${c.y}-${pad(c.m)}-${pad(c.d)}T${pad(Math.floor((l - day * DAY_MS) / HOUR_MS))}`;
+    case 'keepDaily':
+      return `${c.y}-${pad(c.m)}-${pad(c.d)}`;
+    case 'keepWeekly': {
+      const w = isoWeek(day - weekdayMon0(day));
+      return `${w.year}-W${pad(w.week)}`;
+    }
+    case 'keepMonthly':
+      return `${c.y}-${pad(c.m)}`;
+    case 'keepYearly':
+      return String(c.y);
   }
 }
 
+const cmpId = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
+
 /**
- * Decide which backups to keep and which to delete. Pure: no I/O, no clock (`now` is given
- * so age and calendar rules can be added without changing the signature).
+ * Decide which backups to keep and which to delete. Pure: no I/O, no clock (`now` is given).
+ * The policy is validated first ({@link validateRetentionPolicy}); a bad one throws
+ * `RetentionPolicyError` naming its field.
  *
- * Order is newest first by (createdAt, backupId), the catalog's order. Guarantees, for any
- * input: pinned backups are kept; the newest backup is kept; exactly the newest
- * `min(n, keepLast)` backups are kept by `keepLast` (pinned ones count towards it too);
- * every input backup appears exactly once in `keep` or `delete`.
+ * Order is newest first by (createdAt, backupId), the catalog's order. Rules (docs/retention.md):
+ * - keep rules, a backup is kept when any keeps it: `newest`, `pinned`, `minKeep N` (the newest
+ *   N), `keepLast N`, calendar rules `keepHourly|Daily|Weekly|Monthly|Yearly N` (restic's
+ *   `forget`: the newest backup of each of the last N buckets that have backups, plus the
+ *   oldest backup while a rule has buckets left), `keepWithin D` (within D of the newest
+ *   backup not in the future), `maxAge D` (younger than now - D);
+ * - then `maxTotalBytes`: while the kept total exceeds it, the oldest kept backup that is not
+ *   pinned, not the newest and not among the newest `minKeep` is deleted.
+ *
+ * Guarantees, for any input: pinned backups and the newest are kept; the newest
+ * `min(n, minKeep)` are kept; every input appears exactly once in `keep` or `delete`; the
+ * result does not depend on input order; planning again over the kept backups with the same
+ * `now` deletes nothing.
  */
 export function planRetention<T extends RetentionItem>(backups: readonly T[], policy: RetentionPolicy, now: Date): RetentionPlan<T> {
-  validatePolicy(policy);
+  const c = compilePolicy(policy);
+  const p = c.policy;
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new RetentionInputError('now: not a valid Date');
+  const nowMs = now.getTime();
+  const budget = p.maxTotalBytes;
+  const n = backups.length;
+
+  const times = new Float64Array(n);
   const seen = new Set<string>();
-  const sorted = backups.map((b) => {
+  for (let i = 0; i < n; i++) {
+    const b = backups[i]!;
     if (seen.has(b.backupId)) throw new RetentionInputError(`backup ${b.backupId} appears twice`);
     seen.add(b.backupId);
     const t = b.createdAt instanceof Date ? b.createdAt.getTime() : Date.parse(b.createdAt);
     if (Number.isNaN(t)) throw new RetentionInputError(`backup ${b.backupId}: createdAt is not a valid time`);
-    return { b, t };
-  });
-  sorted.sort((x, y) => y.t - x.t || (x.b.backupId < y.b.backupId ? 1 : x.b.backupId > y.b.backupId ? -1 : 0));
-
-  const plan: RetentionPlan<T> = { keep: [], delete: [], kept: [] };
-  sorted.forEach(({ b }, i) => {
-    const reasons: string[] = [];
-    if (i === 0) reasons.push('newest');
-    if (i < policy.keepLast) reasons.push(`keepLast ${policy.keepLast}`);
-    if (b.pinned) reasons.push('pinned');
-    if (reasons.length > 0) {
-      plan.keep.push(b.backupId);
-      plan.kept.push({ backupId: b.backupId, reasons });
-    } else {
-      plan.delete.push({ ...b, reason: `older than the newest ${policy.keepLast} (keepLast) and not pinned` });
+    times[i] = t;
+    if (b.sizeBytes !== undefined || budget !== undefined) {
+      const s = b.sizeBytes;
+      if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) {
+        throw new RetentionInputError(`backup ${b.backupId}: sizeBytes must be an integer >= 0${budget !== undefined ? ' (maxTotalBytes needs every size)' : ''}, got ${String(s)}`);
+      }
     }
-  });
+  }
+  // order[k] = index into backups of the k-th newest
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((x, y) => times[y]! - times[x]! || cmpId(backups[x]!.backupId, backups[y]!.backupId));
+
+  const zone = zoneClock(c.timezone);
+  const mask = new Uint16Array(n); // by position in order
+  /** Calendar rules that kept position k only as the oldest backup (restic's "oldest ..." reason). */
+  const oldest = new Map<number, CalendarRule[]>();
+
+  if (n > 0) mask[0]! |= B.newest;
+  for (let k = 0; k < n; k++) if (backups[order[k]!]!.pinned) mask[k]! |= B.pinned;
+  for (let k = 0; k < Math.min(n, p.minKeep ?? 0); k++) mask[k]! |= B.minKeep;
+  for (let k = 0; k < Math.min(n, p.keepLast ?? 0); k++) mask[k]! |= B.keepLast;
+
+  /** Wall-clock times by position, computed only when a calendar rule needs them. */
+  let calendarLocal: Float64Array | undefined;
+  const calendar = (['keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const).filter((r) => (p[r] ?? 0) > 0);
+  if (calendar.length > 0 && n > 0) {
+    const local = new Float64Array(n);
+    for (let k = 0; k < n; k++) local[k] = zone.local(times[order[k]!]!);
+    for (const rule of calendar) {
+      const bucketOf = BUCKET[rule];
+      let left = p[rule]!;
+      let last = Number.NaN;
+      const used = new Set<number>();
+      for (let k = 0; k < n && left > 0; k++) {
+        const key = bucketOf(local[k]!);
+        if (key === last || used.has(key)) continue;
+        used.add(key);
+        last = key;
+        mask[k]! |= B[rule];
+        left--;
+      }
+      // restic keeps the oldest backup too while a rule has buckets left: the longest history.
+      if (left > 0 && !(mask[n - 1]! & B[rule])) {
+        mask[n - 1]! |= B[rule];
+        oldest.set(n - 1, [...(oldest.get(n - 1) ?? []), rule]);
+      }
+    }
+    calendarLocal = local;
+  }
+
+  if (c.keepWithin && n > 0) {
+    let k0 = 0;
+    while (k0 < n && times[order[k0]!]! > nowMs) k0++;
+    const anchor = k0 < n ? times[order[k0]!]! : nowMs;
+    const cutoff = zone.minus(anchor, c.keepWithin);
+    for (let k = 0; k < n && times[order[k]!]! > cutoff; k++) mask[k]! |= B.keepWithin;
+  }
+  const ageCutoff = c.maxAge ? zone.minus(nowMs, c.maxAge) : Number.NEGATIVE_INFINITY;
+  if (c.maxAge) for (let k = 0; k < n && times[order[k]!]! >= ageCutoff; k++) mask[k]! |= B.maxAge;
+
+  const sizeAt = (k: number): number => backups[order[k]!]!.sizeBytes ?? 0;
+  let keptBytes = 0;
+  for (let k = 0; k < n; k++) if (mask[k]) keptBytes += sizeAt(k);
+
+  /** Positions the budget removed, with the reason string. */
+  const budgetCut = new Map<number, string>();
+  if (budget !== undefined && keptBytes > budget) {
+    for (let k = n - 1; k >= 0 && keptBytes > budget; k--) {
+      const m = mask[k]!;
+      if (m === 0 || m & PROTECTED) continue;
+      const why = reasonsOf(k, m).join(', ');
+      budgetCut.set(k, `maxTotalBytes ${formatBytes(budget)}: over budget by ${formatBytes(keptBytes - budget)} (was kept by ${why})`);
+      keptBytes -= sizeAt(k);
+      mask[k] = 0;
+    }
+  }
+
+  const plan: RetentionPlan<T> = {
+    keep: [],
+    delete: [],
+    kept: [],
+    decisions: [],
+    totals: { backups: n, kept: 0, deleted: 0, keptBytes, deletedBytes: 0, overBudgetBytes: budget !== undefined ? Math.max(0, keptBytes - budget) : 0 },
+  };
+  if (budget !== undefined) plan.totals.maxTotalBytes = budget;
+  const notKept = 'not kept by any rule';
+  for (let k = 0; k < n; k++) {
+    const b = backups[order[k]!]!;
+    const m = mask[k]!;
+    const decision: RetentionDecision = { backupId: b.backupId, createdAtMs: times[order[k]!]!, action: m ? 'keep' : 'delete', reasons: [] };
+    if (b.sizeBytes !== undefined) decision.sizeBytes = b.sizeBytes;
+    if (m) {
+      const reasons = reasonsOf(k, m);
+      plan.keep.push(b.backupId);
+      plan.kept.push({ backupId: b.backupId, reasons, rules: RULES.filter((r) => m & B[r]) });
+      decision.reasons = reasons;
+    } else {
+      const cut = budgetCut.get(k);
+      const t = times[order[k]!]!;
+      const [reason, rule]: [string, DeleteRule] =
+        cut !== undefined ? [cut, 'maxTotalBytes'] : t < ageCutoff ? [`maxAge ${p.maxAge!}: ${Math.floor((nowMs - t) / DAY_MS)} days old`, 'maxAge'] : [notKept, 'none'];
+      plan.delete.push({ ...b, reason, rule });
+      plan.totals.deletedBytes += b.sizeBytes ?? 0;
+      decision.reasons = [reason];
+    }
+    plan.decisions.push(decision);
+  }
+  plan.totals.kept = plan.keep.length;
+  plan.totals.deleted = plan.delete.length;
   return plan;
+
+  function reasonsOf(k: number, m: number): string[] {
+    const out: string[] = [];
+    for (const r of RULES) {
+      if (!(m & B[r])) continue;
+      switch (r) {
+        case 'newest':
+        case 'pinned':
+          out.push(r);
+          break;
+        case 'minKeep':
+        case 'keepLast':
+          out.push(`${r} ${p[r]!}`);
+          break;
+        case 'keepWithin':
+          out.push(`keepWithin ${p.keepWithin!}`);
+          break;
+        case 'maxAge':
+          out.push(`maxAge ${p.maxAge!} (younger)`);
+          break;
+        default: {
+          const label = bucketLabel(r, calendarLocal![k]!);
+          out.push(oldest.get(k)?.includes(r) ? `${r} ${label} (oldest)` : `${r} ${label}`);
+        }
+      }
+    }
+    return out;
+  }
 }
+

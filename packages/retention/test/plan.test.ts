@@ -15,10 +15,10 @@ describe('planRetention keepLast', () => {
     const plan = planRetention(backups, { keepLast: 2 }, NOW);
     expect(plan.keep).toEqual(['d', 'c']);
     expect(plan.delete.map((x) => x.backupId)).toEqual(['b', 'a']);
-    expect(plan.delete[0]!.reason).toContain('keepLast');
+    expect(plan.delete[0]!.reason).toBe('not kept by any rule');
     expect(plan.kept).toEqual([
-      { backupId: 'd', reasons: ['newest', 'keepLast 2'] },
-      { backupId: 'c', reasons: ['keepLast 2'] },
+      { backupId: 'd', reasons: ['newest', 'keepLast 2'], rules: ['newest', 'keepLast'] },
+      { backupId: 'c', reasons: ['keepLast 2'], rules: ['keepLast'] },
     ]);
   });
 
@@ -36,7 +36,7 @@ describe('planRetention keepLast', () => {
       { backupId: 'y', createdAt: '2026-01-02T00:00:00Z', pinned: false, locations: ['local'] },
     ];
     const plan = planRetention(recs, { keepLast: 1 }, NOW);
-    expect(plan.delete).toEqual([{ ...recs[0], reason: expect.any(String) }]);
+    expect(plan.delete).toEqual([{ ...recs[0], reason: expect.any(String), rule: 'none' }]);
     expect(plan.delete[0]!.locations).toEqual(['nas']);
   });
 
@@ -48,11 +48,11 @@ describe('planRetention keepLast', () => {
   });
 
   it('handles no backups and fewer backups than keepLast', () => {
-    expect(planRetention([], { keepLast: 3 }, NOW)).toEqual({ keep: [], delete: [], kept: [] });
+    expect(planRetention([], { keepLast: 3 }, NOW)).toMatchObject({ keep: [], delete: [], kept: [], decisions: [], totals: { backups: 0, kept: 0, deleted: 0 } });
     expect(planRetention([b('a', '2026-01-01T00:00:00Z')], { keepLast: 3 }, NOW).keep).toEqual(['a']);
   });
 
-  it('refuses keepLast < 1 and malformed input with stable codes', () => {
+  it('refuses keepLast < 1 when it is the only rule, and malformed input with stable codes', () => {
     for (const keepLast of [0, -1, 1.5, Number.NaN]) {
       expect(() => planRetention([b('a', '2026-01-01T00:00:00Z')], { keepLast }, NOW)).toThrow(expect.objectContaining({ code: 'RETENTION_INVALID_POLICY' }));
     }
