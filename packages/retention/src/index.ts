@@ -1,5 +1,5 @@
 export { planRetention } from './plan.js';
-export type { RetentionItem, RetentionPlan, RetentionDecision, RetentionTotals, KeepRule, DeleteRule } from './plan.js';
+export type { RetentionItem, RetentionPlan, RetentionTotals, KeepRule, DeleteRule } from './plan.js';
 export { validateRetentionPolicy, parseByteSize, formatBytes, RETENTION_POLICY_FIELDS } from './policy.js';
 export type { RetentionPolicy } from './policy.js';
 export { parseDuration } from './duration.js';

@@ -94,8 +94,8 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i++;
   }
-  const s = i === 0 ? String(v) : (Math.round(v * 10) / 10).toFixed(1).replace(/\.0$/, '');
-  return `${s} ${units[i]}`;
+  const tenths = Math.round(v * 10);
+  return `${i === 0 || tenths % 10 === 0 ? String(tenths / 10) : (tenths / 10).toFixed(1)} ${units[i]}`;
 }
 
 /**

@@ -5,15 +5,23 @@ export const DAY_MS = 86_400_000;
 
 /** Civil date (proleptic Gregorian) of a day number since 1970-01-01 (H. Hinnant's algorithm). */
 export function civilFromDays(days: number): { y: number; m: number; d: number } {
+  const ym = monthIndexOfDay(days);
+  const y = Math.floor(ym / 12);
+  const m = ym - y * 12 + 1;
+  const first = new Date(0);
+  first.setUTCFullYear(y, m - 1, 1); // Date.UTC would read years 0-99 as 1900-1999
+  return { y, m, d: days - Math.floor(first.getTime() / DAY_MS) + 1 };
+}
+
+/** `year * 12 + month - 1` of a day number, without allocating (bucket keys for 100,000 backups). */
+export function monthIndexOfDay(days: number): number {
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097;
   const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const mp = Math.floor((5 * (doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))) + 2) / 153);
   const m = mp < 10 ? mp + 3 : mp - 9;
-  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
+  return (yoe + era * 400 + (m <= 2 ? 1 : 0)) * 12 + m - 1;
 }
 
 /** Monday-based weekday, 0 = Monday (1970-01-01 was a Thursday). */
@@ -23,8 +31,9 @@ export const weekdayMon0 = (day: number): number => (((day + 3) % 7) + 7) % 7;
 export function isoWeek(mondayDay: number): { year: number; week: number } {
   const thursday = mondayDay + 3;
   const year = civilFromDays(thursday).y;
-  const jan1 = Math.floor(Date.UTC(year, 0, 1) / DAY_MS);
-  return { year, week: Math.floor((thursday - jan1) / 7) + 1 };
+  const jan1 = new Date(0);
+  jan1.setUTCFullYear(year, 0, 1);
+  return { year, week: Math.floor((thursday - Math.floor(jan1.getTime() / DAY_MS)) / 7) + 1 };
 }
 
 /** Whether `tz` is an IANA time zone this runtime knows. */
@@ -135,8 +144,9 @@ export class ZoneClock {
     const local = this.local(t);
     const day = Math.floor(local / DAY_MS);
     const { y, m, d: dd } = civilFromDays(day);
-    const shifted = Date.UTC(y - d.years, m - 1 - d.months, dd - d.days) + (local - day * DAY_MS);
-    return this.instantOf(shifted) - d.hours * HOUR_MS;
+    const shifted = new Date(0);
+    shifted.setUTCFullYear(y - d.years, m - 1 - d.months, dd - d.days); // not Date.UTC: it reads years 0-99 as 19xx
+    return this.instantOf(shifted.getTime() + (local - day * DAY_MS)) - d.hours * HOUR_MS;
   }
 }
 

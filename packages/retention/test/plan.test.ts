@@ -48,7 +48,7 @@ describe('planRetention keepLast', () => {
   });
 
   it('handles no backups and fewer backups than keepLast', () => {
-    expect(planRetention([], { keepLast: 3 }, NOW)).toMatchObject({ keep: [], delete: [], kept: [], decisions: [], totals: { backups: 0, kept: 0, deleted: 0 } });
+    expect(planRetention([], { keepLast: 3 }, NOW)).toMatchObject({ keep: [], delete: [], kept: [], totals: { backups: 0, kept: 0, deleted: 0 } });
     expect(planRetention([b('a', '2026-01-01T00:00:00Z')], { keepLast: 3 }, NOW).keep).toEqual(['a']);
   });
 
