@@ -1,7 +1,7 @@
 import { RetentionInputError } from './errors.js';
 import { compilePolicy, formatBytes } from './policy.js';
 import type { RetentionPolicy } from './policy.js';
-import { civilFromDays, DAY_MS, HOUR_MS, isoWeek, monthIndexOfDay, weekdayMon0, zoneClock } from './zone.js';
+import { civilFromDays, DAY_MS, HOUR_MS, isoWeek, monthIndexOfDay, parseInstant, weekdayMon0, zoneClock } from './zone.js';
 
 /** What the planner needs to know about a backup. Callers may pass richer objects (catalog records). */
 export interface RetentionItem {
@@ -130,7 +130,7 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
     const b = backups[i]!;
     const size = seen.size;
     if (seen.add(b.backupId).size === size) throw new RetentionInputError(`backup ${b.backupId} appears twice`);
-    const t = b.createdAt instanceof Date ? b.createdAt.getTime() : Date.parse(b.createdAt);
+    const t = b.createdAt instanceof Date ? b.createdAt.getTime() : parseInstant(b.createdAt);
     if (Number.isNaN(t)) throw new RetentionInputError(`backup ${b.backupId}: createdAt is not a valid time`);
     times[i] = t;
     if (b.sizeBytes !== undefined || budget !== undefined) {

@@ -161,3 +161,35 @@ export function zoneClock(timeZone: string): ZoneClock {
   }
   return c;
 }
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Milliseconds since the epoch of an ISO-8601 time, NaN when it is not one. The exact shape
+ * `Date#toISOString` writes (`2026-11-30T14:05:09.123Z`, what the catalog hands over) is read
+ * digit by digit, several times faster than `Date.parse` for 100,000 backups; anything else
+ * goes to `Date.parse`.
+ */
+export function parseInstant(s: string): number {
+  if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */) return Date.parse(s);
+  let ok = s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(10) === 84 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46;
+  const n = (i: number, len: number): number => {
+    let v = 0;
+    for (let j = i; j < i + len; j++) {
+      const c = s.charCodeAt(j) - 48;
+      if (c < 0 || c > 9) ok = false;
+      v = v * 10 + c;
+    }
+    return v;
+  };
+  const y = n(0, 4);
+  const mo = n(5, 2);
+  const d = n(8, 2);
+  const h = n(11, 2);
+  const mi = n(14, 2);
+  const sec = n(17, 2);
+  const ms = n(20, 3);
+  if (!ok || mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1]! || h > 23 || mi > 59 || sec > 59) return Date.parse(s);
+  if (y < 100) return Date.parse(s); // Date.UTC would read years 0-99 as 19xx
+  return Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+}

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planRetention } from '../src/index.js';
 import type { KeepRule, RetentionItem, RetentionPolicy } from '../src/index.js';
-import { ZoneClock } from '../src/zone.js';
+import { parseInstant, ZoneClock } from '../src/zone.js';
 
 const T0 = Date.parse('2023-01-01T00:00:00Z');
 const SPAN = 4 * 365 * 86_400_000;
@@ -170,4 +170,17 @@ describe('ZoneClock', () => {
     );
   });
   const shared = new Map(ZONES.map((z) => [z, new ZoneClock(z)]));
+});
+
+describe('parseInstant', () => {
+  it('agrees with Date.parse on every string, in and out of the fast toISOString shape', () => {
+    const iso = fc.integer({ min: -1e12, max: 8e12 }).map((t) => new Date(t).toISOString());
+    const mangled = fc.tuple(iso, fc.nat(23), fc.constantFrom('0', '9', ' ', 'x', '-', ':', 'T', 'Z', '.')).map(([s, i, c]) => s.slice(0, i) + c + s.slice(i + 1));
+    fc.assert(
+      fc.property(fc.oneof(iso, mangled, fc.string({ maxLength: 30 })), (s) => {
+        expect(Object.is(parseInstant(s), Date.parse(s))).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
 });
