@@ -62,6 +62,8 @@ export class ZoneClock {
   private readonly edge = new Map<number, number>();
   private readonly days = new Map<number, number>();
   private readonly hours = new Map<number, number>();
+  private lastDay = Number.NaN;
+  private lastDayOffset = Number.NaN;
 
   constructor(timeZone: string) {
     this.timeZone = timeZone;
@@ -110,7 +112,11 @@ export class ZoneClock {
   /** Offset (local - UTC, ms) at instant `t`. */
   offset(t: number): number {
     if (this.fixedZero) return 0;
-    const v = this.spanOffset(this.days, Math.floor(t / DAY_MS), DAY_MS);
+    const day = Math.floor(t / DAY_MS);
+    // sorted input: most look-ups hit the day before
+    const v = day === this.lastDay ? this.lastDayOffset : this.spanOffset(this.days, day, DAY_MS);
+    this.lastDay = day;
+    this.lastDayOffset = v;
     if (!Number.isNaN(v)) return v;
     const w = this.spanOffset(this.hours, Math.floor(t / HOUR_MS), HOUR_MS);
     return Number.isNaN(w) ? this.exact(t) : w;
