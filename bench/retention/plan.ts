@@ -73,9 +73,14 @@ const ms = (f: () => unknown): number => {
   return wall;
 };
 
-// warm-up (JIT); the zone's offset cache is per process, so later reps reuse it: report the cold first plan too
+// warm-up (JIT, heap growth); the zone's offset cache is per process, so later reps reuse it:
+// the cold first plan is reported too
 const cold = ms(() => planRetention(backups, policy, now));
-sortOnly();
+for (let w = 0; w < 3; w++) {
+  planRetention(backups, policy, now);
+  sortOnly();
+}
+cpu.length = 0;
 const planMs: number[] = [];
 const sortMs: number[] = [];
 const planCpu: number[] = [];

@@ -2,6 +2,7 @@ import { RetentionInputError } from './errors.js';
 import { compilePolicy, formatBytes } from './policy.js';
 import type { RetentionPolicy } from './policy.js';
 import { civilFromDays, DAY_MS, HOUR_MS, isoWeek, monthIndexOfDay, parseInstant, weekdayMon0, zoneClock } from './zone.js';
+import type { ZoneClock } from './zone.js';
 
 /** What the planner needs to know about a backup. Callers may pass richer objects (catalog records). */
 export interface RetentionItem {
@@ -171,46 +172,13 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
 
   const zone = zoneClock(c.timezone);
   const mask = new Uint16Array(n); // by position in order
-  /** Calendar rules that kept position k only as the oldest backup (restic's "oldest ..." reason). */
-  const oldest = new Map<number, CalendarRule[]>();
 
   if (n > 0) mask[0]! |= B.newest;
   for (let k = 0; k < n; k++) if (backups[order[k]!]!.pinned) mask[k]! |= B.pinned;
   for (let k = 0; k < Math.min(n, p.minKeep ?? 0); k++) mask[k]! |= B.minKeep;
   for (let k = 0; k < Math.min(n, p.keepLast ?? 0); k++) mask[k]! |= B.keepLast;
 
-  /** Wall-clock times by position, computed only when a calendar rule needs them. */
-  let calendarLocal: Float64Array | undefined;
-  const calendar = (['keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const).filter((r) => (p[r] ?? 0) > 0);
-  if (calendar.length > 0 && n > 0) {
-    const local = new Float64Array(n);
-    for (let k = 0; k < n; k++) local[k] = zone.local(times[order[k]!]!);
-    for (const rule of calendar) {
-      const bucketOf = BUCKET[rule];
-      const unitMs = rule === 'keepHourly' ? HOUR_MS : DAY_MS;
-      let left = p[rule]!;
-      let last = Number.NaN;
-      let lastUnit = Number.NaN;
-      const used = new Set<number>();
-      for (let k = 0; k < n && left > 0; k++) {
-        const unit = Math.floor(local[k]! / unitMs);
-        if (unit === lastUnit) continue; // same hour or day as the backup before: same bucket
-        lastUnit = unit;
-        const key = bucketOf(unit);
-        if (key === last || used.has(key)) continue;
-        used.add(key);
-        last = key;
-        mask[k]! |= B[rule];
-        left--;
-      }
-      // restic keeps the oldest backup too while a rule has buckets left: the longest history.
-      if (left > 0 && !(mask[n - 1]! & B[rule])) {
-        mask[n - 1]! |= B[rule];
-        oldest.set(n - 1, [...(oldest.get(n - 1) ?? []), rule]);
-      }
-    }
-    calendarLocal = local;
-  }
+  const cal = markCalendarRules(p, mask, order, times, zone);
 
   if (c.keepWithin && n > 0) {
     let k0 = 0;
@@ -226,8 +194,7 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
   let keptBytes = 0;
   for (let k = 0; k < n; k++) if (mask[k]) keptBytes += sizeAt(k);
 
-  /** Reasons of the rule sets without a calendar rule: the same for every backup, built once. */
-  const plain = new Map<number, string[]>();
+  const reasonsOf = reasonMaker(p, cal);
   /** Positions the budget removed, with the reason string. */
   const budgetCut = new Map<number, string>();
   if (budget !== undefined && keptBytes > budget) {
@@ -278,15 +245,62 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
   plan.totals.kept = plan.keep.length;
   plan.totals.deleted = plan.delete.length;
   return plan;
+}
 
-  function reasonsOf(k: number, m: number): string[] {
+/** Wall-clock times by position, and the positions calendar rules kept only as the oldest backup. */
+interface CalendarMarks {
+  local: Float64Array | undefined;
+  oldest: Map<number, CalendarRule[]>;
+}
+
+/** Mark, in `mask` (by position newest first), what the calendar rules keep (restic's `forget`). */
+function markCalendarRules(p: RetentionPolicy, mask: Uint16Array, order: ArrayLike<number>, times: Float64Array, zone: ZoneClock): CalendarMarks {
+  const n = mask.length;
+  const oldest = new Map<number, CalendarRule[]>();
+  const rules = (['keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const).filter((r) => (p[r] ?? 0) > 0);
+  if (rules.length === 0 || n === 0) return { local: undefined, oldest };
+  const local = new Float64Array(n);
+  for (let k = 0; k < n; k++) local[k] = zone.local(times[order[k]!]!);
+  for (const rule of rules) {
+    const bucketOf = BUCKET[rule];
+    const unitMs = rule === 'keepHourly' ? HOUR_MS : DAY_MS;
+    let left = p[rule]!;
+    let last = Number.NaN;
+    let lastUnit = Number.NaN;
+    const used = new Set<number>();
+    for (let k = 0; k < n && left > 0; k++) {
+      const unit = Math.floor(local[k]! / unitMs);
+      if (unit === lastUnit) continue; // same hour or day as the backup before: same bucket
+      lastUnit = unit;
+      const key = bucketOf(unit);
+      // `used` as well as `last`: a DST change at midnight can bring a local day back
+      if (key === last || used.has(key)) continue;
+      used.add(key);
+      last = key;
+      mask[k]! |= B[rule];
+      left--;
+    }
+    // restic keeps the oldest backup too while a rule has buckets left: the longest history.
+    if (left > 0 && !(mask[n - 1]! & B[rule])) {
+      mask[n - 1]! |= B[rule];
+      oldest.set(n - 1, [...(oldest.get(n - 1) ?? []), rule]);
+    }
+  }
+  return { local, oldest };
+}
+
+/** `reasonsOf(position, mask)`: the reason strings of a kept backup, in rule order. */
+function reasonMaker(p: RetentionPolicy, cal: CalendarMarks): (k: number, m: number) => string[] {
+  /** Rule sets without a calendar rule read the same for every backup: built once. */
+  const plain = new Map<number, string[]>();
+  return function reasonsOf(k: number, m: number): string[] {
     if (!(m & CALENDAR_BITS)) {
       let r = plain.get(m);
       if (!r) plain.set(m, (r = reasonList(k, m)));
       return [...r];
     }
     return reasonList(k, m);
-  }
+  };
 
   function reasonList(k: number, m: number): string[] {
     const out: string[] = [];
@@ -308,12 +322,11 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
           out.push(`maxAge ${p.maxAge!} (younger)`);
           break;
         default: {
-          const label = bucketLabel(r, calendarLocal![k]!);
-          out.push(oldest.get(k)?.includes(r) ? `${r} ${label} (oldest)` : `${r} ${label}`);
+          const label = bucketLabel(r, cal.local![k]!);
+          out.push(cal.oldest.get(k)?.includes(r) ? `${r} ${label} (oldest)` : `${r} ${label}`);
         }
       }
     }
     return out;
   }
 }
-
