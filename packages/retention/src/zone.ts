@@ -178,24 +178,26 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  */
 export function parseInstant(s: string): number {
   if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */) return Date.parse(s);
-  let ok = s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(10) === 84 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46;
-  const n = (i: number, len: number): number => {
-    let v = 0;
-    for (let j = i; j < i + len; j++) {
-      const c = s.charCodeAt(j) - 48;
-      if (c < 0 || c > 9) ok = false;
-      v = v * 10 + c;
-    }
-    return v;
-  };
-  const y = n(0, 4);
-  const mo = n(5, 2);
-  const d = n(8, 2);
-  const h = n(11, 2);
-  const mi = n(14, 2);
-  const sec = n(17, 2);
-  const ms = n(20, 3);
-  if (!ok || mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1]! || h > 23 || mi > 59 || sec > 59) return Date.parse(s);
-  if (y < 100) return Date.parse(s); // Date.UTC would read years 0-99 as 19xx
+  const seps = s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(10) === 84 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46;
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 2);
+  const d = digits(s, 8, 2);
+  const h = digits(s, 11, 2);
+  const mi = digits(s, 14, 2);
+  const sec = digits(s, 17, 2);
+  const ms = digits(s, 20, 3);
+  // y < 100: Date.UTC would read years 0-99 as 19xx; anything unusual: Date.parse decides
+  if (!seps || y < 100 || mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1]! || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0) return Date.parse(s);
   return Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+}
+
+/** The decimal number in s[i, i + len), or -1 when a character there is not a digit. (No closure: hot path.) */
+function digits(s: string, i: number, len: number): number {
+  let v = 0;
+  for (let j = i; j < i + len; j++) {
+    const c = s.charCodeAt(j) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
 }
