@@ -97,29 +97,35 @@ function bucketLabel(rule: CalendarRule, l: number): string {
 }
 
 const cmpId = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
-const PACK_LIMIT = 2 ** 42; // |createdAt| below this (years 1830-2109) packs with an index of up to 20 bits
-
 /**
- * Indices of `times`, newest first, ties by id descending (the catalog's order). Packs
- * (time, index) into one 64-bit integer and sorts natively, 5-10x faster than a comparator
- * sort of 100,000 items; equal times are then ordered by id. Falls back to the comparator
- * outside the packable range.
+ * Indices of `times`, newest first, ties by id descending (the catalog's order). Sorts
+ * `seconds since the oldest * 2^bits + index` packed in a Float64Array natively (exact while
+ * below 2^53: 270 years of history for a million backups), 3-5x faster than a comparator sort
+ * of 100,000 items and without allocating; runs within one second are then ordered by
+ * (time, id). Falls back to the comparator when the keys would not be exact.
  */
 function newestFirst(times: Float64Array, idOf: (i: number) => string): Uint32Array | number[] {
   const n = times.length;
-  const byId = (x: number, y: number): number => cmpId(idOf(x), idOf(y));
-  if (n > 2 ** 20 || times.some((t) => !(Math.abs(t) < PACK_LIMIT))) {
-    return Array.from({ length: n }, (_, i) => i).sort((x, y) => times[y]! - times[x]! || byId(x, y));
+  const cmp = (x: number, y: number): number => times[y]! - times[x]! || cmpId(idOf(x), idOf(y));
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    if (times[i]! < min) min = times[i]!;
+    if (times[i]! > max) max = times[i]!;
   }
-  const keys = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = (BigInt(times[i]!) << 20n) | BigInt(i);
+  const scale = 2 ** Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (n === 0 || !(Math.floor((max - min) / 1000) * scale + scale < 2 ** 53)) return Array.from({ length: n }, (_, i) => i).sort(cmp);
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = Math.floor((times[i]! - min) / 1000) * scale + i;
   keys.sort();
   const order = new Uint32Array(n);
-  for (let k = 0; k < n; k++) order[k] = Number(keys[n - 1 - k]! & 0xfffffn);
+  for (let k = 0; k < n; k++) order[k] = keys[n - 1 - k]! % scale;
+  const second = (k: number): number => Math.floor((times[order[k]!]! - min) / 1000);
   for (let k = 0; k < n - 1; ) {
     let e = k + 1;
-    while (e < n && times[order[e]!] === times[order[k]!]) e++;
-    if (e - k > 1) order.subarray(k, e).set(Array.from(order.subarray(k, e)).sort(byId));
+    const s = second(k);
+    while (e < n && second(e) === s) e++;
+    if (e - k > 1) order.subarray(k, e).set(Array.from(order.subarray(k, e)).sort(cmp));
     k = e;
   }
   return order;
@@ -195,6 +201,12 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
   for (let k = 0; k < n; k++) if (mask[k]) keptBytes += sizeAt(k);
 
   const reasonsOf = reasonMaker(p, cal);
+  const whyCache = new Map<number, string>();
+  const plainWhy = (m: number): string => {
+    let w = whyCache.get(m);
+    if (w === undefined) whyCache.set(m, (w = reasonsOf(0, m).join(', ')));
+    return w;
+  };
   /** Positions the budget removed, with the reason string. */
   const budgetCut = new Map<number, string>();
   if (budget !== undefined && keptBytes > budget) {
@@ -202,7 +214,7 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
     for (let k = n - 1; k >= 0 && keptBytes > budget; k--) {
       const m = mask[k]!;
       if (m === 0 || m & PROTECTED) continue;
-      const why = reasonsOf(k, m).join(', ');
+      const why = m & CALENDAR_BITS ? reasonsOf(k, m).join(', ') : plainWhy(m);
       budgetCut.set(k, `${head}${formatBytes(keptBytes - budget)} (was kept by ${why})`);
       keptBytes -= sizeAt(k);
       mask[k] = 0;
