@@ -95,7 +95,8 @@ export function formatBytes(n: number): string {
     i++;
   }
   const tenths = Math.round(v * 10);
-  return `${i === 0 || tenths % 10 === 0 ? String(tenths / 10) : (tenths / 10).toFixed(1)} ${units[i]}`;
+  const whole = Math.trunc(tenths / 10);
+  return i === 0 || tenths % 10 === 0 ? `${tenths / 10} ${units[i]}` : `${whole}.${Math.abs(tenths % 10)} ${units[i]}`;
 }
 
 /**

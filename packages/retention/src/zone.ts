@@ -188,7 +188,16 @@ export function parseInstant(s: string): number {
   const ms = digits(s, 20, 3);
   // y < 100: Date.UTC would read years 0-99 as 19xx; anything unusual: Date.parse decides
   if (!seps || y < 100 || mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1]! || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0) return Date.parse(s);
-  return Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  return daysFromCivil(y, mo, d) * DAY_MS + h * HOUR_MS + mi * 60_000 + sec * 1000 + ms;
+}
+
+/** Day number since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm; no Date call). */
+function daysFromCivil(y0: number, m: number, d: number): number {
+  const y = m <= 2 ? y0 - 1 : y0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
 }
 
 /** The decimal number in s[i, i + len), or -1 when a character there is not a digit. (No closure: hot path.) */
