@@ -121,3 +121,28 @@ describe('planRetention properties', () => {
     );
   });
 });
+
+describe('planRetention order', () => {
+  it('orders newest first by (createdAt, backupId) to the millisecond, over any time range', () => {
+    const ref = (xs: RetentionItem[]): string[] =>
+      [...xs].sort((x, y) => (y.createdAt as Date).getTime() - (x.createdAt as Date).getTime() || (x.backupId < y.backupId ? 1 : -1)).map((x) => x.backupId);
+    // a second, 300 years, the whole Date range (too wide for packed sort keys with 512+ backups)
+    const spanArb = fc.constantFrom(1_000, 86_400_000 * 365 * 300, 2 * 8.64e15);
+    const itemsArb = spanArb.chain((span) =>
+      fc.uniqueArray(
+        fc.record({
+          backupId: fc.string({ minLength: 1, maxLength: 6 }),
+          ms: fc.oneof(fc.integer({ min: -span / 2, max: span / 2 }), fc.integer({ min: 0, max: 2 })), // and sub-second ties
+        }),
+        { selector: (x) => x.backupId, minLength: 1, maxLength: 700, size: 'max' },
+      ),
+    );
+    fc.assert(
+      fc.property(itemsArb, (items) => {
+        const xs = items.map((x) => ({ backupId: x.backupId, createdAt: new Date(x.ms), pinned: false }));
+        expect(planRetention(xs, { keepLast: xs.length }, NOW).keep).toEqual(ref(xs));
+      }),
+      { numRuns: 60, endOnFailure: true }, // shrinking 700-item arrays takes minutes
+    );
+  });
+});
