@@ -15,10 +15,10 @@ describe('planRetention keepLast', () => {
     const plan = planRetention(backups, { keepLast: 2 }, NOW);
     expect(plan.keep).toEqual(['d', 'c']);
     expect(plan.delete.map((x) => x.backupId)).toEqual(['b', 'a']);
-    expect(plan.delete[0]!.reason).toContain('keepLast');
+    expect(plan.delete[0]!.reason).toBe('not kept by any rule');
     expect(plan.kept).toEqual([
-      { backupId: 'd', reasons: ['newest', 'keepLast 2'] },
-      { backupId: 'c', reasons: ['keepLast 2'] },
+      { backupId: 'd', reasons: ['newest', 'keepLast 2'], rules: ['newest', 'keepLast'] },
+      { backupId: 'c', reasons: ['keepLast 2'], rules: ['keepLast'] },
     ]);
   });
 
@@ -36,7 +36,7 @@ describe('planRetention keepLast', () => {
       { backupId: 'y', createdAt: '2026-01-02T00:00:00Z', pinned: false, locations: ['local'] },
     ];
     const plan = planRetention(recs, { keepLast: 1 }, NOW);
-    expect(plan.delete).toEqual([{ ...recs[0], reason: expect.any(String) }]);
+    expect(plan.delete).toEqual([{ ...recs[0], reason: expect.any(String), rule: 'none' }]);
     expect(plan.delete[0]!.locations).toEqual(['nas']);
   });
 
@@ -48,11 +48,11 @@ describe('planRetention keepLast', () => {
   });
 
   it('handles no backups and fewer backups than keepLast', () => {
-    expect(planRetention([], { keepLast: 3 }, NOW)).toEqual({ keep: [], delete: [], kept: [] });
+    expect(planRetention([], { keepLast: 3 }, NOW)).toMatchObject({ keep: [], delete: [], kept: [], totals: { backups: 0, kept: 0, deleted: 0 } });
     expect(planRetention([b('a', '2026-01-01T00:00:00Z')], { keepLast: 3 }, NOW).keep).toEqual(['a']);
   });
 
-  it('refuses keepLast < 1 and malformed input with stable codes', () => {
+  it('refuses keepLast < 1 when it is the only rule, and malformed input with stable codes', () => {
     for (const keepLast of [0, -1, 1.5, Number.NaN]) {
       expect(() => planRetention([b('a', '2026-01-01T00:00:00Z')], { keepLast }, NOW)).toThrow(expect.objectContaining({ code: 'RETENTION_INVALID_POLICY' }));
     }
@@ -118,6 +118,31 @@ describe('planRetention properties', () => {
         expect(backups).toEqual(copy);
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('planRetention order', () => {
+  it('orders newest first by (createdAt, backupId) to the millisecond, over any time range', () => {
+    const ref = (xs: RetentionItem[]): string[] =>
+      [...xs].sort((x, y) => (y.createdAt as Date).getTime() - (x.createdAt as Date).getTime() || (x.backupId < y.backupId ? 1 : -1)).map((x) => x.backupId);
+    // a second, 300 years, the whole Date range (too wide for packed sort keys with 512+ backups)
+    const spanArb = fc.constantFrom(1_000, 86_400_000 * 365 * 300, 2 * 8.64e15);
+    const itemsArb = spanArb.chain((span) =>
+      fc.uniqueArray(
+        fc.record({
+          backupId: fc.string({ minLength: 1, maxLength: 6 }),
+          ms: fc.oneof(fc.integer({ min: -span / 2, max: span / 2 }), fc.integer({ min: 0, max: 2 })), // and sub-second ties
+        }),
+        { selector: (x) => x.backupId, minLength: 1, maxLength: 700, size: 'max' },
+      ),
+    );
+    fc.assert(
+      fc.property(itemsArb, (items) => {
+        const xs = items.map((x) => ({ backupId: x.backupId, createdAt: new Date(x.ms), pinned: false }));
+        expect(planRetention(xs, { keepLast: xs.length }, NOW).keep).toEqual(ref(xs));
+      }),
+      { numRuns: 60, endOnFailure: true }, // shrinking 700-item arrays takes minutes
     );
   });
 });
