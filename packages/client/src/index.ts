@@ -1,3 +1,3 @@
 export { createClient, type Client, type ClientOptions, type WaitOptions, type Download } from './client.js';
-export { ApiError, JobFailedError, JobWaitTimeoutError } from './errors.js';
+export { ApiError, ClientError, JobFailedError, JobWaitTimeoutError } from './errors.js';
 export * from './schemas.js';
