@@ -1,5 +1,6 @@
 /**
- * Worker process entry: `tsx apps/worker/src/main.ts [--config file.yaml]`.
+ * Worker process entry: `node apps/worker/dist/main.js [--config file.yaml]` (from source:
+ * `tsx --conditions=@mfb/source apps/worker/src/main.ts`).
  *
  * Reads the config, checks Redis (reachable, `maxmemory-policy noeviction`), opens the
  * catalog, seeds and reconciles schedules, runs one BullMQ worker per queue, serves
