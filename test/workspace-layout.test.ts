@@ -3,7 +3,7 @@
  * exports"), so a package added on another branch either follows it or fails here with the
  * exact fix, instead of building in one place and not in another.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -20,9 +20,11 @@ const dirOf = new Map(workspaces.map((w) => [read(`${w.dir}/package.json`).name 
 
 describe.each(workspaces)('$dir', ({ kind, dir }) => {
   const pkg = read(`${dir}/package.json`);
-  const tsconfig = read(`${dir}/tsconfig.build.json`);
+  const tsconfigPath = `${dir}/tsconfig.build.json`;
+  const tsconfig = existsSync(join(repo, tsconfigPath)) ? read(tsconfigPath) : {};
 
   it('has a tsconfig.build.json extending the shared build config', () => {
+    expect(existsSync(join(repo, tsconfigPath)), `${tsconfigPath} is missing`).toBe(true);
     expect(tsconfig.extends).toBe(kind === 'apps' ? '../../tsconfig.build.app.json' : '../../tsconfig.build.base.json');
   });
 
