@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript run by node (the CLI bin, tool configs).
+    files: ['**/*.js', '**/*.cjs'],
+    languageOptions: { globals: { process: 'readonly', URL: 'readonly', module: 'writable', require: 'readonly' } },
+  },
+  {
     files: ['packages/config/**', '**/test/**', '**/*.test.ts', 'bench/**', 'vitest.config.ts', 'scripts/**'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -1,6 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// Workspace packages resolve to their TypeScript source in tests (`@mfb/source` export
+// condition); plain `node` (production) gets the compiled `dist/`. See docs/architecture.md.
+// The rest is Vite's default list for server code less `module`: externalized dependencies
+// are loaded by Node itself, and a `module` entry may be bundler-only ESM (the AWS SDK's
+// dist-es imports files without extensions, which Node cannot resolve).
+const conditions = ['@mfb/source', 'node', 'development|production'];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,

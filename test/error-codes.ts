@@ -58,7 +58,8 @@ export function collectCodes(): { codes: Map<string, CodeFacts>; conflicts: stri
   };
   for (const [mod, exports] of Object.entries(MODULES)) {
     for (const [name, value] of Object.entries(exports)) {
-      if (typeof value !== 'function' || !(value.prototype instanceof errors.AppError)) continue;
+      // The client's errors extend its own ClientError (no workspace dependency), shaped like AppError.
+      if (typeof value !== 'function' || !(value.prototype instanceof errors.AppError || value.prototype instanceof client.ClientError)) continue;
       const Cls = value as new (...args: unknown[]) => errors.AppError;
       const e = construct(Cls, `${mod}.${name}`);
       // A class whose code its caller chooses (a base class, ConfigError, ApiProblem, ...):

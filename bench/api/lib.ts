@@ -7,7 +7,7 @@ export const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 
 /** Start `script` (default the API, bench/api/server.ts) in a child process; resolves with its URL. */
 export async function startServer(args: string[], script = 'bench/api/server.ts'): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(TSX, [resolve(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+  const child = spawn(TSX, ['--conditions=@mfb/source', resolve(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   const rl = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((ok, fail) => {
     child.once('exit', (code) => fail(new Error(`bench server exited with ${code}`)));

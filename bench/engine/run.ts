@@ -60,7 +60,7 @@ async function ours(db: string, compression: 'gzip' | 'zstd', level: number, lab
   const tmp = join(dir, 'tmp');
   mkdirSync(storage, { recursive: true, mode: 0o700 });
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  const t = await timed(tsx, [join(here, 'backup-once.ts'), '--db', db, '--storage', storage, '--tmp', tmp, '--compression', compression, '--level', String(level), ...(encrypt ? ['--key-file', keyFile] : []), ...(snapshotMethod ? ['--snapshot-method', snapshotMethod] : [])]);
+  const t = await timed(tsx, ['--conditions=@mfb/source', join(here, 'backup-once.ts'), '--db', db, '--storage', storage, '--tmp', tmp, '--compression', compression, '--level', String(level), ...(encrypt ? ['--key-file', keyFile] : []), ...(snapshotMethod ? ['--snapshot-method', snapshotMethod] : [])]);
   const r = JSON.parse(t.stdout.trim().split('\n').pop()!) as {
     elapsedMs: number;
     stages: Stages;
@@ -113,7 +113,7 @@ async function oursRestore(run: OursRun): Promise<Timed & { to: string }> {
   const dir = join(work, `restore-${seq++}`);
   mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
   const to = join(dir, 'restored.db');
-  const t = await timed(tsx, [join(here, 'restore-once.ts'), '--storage', run.storage, '--key', run.artifactKey, '--to', to, '--tmp', join(dir, 'tmp'), '--key-file', keyFile]);
+  const t = await timed(tsx, ['--conditions=@mfb/source', join(here, 'restore-once.ts'), '--storage', run.storage, '--key', run.artifactKey, '--to', to, '--tmp', join(dir, 'tmp'), '--key-file', keyFile]);
   const res = JSON.parse(t.stdout.trim().split('\n').pop()!) as { integrity: string };
   if (res.integrity !== 'ok') throw new Error(`restore integrity: ${res.integrity}`);
   log(`ours restore: ${t.wallS.toFixed(2)} s, RSS ${(t.maxRssBytes / MiB).toFixed(0)} MiB`);

@@ -39,7 +39,7 @@ export function spawnProc(args: string[], env: Record<string, string> = {}): { p
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MFB_')));
   // `node --import tsx` rather than the tsx CLI: the child is the worker itself, so its pid
   // gives its CPU time (/proc/<pid>/stat) and signals reach it directly.
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--conditions=@mfb/source', '--import', 'tsx', ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const ready = new Promise<void>((res, rej) => {
     const on = (c: Buffer): void => {

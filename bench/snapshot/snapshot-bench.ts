@@ -46,7 +46,7 @@ function generate(path: string): void {
 }
 
 async function startWriter(db: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, join(here, 'writer.ts'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--conditions=@mfb/source', '--import', TSX_LOADER, join(here, 'writer.ts'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.on('exit', (code, sig) => console.error(`writer exited code=${code} signal=${sig}`));
   const rl = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve) => rl.once('line', () => resolve()));

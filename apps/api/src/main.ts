@@ -1,5 +1,6 @@
 /**
- * API process entry: `tsx apps/api/src/main.ts [--config file.yaml]`.
+ * API process entry: `node apps/api/dist/main.js [--config file.yaml]` (from source:
+ * `tsx --conditions=@mfb/source apps/api/src/main.ts`).
  *
  * Starts like every process (`startService`: config, Redis check, catalog), builds the app
  * and listens on `api.host:api.port`. SIGTERM/SIGINT: stop accepting, finish in-flight

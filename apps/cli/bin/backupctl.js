@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// backupctl: loads the TypeScript entry through tsx's loader (the workspace has no build step).
-import { register } from 'tsx/esm/api';
+// backupctl: runs the compiled CLI (plain node, no transpiler; `pnpm build` writes apps/cli/dist).
+// From source without a build, for development: `pnpm cli ...` (tsx).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write(`backupctl: not built: ${main.pathname} is missing; run \`pnpm build\` in the repository\n`);
+  process.exit(1);
+}
+await import(main.href);

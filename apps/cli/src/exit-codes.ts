@@ -73,6 +73,11 @@ const BY_CODE: Record<string, ExitCode> = {
   STORAGE_UNSUPPORTED_SCHEME: ExitCode.CONFIG,
   STORAGE_INVALID_URL: ExitCode.CONFIG,
   STORAGE_INVALID_KEY: ExitCode.USAGE,
+  // a target the config names wrongly, or credentials/permissions to fix: the operator's config
+  STORAGE_INVALID_OPTIONS: ExitCode.CONFIG,
+  STORAGE_BUCKET_NOT_FOUND: ExitCode.CONFIG,
+  STORAGE_ACCESS_DENIED: ExitCode.CONFIG,
+  STORAGE_AUTH_FAILED: ExitCode.CONFIG,
 };
 
 /** Exit code for an error `code`; unknown codes fall back on their family, then FAILURE. */

@@ -1,6 +1,6 @@
 /**
- * `backupctl`: the operator CLI. Run with `node_modules/.bin/tsx apps/cli/src/main.ts`,
- * `pnpm cli ...`, or `apps/cli/bin/backupctl.js`. See apps/cli/README.md.
+ * `backupctl`: the operator CLI. Compiled: `apps/cli/bin/backupctl.js` (runs dist/main.js);
+ * from source: `pnpm -s cli ...`. See apps/cli/README.md.
  */
 import { runCli } from './program.js';
 

@@ -1,19 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { TOOL_VERSION } from '@mfb/backup';
-import { Context, type GlobalOptions } from './context.js';
+import type { Context, GlobalOptions } from './context.js';
 import { UsageError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { Output } from './output.js';
-import { createProgress } from './progress.js';
-import { runBackup, humanBackup } from './commands/backup.js';
-import { runCatalogRebuild, humanCatalogRebuild } from './commands/catalog.js';
-import { runDemo, humanDemo } from './commands/demo.js';
-import { runInit, humanInit } from './commands/init.js';
-import { runInspect, humanInspect } from './commands/inspect.js';
-import { runList, humanList } from './commands/list.js';
-import { runRemoteList, humanRemoteList, runStatus, humanJob, runTrigger, humanTrigger } from './commands/remote.js';
-import { runRestore, humanRestore } from './commands/restore.js';
-import { runVerify, humanVerify } from './commands/verify.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -37,9 +27,14 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
   const debug = argv.includes('--debug');
   const out = new Output(json, debug, stdout, stderr);
   let ctx: Context | undefined;
-  const context = (cmd: Command): Context => {
+  // Command modules (and the engine, catalog and config behind them) load only when a command
+  // runs: `--version` and `--help` stay fast (see bench/README.md, CLI start-up).
+  const context = async (cmd: Command): Promise<Context> => {
     const g = cmd.optsWithGlobals() as GlobalOptions;
-    ctx ??= new Context(g, out, createProgress({ stream: stderr, quiet: Boolean(g.quiet) || g.progress === false }));
+    if (!ctx) {
+      const [{ Context }, { createProgress }] = await Promise.all([import('./context.js'), import('./progress.js')]);
+      ctx = new Context(g, out, createProgress({ stream: stderr, quiet: Boolean(g.quiet) || g.progress === false }));
+    }
     return ctx;
   };
   const emit = <T>(data: T, human: (d: T) => string) => out.result(data, () => human(data));
@@ -64,7 +59,10 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .option('--key-id <id>', 'id of the generated encryption key', 'primary')
     .option('--database <id=path>', 'configure this database (encrypted with the generated key); default: the demo database')
     .option('--force', 'overwrite an existing config file (an existing key file is never overwritten)')
-    .action(async (o, cmd: Command) => emit(await runInit(context(cmd), o), humanInit));
+    .action(async (o, cmd: Command) => {
+      const { runInit, humanInit } = await import('./commands/init.js');
+      emit(await runInit(await context(cmd), o), humanInit);
+    });
 
   program
     .command('backup')
@@ -73,7 +71,10 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(['gzip', 'zstd', 'none']))
     .option('--level <n>', 'override the compression level (gzip 1-9, zstd 1-19)')
     .option('--busy-timeout <seconds>', 'how long to wait for a writer holding the source locked (default 30)')
-    .action(async (id: string, o, cmd: Command) => emit(await runBackup(context(cmd), id, o), humanBackup));
+    .action(async (id: string, o, cmd: Command) => {
+      const { runBackup, humanBackup } = await import('./commands/backup.js');
+      emit(await runBackup(await context(cmd), id, o), humanBackup);
+    });
 
   const sourceOptions = (c: Command) =>
     c
@@ -90,21 +91,30 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
       .option('--replace', 'replace an existing (possibly live) database through the SQLite backup API, keeping a safety copy')
       .option('--safety-dir <dir>', 'where the pre-restore safety copy goes (default: <target dir>/.pre-restore)')
       .option('--busy-timeout <seconds>', 'with --replace: how long to wait for connections holding the target locked (default 10)'),
-  ).action(async (ref: string, o, cmd: Command) => emit(await runRestore(context(cmd), ref, o), humanRestore));
+  ).action(async (ref: string, o, cmd: Command) => {
+    const { runRestore, humanRestore } = await import('./commands/restore.js');
+    emit(await runRestore(await context(cmd), ref, o), humanRestore);
+  });
 
   sourceOptions(
     program
       .command('verify')
       .description('verify a backup: checksums, authentication, decompression and integrity_check, without writing any target')
       .argument('<backup>', 'backup id, artifact key, or artifact file path'),
-  ).action(async (ref: string, o, cmd: Command) => emit(await runVerify(context(cmd), ref, o), humanVerify));
+  ).action(async (ref: string, o, cmd: Command) => {
+    const { runVerify, humanVerify } = await import('./commands/verify.js');
+    emit(await runVerify(await context(cmd), ref, o), humanVerify);
+  });
 
   program
     .command('inspect')
     .description('print the manifest and encryption header of a backup (no key needed)')
     .argument('<backup>', 'backup id, artifact key, or artifact file path')
     .option('--from-dir <dir>', 'read from this storage directory instead of the configured storage')
-    .action(async (ref: string, o, cmd: Command) => emit(await runInspect(context(cmd), ref, o), humanInspect));
+    .action(async (ref: string, o, cmd: Command) => {
+      const { runInspect, humanInspect } = await import('./commands/inspect.js');
+      emit(await runInspect(await context(cmd), ref, o), humanInspect);
+    });
 
   const remoteOptions = (c: Command) =>
     c
@@ -120,8 +130,13 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
       .option('--all', 'every backup (follow all pages)')
       .option('--remote', 'ask the running API instead of the local catalog'),
   ).action(async (id: string | undefined, o, cmd: Command) => {
-    if (o.remote) emit(await runRemoteList(context(cmd), id, o), humanRemoteList);
-    else emit(await runList(context(cmd), id, o), humanList);
+    if (o.remote) {
+    const { runRemoteList, humanRemoteList } = await import('./commands/remote.js');
+    emit(await runRemoteList(await context(cmd), id, o), humanRemoteList);
+    } else {
+    const { runList, humanList } = await import('./commands/list.js');
+    emit(await runList(await context(cmd), id, o), humanList);
+    }
   });
 
   program
@@ -131,7 +146,10 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent')
     .option('--target <name>', 'rebuild the copies on this configured target instead of primary storage', 'local')
     .option('--mark-missing', 'also mark copies the catalog lists but storage no longer has as deleted')
-    .action(async (o, cmd: Command) => emit(await runCatalogRebuild(context(cmd), o), humanCatalogRebuild));
+    .action(async (o, cmd: Command) => {
+    const { runCatalogRebuild, humanCatalogRebuild } = await import('./commands/catalog.js');
+    emit(await runCatalogRebuild(await context(cmd), o), humanCatalogRebuild);
+  });
 
   program
     .command('demo')
@@ -139,7 +157,10 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .description('generate the demo finance database if missing, back it up and verify the backup')
     .option('--size-mib <n>', 'size of the generated demo database', '16')
     .option('--database <id>', 'database to back up (default: demo, else the first configured)')
-    .action(async (o, cmd: Command) => emit(await runDemo(context(cmd), o), humanDemo));
+    .action(async (o, cmd: Command) => {
+      const { runDemo, humanDemo } = await import('./commands/demo.js');
+      emit(await runDemo(await context(cmd), o), humanDemo);
+    });
 
   remoteOptions(
     program
@@ -149,10 +170,16 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
       .option('--at <iso-time>', 'run at this instant instead of now')
       .option('--wait', 'wait until the job finished; exit non-zero if it failed')
       .option('--timeout <seconds>', 'with --wait: give up after this long', '3600'),
-  ).action(async (id: string, o, cmd: Command) => emit(await runTrigger(context(cmd), id, o), humanTrigger));
+  ).action(async (id: string, o, cmd: Command) => {
+    const { runTrigger, humanTrigger } = await import('./commands/remote.js');
+    emit(await runTrigger(await context(cmd), id, o), humanTrigger);
+  });
 
   remoteOptions(program.command('status').description('state of a job on the running API').argument('<job-id>')).action(
-    async (id: string, o, cmd: Command) => emit(await runStatus(context(cmd), id, o), humanJob),
+    async (id: string, o, cmd: Command) => {
+      const { runStatus, humanJob } = await import('./commands/remote.js');
+      emit(await runStatus(await context(cmd), id, o), humanJob);
+    },
   );
 
   try {

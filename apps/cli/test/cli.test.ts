@@ -23,7 +23,7 @@ function cli(args: string[], cwd: string): Promise<Run> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: cwd, TMPDIR: join(cwd, 'os-tmp') };
   mkdirSync(join(cwd, 'os-tmp'), { recursive: true });
   return new Promise((res, rej) => {
-    const child = spawn(tsx, [main, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tsx, ['--conditions=@mfb/source', main, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -33,7 +33,7 @@ describe('backupctl remote commands (trigger, status, list --remote)', () => {
       MFB_REDIS_PREFIX: prefix,
       MFB_LOG_LEVEL: 'warn',
     };
-    api = spawn(tsx, [join(repo, 'apps/api/src/main.ts')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    api = spawn(tsx, ['--conditions=@mfb/source', join(repo, 'apps/api/src/main.ts')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     api.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 30_000;
@@ -65,7 +65,7 @@ describe('backupctl remote commands (trigger, status, list --remote)', () => {
 
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((res, rej) => {
-      const c = spawn(tsx, [join(repo, 'apps/cli/src/main.ts'), ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(tsx, ['--conditions=@mfb/source', join(repo, 'apps/cli/src/main.ts'), ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,5 +1,6 @@
 /**
- * Worker process entry: `tsx apps/worker/src/main.ts [--config file.yaml]`.
+ * Worker process entry: `node apps/worker/dist/main.js [--config file.yaml]` (from source:
+ * `tsx --conditions=@mfb/source apps/worker/src/main.ts`).
  *
  * Starts like every process (`startService`: config, Redis check with its `noeviction`
  * warning, catalog), seeds and reconciles schedules, runs one BullMQ worker per queue, serves

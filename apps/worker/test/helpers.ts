@@ -84,7 +84,7 @@ function workerEnv(): Record<string, string> {
 
 /** Spawn `tsx apps/worker/src/main.ts --config file` as a real process. */
 export function spawnWorker(configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): WorkerProc {
-  const proc = spawn(TSX, [MAIN, '--config', configFile, ...extraArgs], {
+  const proc = spawn(TSX, ['--conditions=@mfb/source', MAIN, '--config', configFile, ...extraArgs], {
     cwd: ROOT,
     env: { ...workerEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

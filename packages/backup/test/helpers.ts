@@ -82,7 +82,7 @@ export function integrity(path: string): string {
 }
 
 export async function startWriter(dbPath: string): Promise<{ child: ChildProcess; stop(): Promise<number> }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, join(here, 'fixtures/ledger-writer.ts'), dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=@mfb/source', '--import', TSX_LOADER, join(here, 'fixtures/ledger-writer.ts'), dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const rl = createInterface({ input: child.stdout! });

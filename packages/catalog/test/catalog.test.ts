@@ -125,7 +125,7 @@ describe('migrations', () => {
     const entry = pathToFileURL(path.join(root, 'packages/catalog/src/index.ts')).href;
     await writeFile(script, `import { openCatalog } from ${JSON.stringify(entry)};\nconst c = await openCatalog(${JSON.stringify(file)});\nawait c.close();\n`);
     const run = (): Promise<number | null> =>
-      new Promise((resolve) => spawn(path.join(root, 'node_modules/.bin/tsx'), [script], { stdio: 'inherit' }).on('exit', resolve));
+      new Promise((resolve) => spawn(path.join(root, 'node_modules/.bin/tsx'), ['--conditions=@mfb/source', script], { stdio: 'inherit' }).on('exit', resolve));
     expect(await Promise.all([run(), run(), run()])).toEqual([0, 0, 0]);
     const db = new Database(file, { readonly: true });
     try {

@@ -99,7 +99,7 @@ const body = new Readable({ read() { if (!sent) { sent = true; this.push(Buffer.
 await s.put('db1/victim.sqlite.gz', body);
 `,
     );
-    const child = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['--conditions=@mfb/source', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         if (d.toString().includes('WRITING')) resolve();
