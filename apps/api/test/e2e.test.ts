@@ -13,16 +13,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from '@mfb/client';
 import { REDIS_URL } from './helpers.js';
-import { freePort } from '@mfb/testkit';
+import { freePort, tsNode } from '@mfb/testkit';
 import { ContractChecker, contractFetch } from './contract.js';
 
 /**
- * End to end: the API and a worker as processes (tsx, a temp config file), a backup triggered
+ * End to end: the API and a worker as processes (from source, a temp config file), a backup triggered
  * over HTTP with the typed client, polled until done, the artifact downloaded, restored with
  * the CLI (`backupctl restore <artifact file> --to ...`), rows compared with the source.
  */
 const ROOT = resolve(import.meta.dirname, '../../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const KEY = `e2e-${randomUUID()}`;
 
 interface Proc {
@@ -30,8 +29,9 @@ interface Proc {
   output: () => string;
 }
 
-function start(name: string, args: string[]): Proc {
-  const child = spawn(TSX, ['--conditions=@mfb/source', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(name: string, [script, ...args]: [string, ...string[]]): Proc {
+  const cmd = tsNode(script, args);
+  const child = spawn(cmd.command, cmd.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -49,9 +49,10 @@ async function stop(p: Proc | undefined): Promise<number | null> {
   return code;
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run([script, ...args]: [string, ...string[]]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((ok) => {
-    const child = spawn(TSX, ['--conditions=@mfb/source', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cmd = tsNode(script, args);
+    const child = spawn(cmd.command, cmd.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

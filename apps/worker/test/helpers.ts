@@ -6,11 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { Config } from '@mfb/config';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, type Queues } from '@mfb/jobs';
-import { testConfig as kitConfig } from '@mfb/testkit';
+import { testConfig as kitConfig, tsNode } from '@mfb/testkit';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ROOT = resolve(import.meta.dirname, '../../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const MAIN = join(ROOT, 'apps/worker/src/main.ts');
 
 export async function tempDir(prefix = 'mfb-worker-'): Promise<{ dir: string; dispose(): Promise<void> }> {
@@ -82,14 +81,14 @@ function workerEnv(): Record<string, string> {
   return out;
 }
 
-/** Spawn `tsx apps/worker/src/main.ts --config file` as a real process. */
+/** Spawn `apps/worker/src/main.ts --config file` as a real process (one node process, see `tsNode`). */
 export function spawnWorker(configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): WorkerProc {
-  const proc = spawn(TSX, ['--conditions=@mfb/source', MAIN, '--config', configFile, ...extraArgs], {
+  const cmd = tsNode(MAIN, ['--config', configFile, ...extraArgs]);
+  const proc = spawn(cmd.command, cmd.args, {
     cwd: ROOT,
     env: { ...workerEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Own process group: tsx runs the worker as a child node process, and SIGKILL (which tsx
-    // cannot relay) must reach that child too.
+    // Own process group, so SIGKILL also reaches anything the worker started.
     detached: true,
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -127,7 +126,7 @@ export function spawnWorker(configFile: string, extraArgs: string[] = [], env: R
       }
     },
     kill(signal) {
-      // SIGTERM/SIGINT go to tsx, which relays them once to the worker; SIGKILL to the group.
+      // SIGTERM/SIGINT to the worker itself; SIGKILL to its whole group.
       if (signal === 'SIGKILL') process.kill(-proc.pid!, 'SIGKILL');
       else proc.kill(signal);
     },
