@@ -109,8 +109,8 @@ CREATE INDEX budgets_category ON budgets(category_id);
 /** Approximate bytes one transaction costs on disk (row + index entries + splits/tags share). */
 const BYTES_PER_TX = 260;
 
-/** mulberry32: tiny, fast, deterministic. */
-function prng(seed: number): () => number {
+/** mulberry32: tiny, fast, deterministic; numbers in [0, 1) from a 32-bit seed. */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { prng } from '@mfb/demo-data';
 
 /** What the proxy may do to a connection, as fractions of connections (0..1). */
 export interface FaultProxyOptions {
@@ -32,18 +33,6 @@ export interface FaultProxy {
   endpoint: string;
   readonly stats: FaultProxyStats;
   close(): Promise<void>;
-}
-
-/** mulberry32: a tiny deterministic PRNG, enough for choosing faults. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Only chunks this large are corrupted, and only past their first half: HTTP headers stay intact. */
