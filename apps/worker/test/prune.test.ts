@@ -65,17 +65,19 @@ describe('prune job: the plan', () => {
       },
     });
     const storages = createStorages(config);
-    const result = (await pruneHandler({
-      payload: { databaseId: 'a', target: 'local' },
-      database: config.databases[0]!,
-      log: createLogger('prune-test', { level: 'debug', destination: sink }),
-      signal: new AbortController().signal,
-      progress: () => {},
-      catalog,
-      storageFor: storages.storageFor,
-      targets: config.targets,
-      metrics: createMetrics(),
-    })) as { kept: number; deleted: string[] };
+    const prune = async (log = createLogger('prune-test', { level: 'silent' })) =>
+      (await pruneHandler({
+        payload: { databaseId: 'a', target: 'local' },
+        database: config.databases[0]!,
+        log,
+        signal: new AbortController().signal,
+        progress: () => {},
+        catalog,
+        storageFor: storages.storageFor,
+        targets: config.targets,
+        metrics: createMetrics(),
+      })) as { kept: number; deleted: string[] };
+    const result = await prune(createLogger('prune-test', { level: 'debug', destination: sink }));
 
     expect(result.deleted.sort()).toEqual([ms[0]!.backupId, ms[1]!.backupId, ms[2]!.backupId].sort());
     expect(result.kept).toBe(2);
@@ -98,17 +100,7 @@ describe('prune job: the plan', () => {
 
     // once the upload landed, the next prune deletes it like any other
     await catalog.addLocation(ms[3]!.backupId, { target: 'nas', artifactKey: ms[3]!.artifactKey });
-    const again = (await pruneHandler({
-      payload: { databaseId: 'a', target: 'local' },
-      database: config.databases[0]!,
-      log: createLogger('prune-test', { level: 'silent' }),
-      signal: new AbortController().signal,
-      progress: () => {},
-      catalog,
-      storageFor: storages.storageFor,
-      targets: config.targets,
-      metrics: createMetrics(),
-    })) as { deleted: string[] };
+    const again = await prune();
     expect(again.deleted).toEqual([ms[3]!.backupId]);
   });
 });

@@ -1,7 +1,7 @@
 import type { BackupRecord, Catalog } from '@mfb/catalog';
 import type { DatabaseConfig, RetentionConfig, TargetConfig } from '@mfb/config';
 import { TargetNotFoundError } from '@mfb/errors';
-import { planRetention, type KeepRule, type DeleteRule } from '@mfb/retention';
+import { planRetention, type DeleteRule, type KeepRule, type RetentionTotals } from '@mfb/retention';
 
 /** Why a backup the policy would delete is kept anyway: a configured target has no copy of it yet. */
 export const PENDING_UPLOAD_RULE = 'pendingUpload';
@@ -31,17 +31,8 @@ export interface RetentionPlanView {
   plannedAt: string;
   /** Live copies on the target, newest first. */
   items: RetentionPlanItem[];
-  totals: {
-    backups: number;
-    kept: number;
-    deleted: number;
-    keptBytes: number;
-    deletedBytes: number;
-    maxTotalBytes?: number;
-    overBudgetBytes: number;
-    /** Kept only because an upload to a target is pending (primary storage only). */
-    pendingUpload: number;
-  };
+  /** The planner's totals, and how many are kept only because an upload to a target is pending (primary storage only). */
+  totals: RetentionTotals & { pendingUpload: number };
 }
 
 export interface TargetRetentionPlan {
