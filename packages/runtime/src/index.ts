@@ -15,4 +15,4 @@ export {
   type RetentionPlanView,
   type TargetRetentionPlan,
 } from './retention.js';
-export { storageUsageFor, type UsageRow } from './usage.js';
+export { storageUsageFor, type UsageRow, type UsageReport } from './usage.js';

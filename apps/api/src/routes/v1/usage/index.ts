@@ -20,8 +20,7 @@ const usage: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       if (req.query.databaseId !== undefined) databaseOr404(app, req.query.databaseId);
-      const items = await storageUsageFor(app.config, app.catalog, req.query.databaseId);
-      return { items, totals: { backups: items.reduce((n, r) => n + r.backups, 0), bytes: items.reduce((n, r) => n + r.bytes, 0) } };
+      return storageUsageFor(app.config, app.catalog, req.query.databaseId);
     },
   );
 };
