@@ -15,6 +15,8 @@ import backupRoutes from './routes/v1/databases/backups/index.js';
 import restoreRoutes from './routes/v1/databases/restores/index.js';
 import verifyRoutes from './routes/v1/databases/verifies/index.js';
 import databaseScheduleRoutes from './routes/v1/databases/schedules/index.js';
+import retentionRoutes from './routes/v1/databases/retention/index.js';
+import usageRoutes from './routes/v1/usage/index.js';
 import scheduleRoutes from './routes/v1/schedules/index.js';
 import jobRoutes from './routes/v1/jobs/index.js';
 import type { ApiDeps } from './types.js';
@@ -98,7 +100,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(restoreRoutes, { prefix: '/v1/databases/:databaseId/restores' });
   await app.register(verifyRoutes, { prefix: '/v1/databases/:databaseId/verifies' });
   await app.register(databaseScheduleRoutes, { prefix: '/v1/databases/:databaseId/schedules' });
+  await app.register(retentionRoutes, { prefix: '/v1/databases/:databaseId/retention' });
   await app.register(scheduleRoutes, { prefix: '/v1/schedules' });
+  await app.register(usageRoutes, { prefix: '/v1/usage' });
   await app.register(jobRoutes, { prefix: '/v1/jobs' });
   // The type provider only refines route typings; callers get a plain instance.
   return app as unknown as FastifyInstance;

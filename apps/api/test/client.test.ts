@@ -25,6 +25,44 @@ function runWorker(processor: (data: unknown) => Promise<unknown>) {
 }
 
 describe('client', () => {
+  it('retention plan (dry run) and storage usage, answers checked against the OpenAPI document', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const m = fakeManifest('main', new Date(Date.parse('2026-03-01T00:00:00Z') + i * 3600_000), 1000 + i);
+      await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+      ids.unshift(m.backupId);
+    }
+    await t.catalog.addLocation(ids[0]!, { target: 'nas', artifactKey: 'x' });
+    await t.catalog.setPinned(ids[8]!, true);
+    // default policy keepLast 7: the two oldest go, but the pinned oldest stays
+    const plan = await client.getRetentionPlan('main');
+    expect(plan).toMatchObject({ databaseId: 'main', target: 'local', policy: { keepLast: 7 } });
+    expect(plan.items.map((i) => i.backupId)).toEqual(ids);
+    expect(plan.items.map((i) => i.action)).toEqual([...Array(7).fill('keep'), 'delete', 'keep']);
+    expect(plan.items[0]).toMatchObject({ reasons: ['newest', 'keepLast 7'], rules: ['newest', 'keepLast'], sizeBytes: 1008, pinned: false });
+    expect(plan.items[7]).toMatchObject({ reasons: ['not kept by any rule'], rules: ['none'] });
+    expect(plan.items[8]).toMatchObject({ reasons: ['pinned'], pinned: true });
+    expect(plan.totals).toMatchObject({ backups: 9, kept: 8, deleted: 1, deletedBytes: 1001, pendingUpload: 0 });
+    // a dry run changes nothing
+    expect((await t.catalog.listBackups({ databaseId: 'main', target: 'local' })).items).toHaveLength(9);
+    const nas = await client.getRetentionPlan('main', { target: 'nas' });
+    expect(nas.items.map((i) => [i.backupId, i.action])).toEqual([[ids[0], 'keep']]);
+    await expect(client.getRetentionPlan('main', { target: 'tape' })).rejects.toMatchObject({ code: 'TARGET_NOT_FOUND', status: 404 });
+    await expect(client.getRetentionPlan('nope')).rejects.toMatchObject({ code: 'DATABASE_NOT_FOUND', status: 404 });
+
+    const bytes = Array.from({ length: 9 }, (_, i) => 1000 + i).reduce((a, b) => a + b, 0);
+    expect(await client.getUsage()).toEqual({
+      items: [
+        { databaseId: 'main', target: 'local', backups: 9, bytes },
+        { databaseId: 'main', target: 'nas', backups: 1, bytes: 1008 },
+        { databaseId: 'other', target: 'local', backups: 0, bytes: 0 },
+      ],
+      totals: { backups: 10, bytes: bytes + 1008 },
+    });
+    expect((await client.getUsage({ databaseId: 'other' })).items).toEqual([{ databaseId: 'other', target: 'local', backups: 0, bytes: 0 }]);
+    await expect(client.getUsage({ databaseId: 'nope' })).rejects.toMatchObject({ code: 'DATABASE_NOT_FOUND' });
+  });
+
   it('covers databases, backups, schedules and jobs with typed results', async () => {
     expect(await client.live()).toEqual({ status: 'ok' });
     expect((await client.ready()).status).toBe('ok');

@@ -39,6 +39,8 @@ export const ROUTES: RouteCase[] = [
   { method: 'POST', url: '/v1/databases/{db}/schedules/{schedule}/pause', scope: 'write', body: {}, params: ['db', 'schedule'] },
   { method: 'POST', url: '/v1/databases/{db}/schedules/{schedule}/resume', scope: 'write', body: {}, params: ['db', 'schedule'] },
   { method: 'DELETE', url: '/v1/databases/{db}/schedules/{schedule}', scope: 'write', params: ['db', 'schedule'] },
+  { method: 'GET', url: '/v1/databases/{db}/retention', scope: 'read', params: ['db'] },
+  { method: 'GET', url: '/v1/usage', scope: 'read', params: [] },
   { method: 'GET', url: '/v1/jobs/{job}', scope: 'read', params: ['job'] },
 ];
 

@@ -152,6 +152,26 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
   });
 
   program
+    .command('prune')
+    .description('show what retention would keep and delete on a target now, and why (--dry-run; the worker does the deleting)')
+    .argument('<database-id>', 'database id from the config')
+    .option('--target <name>', 'configured target (local = primary storage)', 'local')
+    .option('--dry-run', 'plan only: print the table (or --json) and delete nothing')
+    .action(async (id: string, o, cmd: Command) => {
+      const { runPrune, humanPrune } = await import('./commands/prune.js');
+      emit(await runPrune(await context(cmd), id, o), humanPrune);
+    });
+
+  program
+    .command('usage')
+    .description('storage used per database and target: live backup copies and their bytes, from the catalog')
+    .argument('[database-id]', 'only this database')
+    .action(async (id: string | undefined, _o, cmd: Command) => {
+      const { runUsage, humanUsage } = await import('./commands/usage.js');
+      emit(await runUsage(await context(cmd), id), humanUsage);
+    });
+
+  program
     .command('demo')
     .alias('run-demo')
     .description('generate the demo finance database if missing, back it up and verify the backup')

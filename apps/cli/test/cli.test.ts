@@ -160,6 +160,50 @@ describe('backupctl round trip', () => {
   });
 });
 
+describe('backupctl prune --dry-run and usage', () => {
+  it('prints the plan (table and --json) from the catalog, deletes nothing, and sums storage per target', async () => {
+    const { init } = await setUp();
+    // the database's policy: keep only the newest (and whatever is pinned)
+    writeFileSync(init.configPath, readFileSync(init.configPath, 'utf8').replaceAll(/keepLast: 7 /g, 'keepLast: 1 '));
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const b = await cli(['backup', 'fin', '--json', '-c', init.configPath], dir);
+      expect(b.code, b.stderr).toBe(0);
+      ids.unshift(json<{ backupId: string }>(b).backupId);
+    }
+    const planned = await cli(['prune', 'fin', '--dry-run', '--json', '-c', init.configPath], dir);
+    expect(planned.code, planned.stderr).toBe(0);
+    const plan = json<{ target: string; policy: unknown; items: Array<{ backupId: string; action: string; reasons: string[]; sizeBytes: number }>; totals: Record<string, number> }>(planned);
+    expect(plan.target).toBe('local');
+    expect(plan.policy).toEqual({ keepLast: 1 });
+    expect(plan.items.map((i) => [i.backupId, i.action, i.reasons])).toEqual([
+      [ids[0], 'keep', ['newest', 'keepLast 1']],
+      [ids[1], 'delete', ['not kept by any rule']],
+    ]);
+    expect(plan.totals).toMatchObject({ backups: 2, kept: 1, deleted: 1, deletedBytes: plan.items[1]!.sizeBytes });
+
+    const human = await cli(['prune', 'fin', '--dry-run', '-c', init.configPath], dir);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/BACKUP\s+AGE\s+SIZE\s+PLAN\s+REASONS/);
+    expect(human.stdout).toMatch(new RegExp(`${ids[0]}\\s+\\d+s\\s+[\\d.]+ (KiB|MiB)\\s+KEEP\\s+newest; keepLast 1`));
+    expect(human.stdout).toMatch(new RegExp(`${ids[1]}\\s+\\S+\\s+[\\d.]+ (KiB|MiB)\\s+DELETE\\s+not kept by any rule`));
+    expect(human.stdout).toContain('keep 1 (');
+
+    // nothing was deleted; a real prune is the worker's (it holds the database lock)
+    const usage = await cli(['usage', '--json', '-c', init.configPath], dir);
+    expect(usage.code, usage.stderr).toBe(0);
+    const u = json<{ items: Array<{ databaseId: string; target: string; backups: number; bytes: number }>; totals: { backups: number } }>(usage);
+    expect(u.items).toEqual([{ databaseId: 'fin', target: 'local', backups: 2, bytes: plan.totals['keptBytes']! + plan.totals['deletedBytes']! }]);
+    expect(u.totals.backups).toBe(2);
+    const real = await cli(['prune', 'fin', '-c', init.configPath], dir);
+    expect(real.code).toBe(2);
+    expect(real.stderr).toMatch(/error\[CLI_USAGE\]: prune without --dry-run is not available in the CLI/);
+    const unknown = await cli(['prune', 'fin', '--dry-run', '--target', 'tape', '-c', init.configPath], dir);
+    expect(unknown.stderr).toMatch(/TARGET_NOT_FOUND/);
+    expect((await cli(['usage', '-c', init.configPath], dir)).stdout).toMatch(/fin\s+local\s+2\s+/);
+  });
+});
+
 describe('backupctl exit codes', () => {
   it('7 for a missing source database and for a file that is not SQLite', async () => {
     const { db } = await setUp();

@@ -8,6 +8,7 @@ import type { Logger, Metrics } from '@mfb/observability';
 import type { Storages } from '@mfb/runtime';
 import type { HandlerContext, Handlers } from './context.js';
 import { DatabaseNotFoundError, JobAbortedError } from './errors.js';
+import { USAGE_CHANGING_JOBS, refreshStorageMetrics } from './storage-metrics.js';
 
 /** Test hooks (interval recording); never used in production paths. */
 export interface RunnerHooks {
@@ -164,6 +165,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.jobsTotal.inc({ queue, outcome: 'completed' });
       await history(job, queue, database.id, 'completed', null, result);
+      if (USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
       log.info({ jobId: job.id, queue, databaseId: database.id, pid: process.pid }, 'job completed');
       return result;
     } catch (err) {

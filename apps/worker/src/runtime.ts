@@ -20,6 +20,7 @@ import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
+import { refreshStorageMetrics } from './storage-metrics.js';
 
 export interface WorkerRuntimeOptions {
   config: Config;
@@ -131,6 +132,8 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   };
 
   await seedConfigSchedules(catalog, config);
+  // Storage usage from the catalog at start, so the gauges exist before the first job.
+  await refreshStorageMetrics({ config, catalog, metrics, log });
   await reconcile();
   const timer = setInterval(() => {
     reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));

@@ -90,6 +90,13 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
     expect(text).toMatch(/mfb_last_backup_success_timestamp_seconds\{database="a"\} \d/);
     expect(text).toMatch(/mfb_queue_depth\{queue="backup",state="completed"\} 3/);
     expect(text).toMatch(/mfb_job_duration_seconds_bucket\{le="[^"]+",queue="upload"\}/);
+    // storage usage from the catalog after backup, upload and prune: two copies on each
+    const bytesOf = async (t: string) =>
+      (await catalog.listBackups({ databaseId: 'a', target: t })).items.reduce((n, b) => n + b.sizeBytes, 0);
+    expect(text).toContain(`mfb_storage_bytes{database="a",target="local"} ${await bytesOf('local')}`);
+    expect(text).toContain(`mfb_storage_bytes{database="a",target="nas"} ${await bytesOf('nas')}`);
+    expect(text).toMatch(/mfb_storage_backups\{database="a",target="nas"\} 2\n/);
+    expect(text).toMatch(/mfb_storage_bytes\{database="missing",target="local"\} 0\n/);
     expect(text).not.toMatch(/backup-[0-9a-f]{8}-/);
     expect((await fetch(`http://127.0.0.1:${runtime.httpPort}/health`)).status).toBe(200);
   });

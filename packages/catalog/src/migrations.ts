@@ -104,6 +104,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX job_history_job ON job_history (job_id, finished_at DESC);
     `,
   },
+  {
+    version: 5,
+    name: 'storage usage per database and target',
+    sql: `
+      -- storageUsage(): copies per (database, target), deleted ones included (firstCopyAt)
+      CREATE INDEX locations_db_target ON backup_locations (database_id, target, created_ms);
+    `,
+  },
 ];
 
 /** Highest schema version this program knows. */

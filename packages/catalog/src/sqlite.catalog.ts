@@ -10,6 +10,7 @@ import type {
   JobHistoryRecord,
   Page,
   ScheduleRecord,
+  StorageUsage,
 } from './types.js';
 import {
   CatalogInvalidQueryError,
@@ -46,6 +47,14 @@ interface LocationRow {
   deleted_at: string | null;
 }
 
+interface UsageRow {
+  database_id: string;
+  target: string;
+  backups: number;
+  bytes: number;
+  first_ms: number | null;
+}
+
 interface ScheduleRow {
   database_id: string;
   schedule_id: string;
@@ -69,6 +78,16 @@ interface JobRow {
   error: string | null;
   result: string | null;
 }
+
+/** Live copies per (database, target) and the oldest backup ever copied there (`where` filters `l`). */
+const usageSql = (where: string): string =>
+  `SELECT l.database_id, l.target,
+          count(*) FILTER (WHERE l.deleted_at IS NULL) AS backups,
+          coalesce(sum(b.size_bytes) FILTER (WHERE l.deleted_at IS NULL), 0) AS bytes,
+          min(l.created_ms) AS first_ms
+   FROM backup_locations l JOIN backups b ON b.backup_id = l.backup_id
+   ${where}
+   GROUP BY l.database_id, l.target ORDER BY l.database_id, l.target`;
 
 const CURSOR_VERSION = 1;
 const DEFAULT_LIMIT = 50;
@@ -187,6 +206,8 @@ export class SqliteCatalog implements Catalog {
         `SELECT backup_id, database_id, created_ms, size_bytes, pinned, manifest FROM backups
          WHERE database_id = ? AND live_count > 0 ORDER BY created_ms DESC, backup_id DESC LIMIT 1`,
       ),
+      usageAll: db.prepare<[], UsageRow>(usageSql('')),
+      usageOf: db.prepare<[string], UsageRow>(usageSql('WHERE l.database_id = ?')),
       upsertSchedule: db.prepare(
         `INSERT INTO schedules (database_id, schedule_id, job, cron, timezone, paused, origin, updated_at)
          VALUES (@databaseId, @scheduleId, @job, @cron, @timezone, @paused, @origin, @updatedAt)
@@ -450,6 +471,25 @@ export class SqliteCatalog implements Catalog {
       const row = this.s.latest.get(databaseId);
       return row ? this.toRecords([row])[0]! : null;
     });
+  }
+
+  async storageUsage(query: { databaseId?: string } = {}): Promise<StorageUsage[]> {
+    return this.guard('storage usage', () =>
+      (query.databaseId === undefined ? this.s.usageAll.all() : this.s.usageOf.all(query.databaseId)).map((r) => ({
+        databaseId: r.database_id,
+        target: r.target,
+        backups: r.backups,
+        bytes: r.bytes,
+        firstCopyAt: r.first_ms === null ? null : new Date(r.first_ms).toISOString(),
+      })),
+    );
+  }
+
+  /** `EXPLAIN QUERY PLAN` of `storageUsage(query)`, for tests. */
+  explainStorageUsage(query: { databaseId?: string } = {}): string[] {
+    const st = query.databaseId === undefined ? this.s.usageAll : this.s.usageOf;
+    const args = query.databaseId === undefined ? [] : [query.databaseId];
+    return (this.db.prepare(`EXPLAIN QUERY PLAN ${st.source}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail);
   }
 
   async upsertSchedule(sch: Omit<ScheduleRecord, 'updatedAt'>): Promise<ScheduleRecord> {

@@ -38,6 +38,23 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** What one database keeps on one target: live copies only (what storage holds now). */
+export interface StorageUsage {
+  databaseId: string;
+  /** `local` = primary storage. */
+  target: string;
+  /** Live (not deleted) copies on the target. */
+  backups: number;
+  /** Sum of their artifact sizes. */
+  bytes: number;
+  /**
+   * `createdAt` of the oldest backup that ever had a copy on this target, deleted copies
+   * included; `null` when it never had one. The prune of the primary storage tells a backup
+   * whose upload is pending from one made before the target was configured with it.
+   */
+  firstCopyAt: string | null;
+}
+
 /** Desired state of a schedule; reconciled into BullMQ job schedulers by the worker/API. */
 export interface ScheduleRecord {
   /** `<databaseId>:<scheduleId>` is unique. */
@@ -82,6 +99,11 @@ export interface Catalog {
   listBackups(query: BackupQuery): Promise<Page<BackupRecord>>;
   setPinned(backupId: string, pinned: boolean): Promise<void>;
   latestBackup(databaseId: string): Promise<BackupRecord | null>;
+  /**
+   * Bytes and counts of live copies per database and target (one row per pair that ever had a
+   * copy, sorted by database then target), for one database or all.
+   */
+  storageUsage(query?: { databaseId?: string }): Promise<StorageUsage[]>;
 
   upsertSchedule(s: Omit<ScheduleRecord, 'updatedAt'>): Promise<ScheduleRecord>;
   listSchedules(databaseId?: string): Promise<ScheduleRecord[]>;

@@ -370,6 +370,33 @@ describe('pagination and filters', () => {
   });
 });
 
+describe('storage usage', () => {
+  it('counts live copies and their bytes per database and target; deleted copies only in firstCopyAt', async () => {
+    const t0 = Date.parse('2026-11-01T00:00:00Z');
+    const ms: Manifest[] = [];
+    for (let i = 0; i < 4; i++) {
+      const m = fakeManifest(i < 3 ? 'db1' : 'db2', new Date(t0 + i * 3600_000), { size: 1000 * (i + 1) });
+      await cat.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+      ms.push(m);
+    }
+    await cat.addLocation(ms[0]!.backupId, { target: 'nas', artifactKey: ms[0]!.artifactKey });
+    await cat.addLocation(ms[1]!.backupId, { target: 'nas', artifactKey: ms[1]!.artifactKey });
+    await cat.markLocationDeleted(ms[0]!.backupId, 'nas');
+    await cat.markLocationDeleted(ms[0]!.backupId, 'local');
+    expect(await cat.storageUsage()).toEqual([
+      { databaseId: 'db1', target: 'local', backups: 2, bytes: 5000, firstCopyAt: '2026-11-01T00:00:00.000Z' },
+      { databaseId: 'db1', target: 'nas', backups: 1, bytes: 2000, firstCopyAt: '2026-11-01T00:00:00.000Z' },
+      { databaseId: 'db2', target: 'local', backups: 1, bytes: 4000, firstCopyAt: '2026-11-01T03:00:00.000Z' },
+    ]);
+    expect(await cat.storageUsage({ databaseId: 'db2' })).toEqual([{ databaseId: 'db2', target: 'local', backups: 1, bytes: 4000, firstCopyAt: '2026-11-01T03:00:00.000Z' }]);
+    expect(await cat.storageUsage({ databaseId: 'nope' })).toEqual([]);
+    await cat.markLocationDeleted(ms[1]!.backupId, 'nas');
+    expect((await cat.storageUsage({ databaseId: 'db1' })).find((u) => u.target === 'nas')).toMatchObject({ backups: 0, bytes: 0 });
+    // one database's usage reads its rows through the index
+    expect(cat.explainStorageUsage({ databaseId: 'db1' }).join(' | ')).toMatch(/USING (COVERING )?INDEX locations_db_target/);
+  });
+});
+
 describe('schedules', () => {
   it('creates, updates, lists, gets and deletes desired schedules', async () => {
     const s1 = await cat.upsertSchedule({ databaseId: 'db1', scheduleId: 'nightly', job: 'backup', cron: '0 3 * * *', timezone: 'Europe/Berlin', paused: false, origin: 'config' });

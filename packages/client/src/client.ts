@@ -12,6 +12,8 @@ import type {
   Problem,
   Readiness,
   RestoreBody,
+  RetentionPlan,
+  Usage,
   Schedule,
   TriggerBackupBody,
   UpdateScheduleBody,
@@ -149,6 +151,12 @@ export function createClient(opts: ClientOptions) {
       json<Schedule>('POST', `/v1/databases/${enc(databaseId)}/schedules/${enc(scheduleId)}/resume`, {}),
     deleteSchedule: (databaseId: string, scheduleId: string) =>
       json<void>('DELETE', `/v1/databases/${enc(databaseId)}/schedules/${enc(scheduleId)}`),
+
+    /** What a prune of `target` (default `local`, the primary storage) would keep and delete now, with reasons. Changes nothing. */
+    getRetentionPlan: (databaseId: string, q: { target?: string } = {}) =>
+      json<RetentionPlan>('GET', `/v1/databases/${enc(databaseId)}/retention`, undefined, q),
+    /** Bytes and counts of live copies per database and target, from the catalog. */
+    getUsage: (q: { databaseId?: string } = {}) => json<Usage>('GET', '/v1/usage', undefined, q),
 
     getJob: (jobId: string) => json<JobView>('GET', `/v1/jobs/${enc(jobId)}`),
 

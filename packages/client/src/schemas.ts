@@ -297,3 +297,81 @@ export const ReadinessSchema = Type.Object({
   checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('fail')])),
 });
 export type Readiness = Static<typeof ReadinessSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Retention and storage usage
+
+const Count = Type.Integer({ minimum: 0 });
+
+/** A retention policy as configured (docs/retention.md); `maxTotalBytes` in bytes. */
+export const RetentionPolicySchema = Type.Object(
+  {
+    keepLast: Type.Optional(Count),
+    keepHourly: Type.Optional(Count),
+    keepDaily: Type.Optional(Count),
+    keepWeekly: Type.Optional(Count),
+    keepMonthly: Type.Optional(Count),
+    keepYearly: Type.Optional(Count),
+    keepWithin: Type.Optional(Type.String({ description: 'Duration such as `30d`, `1y2m`' })),
+    maxAge: Type.Optional(Type.String({ description: 'Duration such as `90d`' })),
+    maxTotalBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    minKeep: Type.Optional(Count),
+    timezone: Type.Optional(Type.String({ description: 'IANA time zone of the calendar buckets (default `UTC`)' })),
+  },
+  { additionalProperties: false, description: 'The retention policy that applies to this database on this target' },
+);
+export type RetentionPolicyView = Static<typeof RetentionPolicySchema>;
+
+export const RetentionQuery = Type.Object(
+  { target: Type.Optional(TargetNameSchema) },
+  { additionalProperties: false },
+);
+export type RetentionQuery = Static<typeof RetentionQuery>;
+
+export const RetentionPlanItemSchema = Type.Object({
+  backupId: Type.String(),
+  createdAt: Type.String(),
+  ageSeconds: Type.Integer({ minimum: 0 }),
+  sizeBytes: Type.Integer({ minimum: 0 }),
+  pinned: Type.Boolean(),
+  action: Type.Union([Type.Literal('keep'), Type.Literal('delete')]),
+  reasons: Type.Array(Type.String(), { description: 'Every rule that keeps it, or the one reason it goes (docs/retention.md#reasons)' }),
+  rules: Type.Array(Type.String(), { description: 'Machine-readable: keep rules (`newest`, `keepDaily`...), the delete rule (`maxAge`, `maxTotalBytes`, `none`) or `pendingUpload`' }),
+});
+export type RetentionPlanItem = Static<typeof RetentionPlanItemSchema>;
+
+export const RetentionPlanSchema = Type.Object({
+  databaseId: Type.String(),
+  target: Type.String(),
+  policy: RetentionPolicySchema,
+  plannedAt: Type.String(),
+  items: Type.Array(RetentionPlanItemSchema, { description: 'Live copies on the target, newest first' }),
+  totals: Type.Object({
+    backups: Count,
+    kept: Count,
+    deleted: Count,
+    keptBytes: Count,
+    deletedBytes: Count,
+    maxTotalBytes: Type.Optional(Type.Integer()),
+    overBudgetBytes: Type.Integer({ minimum: 0, description: 'How far the kept total still exceeds `maxTotalBytes` (pins, `minKeep`, the newest cannot go)' }),
+    pendingUpload: Type.Integer({ minimum: 0, description: 'Kept in primary storage only because an upload to a target is still pending' }),
+  }),
+});
+export type RetentionPlan = Static<typeof RetentionPlanSchema>;
+
+export const StorageUsageSchema = Type.Object({
+  databaseId: Type.String(),
+  target: Type.String({ description: '`local` = primary storage' }),
+  backups: Type.Integer({ minimum: 0, description: 'Live copies on the target' }),
+  bytes: Type.Integer({ minimum: 0, description: 'Sum of their artifact sizes' }),
+});
+export type StorageUsageView = Static<typeof StorageUsageSchema>;
+
+export const UsageQuery = Type.Object({ databaseId: Type.Optional(DatabaseIdSchema) }, { additionalProperties: false });
+export type UsageQuery = Static<typeof UsageQuery>;
+
+export const UsageSchema = Type.Object({
+  items: Type.Array(StorageUsageSchema, { description: 'One row per database and target (configured ones, and any other still holding copies)' }),
+  totals: Type.Object({ backups: Count, bytes: Count }),
+});
+export type Usage = Static<typeof UsageSchema>;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { isSecretName, redactUrl } from '@mfb/errors';
+import { RETENTION_POLICY_FIELDS, RetentionPolicyError, validateRetentionPolicy } from '@mfb/retention';
 import { ConfigError } from './errors.js';
 import type {
   ApiKeyConfig,
@@ -226,11 +227,23 @@ function parseTargetOptions(p: Problems, v: unknown, fp: string): Record<string,
   return out;
 }
 
+/**
+ * A retention policy (`localRetention`, `databases[].retention`, `targets[].retention`): checked
+ * by `validateRetentionPolicy` of @mfb/retention, its problems reported under `fp`
+ * (`databases[0].retention.keepDaily: must be an integer >= 0, got -1`). Absent or empty: `fallback`.
+ */
 function parseRetention(p: Problems, v: unknown, fp: string, fallback: RetentionConfig): RetentionConfig {
-  const o = mapping(p, v, fp, ['keepLast']);
-  if (!o) return fallback;
-  const keepLast = optInt(p, o, 'keepLast', fp, 1, 100_000, 'keepLast (never delete the last backup)');
-  return { keepLast: keepLast ?? fallback.keepLast };
+  const before = p.list.length;
+  const o = mapping(p, v, fp, RETENTION_POLICY_FIELDS);
+  if (!o || p.list.length > before) return fallback;
+  if (Object.keys(o).length === 0) return fallback;
+  try {
+    return validateRetentionPolicy(o);
+  } catch (err) {
+    if (!(err instanceof RetentionPolicyError)) throw err;
+    p.add(err.field ? join(fp, err.field) : fp, err.detail);
+    return fallback;
+  }
 }
 
 function parseCompression(p: Problems, v: unknown, fp: string): CompressionConfig {
@@ -345,7 +358,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   } else if (fileStorage !== undefined) {
     if (checkStorageUrl(p, fileStorage, 'storageUrl')) storageUrl = absolutizeStorageUrl(fileStorage, fileBase);
   }
-  const localRetention = parseRetention(p, top['localRetention'], 'localRetention', { keepLast: DEFAULTS.keepLast });
+  const localRetention = parseRetention(p, top['localRetention'], 'localRetention', Object.freeze({ keepLast: DEFAULTS.keepLast }));
 
   // ---- keys (file, then MFB_KEY_<ID> from the environment)
   const keys = new Map<string, Buffer>();

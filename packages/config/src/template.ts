@@ -51,8 +51,14 @@ export function renderConfigTemplate(opts: ConfigTemplateOptions = {}): string {
         ? `${indent}${c}  encryptionKeyId: ${keyId}        # a key id from keys:; omit to store unencrypted`
         : `${indent}${c}  # encryptionKeyId: main          # a key id from keys:; omit to store unencrypted`,
       `${indent}${c}  targets: []                      # extra copies, names from targets: (e.g. [nas])`,
-      `${indent}${c}  retention:`,
-      `${indent}${c}    keepLast: ${d.keepLast}                      # newest N kept in the primary storage; pinned backups always kept`,
+      `${indent}${c}  retention:                       # primary storage policy of this database (default: localRetention)`,
+      `${indent}${c}    keepLast: ${d.keepLast}                      # newest N kept; pinned backups and the newest are always kept`,
+      `${indent}${c}    # keepDaily: 7                 # newest backup of each of the last 7 days with backups`,
+      `${indent}${c}    # keepWeekly: 4                # ... of each of the last 4 ISO weeks`,
+      `${indent}${c}    # keepMonthly: 12              # ... of each of the last 12 months`,
+      `${indent}${c}    # maxTotalBytes: 10GiB         # then delete the oldest until the kept total fits`,
+      `${indent}${c}    # minKeep: 3                   # the newest 3 survive maxAge and maxTotalBytes`,
+      `${indent}${c}    # timezone: Europe/Berlin      # calendar buckets (days, weeks...) in this zone; default UTC`,
       `${indent}${c}  schedules:`,
       `${indent}${c}    - id: nightly                  # unique per database`,
       `${indent}${c}      cron: "0 3 * * *"            # 5 fields (min hour dom month dow) or 6 (seconds first)`,
@@ -92,9 +98,21 @@ dataDir: ${q(dataDir)}
 # env: MFB_STORAGE_URL
 # storageUrl: file://./data/backups
 
-# Retention in the primary storage for databases that do not set their own.
+# Default retention policy: of the primary storage for databases that do not set their own
+# \`retention\`, and of every target without its own. A backup is kept when ANY rule keeps it;
+# pinned backups and the newest are always kept. Rules and examples: docs/retention.md.
 localRetention:
-  keepLast: ${d.keepLast}     # keep the newest N backups per database (>= 1); pinned backups are always kept
+  keepLast: ${d.keepLast}                   # the newest N backups
+  # keepHourly: 24                # newest backup of each of the last N hours / days / ISO weeks /
+  # keepDaily: 7                  # months / years that have backups (restic's forget rules)
+  # keepWeekly: 4
+  # keepMonthly: 12
+  # keepYearly: 3
+  # keepWithin: 30d               # every backup within 30 days of the newest (units y m d h: 1y2m, 36h)
+  # maxAge: 90d                   # older than 90 days (from now) go, unless another rule keeps them
+  # maxTotalBytes: 10GiB          # after the rules, delete the oldest until the kept total fits (bytes, MB, GiB...)
+  # minKeep: 3                    # the newest N are kept whatever maxAge and maxTotalBytes say
+  # timezone: UTC                 # IANA zone of the calendar buckets, e.g. Europe/Berlin
 
 # Encryption keys (AES-256), by id. The id is written into every encrypted backup, so keys
 # can rotate: add a new key, point encryptionKeyId at it, keep the old one for restores.
@@ -111,7 +129,7 @@ ${databasesSection}
 targets: []
   # - name: nas
   #   url: file:///mnt/nas/myfinance-backups
-  #   retention:
+  #   retention:                  # this target's own policy (default: localRetention)
   #     keepLast: 30
   # - name: offsite
   #   url: s3://my-bucket/myfinance
@@ -119,7 +137,10 @@ targets: []
   #     region: eu-central-1
   #     storageClass: STANDARD_IA   # cheaper storage, still restores at once (not GLACIER)
   #   retention:
-  #     keepLast: 30
+  #     keepDaily: 14
+  #     keepMonthly: 24
+  #     maxTotalBytes: 500GiB
+  #     timezone: Europe/Berlin
 
 # Redis for the job queues (BullMQ). Set maxmemory-policy noeviction on it.
 redis:

@@ -3,6 +3,7 @@
  * every other package receives the parts it needs as typed options.
  */
 import type { Scope } from '@mfb/client';
+import type { RetentionPolicy } from '@mfb/retention';
 
 export type CompressionAlgorithm = 'gzip' | 'zstd' | 'none';
 
@@ -12,10 +13,12 @@ export interface CompressionConfig {
   level: number;
 }
 
-export interface RetentionConfig {
-  /** Keep the newest N backups per target (pinned backups are always kept). */
-  keepLast: number;
-}
+/**
+ * A retention policy (docs/retention.md): `keepLast`, `keepHourly`..`keepYearly`, `keepWithin`,
+ * `maxAge`, `maxTotalBytes` (in bytes once loaded), `minKeep`, `timezone`. Validated at boot by
+ * `validateRetentionPolicy` of @mfb/retention; pinned backups and the newest are always kept.
+ */
+export type RetentionConfig = RetentionPolicy;
 
 export interface ScheduleConfig {
   /** Stable id, unique per database (e.g. `nightly`). */
@@ -81,7 +84,10 @@ export interface Config {
   tmpDir: string;
   /** Primary storage every backup is written to first. Default `file://${dataDir}/backups`. */
   storageUrl: string;
-  /** Retention applied to the primary storage. */
+  /**
+   * The default policy: the primary storage's for databases without their own `retention`, and
+   * every target's without its own. Default `{ keepLast: 7 }`.
+   */
   localRetention: RetentionConfig;
   databases: DatabaseConfig[];
   targets: TargetConfig[];

@@ -242,10 +242,10 @@ describe('validation errors name the field and what is wrong', () => {
     ['bad target url', 'targets:\n  - name: nas\n    url: mnt/nas\n', 'targets[0].url: must be a storage URL'],
     ['unknown target in database', 'databases:\n  - id: a\n    path: /a.db\n    targets: [nas]\n', 'databases[0].targets[0]: no target named "nas" in targets (no targets configured)'],
     ['unknown encryption key', 'databases:\n  - id: a\n    path: /a.db\n    encryptionKeyId: main\n', 'databases[0].encryptionKeyId: no key with id "main" in keys (no keys configured)'],
-    ['keepLast 0', 'localRetention:\n  keepLast: 0\n', 'localRetention.keepLast: keepLast (never delete the last backup) must be 1-100000, got 0'],
+    ['keepLast 0 and nothing else', 'localRetention:\n  keepLast: 0\n', 'localRetention.minKeep: must be >= 1 when no keep rule is set'],
     ['target options not a mapping', 'targets:\n  - name: s3\n    url: s3://b/p\n    options: [region]\n', 'targets[0].options: must be a mapping of option names to values, got a list'],
     ['target option not a scalar', 'targets:\n  - name: s3\n    url: s3://b/p\n    options: { region: [eu] }\n', 'targets[0].options.region: must be a string, number or boolean, got a list'],
-    ['keepLast not a number', 'targets:\n  - name: nas\n    url: file:///x\n    retention: { keepLast: many }\n', 'targets[0].retention.keepLast: must be an integer, got a string "many"'],
+    ['keepLast not a number', 'targets:\n  - name: nas\n    url: file:///x\n    retention: { keepLast: many }\n', 'targets[0].retention.keepLast: must be an integer >= 0, got "many"'],
     [
       'cron with 4 fields',
       'databases:\n  - id: a\n    path: /a.db\n    schedules:\n      - id: n\n        cron: "0 3 * *"\n',
@@ -337,6 +337,60 @@ describe('validation errors name the field and what is wrong', () => {
     const c = load('keys:\n  - id: main\n    file: ./main.key\ndatabases:\n  - id: a\n    path: /a.db\n    encryptionKeyId: main\n');
     expect(c.keys.get('main')!.toString('base64')).toBe(KEY_B64);
     expect(c.databases[0]!.encryptionKeyId).toBe('main');
+  });
+});
+
+describe('retention policies (localRetention, databases[].retention, targets[].retention)', () => {
+  const base = 'targets:\n  - name: nas\n    url: file:///x\n';
+  it('accept the full policy, byte sizes as numbers or strings; absent or empty policies inherit localRetention', () => {
+    const c = load(
+      'localRetention:\n  keepDaily: 7\n  keepWeekly: 4\n  timezone: Europe/Berlin\n' +
+        'targets:\n  - name: nas\n    url: file:///x\n    retention: { keepMonthly: 12, maxTotalBytes: 10GiB, minKeep: 3 }\n  - name: usb\n    url: file:///y\n' +
+        'databases:\n' +
+        '  - id: a\n    path: /a.db\n    targets: [nas, usb]\n    retention:\n      keepLast: 5\n      keepHourly: 24\n      keepYearly: 2\n      keepWithin: 30d\n      maxAge: 1y2m\n      maxTotalBytes: 1000000\n      minKeep: 2\n      timezone: America/New_York\n' +
+        '  - id: b\n    path: /b.db\n  - id: c\n    path: /c.db\n    retention: {}\n',
+    );
+    const inherited = { keepDaily: 7, keepWeekly: 4, timezone: 'Europe/Berlin' };
+    expect(c.localRetention).toEqual(inherited);
+    expect(c.databases[0]!.retention).toEqual({
+      keepLast: 5,
+      keepHourly: 24,
+      keepYearly: 2,
+      keepWithin: '30d',
+      maxAge: '1y2m',
+      maxTotalBytes: 1_000_000,
+      minKeep: 2,
+      timezone: 'America/New_York',
+    });
+    expect(c.databases[1]!.retention).toEqual(inherited);
+    expect(c.databases[2]!.retention).toEqual(inherited);
+    expect(c.targets[0]!.retention).toEqual({ keepMonthly: 12, maxTotalBytes: 10 * 2 ** 30, minKeep: 3 });
+    expect(c.targets[1]!.retention).toEqual(inherited);
+    expect(Object.isFrozen(c.databases[0]!.retention)).toBe(true);
+  });
+
+  const cases: Array<[string, string, string]> = [
+    ['negative count', 'databases:\n  - id: a\n    path: /a.db\n    retention: { keepDaily: -1 }\n', 'databases[0].retention.keepDaily: must be an integer >= 0, got -1'],
+    ['fractional count', 'localRetention: { keepLast: 2.5 }\n', 'localRetention.keepLast: must be an integer >= 0, got 2.5'],
+    ['typo with a hint', 'databases:\n  - id: a\n    path: /a.db\n    retention: { keepDayly: 7 }\n', 'databases[0].retention.keepDayly: unknown option (did you mean "keepDaily"?)'],
+    ['unknown duration unit', `${base}    retention: { keepWithin: 2w }\n`, 'targets[0].retention.keepWithin: unknown unit "w" in "2w"'],
+    ['zero duration', 'localRetention: { maxAge: 0d }\n', 'localRetention.maxAge: must be longer than zero'],
+    ['unknown time zone', 'localRetention: { keepDaily: 7, timezone: Europe/Berln }\n', 'localRetention.timezone: unknown time zone "Europe/Berln"'],
+    ['bad byte size', `${base}    retention: { keepLast: 3, maxTotalBytes: 10 gigs }\n`, 'targets[0].retention.maxTotalBytes: must be a number of bytes or a size such as "10GiB"'],
+    ['zero budget', `${base}    retention: { keepLast: 3, maxTotalBytes: 0 }\n`, 'targets[0].retention.maxTotalBytes: must be at least 1 byte'],
+    ['nothing to keep', 'databases:\n  - id: a\n    path: /a.db\n    retention: { minKeep: 0, maxTotalBytes: 1GiB }\n', 'databases[0].retention.minKeep: must be >= 1 when no keep rule is set'],
+    ['not a mapping', 'localRetention: 7\n', 'localRetention: must be a mapping, got a number'],
+  ];
+  for (const [name, yamlText, expected] of cases) {
+    it(`refuses ${name} at boot, naming the exact path`, () => {
+      const err = problemOf(yamlText);
+      expect(err.problems.some((p) => p.startsWith(expected))).toBe(true);
+    });
+  }
+
+  it('reports a bad policy in each place at once', () => {
+    const err = problemOf(`localRetention: { keepLast: -1 }\n${base}    retention: { keepWithin: 3 weeks }\ndatabases:\n  - id: a\n    path: /a.db\n    retention: { keepMonthly: x }\n`);
+    expect(err.problems.filter((p) => /retention|Retention/.test(p))).toHaveLength(3);
   });
 });
 

@@ -22,6 +22,10 @@ export interface Metrics {
   readonly uploadsTotal: Counter<'target' | 'outcome'>;
   /** Backup copies deleted by retention, by target. */
   readonly prunedTotal: Counter<'target'>;
+  /** Bytes of live backup copies per database and target (`local` = primary storage), from the catalog; set after each backup, upload and prune. */
+  readonly storageBytes: Gauge<'database' | 'target'>;
+  /** Live backup copies per database and target, from the catalog; set with `storageBytes`. */
+  readonly storageBackups: Gauge<'database' | 'target'>;
   /** API requests by method, route pattern (never the raw URL) and status class (`2xx`...). */
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
   /**
@@ -100,6 +104,18 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       name: 'mfb_pruned_total',
       help: 'Backup copies deleted by retention per target',
       labelNames: ['target'] as const,
+      registers: [registry],
+    }),
+    storageBytes: new Gauge({
+      name: 'mfb_storage_bytes',
+      help: 'Bytes of live backup copies per database and target (local = primary storage)',
+      labelNames: ['database', 'target'] as const,
+      registers: [registry],
+    }),
+    storageBackups: new Gauge({
+      name: 'mfb_storage_backups',
+      help: 'Live backup copies per database and target (local = primary storage)',
+      labelNames: ['database', 'target'] as const,
       registers: [registry],
     }),
     httpRequestDuration: new Histogram({

@@ -7,3 +7,12 @@
 export { startService, runService, openMigratedCatalog, queuesFor, locksFor, StartupError, type Started } from './start.js';
 export { createStorages, type Storages, type StoragesOptions } from './storage.js';
 export { databaseFor } from './databases.js';
+export {
+  planTargetRetention,
+  retentionPolicyFor,
+  PENDING_UPLOAD_RULE,
+  type RetentionPlanItem,
+  type RetentionPlanView,
+  type TargetRetentionPlan,
+} from './retention.js';
+export { storageUsageFor, type UsageRow, type UsageReport } from './usage.js';

@@ -67,6 +67,7 @@ export const openApiPlugin = fp(
           { name: 'backups', description: 'Trigger, list, download, pin and delete backups' },
           { name: 'restores', description: 'Restore and verify backups (worker jobs)' },
           { name: 'schedules', description: 'Cron schedules of backups, verifies and prunes' },
+          { name: 'retention', description: 'Retention plans (dry runs of a prune) and storage usage' },
           { name: 'jobs', description: 'State of queued and finished jobs' },
           { name: 'ops', description: 'Health and metrics' },
         ],

@@ -1,31 +1,21 @@
-import type { BackupRecord } from '@mfb/catalog';
 import { manifestKeyFor, pinKeyFor } from '@mfb/backup';
-import { planRetention } from '@mfb/retention';
+import { planTargetRetention } from '@mfb/runtime';
 import type { Handler } from '../context.js';
-import { TargetNotFoundError } from '../errors.js';
+import { logRetentionPlan } from './retention-log.js';
 
 /**
- * Apply retention to one target: plan over the catalog's live copies there, delete artifact
- * and manifest from the target's storage, then mark the copy deleted in the catalog (storage
- * first: a crash in between leaves a catalog entry pointing at nothing, which the next prune
- * or a catalog rebuild repairs, never an orphan the catalog forgot).
+ * Apply retention to one target: plan over the catalog's live copies there (the target's
+ * policy with sizes; on the primary storage a backup still waiting for an upload is kept),
+ * delete artifact and manifest from the target's storage, then mark the copy deleted in the
+ * catalog (storage first: a crash in between leaves a catalog entry pointing at nothing,
+ * which the next prune or a catalog rebuild repairs, never an orphan the catalog forgot).
  */
 export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets' | 'metrics'> = async (ctx) => {
-  const { databaseId, target } = ctx.payload;
-  // Primary storage: the database's own retention (it defaults to localRetention in config).
-  const policy = target === 'local' ? ctx.database.retention : ctx.targets.find((t) => t.name === target)?.retention;
-  if (!policy) throw new TargetNotFoundError(target);
+  const { target } = ctx.payload;
+  const plan = await planTargetRetention({ config: { targets: ctx.targets }, catalog: ctx.catalog }, ctx.database, target, new Date());
+  logRetentionPlan(ctx.log, plan.view);
   const storage = ctx.storageFor(target);
 
-  const live: BackupRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await ctx.catalog.listBackups({ databaseId, target, status: 'available', limit: 500, ...(cursor ? { cursor } : {}) });
-    live.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-
-  const plan = planRetention(live, { keepLast: policy.keepLast }, new Date());
   const deleted: string[] = [];
   for (const b of plan.delete) {
     ctx.signal.throwIfAborted();
@@ -45,5 +35,5 @@ export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets'
     deleted.push(b.backupId);
   }
   ctx.metrics.prunedTotal.inc({ target }, deleted.length);
-  return { target, kept: live.length - deleted.length, deleted };
+  return { target, kept: plan.view.totals.backups - deleted.length, deleted };
 };
