@@ -104,6 +104,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX job_history_job ON job_history (job_id, finished_at DESC);
     `,
   },
+  {
+    version: 5,
+    name: 'storage class of each copy',
+    sql: `
+      -- The provider storage class a copy was stored with (STANDARD_IA, NEARLINE, Cool, ...);
+      -- NULL for file:// and for copies recorded before this column existed.
+      ALTER TABLE backup_locations ADD COLUMN storage_class TEXT;
+    `,
+  },
 ];
 
 /** Highest schema version this program knows. */

@@ -68,17 +68,18 @@ export async function rebuildFromStorage(
         report.skipped.push({ key: item.key, reason: err instanceof Error ? err.message : String(err) });
         continue;
       }
-      if (opts.checkArtifacts !== false && !(await storage.head(artifactKey))) {
+      const artifact = opts.checkArtifacts !== false ? await storage.head(artifactKey) : undefined;
+      if (artifact === null) {
         report.skipped.push({ key: item.key, reason: `artifact ${artifactKey} is missing` });
         continue;
       }
-      const storedAt = item.lastModified.toISOString();
+      const loc = { target, artifactKey, storedAt: item.lastModified.toISOString(), storageClass: artifact?.storageClass ?? null };
       const existing = await catalog.getBackup(manifest.backupId);
       if (existing) {
-        await catalog.addLocation(manifest.backupId, { target, artifactKey, storedAt });
+        await catalog.addLocation(manifest.backupId, loc);
         report.updated++;
       } else {
-        await catalog.recordBackup(manifest, { target, artifactKey, storedAt });
+        await catalog.recordBackup(manifest, loc);
         report.added++;
       }
       if (!existing?.pinned && (await hasPinMarker(storage, artifactKey))) {

@@ -86,6 +86,8 @@ export const BackupLocationSchema = Type.Object({
   target: Type.String(),
   artifactKey: Type.String(),
   storedAt: Type.String(),
+  /** Provider storage class of the copy (`STANDARD_IA`, `NEARLINE`, `Cool`); null where the provider has none. */
+  storageClass: Type.Union([Type.String(), Type.Null()]),
   deletedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
