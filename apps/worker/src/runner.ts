@@ -3,7 +3,7 @@ import { cleanupTempFiles, type Progress } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
-import { enqueue, newJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
+import { enqueue, followUpJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { Storages } from '@mfb/runtime';
 import type { HandlerContext, Handlers } from './context.js';
@@ -151,7 +151,9 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         progress,
         followUp(name, data) {
           validatePayload(name, data);
-          const id = newJobId(name);
+          // Deterministic per (this job, payload): a retry of this job chains the same ids,
+          // which BullMQ adds only once.
+          const id = followUpJobId(name, data, String(job.id));
           followUps.push({ name, data, id });
           return id;
         },
