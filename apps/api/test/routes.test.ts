@@ -278,6 +278,57 @@ describe('pin and delete', () => {
     expect(problemOf(dl).code).toBe('BACKUP_NOT_ON_TARGET');
   });
 
+  it('pin writes the marker beside every live copy, unpin removes them all', async () => {
+    const m = fakeManifest('main', new Date());
+    const nasUrl = t.app.storageFor('nas').url;
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    await t.catalog.addLocation(m.backupId, { target: 'nas', artifactKey: m.artifactKey });
+    const stores = [openStorage(t.config.storageUrl), openStorage(nasUrl)];
+    const url = `/v1/databases/main/backups/${m.backupId}/pin`;
+    expect((await t.app.inject({ method: 'PUT', url, headers: bearer('write') })).statusCode).toBe(200);
+    for (const s of stores) expect(await s.head(pinKeyFor(m.artifactKey))).not.toBeNull();
+    expect((await t.app.inject({ method: 'DELETE', url, headers: bearer('write') })).json().pinned).toBe(false);
+    for (const s of stores) expect(await s.head(pinKeyFor(m.artifactKey))).toBeNull();
+  });
+
+  it('deletes only the copies named (?target=), then the rest; unknown or absent targets delete nothing', async () => {
+    const bytes = Buffer.from('z'.repeat(100));
+    const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'e'.repeat(64) } };
+    const nasUrl = t.app.storageFor('nas').url;
+    for (const u of [t.config.storageUrl, nasUrl]) {
+      await putFile(u, m.artifactKey, bytes);
+      await putFile(u, `${m.artifactKey}.manifest.json`, Buffer.from(JSON.stringify(m)));
+    }
+    await putFile(nasUrl, pinKeyFor(m.artifactKey), Buffer.from('{}')); // a stale marker
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    await t.catalog.addLocation(m.backupId, { target: 'nas', artifactKey: m.artifactKey });
+    const local = openStorage(t.config.storageUrl);
+    const nas = openStorage(nasUrl);
+    const url = `/v1/databases/main/backups/${m.backupId}`;
+
+    const unknown = await t.app.inject({ method: 'DELETE', url: `${url}?target=nas&target=moon`, headers: bearer('write') });
+    expect(unknown.statusCode).toBe(404);
+    expect(problemOf(unknown).code).toBe('TARGET_NOT_FOUND');
+    expect(await nas.head(m.artifactKey)).not.toBeNull();
+
+    const del = await t.app.inject({ method: 'DELETE', url: `${url}?target=nas`, headers: bearer('write') });
+    expect(del.statusCode).toBe(204);
+    for (const k of [m.artifactKey, `${m.artifactKey}.manifest.json`, pinKeyFor(m.artifactKey)]) expect(await nas.head(k)).toBeNull();
+    expect(await local.head(m.artifactKey)).not.toBeNull();
+    const rec = (await t.app.inject({ url, headers: bearer('read') })).json() as { status: string; locations: Array<{ target: string; deletedAt: string | null }> };
+    expect(rec.status).toBe('available');
+    expect(rec.locations.find((l) => l.target === 'nas')!.deletedAt).not.toBeNull();
+
+    const gone = await t.app.inject({ method: 'DELETE', url: `${url}?target=nas`, headers: bearer('write') });
+    expect(problemOf(gone).code).toBe('BACKUP_NOT_ON_TARGET');
+    expect(await local.head(m.artifactKey)).not.toBeNull();
+
+    const rest = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
+    expect(rest.statusCode).toBe(204);
+    expect(await local.head(m.artifactKey)).toBeNull();
+    expect((await t.app.inject({ url, headers: bearer('read') })).json().status).toBe('deleted');
+  });
+
   it('refuses with 409 DATABASE_BUSY while a job holds the database lock, deletes once it is released', async () => {
     const bytes = Buffer.from('y'.repeat(100));
     const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'd'.repeat(64) } };

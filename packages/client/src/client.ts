@@ -62,7 +62,10 @@ export function createClient(opts: ClientOptions) {
     let url = base + path;
     if (query) {
       const qs = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) qs.set(k, String(v));
+      for (const [k, v] of Object.entries(query)) {
+        if (Array.isArray(v)) for (const item of v) qs.append(k, String(item));
+        else if (v !== undefined && v !== null) qs.set(k, String(v));
+      }
       const s = qs.toString();
       if (s) url += '?' + s;
     }
@@ -124,9 +127,12 @@ export function createClient(opts: ClientOptions) {
         filename: cd ? (/filename="([^"]+)"/.exec(cd)?.[1] ?? null) : null,
       };
     },
-    /** Delete every stored copy (artifact and manifest). Pinned backups are refused (409). */
-    deleteBackup: (databaseId: string, backupId: string) =>
-      json<void>('DELETE', `/v1/databases/${enc(databaseId)}/backups/${enc(backupId)}`),
+    /**
+     * Delete every stored copy (manifest, artifact, pin marker), or only those on `targets`.
+     * Pinned backups are refused (409).
+     */
+    deleteBackup: (databaseId: string, backupId: string, q: { targets?: readonly string[] } = {}) =>
+      json<void>('DELETE', `/v1/databases/${enc(databaseId)}/backups/${enc(backupId)}`, undefined, q.targets ? { target: [...q.targets] } : undefined),
     pinBackup: (databaseId: string, backupId: string) =>
       json<BackupSummary>('PUT', `/v1/databases/${enc(databaseId)}/backups/${enc(backupId)}/pin`),
     unpinBackup: (databaseId: string, backupId: string) =>

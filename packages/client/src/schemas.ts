@@ -142,6 +142,21 @@ export const DownloadQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const DeleteBackupQuery = Type.Object(
+  {
+    target: Type.Optional(
+      Type.Array(TargetNameSchema, {
+        minItems: 1,
+        maxItems: 64,
+        uniqueItems: true,
+        description: 'Delete only the copies on these targets (`?target=a&target=b`); absent: every copy',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DeleteBackupQuery = Static<typeof DeleteBackupQuery>;
+
 // ---------------------------------------------------------------------------------------
 // Enqueue answers
 

@@ -1,12 +1,12 @@
 import type { BackupRecord } from '@mfb/catalog';
-import { manifestKeyFor, pinKeyFor } from '@mfb/backup';
+import { deleteCopy } from '@mfb/backup';
 import { planRetention } from '@mfb/retention';
 import type { Handler } from '../context.js';
 import { TargetNotFoundError } from '../errors.js';
 
 /**
- * Apply retention to one target: plan over the catalog's live copies there, delete artifact
- * and manifest from the target's storage, then mark the copy deleted in the catalog (storage
+ * Apply retention to one target: plan over the catalog's live copies there, delete each copy
+ * with `deleteCopy` (manifest, artifact, pin marker), then mark it deleted in the catalog (storage
  * first: a crash in between leaves a catalog entry pointing at nothing, which the next prune
  * or a catalog rebuild repairs, never an orphan the catalog forgot).
  */
@@ -34,14 +34,10 @@ export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets'
     // The API pins without the database lock: re-read right before deleting so a pin that
     // landed after the plan was made still wins.
     if ((await ctx.catalog.getBackup(b.backupId))?.pinned) continue;
-    // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
-    // manifest pointing at nothing that a catalog rebuild would bring back.
-    await storage.delete(manifestKeyFor(loc.artifactKey));
-    await storage.delete(loc.artifactKey);
-    // Not pinned in the catalog (the plan keeps pinned backups), so a pin marker here is
-    // stale (an unpin that crashed before deleting it): remove it with its artifact.
-    await storage.delete(pinKeyFor(loc.artifactKey));
-    await ctx.catalog.markLocationDeleted(b.backupId, target);
+    // The one deletion protocol (shared with the API's DELETE): manifest first, artifact, then
+    // the pin marker (not pinned in the catalog, so a marker here is stale: an unpin that
+    // crashed before deleting it), then the catalog mark.
+    await deleteCopy(storage, loc.artifactKey, () => ctx.catalog.markLocationDeleted(b.backupId, target));
     deleted.push(b.backupId);
   }
   ctx.metrics.prunedTotal.inc({ target }, deleted.length);
