@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openCatalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, closeQueues, createRedis, followUpJobId, getJobStatus } from '@mfb/jobs';
+import { JOB_NAMES, closeQueues, createRedis, followUpJobId, getJobStatus, scheduledPayload } from '@mfb/jobs';
 import { createLogger, createMetrics } from '@mfb/observability';
 import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
 import { handlers } from '../src/handlers/index.js';
@@ -25,7 +25,7 @@ describe('follow-up job ids', () => {
     expect(followUpJobId('prune', { databaseId: 'a', target: 'nas' }, 'repeat:a:nightly:1764547200000')).toBe('prune.a.nas.repeat_a_nightly_1764547200000');
   });
 
-  it('a backup job run twice (retried after enqueuing its follow-ups) leaves one backup and one upload job per target', async () => {
+  async function setup() {
     const tmp = await tempDir('mfb-followup-');
     cleanups.push(() => tmp.dispose());
     const dbPath = join(tmp.dir, 'a.sqlite');
@@ -52,7 +52,11 @@ describe('follow-up job ids', () => {
       storages: createStorages(config),
       shutdownSignal: new AbortController().signal,
     });
+    return { catalog, queues, processor };
+  }
 
+  it('a backup job run twice (retried after enqueuing its follow-ups) leaves one backup and one upload job per target', async () => {
+    const { catalog, queues, processor } = await setup();
     const job = await queues.backup.add('backup', { databaseId: 'a', trigger: 'manual' }, { jobId: 'backup-retried' });
     const first = (await processor(job)) as { backupId: string; uploads: string[]; prune: string };
     const second = (await processor(job)) as { backupId: string; uploads: string[]; prune: string };
@@ -67,5 +71,22 @@ describe('follow-up job ids', () => {
     expect(await queues.prune.count()).toBe(1);
     // The API finds a follow-up by its id (queue hinted by the part before the first '.').
     expect(await getJobStatus(queues, first.uploads[0]!)).toMatchObject({ id: first.uploads[0], state: 'waiting' });
+  });
+
+  it('the scheduled prune (payload of the schedule) prunes local, then chains one prune per target, once', async () => {
+    const { queues, processor } = await setup();
+    const data = scheduledPayload({ databaseId: 'a', scheduleId: 'nightly', job: 'prune', cron: '0 3 * * *', timezone: 'UTC', paused: false });
+    expect(data).toEqual({ databaseId: 'a', target: 'local', everyTarget: true });
+    const job = await queues.prune.add('prune', data as never, { jobId: 'repeat:mfb.a.nightly:1764547200000' });
+    const out = (await processor(job)) as { target: string; prunes: string[] };
+    await processor(job);
+    expect(out.target).toBe('local');
+    // (The scheduled job itself was run by hand here, so it is still waiting: not counted.)
+    const chained = (await queues.prune.getJobs(['waiting'])).filter((j) => j.id !== job.id);
+    expect(chained.map((j) => j.data).sort((x, y) => x.target.localeCompare(y.target))).toEqual([
+      { databaseId: 'a', target: 'nas' },
+      { databaseId: 'a', target: 'offsite' },
+    ]);
+    expect(chained.map((j) => j.id).sort()).toEqual(out.prunes.sort());
   });
 });

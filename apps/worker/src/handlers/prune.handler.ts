@@ -8,9 +8,10 @@ import { TargetNotFoundError } from '../errors.js';
  * Apply retention to one target: plan over the catalog's live copies there, delete each copy
  * with `deleteCopy` (manifest, artifact, pin marker), then mark it deleted in the catalog (storage
  * first: a crash in between leaves a catalog entry pointing at nothing, which the next prune
- * or a catalog rebuild repairs, never an orphan the catalog forgot).
+ * or a catalog rebuild repairs, never an orphan the catalog forgot). With `everyTarget` (the
+ * scheduled prune) it then chains one prune per target of the database.
  */
-export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets' | 'metrics'> = async (ctx) => {
+export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets' | 'metrics' | 'followUp'> = async (ctx) => {
   const { databaseId, target } = ctx.payload;
   // Primary storage: the database's own retention (it defaults to localRetention in config).
   const policy = target === 'local' ? ctx.database.retention : ctx.targets.find((t) => t.name === target)?.retention;
@@ -41,5 +42,7 @@ export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets'
     deleted.push(b.backupId);
   }
   ctx.metrics.prunedTotal.inc({ target }, deleted.length);
-  return { target, kept: live.length - deleted.length, deleted };
+  // The scheduled prune: every target of the database next, each with its own retention.
+  const chained = ctx.payload.everyTarget ? ctx.database.targets.filter((t) => t !== target).map((t) => ctx.followUp('prune', { databaseId, target: t })) : [];
+  return { target, kept: live.length - deleted.length, deleted, ...(chained.length ? { prunes: chained } : {}) };
 };
