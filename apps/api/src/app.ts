@@ -17,6 +17,7 @@ import verifyRoutes from './routes/v1/databases/verifies/index.js';
 import databaseScheduleRoutes from './routes/v1/databases/schedules/index.js';
 import scheduleRoutes from './routes/v1/schedules/index.js';
 import jobRoutes from './routes/v1/jobs/index.js';
+import catalogRoutes from './routes/v1/catalog/index.js';
 import type { ApiDeps } from './types.js';
 import { requestValidatorCompiler } from './validation.js';
 
@@ -100,6 +101,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(databaseScheduleRoutes, { prefix: '/v1/databases/:databaseId/schedules' });
   await app.register(scheduleRoutes, { prefix: '/v1/schedules' });
   await app.register(jobRoutes, { prefix: '/v1/jobs' });
+  await app.register(catalogRoutes, { prefix: '/v1/catalog' });
   // The type provider only refines route typings; callers get a plain instance.
   return app as unknown as FastifyInstance;
 }

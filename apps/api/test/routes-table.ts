@@ -40,6 +40,7 @@ export const ROUTES: RouteCase[] = [
   { method: 'POST', url: '/v1/databases/{db}/schedules/{schedule}/resume', scope: 'write', body: {}, params: ['db', 'schedule'] },
   { method: 'DELETE', url: '/v1/databases/{db}/schedules/{schedule}', scope: 'write', params: ['db', 'schedule'] },
   { method: 'GET', url: '/v1/jobs/{job}', scope: 'read', params: ['job'] },
+  { method: 'POST', url: '/v1/catalog/rebuild', scope: 'admin', body: {}, params: [] },
 ];
 
 export function fill(template: string, values: Record<string, string>, encode = true): string {

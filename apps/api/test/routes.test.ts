@@ -1,4 +1,5 @@
 import { buffer } from 'node:stream/consumers';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pinKeyFor } from '@mfb/backup';
 import { BackupIdSchema, DatabaseIdSchema, TargetNameSchema } from '@mfb/client';
@@ -671,5 +672,32 @@ describe('dependencies down', () => {
       await closeQueues(queues).catch(() => undefined);
       dead.disconnect();
     }
+  });
+});
+
+describe('catalog rebuild (admin)', () => {
+  it('rebuilds the records and pins of the copies on a target; unknown targets and lesser scopes are refused', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const { createBackup, writePinMarker } = await import('@mfb/backup');
+    const src = join(t.dir, 'rebuild-src.db');
+    const db = new Database(src);
+    db.exec("CREATE TABLE tx (id INTEGER PRIMARY KEY, memo TEXT); INSERT INTO tx (memo) VALUES ('a'), ('b');");
+    db.close();
+    const nas = openStorage(t.app.storageFor('nas').url);
+    const { manifest } = await createBackup({ databaseId: 'main', sourcePath: src, storage: nas, compression: { algorithm: 'gzip', level: 1 }, tmpDir: join(t.dir, 'tmp') });
+    await writePinMarker(nas, manifest.artifactKey, manifest.backupId);
+
+    const denied = await t.app.inject({ method: 'POST', url: '/v1/catalog/rebuild', headers: { ...bearer('write'), 'content-type': 'application/json' }, payload: JSON.stringify({ from: 'nas' }) });
+    expect(denied.statusCode).toBe(403);
+    const unknown = await t.app.inject({ method: 'POST', url: '/v1/catalog/rebuild', headers: { ...bearer('admin'), 'content-type': 'application/json' }, payload: JSON.stringify({ from: 'moon' }) });
+    expect(problemOf(unknown).code).toBe('TARGET_NOT_FOUND');
+    expect(await t.catalog.getBackup(manifest.backupId)).toBeNull();
+
+    const res = await t.app.inject({ method: 'POST', url: '/v1/catalog/rebuild', headers: { ...bearer('admin'), 'content-type': 'application/json' }, payload: JSON.stringify({ from: 'nas' }) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ target: 'nas', scanned: 1, added: 1, pinsRestored: 1, skipped: [] });
+    const rec = (await t.app.inject({ url: `/v1/databases/main/backups/${manifest.backupId}`, headers: bearer('read') })).json() as { pinned: boolean; locations: Array<{ target: string }> };
+    expect(rec.pinned).toBe(true);
+    expect(rec.locations.map((l) => l.target)).toEqual(['nas']);
   });
 });

@@ -16,6 +16,8 @@ import type {
   TriggerBackupBody,
   UpdateScheduleBody,
   VerifyBody,
+  CatalogRebuildBody,
+  CatalogRebuildReport,
 } from './schemas.js';
 
 export interface ClientOptions {
@@ -140,6 +142,8 @@ export function createClient(opts: ClientOptions) {
 
     restore: (databaseId: string, body: RestoreBody) => json<Accepted>('POST', `/v1/databases/${enc(databaseId)}/restores`, body),
     verify: (databaseId: string, body: VerifyBody = {}) => json<Accepted>('POST', `/v1/databases/${enc(databaseId)}/verifies`, body),
+    /** Admin: recreate catalog records (and pins) from the manifests on target `from` (default `local`). */
+    rebuildCatalog: (body: CatalogRebuildBody = {}) => json<CatalogRebuildReport>('POST', '/v1/catalog/rebuild', body),
 
     listSchedules: async (q: { databaseId?: string } = {}): Promise<Schedule[]> =>
       (await json<{ items: Schedule[] }>('GET', '/v1/schedules', undefined, q)).items,

@@ -184,6 +184,32 @@ export const RestoreBody = Type.Object(
 );
 export type RestoreBody = Static<typeof RestoreBody>;
 
+export const CatalogRebuildBody = Type.Object(
+  {
+    from: Type.Optional(TargetNameSchema),
+    markMissing: Type.Optional(
+      Type.Boolean({ description: 'Also mark copies on `from` that the catalog lists but storage no longer has as deleted (default false)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CatalogRebuildBody = Static<typeof CatalogRebuildBody>;
+
+export const CatalogRebuildReportSchema = Type.Object(
+  {
+    target: Type.String({ description: 'The target rebuilt from (`local` = primary storage)' }),
+    storage: Type.String({ description: 'Its URL, credentials removed' }),
+    scanned: Type.Integer({ description: 'Manifests found' }),
+    added: Type.Integer({ description: 'Backups the catalog did not know' }),
+    updated: Type.Integer({ description: 'Known backups whose copy there was (re)recorded as live' }),
+    markedDeleted: Type.Integer(),
+    pinsRestored: Type.Integer({ description: 'Backups pinned again because a pin marker sits beside them' }),
+    skipped: Type.Array(Type.Object({ key: Type.String(), reason: Type.String() }), { description: 'Unreadable manifests, missing artifacts' }),
+  },
+  { additionalProperties: false },
+);
+export type CatalogRebuildReport = Static<typeof CatalogRebuildReportSchema>;
+
 export const VerifyBody = Type.Object(
   {
     backupId: Type.Optional(BackupIdSchema),

@@ -68,6 +68,7 @@ export const openApiPlugin = fp(
           { name: 'restores', description: 'Restore and verify backups (worker jobs)' },
           { name: 'schedules', description: 'Cron schedules of backups, verifies and prunes' },
           { name: 'jobs', description: 'State of queued and finished jobs' },
+          { name: 'catalog', description: 'Catalog maintenance: rebuild from a storage target (admin)' },
           { name: 'ops', description: 'Health and metrics' },
         ],
       },
