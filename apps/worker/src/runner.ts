@@ -127,7 +127,20 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       // keeps two directory walks off every job's path.
       if ((job.attemptsStarted ?? 0) > 1 || !swept.has(database.id)) {
         let removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.storages.primary.cleanupIncomplete(`${database.id}/`));
-        if (queue === 'upload') removed += await deps.storages.storageFor((payload as { target: string }).target).cleanupIncomplete(`${database.id}/`);
+        if (queue === 'upload') {
+          // Best effort on a target: leftovers there are invisible (no manifest) and cost only
+          // space, and some S3-compatible servers lack ListMultipartUploads (501). Failing the
+          // upload for it would block every copy to that target; the put itself still fails
+          // clearly if the target is really unusable.
+          const target = (payload as { target: string }).target;
+          removed += await deps.storages
+            .storageFor(target)
+            .cleanupIncomplete(`${database.id}/`)
+            .catch((err: unknown) => {
+              log.warn({ jobId: job.id, databaseId: database.id, target, err: describe(err) }, 'could not clean up incomplete uploads on the target; continuing');
+              return 0;
+            });
+        }
         swept.add(database.id);
         if (removed > 0) log.warn({ jobId: job.id, databaseId: database.id, removed }, 'removed temp files of an earlier killed run');
       }
