@@ -36,7 +36,7 @@ export interface RebuildReport {
  * Lists `*.manifest.json`, reads and validates each (the engine's `readManifest`: JSON,
  * schema, and that it describes the artifact it sits beside), checks the artifact exists, and
  * records the backup with a live copy on `target`. A pin marker beside the artifact
- * (`<artifactKey>.pin.json`, written by the API on pin, primary storage only) pins the backup
+ * (`<artifactKey>.pin.json`, written by the API on pin beside every copy, and copied by uploads) pins the backup
  * again; markers are never listed as manifests (they do not end in `.manifest.json`). A
  * missing marker never unpins: the catalog may know a pin storage does not (another target).
  * Idempotent: running it twice changes nothing the second time (pins and other targets'
