@@ -1,4 +1,4 @@
-import { copyBackup } from '@mfb/backup';
+import { copyBackup, deletePinMarker, writePinMarker } from '@mfb/backup';
 import type { Handler } from '../context.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 
@@ -26,6 +26,11 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
     onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
   });
   await ctx.catalog.addLocation(backupId, { target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
+  // The API pins and unpins without the database lock, on the copies the catalog lists: a
+  // change that landed during this copy did not see it. Re-read once the copy is listed.
+  const pinnedNow = (await ctx.catalog.getBackup(backupId))?.pinned ?? rec.pinned;
+  if (pinnedNow && !rec.pinned) await writePinMarker(dst, copy.artifactKey, backupId);
+  if (!pinnedNow && rec.pinned) await deletePinMarker(dst, copy.artifactKey);
   ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
   const prune = ctx.followUp('prune', { databaseId, target });
   return { backupId, target, artifactKey: copy.artifactKey, sizeBytes: size, storageClass: copy.storageClass, prune };
