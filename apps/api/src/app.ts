@@ -19,6 +19,7 @@ import retentionRoutes from './routes/v1/databases/retention/index.js';
 import usageRoutes from './routes/v1/usage/index.js';
 import scheduleRoutes from './routes/v1/schedules/index.js';
 import jobRoutes from './routes/v1/jobs/index.js';
+import catalogRoutes from './routes/v1/catalog/index.js';
 import type { ApiDeps } from './types.js';
 import { requestValidatorCompiler } from './validation.js';
 
@@ -104,6 +105,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(scheduleRoutes, { prefix: '/v1/schedules' });
   await app.register(usageRoutes, { prefix: '/v1/usage' });
   await app.register(jobRoutes, { prefix: '/v1/jobs' });
+  await app.register(catalogRoutes, { prefix: '/v1/catalog' });
   // The type provider only refines route typings; callers get a plain instance.
   return app as unknown as FastifyInstance;
 }

@@ -85,7 +85,7 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(byId.get('deleteBackup')!.responses['409']!.headers!)).toContain('retry-after');
     // Bodies that may be left out are optional; the others are required.
     const optional = ops.filter((o) => o.op.requestBody?.required === false).map((o) => o.op.operationId).sort();
-    expect(optional).toEqual(['pauseSchedule', 'resumeSchedule', 'triggerBackup', 'verify']);
+    expect(optional).toEqual(['pauseSchedule', 'rebuildCatalog', 'resumeSchedule', 'triggerBackup', 'verify']);
     const required = ops.filter((o) => o.op.requestBody?.required === true).map((o) => o.op.operationId).sort();
     expect(required).toEqual(['createSchedule', 'restore', 'updateSchedule']);
   });

@@ -42,6 +42,7 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/v1/databases/{db}/retention', scope: 'read', params: ['db'] },
   { method: 'GET', url: '/v1/usage', scope: 'read', params: [] },
   { method: 'GET', url: '/v1/jobs/{job}', scope: 'read', params: ['job'] },
+  { method: 'POST', url: '/v1/catalog/rebuild', scope: 'admin', body: {}, params: [] },
 ];
 
 export function fill(template: string, values: Record<string, string>, encode = true): string {

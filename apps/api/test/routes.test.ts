@@ -1,4 +1,5 @@
 import { buffer } from 'node:stream/consumers';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pinKeyFor } from '@mfb/backup';
 import { BackupIdSchema, DatabaseIdSchema, TargetNameSchema } from '@mfb/client';
@@ -276,6 +277,57 @@ describe('pin and delete', () => {
     expect(after.json().status).toBe('deleted');
     const dl = await t.app.inject({ url: `${url}/artifact`, headers: bearer('read') });
     expect(problemOf(dl).code).toBe('BACKUP_NOT_ON_TARGET');
+  });
+
+  it('pin writes the marker beside every live copy, unpin removes them all', async () => {
+    const m = fakeManifest('main', new Date());
+    const nasUrl = t.app.storageFor('nas').url;
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    await t.catalog.addLocation(m.backupId, { target: 'nas', artifactKey: m.artifactKey });
+    const stores = [openStorage(t.config.storageUrl), openStorage(nasUrl)];
+    const url = `/v1/databases/main/backups/${m.backupId}/pin`;
+    expect((await t.app.inject({ method: 'PUT', url, headers: bearer('write') })).statusCode).toBe(200);
+    for (const s of stores) expect(await s.head(pinKeyFor(m.artifactKey))).not.toBeNull();
+    expect((await t.app.inject({ method: 'DELETE', url, headers: bearer('write') })).json().pinned).toBe(false);
+    for (const s of stores) expect(await s.head(pinKeyFor(m.artifactKey))).toBeNull();
+  });
+
+  it('deletes only the copies named (?target=), then the rest; unknown or absent targets delete nothing', async () => {
+    const bytes = Buffer.from('z'.repeat(100));
+    const m = { ...fakeManifest('main', new Date()), artifact: { sizeBytes: bytes.length, sha256: 'e'.repeat(64) } };
+    const nasUrl = t.app.storageFor('nas').url;
+    for (const u of [t.config.storageUrl, nasUrl]) {
+      await putFile(u, m.artifactKey, bytes);
+      await putFile(u, `${m.artifactKey}.manifest.json`, Buffer.from(JSON.stringify(m)));
+    }
+    await putFile(nasUrl, pinKeyFor(m.artifactKey), Buffer.from('{}')); // a stale marker
+    await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    await t.catalog.addLocation(m.backupId, { target: 'nas', artifactKey: m.artifactKey });
+    const local = openStorage(t.config.storageUrl);
+    const nas = openStorage(nasUrl);
+    const url = `/v1/databases/main/backups/${m.backupId}`;
+
+    const unknown = await t.app.inject({ method: 'DELETE', url: `${url}?target=nas&target=moon`, headers: bearer('write') });
+    expect(unknown.statusCode).toBe(404);
+    expect(problemOf(unknown).code).toBe('TARGET_NOT_FOUND');
+    expect(await nas.head(m.artifactKey)).not.toBeNull();
+
+    const del = await t.app.inject({ method: 'DELETE', url: `${url}?target=nas`, headers: bearer('write') });
+    expect(del.statusCode).toBe(204);
+    for (const k of [m.artifactKey, `${m.artifactKey}.manifest.json`, pinKeyFor(m.artifactKey)]) expect(await nas.head(k)).toBeNull();
+    expect(await local.head(m.artifactKey)).not.toBeNull();
+    const rec = (await t.app.inject({ url, headers: bearer('read') })).json() as { status: string; locations: Array<{ target: string; deletedAt: string | null }> };
+    expect(rec.status).toBe('available');
+    expect(rec.locations.find((l) => l.target === 'nas')!.deletedAt).not.toBeNull();
+
+    const gone = await t.app.inject({ method: 'DELETE', url: `${url}?target=nas`, headers: bearer('write') });
+    expect(problemOf(gone).code).toBe('BACKUP_NOT_ON_TARGET');
+    expect(await local.head(m.artifactKey)).not.toBeNull();
+
+    const rest = await t.app.inject({ method: 'DELETE', url, headers: bearer('write') });
+    expect(rest.statusCode).toBe(204);
+    expect(await local.head(m.artifactKey)).toBeNull();
+    expect((await t.app.inject({ url, headers: bearer('read') })).json().status).toBe('deleted');
   });
 
   it('refuses with 409 DATABASE_BUSY while a job holds the database lock, deletes once it is released', async () => {
@@ -620,5 +672,32 @@ describe('dependencies down', () => {
       await closeQueues(queues).catch(() => undefined);
       dead.disconnect();
     }
+  });
+});
+
+describe('catalog rebuild (admin)', () => {
+  it('rebuilds the records and pins of the copies on a target; unknown targets and lesser scopes are refused', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const { createBackup, writePinMarker } = await import('@mfb/backup');
+    const src = join(t.dir, 'rebuild-src.db');
+    const db = new Database(src);
+    db.exec("CREATE TABLE tx (id INTEGER PRIMARY KEY, memo TEXT); INSERT INTO tx (memo) VALUES ('a'), ('b');");
+    db.close();
+    const nas = openStorage(t.app.storageFor('nas').url);
+    const { manifest } = await createBackup({ databaseId: 'main', sourcePath: src, storage: nas, compression: { algorithm: 'gzip', level: 1 }, tmpDir: join(t.dir, 'tmp') });
+    await writePinMarker(nas, manifest.artifactKey, manifest.backupId);
+
+    const denied = await t.app.inject({ method: 'POST', url: '/v1/catalog/rebuild', headers: { ...bearer('write'), 'content-type': 'application/json' }, payload: JSON.stringify({ from: 'nas' }) });
+    expect(denied.statusCode).toBe(403);
+    const unknown = await t.app.inject({ method: 'POST', url: '/v1/catalog/rebuild', headers: { ...bearer('admin'), 'content-type': 'application/json' }, payload: JSON.stringify({ from: 'moon' }) });
+    expect(problemOf(unknown).code).toBe('TARGET_NOT_FOUND');
+    expect(await t.catalog.getBackup(manifest.backupId)).toBeNull();
+
+    const res = await t.app.inject({ method: 'POST', url: '/v1/catalog/rebuild', headers: { ...bearer('admin'), 'content-type': 'application/json' }, payload: JSON.stringify({ from: 'nas' }) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ target: 'nas', scanned: 1, added: 1, pinsRestored: 1, skipped: [] });
+    const rec = (await t.app.inject({ url: `/v1/databases/main/backups/${manifest.backupId}`, headers: bearer('read') })).json() as { pinned: boolean; locations: Array<{ target: string }> };
+    expect(rec.pinned).toBe(true);
+    expect(rec.locations.map((l) => l.target)).toEqual(['nas']);
   });
 });

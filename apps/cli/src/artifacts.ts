@@ -4,7 +4,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { BACKUP_ID_RE, MANIFEST_SUFFIX, ManifestInvalidError, readManifest, type KeyRing, type Manifest } from '@mfb/backup';
 import { openStorage, type StorageDriver } from '@mfb/storage';
 import { BACKUP_ID_PATTERN } from '@mfb/client';
-import { ArtifactFileNotFoundError, BackupNotFoundError, InvalidIdError, KeyFileError, NO_KEY_HINT, UnknownKeyIdError } from './errors.js';
+import { ArtifactFileNotFoundError, BackupNotFoundError, InvalidIdError, KeyFileError, NO_KEY_HINT, UnknownKeyIdError, UsageError } from './errors.js';
 import type { Context } from './context.js';
 
 export interface ResolvedArtifact {
@@ -19,6 +19,8 @@ export interface ResolvedArtifact {
 export interface SourceOptions {
   /** A storage directory (or URL) to read from instead of the configured primary storage. */
   fromDir?: string;
+  /** A configured target (`local`, `offsite`, ...) to read from instead of the primary storage. */
+  from?: string;
 }
 
 async function isFile(p: string): Promise<boolean> {
@@ -37,12 +39,14 @@ async function isFile(p: string): Promise<boolean> {
  *    (`<root>/<databaseId>/<file>`) that tree is used, otherwise a temporary root with links
  *    to them is made, because the engine checks the manifest's `artifactKey`;
  * 2. `--from-dir DIR` (a storage directory or URL) with a backup id or an artifact key: no catalog;
- * 3. a backup id: looked up in the catalog, then (if the catalog does not know it) in primary storage;
- * 4. an artifact key (`<databaseId>/<file>`) in primary storage.
+ * 3. a backup id: looked up in the catalog, then (if the catalog does not know it) in primary
+ *    storage, or in the configured target `--from` names;
+ * 4. an artifact key (`<databaseId>/<file>`) in primary storage (or the `--from` target).
  */
 export async function resolveArtifact(ctx: Context, ref: string, opts: SourceOptions = {}): Promise<ResolvedArtifact> {
   const noop = async () => {};
-  if (!opts.fromDir) {
+  if (opts.from !== undefined && opts.fromDir !== undefined) throw new UsageError('give either --from <target> or --from-dir <dir>, not both');
+  if (!opts.fromDir && opts.from === undefined) {
     if (await isFile(ref)) return fromFiles(resolve(ref));
     // Looks like a path (artifact keys never start with `.` or `/`) but is not a file.
     if (ref.startsWith('.') || ref.startsWith(sep)) throw new ArtifactFileNotFoundError(ref);
@@ -55,16 +59,18 @@ export async function resolveArtifact(ctx: Context, ref: string, opts: SourceOpt
     if (!key) throw new BackupNotFoundError(ref, { hint: `no manifest for it in ${storage.url}` });
     return { storage, artifactKey: key, via: 'storage', release: noop };
   }
-  const storage = await ctx.storage();
+  const target = opts.from ?? 'local';
+  // An unknown target name fails here (TARGET_NOT_FOUND), before anything is read.
+  const storage = await ctx.storage(target);
   if (BACKUP_ID_RE.test(ref)) {
     const catalog = await ctx.catalog();
     const rec = await catalog.getBackup(ref);
-    const loc = rec?.locations.find((l) => l.target === 'local' && l.deletedAt === null);
+    const loc = rec?.locations.find((l) => l.target === target && l.deletedAt === null);
     if (loc) return { storage, artifactKey: loc.artifactKey, via: 'catalog', release: noop };
     // The catalog can lag behind storage (or be lost): storage is the source of truth.
     const key = await findInStorage(storage, ref);
     if (key) return { storage, artifactKey: key, via: 'storage', release: noop };
-    throw new BackupNotFoundError(ref, { hint: rec ? 'its local copy was deleted' : `not in the catalog nor in ${storage.url}` });
+    throw new BackupNotFoundError(ref, { hint: rec ? `its ${target} copy was deleted` : `not in the catalog nor in ${storage.url}` });
   }
   return { storage, artifactKey: stripManifest(ref), via: 'storage', release: noop };
 }

@@ -78,6 +78,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
 
   const sourceOptions = (c: Command) =>
     c
+      .option('--from <target>', 'read from this configured target (e.g. a bucket) instead of primary storage')
       .option('--from-dir <dir>', 'read from this storage directory (or storage URL) instead of the configured storage; no catalog needed')
       .option('--key-file <[id=]path>', 'decryption key file (repeatable); without id= it is used for the key id the manifest names', collect, [])
       .option('--tmp-dir <dir>', 'scratch directory (default: config tmpDir, or the OS temp dir when working from files)');
@@ -144,7 +145,8 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .description('catalog maintenance')
     .command('rebuild')
     .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent')
-    .option('--target <name>', 'rebuild the copies on this configured target instead of primary storage', 'local')
+    .option('--from <target>', 'rebuild from this configured target (e.g. a bucket) instead of primary storage (default: local)')
+    .addOption(new Option('--target <name>', 'alias of --from').hideHelp())
     .option('--mark-missing', 'also mark copies the catalog lists but storage no longer has as deleted')
     .action(async (o, cmd: Command) => {
     const { runCatalogRebuild, humanCatalogRebuild } = await import('./commands/catalog.js');

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -6,31 +5,20 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
+import { runProcess, type ProcessRun } from '@mfb/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
 const tsx = join(repo, 'node_modules/.bin/tsx');
 const main = join(repo, 'apps/cli/src/main.ts');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProcessRun;
 
 /** Run the CLI as a real process (tsx), in `cwd`, with a clean environment (no MFB_* leaking in). */
 function cli(args: string[], cwd: string): Promise<Run> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: cwd, TMPDIR: join(cwd, 'os-tmp') };
   mkdirSync(join(cwd, 'os-tmp'), { recursive: true });
-  return new Promise((res, rej) => {
-    const child = spawn(tsx, ['--conditions=@mfb/source', main, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
+  return runProcess(tsx, ['--conditions=@mfb/source', main, ...args], { cwd, env });
 }
 
 function json<T = Record<string, unknown>>(r: Run): T {

@@ -42,8 +42,10 @@ export interface Resources {
   /**
    * Chain a job (validated now) that is enqueued once this job has succeeded and released
    * its database lock, so a chained job of the same database does not find it still locked.
-   * Returns the id the job will have. If the process dies before the enqueue, this job has
-   * not completed either and runs again (at-least-once, as for every chained job).
+   * Returns the id the job will have: deterministic (`followUpJobId` of @mfb/jobs:
+   * `upload.<backupId>.<target>`, `prune.<db>.<target>.<this job's id>`), so a retry of this
+   * job that chains again does not enqueue a second copy. If the process dies before the
+   * enqueue, this job has not completed either and runs again (at-least-once).
    */
   followUp<M extends JobName>(name: M, payload: Payloads[M]): string;
 }

@@ -3,7 +3,7 @@ import { cleanupTempFiles, type Progress } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
-import { enqueue, newJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
+import { enqueue, followUpJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { Storages } from '@mfb/runtime';
 import type { HandlerContext, Handlers } from './context.js';
@@ -128,7 +128,20 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       // keeps two directory walks off every job's path.
       if ((job.attemptsStarted ?? 0) > 1 || !swept.has(database.id)) {
         let removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.storages.primary.cleanupIncomplete(`${database.id}/`));
-        if (queue === 'upload') removed += await deps.storages.storageFor((payload as { target: string }).target).cleanupIncomplete(`${database.id}/`);
+        if (queue === 'upload') {
+          // Best effort on a target: leftovers there are invisible (no manifest) and cost only
+          // space, and some S3-compatible servers lack ListMultipartUploads (501). Failing the
+          // upload for it would block every copy to that target; the put itself still fails
+          // clearly if the target is really unusable.
+          const target = (payload as { target: string }).target;
+          removed += await deps.storages
+            .storageFor(target)
+            .cleanupIncomplete(`${database.id}/`)
+            .catch((err: unknown) => {
+              log.warn({ jobId: job.id, databaseId: database.id, target, err: describe(err) }, 'could not clean up incomplete uploads on the target; continuing');
+              return 0;
+            });
+        }
         swept.add(database.id);
         if (removed > 0) log.warn({ jobId: job.id, databaseId: database.id, removed }, 'removed temp files of an earlier killed run');
       }
@@ -152,7 +165,9 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         progress,
         followUp(name, data) {
           validatePayload(name, data);
-          const id = newJobId(name);
+          // Deterministic per (this job, payload): a retry of this job chains the same ids,
+          // which BullMQ adds only once.
+          const id = followUpJobId(name, data, String(job.id));
           followUps.push({ name, data, id });
           return id;
         },

@@ -76,6 +76,9 @@ describe('prune job: the plan', () => {
         storageFor: storages.storageFor,
         targets: config.targets,
         metrics: createMetrics(),
+        followUp: () => {
+          throw new Error('a prune without everyTarget chains nothing');
+        },
       })) as { kept: number; deleted: string[] };
     const result = await prune(createLogger('prune-test', { level: 'debug', destination: sink }));
 

@@ -7,6 +7,7 @@ export { inspectArtifact, type ArtifactInspection } from './inspect.js';
 export { cleanupTempFiles } from './tempfiles.js';
 export { newBackupId, manifestKeyFor, pinKeyFor, artifactKeyFor, MANIFEST_SUFFIX, PIN_SUFFIX, BACKUP_ID_RE, DATABASE_ID_RE } from './ids.js';
 export { writePinMarker, deletePinMarker, hasPinMarker, PIN_FORMAT_VERSION, type PinMarker } from './pin.js';
+export { copyBackup, deleteCopy, type CopyOptions, type CopyResult } from './copies.js';
 export { TOOL_NAME, TOOL_VERSION } from './version.js';
 export { DEFAULT_LEVEL as DEFAULT_COMPRESSION_LEVEL, resolveLevel as resolveCompressionLevel } from './compress.js';
 export {

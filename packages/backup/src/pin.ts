@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { StorageDriver } from '@mfb/storage';
+import type { PutOptions, StorageDriver } from '@mfb/storage';
 import { pinKeyFor } from './ids.js';
 
 export const PIN_FORMAT_VERSION = 1;
@@ -13,8 +13,9 @@ export interface PinMarker {
 
 /**
  * Pins are stored in storage as well as in the catalog, so a catalog rebuilt from storage
- * alone (invariant 6) gets them back. The marker lives beside the manifest in the PRIMARY
- * storage only.
+ * alone (invariant 6) gets them back. The marker lives beside the manifest of EVERY live copy
+ * (primary storage and each target: the API's pin writes them all, an upload of a pinned
+ * backup copies it), so a catalog rebuilt from any one bucket gets the pin back.
  *
  * Crash safety decides the order of the two writes. A marker without a catalog pin only
  * keeps a backup longer (a rebuild pins it; prune deletes a stale marker with its
@@ -25,11 +26,17 @@ export interface PinMarker {
  *
  * `put` is atomic (driver contract), so a marker is either whole or absent.
  */
-export async function writePinMarker(storage: StorageDriver, artifactKey: string, backupId: string, now: Date = new Date()): Promise<string> {
+export async function writePinMarker(
+  storage: StorageDriver,
+  artifactKey: string,
+  backupId: string,
+  now: Date = new Date(),
+  put: Pick<PutOptions, 'storageClass' | 'signal'> = {},
+): Promise<string> {
   const key = pinKeyFor(artifactKey);
   const marker: PinMarker = { backupId, pinnedAt: now.toISOString(), formatVersion: PIN_FORMAT_VERSION };
   const body = Buffer.from(JSON.stringify(marker, null, 2) + '\n', 'utf8');
-  await storage.put(key, Readable.from([body]), { contentType: 'application/json', size: body.length });
+  await storage.put(key, Readable.from([body]), { ...put, contentType: 'application/json', size: body.length });
   return key;
 }
 

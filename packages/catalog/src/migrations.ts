@@ -112,6 +112,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX locations_db_target ON backup_locations (database_id, target, created_ms);
     `,
   },
+  {
+    version: 6,
+    name: 'storage class of each copy',
+    sql: `
+      -- The provider storage class a copy was stored with (STANDARD_IA, NEARLINE, Cool, ...);
+      -- NULL for file:// and for copies recorded before this column existed.
+      ALTER TABLE backup_locations ADD COLUMN storage_class TEXT;
+    `,
+  },
 ];
 
 /** Highest schema version this program knows. */

@@ -36,7 +36,7 @@ export interface RebuildReport {
  * Lists `*.manifest.json`, reads and validates each (the engine's `readManifest`: JSON,
  * schema, and that it describes the artifact it sits beside), checks the artifact exists, and
  * records the backup with a live copy on `target`. A pin marker beside the artifact
- * (`<artifactKey>.pin.json`, written by the API on pin, primary storage only) pins the backup
+ * (`<artifactKey>.pin.json`, written by the API on pin beside every copy, and copied by uploads) pins the backup
  * again; markers are never listed as manifests (they do not end in `.manifest.json`). A
  * missing marker never unpins: the catalog may know a pin storage does not (another target).
  * Idempotent: running it twice changes nothing the second time (pins and other targets'
@@ -68,17 +68,18 @@ export async function rebuildFromStorage(
         report.skipped.push({ key: item.key, reason: err instanceof Error ? err.message : String(err) });
         continue;
       }
-      if (opts.checkArtifacts !== false && !(await storage.head(artifactKey))) {
+      const artifact = opts.checkArtifacts !== false ? await storage.head(artifactKey) : undefined;
+      if (artifact === null) {
         report.skipped.push({ key: item.key, reason: `artifact ${artifactKey} is missing` });
         continue;
       }
-      const storedAt = item.lastModified.toISOString();
+      const loc = { target, artifactKey, storedAt: item.lastModified.toISOString(), storageClass: artifact?.storageClass ?? null };
       const existing = await catalog.getBackup(manifest.backupId);
       if (existing) {
-        await catalog.addLocation(manifest.backupId, { target, artifactKey, storedAt });
+        await catalog.addLocation(manifest.backupId, loc);
         report.updated++;
       } else {
-        await catalog.recordBackup(manifest, { target, artifactKey, storedAt });
+        await catalog.recordBackup(manifest, loc);
         report.added++;
       }
       if (!existing?.pinned && (await hasPinMarker(storage, artifactKey))) {

@@ -11,6 +11,7 @@ import type {
   Page,
   ScheduleRecord,
   StorageUsage,
+  NewLocation,
 } from './types.js';
 import {
   CatalogInvalidQueryError,
@@ -45,6 +46,7 @@ interface LocationRow {
   artifact_key: string;
   stored_at: string;
   deleted_at: string | null;
+  storage_class: string | null;
 }
 
 interface UsageRow {
@@ -135,9 +137,24 @@ function checkManifest(m: Manifest): number {
   return ms;
 }
 
-function checkLocation(loc: { target: string; artifactKey: string }): void {
+function checkLocation(loc: NewLocation): void {
   if (typeof loc.target !== 'string' || loc.target === '') throw new CatalogInvalidRecordError('location.target: missing');
   if (typeof loc.artifactKey !== 'string' || loc.artifactKey === '') throw new CatalogInvalidRecordError('location.artifactKey: missing');
+  const c = loc.storageClass;
+  if (c !== undefined && c !== null && (typeof c !== 'string' || c === '')) throw new CatalogInvalidRecordError('location.storageClass: not a class name');
+}
+
+/** Parameters of `upsertLocation`; a null class (unknown) keeps a class recorded before. */
+function locationRow(backupId: string, loc: NewLocation, storedAt: string, b: { database_id: string; created_ms: number }) {
+  return {
+    backupId,
+    target: loc.target,
+    artifactKey: loc.artifactKey,
+    storedAt,
+    databaseId: b.database_id,
+    createdMs: b.created_ms,
+    storageClass: loc.storageClass ?? null,
+  };
 }
 
 /**
@@ -183,9 +200,10 @@ export class SqliteCatalog implements Catalog {
          ON CONFLICT (backup_id) DO NOTHING`,
       ),
       upsertLocation: db.prepare(
-        `INSERT INTO backup_locations (backup_id, target, artifact_key, stored_at, deleted_at, database_id, created_ms)
-         VALUES (@backupId, @target, @artifactKey, @storedAt, NULL, @databaseId, @createdMs)
+        `INSERT INTO backup_locations (backup_id, target, artifact_key, stored_at, deleted_at, database_id, created_ms, storage_class)
+         VALUES (@backupId, @target, @artifactKey, @storedAt, NULL, @databaseId, @createdMs, @storageClass)
          ON CONFLICT (backup_id, target) DO UPDATE SET artifact_key = excluded.artifact_key,
+           storage_class = COALESCE(excluded.storage_class, backup_locations.storage_class),
            stored_at = CASE WHEN backup_locations.deleted_at IS NULL THEN backup_locations.stored_at ELSE excluded.stored_at END,
            deleted_at = NULL`,
       ),
@@ -198,7 +216,7 @@ export class SqliteCatalog implements Catalog {
       locationExists: db.prepare<[string, string], { n: number }>('SELECT 1 AS n FROM backup_locations WHERE backup_id = ? AND target = ?'),
       getBackup: db.prepare<[string], BackupRow>('SELECT backup_id, database_id, created_ms, size_bytes, pinned, manifest FROM backups WHERE backup_id = ?'),
       locationsOf: db.prepare<[string], LocationRow>(
-        `SELECT backup_id, target, artifact_key, stored_at, deleted_at FROM backup_locations
+        `SELECT backup_id, target, artifact_key, stored_at, deleted_at, storage_class FROM backup_locations
          WHERE backup_id IN (SELECT value FROM json_each(?)) ORDER BY stored_at, target`,
       ),
       setPinned: db.prepare('UPDATE backups SET pinned = ? WHERE backup_id = ?'),
@@ -296,7 +314,7 @@ export class SqliteCatalog implements Catalog {
     if (this.db.open) this.db.close();
   }
 
-  async recordBackup(manifest: Manifest, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void> {
+  async recordBackup(manifest: Manifest, location: NewLocation): Promise<void> {
     const createdMs = checkManifest(manifest);
     checkLocation(location);
     const storedAt = isoOrNow(location.storedAt, this.now, 'location.storedAt');
@@ -312,20 +330,13 @@ export class SqliteCatalog implements Catalog {
             manifest: JSON.stringify(manifest),
           });
           const b = s.backupBrief.get(manifest.backupId)!;
-          s.upsertLocation.run({
-            backupId: manifest.backupId,
-            target: location.target,
-            artifactKey: location.artifactKey,
-            storedAt,
-            databaseId: b.database_id,
-            createdMs: b.created_ms,
-          });
+          s.upsertLocation.run(locationRow(manifest.backupId, location, storedAt, b));
         })
         .immediate(),
     );
   }
 
-  async addLocation(backupId: string, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void> {
+  async addLocation(backupId: string, location: NewLocation): Promise<void> {
     checkLocation(location);
     const storedAt = isoOrNow(location.storedAt, this.now, 'location.storedAt');
     const s = this.s;
@@ -334,7 +345,7 @@ export class SqliteCatalog implements Catalog {
         .transaction(() => {
           const b = s.backupBrief.get(backupId);
           if (!b) throw new CatalogNotFoundError(`backup ${backupId}`);
-          s.upsertLocation.run({ backupId, target: location.target, artifactKey: location.artifactKey, storedAt, databaseId: b.database_id, createdMs: b.created_ms });
+          s.upsertLocation.run(locationRow(backupId, location, storedAt, b));
         })
         .immediate(),
     );
@@ -361,7 +372,7 @@ export class SqliteCatalog implements Catalog {
     for (const l of locs) {
       let arr = byId.get(l.backup_id);
       if (!arr) byId.set(l.backup_id, (arr = []));
-      arr.push({ target: l.target, artifactKey: l.artifact_key, storedAt: l.stored_at, deletedAt: l.deleted_at });
+      arr.push({ target: l.target, artifactKey: l.artifact_key, storedAt: l.stored_at, storageClass: l.storage_class, deletedAt: l.deleted_at });
     }
     return rows.map((r) => ({
       backupId: r.backup_id,

@@ -5,8 +5,18 @@ export interface BackupLocation {
   target: string;
   artifactKey: string;
   storedAt: string;
+  /** Provider storage class the copy was stored with (`STANDARD_IA`, `Cool`, ...); null where the provider has none. */
+  storageClass: string | null;
   /** Set when retention (or an operator) deleted this copy. */
   deletedAt: string | null;
+}
+
+/** A copy to record: where it is, when it was stored (default now), its storage class. */
+export interface NewLocation {
+  target: string;
+  artifactKey: string;
+  storedAt?: string;
+  storageClass?: string | null;
 }
 
 export interface BackupRecord {
@@ -92,8 +102,9 @@ export interface Catalog {
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  recordBackup(manifest: Manifest, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void>;
-  addLocation(backupId: string, location: { target: string; artifactKey: string; storedAt?: string }): Promise<void>;
+  recordBackup(manifest: Manifest, location: NewLocation): Promise<void>;
+  /** Record a live copy (again): a deleted copy comes back, the storage class is replaced. */
+  addLocation(backupId: string, location: NewLocation): Promise<void>;
   markLocationDeleted(backupId: string, target: string, at?: string): Promise<void>;
   getBackup(backupId: string): Promise<BackupRecord | null>;
   listBackups(query: BackupQuery): Promise<Page<BackupRecord>>;

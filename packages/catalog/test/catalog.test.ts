@@ -199,7 +199,7 @@ describe('backups and locations', () => {
       sizeBytes: 4321,
       pinned: false,
       manifest: m,
-      locations: [{ target: 'local', artifactKey: m.artifactKey, storedAt: '2026-03-01T10:00:05.000Z', deletedAt: null }],
+      locations: [{ target: 'local', artifactKey: m.artifactKey, storedAt: '2026-03-01T10:00:05.000Z', storageClass: null, deletedAt: null }],
     });
     expect((await cat.listBackups({})).items).toHaveLength(1);
     expect(await cat.getBackup('nope')).toBeNull();
@@ -224,6 +224,19 @@ describe('backups and locations', () => {
     // The copy came back (re-upload, rebuild): live again.
     await cat.addLocation(m.backupId, { target: 'nas', artifactKey: m.artifactKey });
     expect(await pageAll({ status: 'available' })).toEqual([m.backupId]);
+  });
+
+  it('records the storage class of each copy; re-recording without a class keeps it', async () => {
+    const m = await add('db1', new Date('2026-03-01T10:00:00Z'));
+    await cat.addLocation(m.backupId, { target: 'offsite', artifactKey: m.artifactKey, storageClass: 'STANDARD_IA' });
+    const classOf = async (t: string) => (await cat.getBackup(m.backupId))!.locations.find((l) => l.target === t)!.storageClass;
+    expect(await classOf('offsite')).toBe('STANDARD_IA');
+    expect(await classOf('local')).toBeNull();
+    await cat.addLocation(m.backupId, { target: 'offsite', artifactKey: m.artifactKey });
+    expect(await classOf('offsite')).toBe('STANDARD_IA');
+    await cat.addLocation(m.backupId, { target: 'offsite', artifactKey: m.artifactKey, storageClass: 'GLACIER' });
+    expect(await classOf('offsite')).toBe('GLACIER');
+    await expect(cat.addLocation(m.backupId, { target: 'offsite', artifactKey: m.artifactKey, storageClass: '' })).rejects.toMatchObject({ code: 'CATALOG_INVALID_RECORD' });
   });
 
   it('unknown backups and copies are CATALOG_NOT_FOUND', async () => {

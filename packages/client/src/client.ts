@@ -18,6 +18,8 @@ import type {
   TriggerBackupBody,
   UpdateScheduleBody,
   VerifyBody,
+  CatalogRebuildBody,
+  CatalogRebuildReport,
 } from './schemas.js';
 
 export interface ClientOptions {
@@ -64,7 +66,10 @@ export function createClient(opts: ClientOptions) {
     let url = base + path;
     if (query) {
       const qs = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) qs.set(k, String(v));
+      for (const [k, v] of Object.entries(query)) {
+        if (Array.isArray(v)) for (const item of v) qs.append(k, String(item));
+        else if (v !== undefined && v !== null) qs.set(k, String(v));
+      }
       const s = qs.toString();
       if (s) url += '?' + s;
     }
@@ -126,9 +131,12 @@ export function createClient(opts: ClientOptions) {
         filename: cd ? (/filename="([^"]+)"/.exec(cd)?.[1] ?? null) : null,
       };
     },
-    /** Delete every stored copy (artifact and manifest). Pinned backups are refused (409). */
-    deleteBackup: (databaseId: string, backupId: string) =>
-      json<void>('DELETE', `/v1/databases/${enc(databaseId)}/backups/${enc(backupId)}`),
+    /**
+     * Delete every stored copy (manifest, artifact, pin marker), or only those on `targets`.
+     * Pinned backups are refused (409).
+     */
+    deleteBackup: (databaseId: string, backupId: string, q: { targets?: readonly string[] } = {}) =>
+      json<void>('DELETE', `/v1/databases/${enc(databaseId)}/backups/${enc(backupId)}`, undefined, q.targets ? { target: [...q.targets] } : undefined),
     pinBackup: (databaseId: string, backupId: string) =>
       json<BackupSummary>('PUT', `/v1/databases/${enc(databaseId)}/backups/${enc(backupId)}/pin`),
     unpinBackup: (databaseId: string, backupId: string) =>
@@ -136,6 +144,8 @@ export function createClient(opts: ClientOptions) {
 
     restore: (databaseId: string, body: RestoreBody) => json<Accepted>('POST', `/v1/databases/${enc(databaseId)}/restores`, body),
     verify: (databaseId: string, body: VerifyBody = {}) => json<Accepted>('POST', `/v1/databases/${enc(databaseId)}/verifies`, body),
+    /** Admin: recreate catalog records (and pins) from the manifests on target `from` (default `local`). */
+    rebuildCatalog: (body: CatalogRebuildBody = {}) => json<CatalogRebuildReport>('POST', '/v1/catalog/rebuild', body),
 
     listSchedules: async (q: { databaseId?: string } = {}): Promise<Schedule[]> =>
       (await json<{ items: Schedule[] }>('GET', '/v1/schedules', undefined, q)).items,

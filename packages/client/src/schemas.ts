@@ -86,6 +86,8 @@ export const BackupLocationSchema = Type.Object({
   target: Type.String(),
   artifactKey: Type.String(),
   storedAt: Type.String(),
+  /** Provider storage class of the copy (`STANDARD_IA`, `NEARLINE`, `Cool`); null where the provider has none. */
+  storageClass: Type.Union([Type.String(), Type.Null()]),
   deletedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -140,6 +142,21 @@ export const DownloadQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const DeleteBackupQuery = Type.Object(
+  {
+    target: Type.Optional(
+      Type.Array(TargetNameSchema, {
+        minItems: 1,
+        maxItems: 64,
+        uniqueItems: true,
+        description: 'Delete only the copies on these targets (`?target=a&target=b`); absent: every copy',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DeleteBackupQuery = Static<typeof DeleteBackupQuery>;
+
 // ---------------------------------------------------------------------------------------
 // Enqueue answers
 
@@ -166,6 +183,32 @@ export const RestoreBody = Type.Object(
   { additionalProperties: false },
 );
 export type RestoreBody = Static<typeof RestoreBody>;
+
+export const CatalogRebuildBody = Type.Object(
+  {
+    from: Type.Optional(TargetNameSchema),
+    markMissing: Type.Optional(
+      Type.Boolean({ description: 'Also mark copies on `from` that the catalog lists but storage no longer has as deleted (default false)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CatalogRebuildBody = Static<typeof CatalogRebuildBody>;
+
+export const CatalogRebuildReportSchema = Type.Object(
+  {
+    target: Type.String({ description: 'The target rebuilt from (`local` = primary storage)' }),
+    storage: Type.String({ description: 'Its URL, credentials removed' }),
+    scanned: Type.Integer({ description: 'Manifests found' }),
+    added: Type.Integer({ description: 'Backups the catalog did not know' }),
+    updated: Type.Integer({ description: 'Known backups whose copy there was (re)recorded as live' }),
+    markedDeleted: Type.Integer(),
+    pinsRestored: Type.Integer({ description: 'Backups pinned again because a pin marker sits beside them' }),
+    skipped: Type.Array(Type.Object({ key: Type.String(), reason: Type.String() }), { description: 'Unreadable manifests, missing artifacts' }),
+  },
+  { additionalProperties: false },
+);
+export type CatalogRebuildReport = Static<typeof CatalogRebuildReportSchema>;
 
 export const VerifyBody = Type.Object(
   {

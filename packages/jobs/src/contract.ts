@@ -27,7 +27,15 @@ export const UploadPayload = Type.Object(
 );
 
 export const PrunePayload = Type.Object(
-  { databaseId: DatabaseId, target: TargetName },
+  {
+    databaseId: DatabaseId,
+    target: TargetName,
+    /**
+     * Then chain one prune per target of the database, each with its own retention (the
+     * scheduled prune sets it; the prunes chained after a backup or upload do not).
+     */
+    everyTarget: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 

@@ -20,6 +20,39 @@ export function newJobId(name: JobName): string {
   return `${name}-${randomUUID()}`;
 }
 
+/**
+ * Separator of the parts of a deterministic job id. Not `:`: BullMQ builds its Redis keys
+ * with `:` and refuses custom ids that contain it. `.` is safe and unambiguous: database ids,
+ * backup ids and target names never contain it (`ID_RE`, `BACKUP_ID_RE`), and BullMQ ids
+ * with it are plain strings. Random ids (`<name>-<uuid>`) use `-`; `getJobStatus` reads the
+ * queue from the part before the first `.` or `-`.
+ */
+export const JOB_ID_SEPARATOR = '.';
+
+/**
+ * Id of a job chained by the job `parentId` (the runner's `followUp`). The same parent
+ * (a retried job) always chains the same ids, and BullMQ ignores the add of an id it already
+ * holds, so a job retried after it enqueued its follow-ups does not enqueue them twice:
+ * - upload: `upload.<backupId>.<target>`: one upload of a backup per target, whoever asks;
+ * - prune: `prune.<databaseId>.<target>.<parentId>`: one prune per target per chaining job.
+ *   Not `prune.<db>.<target>` alone: BullMQ keeps a completed job (and so its id) for 7 days
+ *   (`removeOnComplete`), and a fixed id would make every later prune of that target a no-op.
+ * - any other job: a random id (`newJobId`).
+ */
+export function followUpJobId<N extends JobName>(name: N, payload: Payloads[N], parentId: string): string {
+  const sep = JOB_ID_SEPARATOR;
+  if (name === 'upload') {
+    const p = payload as Payloads['upload'];
+    return ['upload', p.backupId, p.target].join(sep);
+  }
+  if (name === 'prune') {
+    const p = payload as Payloads['prune'];
+    // Scheduled jobs have BullMQ ids `repeat:<scheduler>:<ms>`: keep the id free of `:`.
+    return ['prune', p.databaseId, p.target, parentId.replace(/[^A-Za-z0-9_.-]/g, '_')].join(sep);
+  }
+  return newJobId(name);
+}
+
 function delayOf(opts: EnqueueOptions): number {
   if (opts.at !== undefined && opts.delayMs !== undefined) throw new InvalidEnqueueOptionsError('give either `at` or `delayMs`, not both');
   if (opts.at !== undefined) {

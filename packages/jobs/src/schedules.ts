@@ -35,7 +35,10 @@ export function schedulerId(s: Pick<DesiredSchedule, 'databaseId' | 'scheduleId'
   return `${SCHEDULER_PREFIX}${s.databaseId}.${s.scheduleId}`;
 }
 
-/** Payload a schedule's jobs carry. A scheduled prune prunes the primary (`local`) storage. */
+/**
+ * Payload a schedule's jobs carry. A scheduled prune prunes the primary (`local`) storage,
+ * then chains one prune per target of the database (`everyTarget`).
+ */
 export function scheduledPayload(s: DesiredSchedule): Payloads[ScheduledJobName] {
   switch (s.job) {
     case 'backup':
@@ -43,7 +46,7 @@ export function scheduledPayload(s: DesiredSchedule): Payloads[ScheduledJobName]
     case 'verify':
       return validatePayload('verify', { databaseId: s.databaseId });
     case 'prune':
-      return validatePayload('prune', { databaseId: s.databaseId, target: 'local' });
+      return validatePayload('prune', { databaseId: s.databaseId, target: 'local', everyTarget: true });
   }
 }
 

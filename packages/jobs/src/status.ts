@@ -57,8 +57,8 @@ async function toStatus(job: Job, name: JobName, stateBefore: JobState | 'unknow
  * history limits; the catalog keeps the long-term job history).
  */
 export async function getJobStatus(queues: Queues, id: string): Promise<JobStatus | null> {
-  const dash = id.indexOf('-');
-  const hinted = dash > 0 ? id.slice(0, dash) : '';
+  // `<name>-<uuid>` (random) or `<name>.<...>` (deterministic follow-up ids).
+  const hinted = /^[a-z]+(?=[-.])/.exec(id)?.[0] ?? '';
   const order: JobName[] = isJobName(hinted) ? [hinted, ...JOB_NAMES.filter((n) => n !== hinted)] : [...JOB_NAMES];
   for (const name of order) {
     const state = await queues[name].getJobState(id);

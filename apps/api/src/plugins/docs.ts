@@ -69,6 +69,7 @@ export const openApiPlugin = fp(
           { name: 'schedules', description: 'Cron schedules of backups, verifies and prunes' },
           { name: 'retention', description: 'Retention plans (dry runs of a prune) and storage usage' },
           { name: 'jobs', description: 'State of queued and finished jobs' },
+          { name: 'catalog', description: 'Catalog maintenance: rebuild from a storage target (admin)' },
           { name: 'ops', description: 'Health and metrics' },
         ],
       },

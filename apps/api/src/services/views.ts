@@ -21,7 +21,7 @@ export function backupSummary(r: BackupRecord): BackupSummary {
     sizeBytes: r.sizeBytes,
     pinned: r.pinned,
     status: r.locations.some((l) => l.deletedAt === null) ? 'available' : 'deleted',
-    locations: r.locations.map((l) => ({ target: l.target, artifactKey: l.artifactKey, storedAt: l.storedAt, deletedAt: l.deletedAt })),
+    locations: r.locations.map((l) => ({ target: l.target, artifactKey: l.artifactKey, storedAt: l.storedAt, storageClass: l.storageClass, deletedAt: l.deletedAt })),
     downloadUrl: `${backupUrl(r.databaseId, r.backupId)}/artifact`,
   };
 }

@@ -1,4 +1,4 @@
-import { manifestKeyFor, pinKeyFor } from '@mfb/backup';
+import { deleteCopy } from '@mfb/backup';
 import { planTargetRetention } from '@mfb/runtime';
 import type { Handler } from '../context.js';
 import { logRetentionPlan } from './retention-log.js';
@@ -6,12 +6,13 @@ import { logRetentionPlan } from './retention-log.js';
 /**
  * Apply retention to one target: plan over the catalog's live copies there (the target's
  * policy with sizes; on the primary storage a backup still waiting for an upload is kept),
- * delete artifact and manifest from the target's storage, then mark the copy deleted in the
- * catalog (storage first: a crash in between leaves a catalog entry pointing at nothing,
- * which the next prune or a catalog rebuild repairs, never an orphan the catalog forgot).
+ * delete each copy with `deleteCopy` (manifest, artifact, pin marker), then mark it deleted in
+ * the catalog (storage first: a crash in between leaves a catalog entry pointing at nothing,
+ * which the next prune or a catalog rebuild repairs, never an orphan the catalog forgot). With
+ * `everyTarget` (the scheduled prune) it then chains one prune per target of the database.
  */
-export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets' | 'metrics'> = async (ctx) => {
-  const { target } = ctx.payload;
+export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets' | 'metrics' | 'followUp'> = async (ctx) => {
+  const { databaseId, target } = ctx.payload;
   const plan = await planTargetRetention({ config: { targets: ctx.targets }, catalog: ctx.catalog }, ctx.database, target, new Date());
   logRetentionPlan(ctx.log, plan.view);
   const storage = ctx.storageFor(target);
@@ -24,16 +25,14 @@ export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets'
     // The API pins without the database lock: re-read right before deleting so a pin that
     // landed after the plan was made still wins.
     if ((await ctx.catalog.getBackup(b.backupId))?.pinned) continue;
-    // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
-    // manifest pointing at nothing that a catalog rebuild would bring back.
-    await storage.delete(manifestKeyFor(loc.artifactKey));
-    await storage.delete(loc.artifactKey);
-    // Not pinned in the catalog (the plan keeps pinned backups), so a pin marker here is
-    // stale (an unpin that crashed before deleting it): remove it with its artifact.
-    await storage.delete(pinKeyFor(loc.artifactKey));
-    await ctx.catalog.markLocationDeleted(b.backupId, target);
+    // The one deletion protocol (shared with the API's DELETE): manifest first, artifact, then
+    // the pin marker (not pinned in the catalog, so a marker here is stale: an unpin that
+    // crashed before deleting it), then the catalog mark.
+    await deleteCopy(storage, loc.artifactKey, () => ctx.catalog.markLocationDeleted(b.backupId, target));
     deleted.push(b.backupId);
   }
   ctx.metrics.prunedTotal.inc({ target }, deleted.length);
-  return { target, kept: plan.view.totals.backups - deleted.length, deleted };
+  // The scheduled prune: every target of the database next, each with its own retention.
+  const chained = ctx.payload.everyTarget ? ctx.database.targets.filter((t) => t !== target).map((t) => ctx.followUp('prune', { databaseId, target: t })) : [];
+  return { target, kept: plan.view.totals.backups - deleted.length, deleted, ...(chained.length ? { prunes: chained } : {}) };
 };

@@ -1,35 +1,37 @@
-import { manifestKeyFor } from '@mfb/backup';
+import { copyBackup, deletePinMarker, writePinMarker } from '@mfb/backup';
 import type { Handler } from '../context.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 
 /**
- * Copy artifact then manifest from the primary storage to a target (the manifest last: a
- * copy without manifest is invisible to a catalog rebuild), record the location, then
- * enqueue the prune of that target. Idempotent: a complete copy already there is kept.
+ * Copy a backup from the primary storage to a target (`copyBackup`: artifact proven against
+ * the manifest's SHA-256, the pin marker when the backup is pinned, the manifest last), then
+ * record the location with the storage class it got, then enqueue the prune of that target.
+ * A source artifact that does not match its manifest fails with STORAGE_CHECKSUM_MISMATCH
+ * and nothing is recorded. Idempotent: a complete copy already there is kept.
  */
-export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFor' | 'metrics' | 'followUp'> = async (ctx) => {
+export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFor' | 'targets' | 'metrics' | 'followUp'> = async (ctx) => {
   const { backupId, target, databaseId } = ctx.payload;
   const rec = await ctx.catalog.getBackup(backupId);
   const local = rec?.locations.find((l) => l.target === 'local' && l.deletedAt === null);
   if (!rec || rec.databaseId !== databaseId) throw new BackupNotFoundError(backupId, { databaseId });
   if (!local) throw new BackupNotOnTargetError(backupId, 'local');
   const dst = ctx.storageFor(target);
-  const src = ctx.primary;
-  const key = local.artifactKey;
   const size = rec.manifest.artifact.sizeBytes;
+  const configured = ctx.targets.find((t) => t.name === target)?.options?.storageClass;
 
-  const there = await dst.head(key);
-  if (!there || there.size !== size) {
-    await dst.put(key, await src.get(key, { signal: ctx.signal }), {
-      size,
-      signal: ctx.signal,
-      onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
-    });
-  }
-  const mkey = manifestKeyFor(key);
-  await dst.put(mkey, await src.get(mkey, { signal: ctx.signal }), { contentType: 'application/json', signal: ctx.signal });
-  await ctx.catalog.addLocation(backupId, { target, artifactKey: key });
+  const copy = await copyBackup(ctx.primary, dst, { ...rec.manifest, artifactKey: local.artifactKey }, {
+    pinned: rec.pinned,
+    ...(typeof configured === 'string' ? { storageClass: configured } : {}),
+    signal: ctx.signal,
+    onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
+  });
+  await ctx.catalog.addLocation(backupId, { target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
+  // The API pins and unpins without the database lock, on the copies the catalog lists: a
+  // change that landed during this copy did not see it. Re-read once the copy is listed.
+  const pinnedNow = (await ctx.catalog.getBackup(backupId))?.pinned ?? rec.pinned;
+  if (pinnedNow && !rec.pinned) await writePinMarker(dst, copy.artifactKey, backupId);
+  if (!pinnedNow && rec.pinned) await deletePinMarker(dst, copy.artifactKey);
   ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
   const prune = ctx.followUp('prune', { databaseId, target });
-  return { backupId, target, artifactKey: key, sizeBytes: size, prune };
+  return { backupId, target, artifactKey: copy.artifactKey, sizeBytes: size, storageClass: copy.storageClass, prune };
 };

@@ -8,13 +8,14 @@ import {
   BackupParams,
   BackupSummarySchema,
   DatabaseParams,
+  DeleteBackupQuery,
   DownloadQuery,
   ListBackupsQuery,
   TriggerBackupBody,
   type Accepted,
 } from '@mfb/client';
 import type { BackupRecord } from '@mfb/catalog';
-import { deletePinMarker, manifestKeyFor, pinKeyFor, writePinMarker } from '@mfb/backup';
+import { deleteCopy, deletePinMarker, writePinMarker } from '@mfb/backup';
 import { enqueue, enqueueBackupNow } from '@mfb/jobs';
 import type { FastifyInstance } from 'fastify';
 import { BackupNotFoundError, BackupNotOnTargetError, BackupPinnedError, DatabaseBusyError, InvalidRequestError } from '../../../../errors.js';
@@ -175,11 +176,14 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['backups'],
         operationId: 'deleteBackup',
-        summary: 'Delete every stored copy (manifest first, then artifact). Pinned backups are refused (409).',
+        summary: 'Delete every stored copy, or the copies on the targets named. Pinned backups are refused (409).',
         description:
+          'Each copy goes the way prune deletes one (manifest, artifact, pin marker, then the catalog mark). ' +
+          '`?target=a&target=b` deletes only those copies; a target that is not configured is `404 TARGET_NOT_FOUND`, one without a live copy `404 BACKUP_NOT_ON_TARGET` (nothing is deleted then). ' +
           'Takes the per-database lock the worker holds for every job, so it never races a backup, upload, prune, restore or verify of the same database. ' +
           'While a job holds it: `409 DATABASE_BUSY` with `retry-after`; nothing is deleted.',
         params: BackupParams,
+        querystring: DeleteBackupQuery,
         response: {
           204: Type.Null({ description: 'Deleted' }),
           ...problemResponses,
@@ -192,6 +196,9 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const { databaseId, backupId } = req.params;
       const found = await backupOr404(app, databaseId, backupId);
+      const only = req.query.target;
+      // Unknown target names fail before anything is touched.
+      for (const t of only ?? []) app.storageFor(t);
       if (found.pinned) throw new BackupPinnedError(found.backupId);
       // Invariant 5: at most one actor touches a database's backups at a time. Never wait
       // here (a backup may run for minutes): answer 409 and let the caller retry.
@@ -202,19 +209,17 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
         // pinned in the meantime.
         const rec = await backupOr404(app, databaseId, backupId);
         if (rec.pinned) throw new BackupPinnedError(rec.backupId);
-        for (const loc of rec.locations.filter((l) => l.deletedAt === null)) {
+        const live = rec.locations.filter((l) => l.deletedAt === null);
+        const missing = only?.find((t) => !live.some((l) => l.target === t));
+        if (missing !== undefined) throw new BackupNotOnTargetError(rec.backupId, missing);
+        const copies = only ? live.filter((l) => only.includes(l.target)) : live;
+        for (const loc of copies) {
           // The lock expired (process paused past the TTL) and a job may own it now: stop.
           if (held.lost) throw new DatabaseBusyError(rec.databaseId, BUSY_RETRY_AFTER_S);
-          const storage = app.storageFor(loc.target);
-          // Manifest first: a crash in between leaves an orphan artifact (garbage), never a
-          // manifest pointing at nothing (which a catalog rebuild would resurrect).
-          await storage.delete(manifestKeyFor(loc.artifactKey));
-          await storage.delete(loc.artifactKey);
-          // A stale pin marker (a crashed unpin) would otherwise stay behind as garbage.
-          await storage.delete(pinKeyFor(loc.artifactKey));
-          await app.catalog.markLocationDeleted(rec.backupId, loc.target);
+          // The one deletion protocol (shared with prune): manifest, artifact, pin marker, catalog.
+          await deleteCopy(app.storageFor(loc.target), loc.artifactKey, () => app.catalog.markLocationDeleted(rec.backupId, loc.target));
         }
-        req.log.info({ databaseId: rec.databaseId, backupId: rec.backupId, by: req.principal?.id }, 'backup deleted');
+        req.log.info({ databaseId: rec.databaseId, backupId: rec.backupId, targets: copies.map((l) => l.target), by: req.principal?.id }, 'backup deleted');
       } finally {
         // A failed release (Redis gone) must not turn a done delete into an error: the lock
         // expires after its TTL.
@@ -239,19 +244,23 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
       handler: async (req) => {
         const { databaseId, backupId } = req.params;
         const rec = await backupOr404(app, databaseId, backupId);
-        // The pin marker `<artifactKey>.pin.json` in the primary storage lets a catalog rebuilt
-        // from storage get the pin back (invariant 6). Order (see `writePinMarker`): pin writes
-        // the marker before the catalog, unpin clears the catalog before deleting the marker, so
-        // a crash in between leaves at worst a stale marker (kept longer), never a pin that
-        // storage does not know. Without a live primary copy there is nothing to put it beside
-        // (unpin still deletes a marker that may remain there; deleting a missing key is a no-op).
-        const primary = rec.locations.find((l) => l.target === 'local');
+        // A pin marker `<artifactKey>.pin.json` beside EVERY live copy (primary and each
+        // target) lets a catalog rebuilt from any one of them get the pin back (invariant 6).
+        // Order (see `writePinMarker`): pin writes the markers before the catalog, unpin clears
+        // the catalog before deleting them, so a crash in between leaves at worst stale markers
+        // (kept longer), never a pin that storage does not know. Unpin deletes the marker of
+        // every copy ever recorded (deleting a missing key is a no-op). An upload of a pinned
+        // backup copies the marker with it.
+        // Copies on a target since removed from the config cannot be reached: skipped.
+        const reachable = rec.locations.filter((l) => l.target === 'local' || app.config.targets.some((t) => t.name === l.target));
         if (pinned) {
-          if (primary && primary.deletedAt === null) await writePinMarker(app.storageFor('local'), primary.artifactKey, rec.backupId);
+          for (const loc of reachable.filter((l) => l.deletedAt === null)) {
+            await writePinMarker(app.storageFor(loc.target), loc.artifactKey, rec.backupId);
+          }
           await app.catalog.setPinned(backupId, true);
         } else {
           await app.catalog.setPinned(backupId, false);
-          if (primary) await deletePinMarker(app.storageFor('local'), primary.artifactKey);
+          for (const loc of reachable) await deletePinMarker(app.storageFor(loc.target), loc.artifactKey);
         }
         return backupSummary(await backupOr404(app, databaseId, backupId));
       },
