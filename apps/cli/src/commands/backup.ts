@@ -1,5 +1,5 @@
 import { createBackup, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
-import { ensurePrivateDirs, type Context } from '../context.js';
+import { prepareScratchDir, type Context } from '../context.js';
 import { NO_KEY_HINT, UnknownKeyIdError, UsageError } from '../errors.js';
 import { bytes, fields, seconds } from '../format.js';
 import { interruptSignal } from '../signals.js';
@@ -54,7 +54,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
   const db = await ctx.database(databaseId);
   const storage = await ctx.storage();
   const catalog = await ctx.catalog();
-  await ensurePrivateDirs([cfg.tmpDir]);
+  await prepareScratchDir(ctx, cfg.tmpDir);
 
   let algorithm: CompressionAlgorithm = db.compression.algorithm;
   let level: number | undefined = db.compression.level;
