@@ -58,9 +58,18 @@ export class SourceBusyError extends BackupError {
 
 // ---- resources ------------------------------------------------------------------------------
 
+/**
+ * The engine's own working space is full (the snapshot, scratch files, a restore target).
+ * Permanent, like `STORAGE_DISK_FULL`: a retry would only fill the same disk again (often the
+ * disk of the live database); the run fails at once and says what to free.
+ */
 export class DiskFullError extends BackupError {
   constructor(where: string, opts: Opts = {}) {
-    super('BACKUP_DISK_FULL', `no space left on device while writing ${where}`, { ...opts, permanent: false, status: 507 });
+    super('BACKUP_DISK_FULL', `no space left on device while writing ${where}; not retried: free space there, then run it again`, {
+      ...opts,
+      permanent: true,
+      status: 507,
+    });
   }
 }
 

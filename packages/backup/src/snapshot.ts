@@ -89,7 +89,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
         opts.signal,
       );
     } catch (err) {
-      throw err instanceof SqliteTaskError ? mapSnapshotError(opts.sourcePath, err.failure) : err;
+      throw err instanceof SqliteTaskError ? mapSnapshotError(opts.sourcePath, err.failure, opts.destPath) : err;
     }
     const st = await stat(opts.destPath);
     return { method, sizeBytes: st.size, ...info };
@@ -99,13 +99,13 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
   }
 }
 
-function mapSnapshotError(path: string, reply: WorkerFailure): Error {
+function mapSnapshotError(path: string, reply: WorkerFailure, destPath: string): Error {
   const code = reply.code ?? '';
   const msg = reply.message ?? 'unknown error';
   const cause = new SqliteTaskError(reply);
   if (code === 'SQLITE_NOTADB') return new NotSqliteError(path, { cause });
   if (code.startsWith('SQLITE_CORRUPT')) return new SourceCorruptError(path, msg, { cause });
-  if (code === 'SQLITE_FULL') return new DiskFullError('the snapshot', { cause });
+  if (code === 'SQLITE_FULL') return new DiskFullError(`the snapshot ${destPath}`, { cause });
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new SourceBusyError(path, { cause });
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH'))
     return new SourceUnreadableError(path, msg, { cause });

@@ -5,3 +5,4 @@ export { startS3rver, rawS3Client, writeCredentialsFile, type S3TestServer } fro
 export { startRadosgw, radosgwMissing } from './radosgw.js';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
 export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, type GcsEmulator, type RunningEmulator } from './cloud-emulators.js';
+export { canMountTmpfs, mountTmpfs } from './tmpfs.js';
