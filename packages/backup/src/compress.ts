@@ -26,7 +26,8 @@ export function resolveLevel(algorithm: CompressionAlgorithm, level: number | un
   const range = LEVELS[algorithm];
   if (range === undefined) throw new InvalidBackupOptionsError(`unknown compression algorithm ${String(algorithm)}`);
   if (range === null) {
-    if (level !== undefined && level !== null) throw new InvalidBackupOptionsError('compression "none" takes no level');
+    // 0 too: the config's documented "absent (or 0)" for none.
+    if (level !== undefined && level !== null && level !== 0) throw new InvalidBackupOptionsError('compression "none" takes no level');
     return null;
   }
   const l = level ?? DEFAULT_LEVEL[algorithm]!;

@@ -51,8 +51,14 @@ export class SourceCorruptError extends BackupError {
 
 /** The source stayed locked by a writer longer than the busy timeout. */
 export class SourceBusyError extends BackupError {
-  constructor(path: string, opts: Opts = {}) {
-    super('BACKUP_SOURCE_BUSY', `source database stayed locked: ${path}`, { ...opts, permanent: false, status: 503, details: { path } });
+  constructor(path: string, opts: Opts & { busyTimeoutMs?: number; hint?: string } = {}) {
+    const waited = opts.busyTimeoutMs !== undefined ? ` for ${opts.busyTimeoutMs / 1000} s (the busy timeout)` : '';
+    super('BACKUP_SOURCE_BUSY', `source database stayed locked${waited}: ${path}${opts.hint ? `; ${opts.hint}` : ''}`, {
+      cause: opts.cause,
+      permanent: false,
+      status: 503,
+      details: { path, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) },
+    });
   }
 }
 
