@@ -48,5 +48,7 @@ describe.skipIf(!canMount)('disk full (real tmpfs)', () => {
     const history = await catalog.listJobs({ databaseId: 'a', limit: 10 });
     expect(history[0]).toMatchObject({ state: 'failed', attempts: 1 });
     expect(await listFiles(config.tmpDir)).toEqual([]);
+    const metric = await runtime.metrics.diskFullTotal.get();
+    expect(metric.values).toEqual([expect.objectContaining({ labels: { queue: 'backup', code: 'BACKUP_DISK_FULL' }, value: 1 })]);
   });
 });
