@@ -33,12 +33,17 @@ describe('backupctl (compiled)', () => {
     expect(r.status).toBe(0);
   });
 
-  it('runs the SQLite worker thread from a compiled module, not from code in a string', () => {
-    // Type-checked and linted like the rest (it was an eval'd string before): tsc emits it
-    // beside the module that starts it, and the compiled starter loads that file.
+  it('runs the engine worker threads (SQLite, zstd) from compiled modules, not from code in strings', () => {
+    // Type-checked and linted like the rest (they were eval'd strings before): tsc emits them
+    // beside the modules that start them, and the compiled starters load those files.
     const dist = join(repo, 'packages/backup/dist');
-    expect(existsSync(join(dist, 'sqlite-task.js'))).toBe(true);
-    expect(readFileSync(join(dist, 'sqlite-worker.js'), 'utf8')).not.toMatch(/eval:\s*true/);
+    for (const [task, starter] of [
+      ['sqlite-task.js', 'sqlite-worker.js'],
+      ['zstd-task.js', 'compress.js'],
+    ]) {
+      expect(existsSync(join(dist, task!)), task).toBe(true);
+      expect(readFileSync(join(dist, starter!), 'utf8'), starter).not.toMatch(/eval:\s*true/);
+    }
   });
 
   it('runs a whole backup and verify (native addons, worker threads) from the compiled code', () => {
@@ -47,5 +52,11 @@ describe('backupctl (compiled)', () => {
     const out = JSON.parse(r.stdout) as { backup: { backupId: string }; verify: { ok: boolean } };
     expect(out.backup.backupId).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{8}$/);
     expect(out.verify.ok).toBe(true);
+  });
+
+  it('backs up with zstd (compression worker threads) from the compiled code', () => {
+    const r = run(['backup', 'demo', '--compression', 'zstd', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ compression: { algorithm: 'zstd', level: 3 } });
   });
 });
