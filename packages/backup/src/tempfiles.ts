@@ -70,19 +70,19 @@ async function removeAll(tmpDir: string, names: string[]): Promise<number> {
 
 /**
  * Remove what a killed run left in `tmpDir` for `databaseId`. The caller must hold the
- * database's lock: files of this process and files without an owner are removed too. Files
- * of another live process (a CLI run that does not take the lock) are kept.
- * Returns the number of files removed.
+ * database's lock, so everything is removed except files of another process that is provably
+ * alive (a CLI run on this host that does not take the lock). Files of an owner this process
+ * cannot see (another PID namespace: the same container restarted, another container sharing
+ * the volume) go too, as they always did under the lock: waiting a day for them would leak a
+ * snapshot per container restart. Returns the number of files removed.
  */
 export async function cleanupTempFiles(opts: { tmpDir: string; databaseId: string }): Promise<number> {
-  const now = Date.now();
+  const me = formatOwner(currentOwner());
   const names = await listScratch(opts.tmpDir, tempPrefixFor(opts.databaseId));
-  const doomed: string[] = [];
-  for (const n of names) {
+  const doomed = names.filter((n) => {
     const owner = ownerOf(n);
-    const state = owner === null || formatOwner(owner) === formatOwner(currentOwner()) ? 'dead' : ownerState(owner);
-    if (state === 'dead' || (state === 'unknown' && (await staleUnknown(join(opts.tmpDir, n), now)))) doomed.push(n);
-  }
+    return owner === null || formatOwner(owner) === me || ownerState(owner) !== 'alive';
+  });
   return removeAll(opts.tmpDir, doomed);
 }
 

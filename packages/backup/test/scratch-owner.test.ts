@@ -69,18 +69,20 @@ describe('scratch owners', () => {
     expect(present(old)).toBe(false);
   });
 
-  it('under the lock (cleanupTempFiles), this process and unowned files go, a live other process stays', async () => {
+  it('under the lock (cleanupTempFiles), this process, unowned and unknown owners go, a live other process stays', async () => {
     sleeper = spawn('sleep', ['60']);
     const live = file({ ...me, pid: sleeper.pid!, start: linux ? startOf(sleeper.pid!) : '0' });
     const self = file(me);
     const legacy = file(null);
+    const unknown = file({ ...me, host: me.host === '00000000' ? '11111111' : '00000000' });
     const otherDb = file(me, 'other');
     expect(await reclaimStaleScratch(dir)).toMatchObject({ files: 0 });
     expect(present(legacy)).toBe(true);
-    expect(await cleanupTempFiles({ tmpDir: dir, databaseId: 'fin' })).toBe(2);
+    expect(await cleanupTempFiles({ tmpDir: dir, databaseId: 'fin' })).toBe(3);
     expect(present(live)).toBe(true);
     expect(present(self)).toBe(false);
     expect(present(legacy)).toBe(false);
+    expect(present(unknown)).toBe(false);
     expect(present(otherDb)).toBe(true);
   });
 });
