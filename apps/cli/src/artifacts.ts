@@ -2,6 +2,7 @@ import { mkdtemp, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { BACKUP_ID_RE, MANIFEST_SUFFIX, ManifestInvalidError, readManifest, type KeyRing, type Manifest } from '@mfb/backup';
+import { keyFileModeProblem } from '@mfb/config';
 import { openStorage, type StorageDriver } from '@mfb/storage';
 import { BACKUP_ID_PATTERN } from '@mfb/client';
 import { ArtifactFileNotFoundError, BackupNotFoundError, InvalidIdError, KeyFileError, NO_KEY_HINT, UnknownKeyIdError, UsageError } from './errors.js';
@@ -162,8 +163,12 @@ export async function keyRingFor(
     const path = m ? m[2]! : spec;
     let content: Buffer;
     try {
+      // The same rule as the config's keys: a key others can read is refused.
+      const modeProblem = keyFileModeProblem(path, (await stat(path)).mode);
+      if (modeProblem) throw new KeyFileError(path, modeProblem);
       content = await readFile(path);
-    } catch {
+    } catch (err) {
+      if (err instanceof KeyFileError) throw err;
       throw new ArtifactFileNotFoundError(path, 'key file');
     }
     const key = parseKeyFile(content, path);

@@ -1,8 +1,10 @@
 import { mkdir } from 'node:fs/promises';
+import { reclaimStaleScratch } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import { loadConfig, type Config, type DatabaseConfig } from '@mfb/config';
 import { createStorages, databaseFor, openMigratedCatalog, type Storages } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
+import { bytes } from './format.js';
 import type { Output } from './output.js';
 import type { ProgressReporter } from './progress.js';
 
@@ -67,4 +69,17 @@ export class Context {
  */
 export async function ensurePrivateDirs(dirs: string[]): Promise<void> {
   for (const d of dirs) await mkdir(d, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The scratch directory, created 0700 if missing, with what killed runs (any database, any
+ * earlier process: SIGKILL, a crash, a reboot) left there reclaimed first. Files of a live
+ * backup in another process are never touched (owners are in the scratch names, see the
+ * engine's `reclaimStaleScratch`).
+ */
+export async function prepareScratchDir(ctx: Context, dir: string): Promise<void> {
+  await ensurePrivateDirs([dir]);
+  const r = await reclaimStaleScratch(dir);
+  if (r.files > 0) ctx.out.note(`note: removed ${r.files} scratch file(s) (${bytes(r.bytes)}) left in ${dir} by killed runs`);
+  for (const f of r.failed) ctx.out.note(`warning: cannot remove a scratch file left by a killed run: ${f}`);
 }

@@ -33,8 +33,9 @@ export class ConfigExistsError extends CliError {
 }
 
 export class KeyFileError extends CliError {
-  constructor(path: string) {
-    super('CLI_KEY_FILE_INVALID', `key file ${path} does not hold a 32-byte key (base64 or hex)`, { permanent: true, status: 400, details: { path } });
+  /** `problem`: why the file is refused (default: it holds no key). */
+  constructor(path: string, problem = `key file ${path} does not hold a 32-byte key (base64 or hex)`) {
+    super('CLI_KEY_FILE_INVALID', problem, { permanent: true, status: 400, details: { path } });
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { KeyRing, Progress } from '@mfb/backup';
 import type { StorageDriver } from '@mfb/storage';
 import { keyRingFor, resolveArtifact, type SourceOptions } from './artifacts.js';
-import { ensurePrivateDirs, type Context } from './context.js';
+import { prepareScratchDir, type Context } from './context.js';
 import { interruptSignal } from './signals.js';
 
 export interface KeyOptions extends SourceOptions {
@@ -25,12 +25,12 @@ export interface ArtifactSession {
 /** Scratch directory: `--tmp-dir`, else the config's tmpDir, else a private dir under the OS temp dir. */
 export async function scratchDir(ctx: Context, o: KeyOptions, useConfig: boolean): Promise<{ dir: string; release(): Promise<void> }> {
   if (o.tmpDir) {
-    await ensurePrivateDirs([o.tmpDir]);
+    await prepareScratchDir(ctx, o.tmpDir);
     return { dir: o.tmpDir, release: async () => {} };
   }
   if (useConfig) {
     const cfg = await ctx.config();
-    await ensurePrivateDirs([cfg.tmpDir]);
+    await prepareScratchDir(ctx, cfg.tmpDir);
     return { dir: cfg.tmpDir, release: async () => {} };
   }
   const dir = await mkdtemp(join(tmpdir(), 'backupctl-'));

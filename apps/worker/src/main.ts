@@ -7,6 +7,7 @@
  * /metrics and /health, and shuts down gracefully on SIGTERM/SIGINT (exit 0).
  */
 import { parseArgs } from 'node:util';
+import { reclaimStaleScratch } from '@mfb/backup';
 import { runService, startService } from '@mfb/runtime';
 import { startWorker, type WorkerRuntimeOptions } from './runtime.js';
 
@@ -31,6 +32,11 @@ runService('worker', async () => {
     Object.assign(extra, testOnly.testOnlyOptions(args));
     log.warn({ args }, 'TEST-ONLY switches active: not for production');
   }
+
+  // Scratch files of dead processes (any database: a killed CLI run, a worker killed before
+  // this one started); the first job of each database also sweeps its own under the lock.
+  const reclaimed = await reclaimStaleScratch(config.tmpDir);
+  if (reclaimed.files > 0 || reclaimed.failed.length > 0) log.warn({ tmpDir: config.tmpDir, ...reclaimed }, 'removed scratch files left by killed runs');
 
   const runtime = await startWorker({ config, catalog, log, ...extra });
   log.info({ pid: process.pid, metricsPort: runtime.httpPort, prefix: config.redis.prefix, concurrency: config.worker.concurrency }, 'worker ready');

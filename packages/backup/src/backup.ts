@@ -53,6 +53,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     let artifactSize = 0;
     const codec = createCodec(algorithm, level);
     let producerError: unknown;
+    // Set when the error reached the generator from downstream (the storage's write failed and
+    // Readable.from threw it in at a yield): then the storage's own, mapped error is the one
+    // to report (STORAGE_DISK_FULL, not a raw ENOSPC that looks like the scratch dir's).
+    let failedDownstream = false;
 
     async function* artifactBytes(): AsyncGenerator<Buffer> {
       try {
@@ -64,7 +68,12 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
           for (const p of pieces) {
             artifactHash.update(p);
             artifactSize += p.length;
-            yield p;
+            try {
+              yield p;
+            } catch (err) {
+              failedDownstream = true;
+              throw err;
+            }
           }
         };
         for await (const block of compressBlocks(blocks, codec, window, pool && ((ab) => pool.put(ab)))) {
@@ -72,7 +81,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         }
         if (encryptor) yield* emit(encryptor.final());
       } catch (err) {
-        producerError = err;
+        if (!failedDownstream) producerError = err;
         throw err;
       }
     }
@@ -115,16 +124,18 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   } catch (err) {
     // Without its manifest an artifact is invisible, but do not leave it behind either.
     if (artifactStored) await opts.storage.delete(artifactKey).catch(() => undefined);
-    throw classify(err, signal);
+    throw classify(err, signal, opts.tmpDir);
   } finally {
     await removeWithSidecars(snapPath);
   }
 }
 
-function classify(err: unknown, signal: AbortSignal | undefined): unknown {
+function classify(err: unknown, signal: AbortSignal | undefined, tmpDir: string): unknown {
   if (err instanceof AbortedError) return err;
   if (signal?.aborted && !(err instanceof AppError && err.code !== 'STORAGE_ABORTED')) return new AbortedError({ cause: err });
-  if (err instanceof DiskFullError) return err;
-  if (isDiskFull(err)) return new DiskFullError('the backup', { cause: err });
+  // A full storage device stays STORAGE_DISK_FULL (it says which device); a raw ENOSPC here
+  // comes from the scratch files.
+  if (err instanceof AppError) return err;
+  if (isDiskFull(err)) return new DiskFullError(`scratch files in ${tmpDir}`, { cause: err });
   return err;
 }

@@ -1,15 +1,13 @@
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import { PassThrough, type Transform } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { gzipCompress } from '@mfb/deflate';
 import { DecompressStream } from 'zstd-napi';
 import { InvalidBackupOptionsError } from './errors.js';
+import { startModuleWorker } from './worker-thread.js';
+import type { ZstdAnswer, ZstdTaskData } from './zstd-task.js';
 import type { CompressionAlgorithm } from './types.js';
-
-const require = createRequire(import.meta.url);
 
 export const DEFAULT_LEVEL: Record<CompressionAlgorithm, number | null> = { gzip: 6, zstd: 3, none: null };
 const LEVELS: Record<CompressionAlgorithm, [number, number] | null> = { gzip: [1, 9], zstd: [1, 19], none: null };
@@ -26,7 +24,8 @@ export function resolveLevel(algorithm: CompressionAlgorithm, level: number | un
   const range = LEVELS[algorithm];
   if (range === undefined) throw new InvalidBackupOptionsError(`unknown compression algorithm ${String(algorithm)}`);
   if (range === null) {
-    if (level !== undefined && level !== null) throw new InvalidBackupOptionsError('compression "none" takes no level');
+    // 0 too: the config's documented "absent (or 0)" for none.
+    if (level !== undefined && level !== null && level !== 0) throw new InvalidBackupOptionsError('compression "none" takes no level');
     return null;
   }
   const l = level ?? DEFAULT_LEVEL[algorithm]!;
@@ -63,31 +62,6 @@ class NoneCodec implements BlockCodec {
   async close(): Promise<void> {}
 }
 
-// Uses the low-level binding with one reused output buffer: the high-level Compressor
-// allocates a fresh compressBound() buffer per call, and an idle worker rarely collects
-// garbage, so tens of MiB would pile up per worker.
-const ZSTD_WORKER = String.raw`
-const { parentPort, workerData } = require('node:worker_threads');
-const binding = require(workerData.binding);
-const cctx = new binding.CCtx();
-cctx.setParameter(binding.CParameter.compressionLevel, workerData.level);
-cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
-let dst = new Uint8Array(0);
-parentPort.on('message', ({ id, data }) => {
-  try {
-    const bound = binding.compressBound(data.length);
-    if (dst.length < bound) dst = new Uint8Array(bound);
-    cctx.reset(binding.ResetDirective.sessionOnly);
-    const n = cctx.compress2(dst, data);
-    const out = dst.slice(0, n);
-    // Hand the input back too, for reuse by the reader.
-    parentPort.postMessage({ id, data: out, input: data }, [out.buffer, data.buffer]);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String(err && err.message) });
-  }
-});
-`;
-
 interface Job {
   id: number;
   data: Buffer;
@@ -108,10 +82,10 @@ class ZstdCodec implements BlockCodec {
   private drained: (() => void) | null = null;
 
   constructor(level: number, threads: number) {
-    const binding = join(dirname(require.resolve('zstd-napi')), '..', 'binding.js');
+    const workerData: ZstdTaskData = { level };
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(ZSTD_WORKER, { eval: true, workerData: { binding, level } });
-      w.on('message', (m: { id: number; data?: Uint8Array; input?: Uint8Array; error?: string }) => {
+      const w = startModuleWorker(import.meta.url, 'zstd-task', { workerData });
+      w.on('message', (m: ZstdAnswer) => {
         const job = this.running.get(w);
         this.running.delete(w);
         this.idle.push(w);

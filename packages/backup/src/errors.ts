@@ -51,16 +51,31 @@ export class SourceCorruptError extends BackupError {
 
 /** The source stayed locked by a writer longer than the busy timeout. */
 export class SourceBusyError extends BackupError {
-  constructor(path: string, opts: Opts = {}) {
-    super('BACKUP_SOURCE_BUSY', `source database stayed locked: ${path}`, { ...opts, permanent: false, status: 503, details: { path } });
+  constructor(path: string, opts: Opts & { busyTimeoutMs?: number; hint?: string } = {}) {
+    const waited = opts.busyTimeoutMs !== undefined ? ` for ${opts.busyTimeoutMs / 1000} s (the busy timeout)` : '';
+    super('BACKUP_SOURCE_BUSY', `source database stayed locked${waited}: ${path}${opts.hint ? `; ${opts.hint}` : ''}`, {
+      cause: opts.cause,
+      permanent: false,
+      status: 503,
+      details: { path, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) },
+    });
   }
 }
 
 // ---- resources ------------------------------------------------------------------------------
 
+/**
+ * The engine's own working space is full (the snapshot, scratch files, a restore target).
+ * Permanent, like `STORAGE_DISK_FULL`: a retry would only fill the same disk again (often the
+ * disk of the live database); the run fails at once and says what to free.
+ */
 export class DiskFullError extends BackupError {
   constructor(where: string, opts: Opts = {}) {
-    super('BACKUP_DISK_FULL', `no space left on device while writing ${where}`, { ...opts, permanent: false, status: 507 });
+    super('BACKUP_DISK_FULL', `no space left on device while writing ${where}; not retried: free space there, then run it again`, {
+      ...opts,
+      permanent: true,
+      status: 507,
+    });
   }
 }
 

@@ -133,7 +133,7 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
   } catch (err) {
     await cleanup();
     if (signal?.aborted && !(err instanceof AppError)) throw new AbortedError({ cause: err });
-    if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(`scratch files in ${opts.tmpDir}`, { cause: err });
+    if (isDiskFull(err) && !(err instanceof AppError)) throw new DiskFullError(`scratch files in ${opts.tmpDir}`, { cause: err });
     throw err;
   }
 }

@@ -4,7 +4,7 @@ export { verifyBackup } from './verify.js';
 export { restoreBackup } from './restore.js';
 export { readManifest, manifestProblems } from './manifest.js';
 export { inspectArtifact, type ArtifactInspection } from './inspect.js';
-export { cleanupTempFiles } from './tempfiles.js';
+export { cleanupTempFiles, reclaimStaleScratch, UNKNOWN_OWNER_STALE_MS } from './tempfiles.js';
 export { newBackupId, manifestKeyFor, pinKeyFor, artifactKeyFor, MANIFEST_SUFFIX, PIN_SUFFIX, BACKUP_ID_RE, DATABASE_ID_RE } from './ids.js';
 export { writePinMarker, deletePinMarker, hasPinMarker, PIN_FORMAT_VERSION, type PinMarker } from './pin.js';
 export { copyBackup, deleteCopy, type CopyOptions, type CopyResult } from './copies.js';

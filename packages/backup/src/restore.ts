@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { access, chmod, copyFile, link, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir, fsyncFile } from '@mfb/storage';
+import { isAppError } from '@mfb/errors';
 import { AbortedError, DiskFullError, RestoreTargetBusyError, RestoreTargetExistsError, RestoreTargetNotFoundError, RestoreTargetNotWritableError, isDiskFull } from './errors.js';
 import { fetchAndCheck, type CheckedSnapshot } from './fetch-check.js';
 import { newBackupId } from './ids.js';
@@ -46,7 +47,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     };
   } catch (err) {
     if (opts.signal?.aborted && !(err instanceof AbortedError) && (err as Error).name === 'AbortError') throw new AbortedError({ cause: err });
-    if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError('the restore', { cause: err });
+    if (isDiskFull(err) && !isAppError(err)) throw new DiskFullError('the restore', { cause: err });
     throw err;
   } finally {
     await checked.cleanup();

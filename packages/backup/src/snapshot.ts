@@ -78,6 +78,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
   const method = opts.method ?? 'vacuum-into';
   const check = opts.check ?? (method === 'backup-api' ? 'quick' : 'none');
   if (opts.signal?.aborted) throw new AbortedError();
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 30_000;
   await probeSource(opts.sourcePath);
   await createPrivateFile(opts.destPath);
   try {
@@ -85,11 +86,11 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
     try {
       info = await runSqliteTask(
         'snapshot',
-        { sourcePath: opts.sourcePath, destPath: opts.destPath, method, busyTimeoutMs: opts.busyTimeoutMs ?? 30_000, check },
+        { sourcePath: opts.sourcePath, destPath: opts.destPath, method, busyTimeoutMs, check },
         opts.signal,
       );
     } catch (err) {
-      throw err instanceof SqliteTaskError ? mapSnapshotError(opts.sourcePath, err.failure) : err;
+      throw err instanceof SqliteTaskError ? mapSnapshotError(opts.sourcePath, err.failure, opts.destPath, busyTimeoutMs) : err;
     }
     const st = await stat(opts.destPath);
     return { method, sizeBytes: st.size, ...info };
@@ -99,14 +100,14 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
   }
 }
 
-function mapSnapshotError(path: string, reply: WorkerFailure): Error {
+function mapSnapshotError(path: string, reply: WorkerFailure, destPath: string, busyTimeoutMs: number): Error {
   const code = reply.code ?? '';
   const msg = reply.message ?? 'unknown error';
   const cause = new SqliteTaskError(reply);
   if (code === 'SQLITE_NOTADB') return new NotSqliteError(path, { cause });
   if (code.startsWith('SQLITE_CORRUPT')) return new SourceCorruptError(path, msg, { cause });
-  if (code === 'SQLITE_FULL') return new DiskFullError('the snapshot', { cause });
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new SourceBusyError(path, { cause });
+  if (code === 'SQLITE_FULL') return new DiskFullError(`the snapshot ${destPath}`, { cause });
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new SourceBusyError(path, { cause, busyTimeoutMs });
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH'))
     return new SourceUnreadableError(path, msg, { cause });
   if (code.startsWith('SQLITE_IOERR') && reply.stage !== 'check' && reply.stage !== 'snapshot')

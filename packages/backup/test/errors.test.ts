@@ -1,45 +1,29 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmdirSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '@mfb/errors';
 import { openStorage } from '@mfb/storage';
+import { canMountTmpfs, mountTmpfs } from '@mfb/testkit';
 import { cleanupTempFiles, createBackup, takeSnapshot, manifestKeyFor, readManifest, restoreBackup, verifyBackup, type BackupOptions } from '../src/index.js';
 import { KEY_A, KEY_B, ledger, ls, makeLedgerDb, sandbox, type Sandbox } from './helpers.js';
 
 let sb: Sandbox;
-const mounts: string[] = [];
+const mounts: Array<() => void> = [];
 beforeEach(async () => {
   sb = await sandbox();
 });
 afterEach(async () => {
-  for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m]);
+  for (const unmount of mounts.splice(0)) unmount();
   await sb.cleanup();
 });
 
 /** Small tmpfs (root only): a real ENOSPC / EROFS from the kernel, no mock. */
-const canMount = ((): boolean => {
-  if (process.getuid?.() !== 0) return false;
-  const d = join(tmpdir(), `mfb-mount-probe-${process.pid}`);
-  try {
-    mkdirSync(d, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d], { stdio: 'ignore' });
-    execFileSync('umount', [d]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmdirSync(d);
-  }
-})();
+const canMount = canMountTmpfs('the disk-full and read-only tests of packages/backup/test/errors.test.ts');
 
 async function tmpfs(dir: string, opts: { sizeKiB?: number; readOnly?: boolean } = {}): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${opts.sizeKiB ?? 1024}k,mode=0700${opts.readOnly ? ',ro' : ''}`, 'tmpfs', dir]);
-  mounts.push(dir);
+  mounts.push(mountTmpfs(dir, opts));
 }
 
 async function rejection(p: Promise<unknown>): Promise<AppError> {
@@ -120,23 +104,25 @@ describe('bad source', () => {
 });
 
 describe('resources and cancellation', () => {
-  it.skipIf(!canMount)('disk full in tmpDir: BACKUP_DISK_FULL (transient), no temp files', async () => {
+  it.skipIf(!canMount)('disk full in tmpDir: BACKUP_DISK_FULL (permanent: a retry would fill it again), naming the dir, no temp files', async () => {
     makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
     await tmpfs(sb.tmpDir, { sizeKiB: 512 });
     const err = await rejection(createBackup(opts()));
     expect(err.code).toBe('BACKUP_DISK_FULL');
-    expect(err.permanent).toBe(false);
+    expect(err.permanent).toBe(true);
+    expect(err.message).toContain(sb.tmpDir);
+    expect(err.message).toMatch(/not retried: free space/);
     await nothingLeft();
   });
 
-  it.skipIf(!canMount)('disk full in storage: BACKUP_DISK_FULL, nothing stored, no temp files', async () => {
+  it.skipIf(!canMount)('disk full in storage: STORAGE_DISK_FULL as the storage said it (permanent), nothing stored, no temp files', async () => {
     makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
     const storageDir = join(sb.dir, 'small-storage');
     await tmpfs(storageDir, { sizeKiB: 1024 });
     const storage = openStorage('file://' + storageDir);
     const err = await rejection(createBackup(opts({ storage, compression: { algorithm: 'none' } })));
-    expect(err.code).toBe('BACKUP_DISK_FULL');
-    expect(err.permanent).toBe(false);
+    expect(err.code).toBe('STORAGE_DISK_FULL');
+    expect(err.permanent).toBe(true);
     expect(await ls(sb.tmpDir)).toEqual([]);
     expect((await storage.list('')).items).toEqual([]);
     expect(await storage.cleanupIncomplete('')).toBe(0);
@@ -254,6 +240,7 @@ describe('restore/verify cancellation and disk full', () => {
     const target = join(sb.dir, 'restored.db');
     const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: manifest.artifactKey, keys: new Map(), tmpDir: small, targetPath: target, mode: 'new' }));
     expect(err.code).toBe('BACKUP_DISK_FULL');
+    expect(err.permanent).toBe(true);
     expect(await ls(small)).toEqual([]);
     await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
   });

@@ -172,6 +172,16 @@ function decodeKey(text: string): Buffer | string {
   return buf;
 }
 
+/**
+ * The one rule for key files, for the config's `keys[].file` and the CLI's `--key-file`: a key
+ * that group or others can read is refused (it may already have leaked). Returns the problem
+ * (no key material), or null when `mode` is private.
+ */
+export function keyFileModeProblem(file: string, mode: number): string | null {
+  if ((mode & 0o077) === 0) return null;
+  return `key file ${file} is accessible by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); refusing to use it: run chmod 600 ${file}`;
+}
+
 function readKeyFile(p: Problems, file: string, fp: string): Buffer | undefined {
   let st;
   try {
@@ -185,12 +195,9 @@ function readKeyFile(p: Problems, file: string, fp: string): Buffer | undefined 
     p.add(fp, `key file ${file} is not a regular file`);
     return undefined;
   }
-  if ((st.mode & 0o077) !== 0) {
-    p.add(
-      fp,
-      `key file ${file} is accessible by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); ` +
-        `refusing to use it: run chmod 600 ${file}`,
-    );
+  const modeProblem = keyFileModeProblem(file, st.mode);
+  if (modeProblem) {
+    p.add(fp, modeProblem);
     return undefined;
   }
   let text: string;

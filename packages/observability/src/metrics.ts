@@ -16,6 +16,8 @@ export interface Metrics {
   readonly backupSizeBytes: Gauge<'database'>;
   /** Times a job found its database locked by another job and was delayed. */
   readonly lockWaitsTotal: Counter<'queue'>;
+  /** Jobs failed because a disk was full (never retried), by queue and code (`BACKUP_DISK_FULL`, `STORAGE_DISK_FULL`). */
+  readonly diskFullTotal: Counter<'queue' | 'code'>;
   /** Jobs per queue and state; refreshed on each scrape by `setQueueDepthCollector`. */
   readonly queueDepth: Gauge<'queue' | 'state'>;
   /** Upload copies finished, by target and outcome. */
@@ -91,6 +93,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       name: 'mfb_lock_waits_total',
       help: 'Jobs delayed because their database was locked by another job',
       labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    diskFullTotal: new Counter({
+      name: 'mfb_disk_full_total',
+      help: 'Jobs failed at once because a disk was full (scratch or restore target: BACKUP_DISK_FULL; storage: STORAGE_DISK_FULL)',
+      labelNames: ['queue', 'code'] as const,
       registers: [registry],
     }),
     queueDepth,

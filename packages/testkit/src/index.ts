@@ -7,3 +7,4 @@ export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultPro
 export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, type GcsEmulator, type RunningEmulator } from './cloud-emulators.js';
 export { tsNode } from './ts-process.js';
 export { runProcess, type ProcessRun } from './process.js';
+export { canMountTmpfs, mountTmpfs } from './tmpfs.js';

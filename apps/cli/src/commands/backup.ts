@@ -1,5 +1,5 @@
-import { createBackup, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
-import { ensurePrivateDirs, type Context } from '../context.js';
+import { createBackup, SourceBusyError, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
+import { prepareScratchDir, type Context } from '../context.js';
 import { NO_KEY_HINT, UnknownKeyIdError, UsageError } from '../errors.js';
 import { bytes, fields, seconds } from '../format.js';
 import { interruptSignal } from '../signals.js';
@@ -54,7 +54,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
   const db = await ctx.database(databaseId);
   const storage = await ctx.storage();
   const catalog = await ctx.catalog();
-  await ensurePrivateDirs([cfg.tmpDir]);
+  await prepareScratchDir(ctx, cfg.tmpDir);
 
   let algorithm: CompressionAlgorithm = db.compression.algorithm;
   let level: number | undefined = db.compression.level;
@@ -92,6 +92,16 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
     ctx.progress.done();
     await catalog.recordBackup(res.manifest, { target: 'local', artifactKey: res.manifest.artifactKey });
     return backupSummary(res.manifest, storage.url, Date.now() - started);
+  } catch (err) {
+    if (err instanceof SourceBusyError) {
+      const waited = err.details?.['busyTimeoutMs'];
+      throw new SourceBusyError(db.path, {
+        cause: err,
+        ...(typeof waited === 'number' ? { busyTimeoutMs: waited } : {}),
+        hint: 'a writer kept it locked; wait longer with --busy-timeout <seconds> (up to 3600)',
+      });
+    }
+    throw err;
   } finally {
     interrupt.dispose();
   }

@@ -1,0 +1,172 @@
+/**
+ * Worker-thread entry for long SQLite operations (VACUUM INTO, a one-step backup,
+ * integrity_check): started by `runSqliteTask` (sqlite-worker.ts), one task per thread, so a
+ * multi-second SQLite call never blocks the caller's event loop (BullMQ lock renewal,
+ * progress, abort). Compiled to dist/ like the rest of the package; from source it is loaded
+ * through tsx (worker-thread.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+export type SqliteTaskName = 'snapshot' | 'check' | 'setJournalMode' | 'copy';
+
+export interface SqliteTaskData {
+  task: SqliteTaskName;
+  args: Record<string, unknown>;
+  /** Cooperative abort: the caller sets `abortFlag[0] = 1`. */
+  abortFlag: Int32Array;
+}
+
+export interface WorkerFailure {
+  code: string;
+  message: string;
+  stage: string;
+}
+
+export type SqliteTaskAnswer = { ok: true; result: unknown } | ({ ok: false } & WorkerFailure);
+
+interface Ctx {
+  stage: string;
+}
+
+type Db = Database.Database;
+
+const { task, args, abortFlag } = workerData as SqliteTaskData;
+
+const withCode = (message: string, code: string): Error => Object.assign(new Error(message), { code });
+
+// A worker must never be terminated in the middle of a SQLite call (better-sqlite3 throwing
+// into a terminating isolate is a fatal error for the whole process), so the task checks the
+// flag between steps and the caller waits for its answer.
+const sleep = (ms: number): void => void Atomics.wait(abortFlag, 0, 0, ms);
+const checkAbort = (): void => {
+  if (Atomics.load(abortFlag, 0) === 1) throw withCode('aborted', 'ABORTED');
+};
+const firstCol = (rows: unknown): unknown[] => (rows as Record<string, unknown>[]).map((r) => Object.values(r)[0]);
+const isOk = (rows: unknown[]): boolean => rows.length === 1 && rows[0] === 'ok';
+
+// One-step backup API copy. better-sqlite3 resolves with totalPages 0 when the very first
+// step was SQLITE_BUSY (nothing copied): retry that until the deadline.
+async function backupOneStep(src: Db, destPath: string, busyTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    let calls = 0;
+    const res = await src.backup(destPath, {
+      progress: () => {
+        checkAbort();
+        if (++calls > 1) {
+          if (Date.now() > deadline) throw withCode('database is locked', 'SQLITE_BUSY');
+          sleep(20);
+        }
+        return 0x7fffffff;
+      },
+    });
+    if (res.totalPages > 0) return;
+    checkAbort();
+    if (Date.now() > deadline) throw withCode('database is locked', 'SQLITE_BUSY');
+    sleep(20);
+  }
+}
+
+function tables(db: Db): Record<string, number> {
+  const out: Record<string, number> = {};
+  const names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
+  for (const { name } of names) {
+    out[name] = (db.prepare(`SELECT count(*) AS n FROM "${name.replace(/"/g, '""')}"`).get() as { n: number }).n;
+  }
+  return out;
+}
+
+interface SnapshotArgs {
+  sourcePath: string;
+  destPath: string;
+  method: 'vacuum-into' | 'backup-api';
+  busyTimeoutMs: number;
+  check: 'quick' | 'none';
+}
+
+const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = {
+  async snapshot({ sourcePath, destPath, method, busyTimeoutMs, check }: SnapshotArgs, ctx: Ctx) {
+    ctx.stage = 'open';
+    const src = new Database(sourcePath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+    let journalMode: string;
+    try {
+      ctx.stage = 'read';
+      journalMode = String(src.pragma('journal_mode', { simple: true }));
+      ctx.stage = 'snapshot';
+      checkAbort();
+      if (method === 'vacuum-into') src.prepare('VACUUM INTO ?').run(destPath);
+      else await backupOneStep(src, destPath, busyTimeoutMs);
+    } finally {
+      src.close();
+    }
+    checkAbort();
+    ctx.stage = 'check';
+    const snap = new Database(destPath, { fileMustExist: true });
+    try {
+      // A self-contained file: no -wal beside it, restorable with gunzip alone.
+      snap.pragma('journal_mode = DELETE');
+      checkAbort();
+      if (check === 'quick') {
+        const rows = firstCol(snap.pragma('quick_check'));
+        if (!isOk(rows)) throw withCode(rows.slice(0, 3).join('; '), 'SQLITE_CORRUPT');
+      }
+      return {
+        pageSize: Number(snap.pragma('page_size', { simple: true })),
+        pageCount: Number(snap.pragma('page_count', { simple: true })),
+        userVersion: Number(snap.pragma('user_version', { simple: true })),
+        journalMode,
+      };
+    } finally {
+      snap.close();
+    }
+  },
+
+  async check({ path }: { path: string }, ctx: Ctx) {
+    ctx.stage = 'open';
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      ctx.stage = 'check';
+      const rows = firstCol(db.pragma('integrity_check'));
+      if (!isOk(rows)) throw withCode(rows.slice(0, 3).join('; '), 'INTEGRITY_CHECK');
+      checkAbort();
+      return { tables: tables(db) };
+    } finally {
+      db.close();
+    }
+  },
+
+  async setJournalMode({ path, mode }: { path: string; mode: 'wal' | 'delete' }, ctx: Ctx) {
+    ctx.stage = 'journal';
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      db.pragma(`journal_mode = ${mode === 'wal' ? 'WAL' : 'DELETE'}`);
+    } finally {
+      db.close();
+    }
+    return {};
+  },
+
+  // Copy a (possibly live) database: one-step backup API from source to destPath.
+  async copy({ sourcePath, destPath, busyTimeoutMs }: { sourcePath: string; destPath: string; busyTimeoutMs: number }, ctx: Ctx) {
+    ctx.stage = 'open';
+    const src = new Database(sourcePath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+    try {
+      ctx.stage = 'copy';
+      await backupOneStep(src, destPath, busyTimeoutMs);
+    } finally {
+      src.close();
+    }
+    return {};
+  },
+};
+
+const ctx: Ctx = { stage: 'start' };
+let answer: SqliteTaskAnswer;
+try {
+  answer = { ok: true, result: await tasks[task](args as never, ctx) };
+} catch (err) {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  answer = { ok: false, code: String(e?.code ?? ''), message: String(e?.message), stage: ctx.stage };
+}
+parentPort?.postMessage(answer);
