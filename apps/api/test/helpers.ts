@@ -59,6 +59,19 @@ function testSettings(over: { api?: Record<string, unknown> }): Record<string, u
   };
 }
 
+/**
+ * The path the app really received: `inject` builds the request URL with WHATWG `URL`, which
+ * resolves dot segments (`/v1/databases/.` is `/v1/databases/`), as browsers and most clients do.
+ */
+function asInjected(url: string): string {
+  try {
+    const u = new URL(url, 'http://localhost');
+    return u.pathname + u.search;
+  } catch {
+    return url;
+  }
+}
+
 export interface TestApp {
   app: FastifyInstance;
   /** The app's OpenAPI document, compiled: check answers that did not go through `app.inject`. */
@@ -94,7 +107,7 @@ export async function startTestApp(over: { api?: Record<string, unknown> } = {},
   const checkedInject = async (opts: unknown) => {
     const res = await inject(opts);
     const o = (typeof opts === 'string' ? { url: opts } : opts) as { method?: string; url?: string | { pathname?: string }; path?: string };
-    const url = typeof o.url === 'string' ? o.url : (o.path ?? '/');
+    const url = asInjected(typeof o.url === 'string' ? o.url : (o.path ?? '/'));
     checker.assert({ method: (o.method ?? 'GET').toUpperCase(), url, status: res.statusCode, headers: res.headers, body: res.payload });
     return res;
   };
