@@ -11,11 +11,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startRadosgw } from '@mfb/testkit';
 import { financeDb } from '../lib/finance-db.js';
 import { median, MiB, timed } from '../lib/proc.js';
@@ -34,16 +34,7 @@ writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
 
 const srv = await startRadosgw('bench-e2e', { memstoreBytes: (sizeMiB * 2 * rounds * 2 + 1024) * MiB });
 log(`radosgw started in ${srv.startupMs} ms at ${srv.endpoint}`);
-const ini = readFileSync(srv.credentialsFile, 'utf8');
-const cred = (k: string): string => new RegExp(`${k}\\s*=\\s*(\\S+)`).exec(ini)![1]!;
-const s3 = new S3Client({
-  endpoint: srv.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: cred('aws_access_key_id'), secretAccessKey: cred('aws_secret_access_key') },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const s3 = srv.client();
 async function bytesUnder(prefix: string): Promise<number> {
   let total = 0;
   let token: string | undefined;
@@ -74,8 +65,8 @@ try {
         const prefix = `restic-${round}`;
         const env = {
           ...process.env,
-          AWS_ACCESS_KEY_ID: cred('aws_access_key_id'),
-          AWS_SECRET_ACCESS_KEY: cred('aws_secret_access_key'),
+          AWS_ACCESS_KEY_ID: srv.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: srv.secretAccessKey,
           RESTIC_REPOSITORY: `s3:${srv.endpoint}/${srv.bucket}/${prefix}`,
           RESTIC_PASSWORD: 'bench',
         };
