@@ -14,6 +14,12 @@ export interface JobScope<N extends JobName = JobName> {
   readonly log: Logger;
   /** Aborted on shutdown past the grace period, on BullMQ cancellation, or when the lock is lost. */
   readonly signal: AbortSignal;
+  /**
+   * Call right before every durable step (store, manifest, catalog write, delete): throws
+   * (JOBS_LOCK_LOST) once the database lock could not be renewed before its deadline, even if
+   * the abort has not reached `signal` yet, and when `signal` is aborted.
+   */
+  fence(): void;
   /** Report progress; throttled before it reaches Redis. */
   progress(p: Progress): void;
 }

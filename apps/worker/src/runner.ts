@@ -107,6 +107,10 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     const started = process.hrtime.bigint();
     const signals = [deps.shutdownSignal, lock.signal, ...(bullSignal ? [bullSignal] : [])];
     const signal = AbortSignal.any(signals);
+    const fence = (): void => {
+      lock.check();
+      signal.throwIfAborted();
+    };
     const info = { jobId: String(job.id), queue, databaseId: database.id };
     const followUps: Array<{ name: JobName; data: unknown; id: string }> = [];
     let jobLog: Logger | undefined;
@@ -127,6 +131,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       // swept by the first job of each database in this process. Skipping the sweep otherwise
       // keeps two directory walks off every job's path.
       if ((job.attemptsStarted ?? 0) > 1 || !swept.has(database.id)) {
+        fence();
         let removed = (await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id })) + (await deps.storages.primary.cleanupIncomplete(`${database.id}/`));
         if (queue === 'upload') {
           // Best effort on a target: leftovers there are invisible (no manifest) and cost only
@@ -162,6 +167,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
           return (jobLog ??= log.child({ jobId: job.id, queue, databaseId: database.id }));
         },
         signal,
+        fence,
         progress,
         followUp(name, data) {
           validatePayload(name, data);

@@ -71,6 +71,7 @@ describe('prune job: the plan', () => {
         database: config.databases[0]!,
         log,
         signal: new AbortController().signal,
+        fence: () => undefined,
         progress: () => {},
         catalog,
         storageFor: storages.storageFor,

@@ -43,6 +43,7 @@ function ctx(): HandlerContext<'upload', 'catalog' | 'primary' | 'storageFor' | 
   const target: TargetConfig = { name: 'offsite', url: `file://${join(dir, 'offsite')}`, retention: { keepLast: 2 } };
   return {
     payload: { databaseId: 'finance', backupId: manifest.backupId, target: 'offsite' },
+    fence: () => undefined,
     database: { id: 'finance' } as DatabaseConfig,
     log: createLogger('test', { level: 'silent' }),
     signal: new AbortController().signal,

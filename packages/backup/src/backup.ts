@@ -27,6 +27,11 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   }
   const signal = opts.signal;
   if (signal?.aborted) throw new AbortedError();
+  // Before every durable step: the caller's fence (a lost lock) and the signal.
+  const fence = (): void => {
+    opts.fence?.();
+    signal?.throwIfAborted();
+  };
   const progress = (stage: Progress['stage'], bytesDone: number, bytesTotal: number): void => opts.onProgress?.({ stage, bytesDone, bytesTotal });
 
   const createdAt = (opts.now ?? (() => new Date()))();
@@ -46,6 +51,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       ...(signal ? { signal } : {}),
     });
     progress('snapshot', snap.sizeBytes, snap.sizeBytes);
+    fence();
 
     const encryptor = opts.encryption ? new Encryptor(opts.encryption) : null;
     const plainHash = sha256();
@@ -66,6 +72,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         const blocks = readBlocks(snapPath, BLOCK_SIZE[algorithm], plainHash, (n) => progress('compress', n, snap.sizeBytes), signal, pool);
         const emit = function* (pieces: Buffer[]): Generator<Buffer> {
           for (const p of pieces) {
+            fence();
             artifactHash.update(p);
             artifactSize += p.length;
             try {
@@ -99,7 +106,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     } finally {
       await codec.close();
     }
-    signal?.throwIfAborted();
+    fence();
 
     const manifest: Manifest = {
       formatVersion: 1,

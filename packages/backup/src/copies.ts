@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { StorageDriver } from '@mfb/storage';
 import { manifestKeyFor, pinKeyFor } from './ids.js';
 import { writePinMarker } from './pin.js';
@@ -18,6 +18,8 @@ export interface CopyOptions {
   /** Storage class of the artifact; default: the target's own (`storageClass` option). */
   storageClass?: string;
   signal?: AbortSignal;
+  /** Called synchronously before every durable step (each chunk, the pin marker, the manifest); throws to stop. */
+  fence?: () => void;
   onProgress?: (bytesDone: number) => void;
 }
 
@@ -53,6 +55,11 @@ export async function copyBackup(src: StorageDriver, dst: StorageDriver, manifes
   const key = manifest.artifactKey;
   const size = manifest.artifact.sizeBytes;
   const signal = opts.signal;
+  const fence = (): void => {
+    opts.fence?.();
+    signal?.throwIfAborted();
+  };
+  fence();
   const there = await dst.head(key);
   let storageClass: string | null;
   let reused = false;
@@ -60,7 +67,26 @@ export async function copyBackup(src: StorageDriver, dst: StorageDriver, manifes
     reused = true;
     storageClass = there.storageClass ?? null;
   } else {
-    const info = await dst.put(key, await src.get(key, signal ? { signal } : {}), {
+    const body = await src.get(key, signal ? { signal } : {});
+    const fenced = opts.fence
+      ? body.pipe(
+          new Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              try {
+                fence();
+                cb(null, chunk);
+              } catch (err) {
+                cb(err as Error);
+              }
+            },
+          }),
+        )
+      : body;
+    if (fenced !== body) {
+      body.once('error', (err) => fenced.destroy(err));
+      fenced.once('error', () => body.destroy());
+    }
+    const info = await dst.put(key, fenced, {
       size,
       sha256: manifest.artifact.sha256,
       ...(opts.storageClass !== undefined ? { storageClass: opts.storageClass } : {}),
@@ -71,9 +97,11 @@ export async function copyBackup(src: StorageDriver, dst: StorageDriver, manifes
   }
   const standard = dst.capabilities?.storageClasses[0];
   const small = storageClass !== null && standard !== undefined && storageClass !== standard ? { storageClass: standard } : {};
+  fence();
   if (opts.pinned) await writePinMarker(dst, key, manifest.backupId, new Date(), small);
   const mkey = manifestKeyFor(key);
   const body = await readAll(await src.get(mkey, signal ? { signal } : {}));
+  fence();
   await dst.put(mkey, Readable.from([body]), {
     contentType: 'application/json',
     size: body.length,

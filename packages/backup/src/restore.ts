@@ -32,11 +32,15 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
 
   const checked = await fetchAndCheck(opts);
   try {
+    opts.fence?.();
     opts.signal?.throwIfAborted();
     opts.onProgress?.({ stage: 'restore', bytesDone: 0, bytesTotal: checked.manifest.snapshot.sizeBytes });
     let safetyCopyPath: string | undefined;
     if (opts.mode === 'new') await placeNew(checked, target);
-    else safetyCopyPath = await replaceLive(checked, target, opts.safetyCopyDir ?? join(dirname(target), '.pre-restore'), busyTimeoutMs);
+    else safetyCopyPath = await replaceLive(checked, target, opts.safetyCopyDir ?? join(dirname(target), '.pre-restore'), busyTimeoutMs, () => {
+        opts.fence?.();
+        opts.signal?.throwIfAborted();
+      });
     opts.onProgress?.({ stage: 'restore', bytesDone: checked.manifest.snapshot.sizeBytes, bytesTotal: checked.manifest.snapshot.sizeBytes });
     return {
       manifest: checked.manifest,
@@ -142,7 +146,7 @@ async function placeNew(checked: CheckedSnapshot, target: string): Promise<void>
   }
 }
 
-async function replaceLive(checked: CheckedSnapshot, target: string, safetyDir: string, busyTimeoutMs: number): Promise<string> {
+async function replaceLive(checked: CheckedSnapshot, target: string, safetyDir: string, busyTimeoutMs: number, fence: () => void): Promise<string> {
   await ensurePrivateDir(safetyDir);
   const safetyPath = join(safetyDir, `${basename(target)}.${newBackupId(new Date())}.pre-restore.sqlite`);
   const safetyTmp = `${safetyPath}.tmp`;
@@ -156,6 +160,7 @@ async function replaceLive(checked: CheckedSnapshot, target: string, safetyDir: 
     await removeWithSidecars(safetyTmp);
     throw mapTargetError(target, err);
   }
+  fence();
   try {
     // Into the live file through SQLite: one write transaction, other connections coordinate
     // through the file's locks and see either the old or the restored database.

@@ -49,6 +49,12 @@ export interface BackupOptions {
   /** Scratch directory for the snapshot (same filesystem as nothing in particular). */
   tmpDir: string;
   signal?: AbortSignal;
+  /**
+   * Called synchronously right before every durable step (each block handed to the storage,
+   * the manifest, a write to the restore target); throws to stop the run (the worker's lock
+   * fence: JOBS_LOCK_LOST once its per-database lock could not be renewed in time).
+   */
+  fence?: () => void;
   onProgress?: (p: Progress) => void;
   /** Injected clock for tests. */
   now?: () => Date;
@@ -66,6 +72,12 @@ export interface VerifyOptions {
   keys: KeyRing;
   tmpDir: string;
   signal?: AbortSignal;
+  /**
+   * Called synchronously right before every durable step (each block handed to the storage,
+   * the manifest, a write to the restore target); throws to stop the run (the worker's lock
+   * fence: JOBS_LOCK_LOST once its per-database lock could not be renewed in time).
+   */
+  fence?: () => void;
   onProgress?: (p: Progress) => void;
 }
 

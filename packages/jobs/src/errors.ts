@@ -38,3 +38,14 @@ export class RedisUnavailableError extends AppError {
     );
   }
 }
+
+/**
+ * The per-database lock was taken over by another owner, or could not be renewed before it
+ * expired (Redis unreachable, the process paused): the job stops before its next durable step
+ * and goes back to the queue.
+ */
+export class LockLostError extends AppError {
+  constructor(databaseId: string, reason: string) {
+    super('JOBS_LOCK_LOST', `lock of database ${databaseId} lost: ${reason}`, { permanent: false, status: 503, details: { databaseId } });
+  }
+}

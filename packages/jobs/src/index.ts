@@ -9,7 +9,7 @@
  * - `DatabaseLocks`: the per-database lock (invariant 5) the worker and the API both take.
  */
 export * from './contract.js';
-export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError } from './errors.js';
+export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError, LockLostError } from './errors.js';
 export { validatePayload, isJobName } from './validate.js';
 export { defaultJobOptions, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, BACKOFF_JITTER, type RetrySettings } from './options.js';
 export { createQueues, closeQueues, queueName, type Queues, type JobQueue } from './queues.js';

@@ -1,25 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { LockLostError } from './errors.js';
 
 // Compare-and-delete / compare-and-extend: only the owner token may release or renew, so a
 // holder whose lock expired (paused process, lost network) can never free someone else's lock.
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
-/** A held per-database lock. `lost` turns true when a renewal finds another owner. */
+/**
+ * A held per-database lock, fenced: it counts as held only until `validUntil` (the time the
+ * last successful SET/renewal was SENT + TTL - safety margin). Past that moment another owner
+ * may hold the key, whatever this process believes, so `signal` aborts and {@link check}
+ * throws. Renewal errors (Redis unreachable) do not extend it.
+ */
 export interface HeldLock {
   readonly key: string;
   readonly token: string;
+  /** True once the lock was taken over or its deadline passed without a renewal. */
   readonly lost: boolean;
-  /** Aborted when the lock is lost, so the job stops touching the database. */
+  /** Epoch ms until which the lock is known to be held (renewals move it forward). */
+  readonly validUntil: number;
+  /** Aborted (reason: JOBS_LOCK_LOST) when the lock is lost or its deadline passes, so the job stops touching the database. */
   readonly signal: AbortSignal;
+  /**
+   * Synchronous fence, for right before a durable step (store an artifact, write a manifest,
+   * a catalog row, delete): throws JOBS_LOCK_LOST if the deadline has passed, even when the
+   * deadline timer has not fired yet (a process resumed after SIGSTOP runs I/O callbacks
+   * before timers).
+   */
+  check(): void;
   release(): Promise<void>;
+}
+
+/** How much before the TTL the holder stops trusting its lock (clock drift, the round trip of the renewal). */
+export function lockSafetyMarginMs(ttlMs: number): number {
+  return Math.max(20, Math.floor(ttlMs / 5));
 }
 
 /**
  * Per-database mutual exclusion across processes and hosts: `SET key token NX PX ttl`,
  * renewed every ttl/3 while held, released with a compare-and-delete script. A lock of a
- * killed worker disappears after `ttlMs`.
+ * killed worker disappears after `ttlMs`; a holder that cannot renew stops trusting its lock
+ * a safety margin before that (see {@link HeldLock}).
  */
 type LockRedis = Redis & {
   mfbLockRelease(key: string, token: string): Promise<number>;
@@ -50,25 +72,62 @@ export class DatabaseLocks {
   async tryAcquire(databaseId: string): Promise<HeldLock | null> {
     const key = this.keyOf(databaseId);
     const token = randomUUID();
-    const ok = await this.redis.set(key, token, 'PX', this.ttlMs, 'NX');
+    const ttl = this.ttlMs;
+    const margin = lockSafetyMarginMs(ttl);
+    const sentAt = Date.now();
+    const ok = await this.redis.set(key, token, 'PX', ttl, 'NX');
     if (ok !== 'OK') return null;
     const controller = new AbortController();
     let lost = false;
     let released = false;
-    const timer = setInterval(() => {
-      this.redis.mfbLockRenew(key, token, String(this.ttlMs)).then(
+    let validUntil = sentAt + ttl - margin;
+    let deadline: NodeJS.Timeout | undefined;
+
+    const lose = (reason: string): void => {
+      if (lost || released) return;
+      lost = true;
+      clearInterval(renewer);
+      clearTimeout(deadline);
+      controller.abort(new LockLostError(databaseId, reason));
+    };
+    const check = (): void => {
+      if (!lost && !released && Date.now() >= validUntil) lose(`not renewed within its TTL of ${ttl} ms`);
+      if (lost) throw controller.signal.reason as Error;
+    };
+    const arm = (): void => {
+      clearTimeout(deadline);
+      deadline = setTimeout(check_, Math.max(0, validUntil - Date.now()));
+      deadline.unref();
+    };
+    const check_ = (): void => {
+      try {
+        check();
+      } catch {
+        // aborted: the signal carries the reason
+      }
+      if (!lost && !released) arm();
+    };
+    const renewer = setInterval(() => {
+      if (lost || released) return;
+      // A renewal that arrives after the deadline does not revive the lock: another owner may
+      // have held it in between.
+      if (Date.now() >= validUntil) return check_();
+      const at = Date.now();
+      this.redis.mfbLockRenew(key, token, String(ttl)).then(
         (r) => {
-          if (r !== 1 && !released) {
-            lost = true;
-            clearInterval(timer);
-            controller.abort(new Error(`lock of database ${databaseId} lost`));
-          }
+          if (released || lost) return;
+          if (r !== 1) return lose('another owner holds it');
+          if (Date.now() < validUntil) {
+            validUntil = at + ttl - margin;
+            arm();
+          } else check_();
         },
-        // Transient Redis errors: keep trying; the TTL bounds the damage.
+        // Transient Redis errors: keep trying until the deadline.
         () => undefined,
       );
-    }, Math.max(50, Math.floor(this.ttlMs / 3)));
-    timer.unref();
+    }, Math.max(50, Math.floor(ttl / 3)));
+    renewer.unref();
+    arm();
     const redis = this.redis;
     return {
       key,
@@ -76,11 +135,16 @@ export class DatabaseLocks {
       get lost() {
         return lost;
       },
+      get validUntil() {
+        return validUntil;
+      },
       signal: controller.signal,
+      check,
       async release() {
         if (released) return;
         released = true;
-        clearInterval(timer);
+        clearInterval(renewer);
+        clearTimeout(deadline);
         await redis.mfbLockRelease(key, token);
       },
     };

@@ -11,6 +11,8 @@ export interface OwnRedis {
   url: string;
   port: number;
   dir: string;
+  /** PID of the running redis-server (to SIGSTOP/SIGCONT it), undefined while stopped. */
+  readonly pid: number | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
   dispose(): Promise<void>;
@@ -37,6 +39,9 @@ export async function ownRedis(): Promise<OwnRedis> {
     url,
     port,
     dir,
+    get pid() {
+      return proc?.pid;
+    },
     async start() {
       proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'], {
         stdio: 'ignore',
@@ -72,6 +77,7 @@ export async function ownRedis(): Promise<OwnRedis> {
     },
     async dispose() {
       if (proc) {
+        proc.kill('SIGCONT');
         proc.kill('SIGKILL');
         proc = undefined;
       }

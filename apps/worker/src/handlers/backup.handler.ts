@@ -53,6 +53,7 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
       tmpDir: ctx.tmpDir,
       ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
       signal: ctx.signal,
+      fence: ctx.fence,
       onProgress: (p) => ctx.progress(p),
     });
     manifest = result.manifest;
@@ -60,7 +61,10 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
     await ctx.job.updateProgress({ stage: 'stored', backupId: manifest.backupId, artifactKey: manifest.artifactKey, bytesDone: size, bytesTotal: size } satisfies StoredMarker);
   }
   const m = manifest;
-  if (!(await ctx.catalog.getBackup(m.backupId))) await ctx.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+  if (!(await ctx.catalog.getBackup(m.backupId))) {
+    ctx.fence();
+    await ctx.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+  }
   ctx.metrics.lastBackupSuccess.set({ database: db.id }, Date.now() / 1000);
   ctx.metrics.backupSizeBytes.set({ database: db.id }, m.artifact.sizeBytes);
 

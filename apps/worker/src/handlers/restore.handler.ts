@@ -21,6 +21,7 @@ export const restoreHandler: Handler<'restore', 'catalog' | 'storageFor' | 'keys
     targetPath,
     mode,
     signal: ctx.signal,
+    fence: ctx.fence,
     onProgress: (p) => ctx.progress(p),
   });
   return { backupId, from, targetPath: res.targetPath, safetyCopyPath: res.safetyCopyPath ?? null, integrity: res.integrity, tables: res.tables };

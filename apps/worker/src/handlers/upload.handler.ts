@@ -23,12 +23,15 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
     pinned: rec.pinned,
     ...(typeof configured === 'string' ? { storageClass: configured } : {}),
     signal: ctx.signal,
+    fence: ctx.fence,
     onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
   });
+  ctx.fence();
   await ctx.catalog.addLocation(backupId, { target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
   // The API pins and unpins without the database lock, on the copies the catalog lists: a
   // change that landed during this copy did not see it. Re-read once the copy is listed.
   const pinnedNow = (await ctx.catalog.getBackup(backupId))?.pinned ?? rec.pinned;
+  ctx.fence();
   if (pinnedNow && !rec.pinned) await writePinMarker(dst, copy.artifactKey, backupId);
   if (!pinnedNow && rec.pinned) await deletePinMarker(dst, copy.artifactKey);
   ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
