@@ -44,3 +44,10 @@ export class NoApiKeyError extends CliError {
     super('CLI_NO_API_KEY', `no API key with "${scope}" scope: pass --api-key-file or configure api.keys`, { permanent: true, status: 400 });
   }
 }
+
+/** The per-database lock is held by a worker job or another backupctl (`--force` proceeds anyway). */
+export class DatabaseLockedError extends CliError {
+  constructor(databaseId: string, holder: string, hint: string) {
+    super('CLI_DATABASE_LOCKED', `database ${databaseId} is locked by ${holder}: ${hint}`, { permanent: false, status: 409, details: { databaseId } });
+  }
+}

@@ -18,6 +18,8 @@ export const ExitCode = {
   TARGET: 6,
   /** The source database is missing, unreadable, not SQLite, corrupt or stays locked. */
   SOURCE: 7,
+  /** The database is locked by a worker job or another backupctl (`--force` to proceed anyway). */
+  LOCKED: 8,
   /** Interrupted by SIGINT/SIGTERM; the engine removed its temp files. */
   INTERRUPTED: 130,
 } as const;
@@ -30,6 +32,8 @@ const BY_CODE: Record<string, ExitCode> = {
   CLI_KEY_FILE_INVALID: ExitCode.CONFIG,
   CLI_NO_API_KEY: ExitCode.CONFIG,
   CLI_CONFIG_EXISTS: ExitCode.TARGET,
+  CLI_DATABASE_LOCKED: ExitCode.LOCKED,
+  JOBS_LOCK_LOST: ExitCode.LOCKED,
   // shared by CLI, API and worker
   INVALID_ID: ExitCode.USAGE,
   DATABASE_NOT_FOUND: ExitCode.NOT_FOUND,

@@ -13,6 +13,7 @@ Exit codes:
   1  other failure               5  integrity/authentication failure (checksum, wrong key, tampered)
   2  usage error                 6  target busy/exists/not writable
   3  config error                7  source database problem (missing, not SQLite, corrupt, locked)
+                                 8  database locked by a worker job or another backupctl (--force)
 `;
 
 /**
@@ -71,6 +72,8 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(['gzip', 'zstd', 'none']))
     .option('--level <n>', 'override the compression level (gzip 1-9, zstd 1-19)')
     .option('--busy-timeout <seconds>', 'how long to wait for a writer holding the source locked (default 30)')
+    .option('--lock-wait <seconds>', 'how long to wait for the per-database lock a worker job or another backupctl holds (default 30; then exit 8)')
+    .option('--force', 'proceed without the per-database lock (workers take it too): a running job of the database may collide')
     .action(async (id: string, o, cmd: Command) => {
       const { runBackup, humanBackup } = await import('./commands/backup.js');
       emit(await runBackup(await context(cmd), id, o), humanBackup);
@@ -91,7 +94,9 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
       .requiredOption('--to <path>', 'where to restore')
       .option('--replace', 'replace an existing (possibly live) database through the SQLite backup API, keeping a safety copy')
       .option('--safety-dir <dir>', 'where the pre-restore safety copy goes (default: <target dir>/.pre-restore)')
-      .option('--busy-timeout <seconds>', 'with --replace: how long to wait for connections holding the target locked (default 10)'),
+      .option('--busy-timeout <seconds>', 'with --replace: how long to wait for connections holding the target locked (default 10)')
+      .option('--lock-wait <seconds>', 'with --replace of a configured database: how long to wait for its per-database lock (default 30; then exit 8)')
+      .option('--force', 'with --replace: proceed without the per-database lock of the configured database at --to'),
   ).action(async (ref: string, o, cmd: Command) => {
     const { runRestore, humanRestore } = await import('./commands/restore.js');
     emit(await runRestore(await context(cmd), ref, o), humanRestore);

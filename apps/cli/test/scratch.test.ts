@@ -1,7 +1,8 @@
 /**
  * A `backupctl backup` killed with SIGKILL leaves its scratch snapshot behind; the next run
  * reclaims it, while the scratch of a live backup in another process (paused with SIGSTOP, so
- * its files stay put) is left alone and that backup still completes. Real processes.
+ * its files stay put) is left alone and that backup still completes. Real processes (no Redis:
+ * only the local lock, which the concurrent runs override with --force).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -33,7 +34,7 @@ afterAll(() => {
 function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
   // node with tsx's hooks, not the tsx CLI: that one runs the program in a child process, and
   // SIGKILL must reach the process that owns the scratch files.
-  const child = spawn(process.execPath, ['--import', tsxLoader, '--conditions=@mfb/source', main, ...args], { cwd: dir, env: { PATH: process.env.PATH, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', tsxLoader, '--conditions=@mfb/source', main, ...args], { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, REDIS_URL: 'redis://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let stdout = '';
   let stderr = '';
@@ -69,15 +70,16 @@ describe('scratch files of killed runs', () => {
     const liveFiles = await newScratch(tmp, [], live.child);
     live.child.kill('SIGSTOP');
 
-    // 2. killed mid-backup: its snapshot stays behind.
-    const killed = start(['backup', 'fin', '--json']);
+    // 2. killed mid-backup: its snapshot stays behind. (--force: the paused backup holds the
+    // database's lock; this test is about the scratch files of two processes.)
+    const killed = start(['backup', 'fin', '--json', '--force']);
     const leaked = await newScratch(tmp, scratch(tmp), killed.child);
     killed.child.kill('SIGKILL');
     await killed.done;
     expect(scratch(tmp)).toEqual(expect.arrayContaining(leaked));
 
     // 3. the next backup reclaims the dead run's files and leaves the live one's alone.
-    const next = await start(['backup', 'fin', '--json']).done;
+    const next = await start(['backup', 'fin', '--json', '--force']).done;
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toMatch(/removed \d+ scratch file\(s\) .* by killed runs/);
     const after = scratch(tmp);

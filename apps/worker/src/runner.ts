@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { cleanupTempFiles, type Progress } from '@mfb/backup';
+import { cleanupTempFiles, localLockHolder, type Progress } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
@@ -97,7 +97,13 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       throw new UnrecoverableError(describe(err));
     }
 
-    const lock = await locks.tryAcquire(database.id);
+    let lock = await locks.tryAcquire(database.id);
+    // A backupctl run that could not reach Redis holds only the local lock file in the shared
+    // scratch directory: honour it too.
+    if (lock && (await localLockHolder(config.tmpDir, database.id).catch(() => null))) {
+      await lock.release().catch(() => undefined);
+      lock = null;
+    }
     if (!lock) {
       metrics.lockWaitsTotal.inc({ queue });
       await job.moveToDelayed(Date.now() + jitter(lockRetryMs), token);

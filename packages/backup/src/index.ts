@@ -24,3 +24,4 @@ export {
 } from './crypto.js';
 export { probeSource, takeSnapshot, type SnapshotInfo, type SnapshotMethod, type SnapshotOptions } from './snapshot.js';
 export * from './errors.js';
+export { tryLocalLock, localLockHolder, type LocalLock, type LocalLockInfo } from './local-lock.js';

@@ -2,12 +2,16 @@ import { createBackup, SourceBusyError, type CompressionAlgorithm, type Manifest
 import { prepareScratchDir, type Context } from '../context.js';
 import { NO_KEY_HINT, UnknownKeyIdError, UsageError } from '../errors.js';
 import { bytes, fields, seconds } from '../format.js';
+import { lockOptions, withDatabaseLock } from '../lock.js';
 import { interruptSignal } from '../signals.js';
 
 export interface BackupCommandOptions {
   compression?: string;
   level?: string;
   busyTimeout?: string;
+  /** Proceed without the per-database lock. */
+  force?: boolean;
+  lockWait?: string;
 }
 
 /** `--busy-timeout` seconds as milliseconds (undefined = the engine's default). */
@@ -78,20 +82,24 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
   const started = Date.now();
   const interrupt = interruptSignal();
   try {
-    const res = await createBackup({
-      databaseId: db.id,
-      sourcePath: db.path,
-      storage,
-      compression: { algorithm, ...(level !== undefined ? { level } : {}) },
-      ...(encryption ? { encryption } : {}),
-      tmpDir: cfg.tmpDir,
-      ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
-      signal: interrupt.signal,
-      onProgress: (p) => ctx.progress.update(p),
+    return await withDatabaseLock(ctx, db.id, { ...lockOptions(o), what: 'backupctl backup' }, async (lock) => {
+      const res = await createBackup({
+        databaseId: db.id,
+        sourcePath: db.path,
+        storage,
+        compression: { algorithm, ...(level !== undefined ? { level } : {}) },
+        ...(encryption ? { encryption } : {}),
+        tmpDir: cfg.tmpDir,
+        ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
+        signal: AbortSignal.any([interrupt.signal, lock.signal]),
+        fence: lock.fence,
+        onProgress: (p) => ctx.progress.update(p),
+      });
+      ctx.progress.done();
+      lock.fence();
+      await catalog.recordBackup(res.manifest, { target: 'local', artifactKey: res.manifest.artifactKey });
+      return backupSummary(res.manifest, storage.url, Date.now() - started);
     });
-    ctx.progress.done();
-    await catalog.recordBackup(res.manifest, { target: 'local', artifactKey: res.manifest.artifactKey });
-    return backupSummary(res.manifest, storage.url, Date.now() - started);
   } catch (err) {
     if (err instanceof SourceBusyError) {
       const waited = err.details?.['busyTimeoutMs'];

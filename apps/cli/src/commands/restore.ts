@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
 import { fields, seconds } from '../format.js';
 import { busyTimeoutMs } from './backup.js';
+import { lockOptions, withDatabaseLock, type CliLock } from '../lock.js';
 import { withArtifact, type KeyOptions } from '../session.js';
 
 export interface RestoreCommandOptions extends KeyOptions {
@@ -11,6 +12,14 @@ export interface RestoreCommandOptions extends KeyOptions {
   replace?: boolean;
   safetyDir?: string;
   busyTimeout?: string;
+  force?: boolean;
+  lockWait?: string;
+}
+
+/** The configured database whose file is `targetPath` (restore --replace takes its lock), if any. */
+async function configuredDatabaseAt(ctx: Context, targetPath: string): Promise<string | undefined> {
+  const cfg = await ctx.config().catch(() => null);
+  return cfg?.databases.find((d) => resolve(d.path) === targetPath)?.id;
 }
 
 /**
@@ -20,12 +29,22 @@ export interface RestoreCommandOptions extends KeyOptions {
  */
 export async function runRestore(ctx: Context, ref: string, o: RestoreCommandOptions) {
   if (!o.to) throw new UsageError('restore needs --to <path>');
-  const busy = busyTimeoutMs(o.busyTimeout);
+  busyTimeoutMs(o.busyTimeout);
   const targetPath = resolve(o.to);
   const started = Date.now();
+  const databaseId = o.replace ? await configuredDatabaseAt(ctx, targetPath) : undefined;
+  if (databaseId === undefined) return restore(ctx, ref, o, targetPath, started);
+  return withDatabaseLock(ctx, databaseId, { ...lockOptions(o), what: 'backupctl restore --replace' }, (lock) =>
+    restore(ctx, ref, o, targetPath, started, lock),
+  );
+}
+
+async function restore(ctx: Context, ref: string, o: RestoreCommandOptions, targetPath: string, started: number, lock?: CliLock) {
+  const busy = busyTimeoutMs(o.busyTimeout);
   return withArtifact(ctx, ref, o, async (session) => {
     const res = await restoreBackup({
       ...session,
+      ...(lock ? { signal: AbortSignal.any([session.signal, lock.signal]), fence: lock.fence } : {}),
       targetPath,
       mode: o.replace ? 'replace' : 'new',
       ...(o.safetyDir ? { safetyCopyDir: resolve(o.safetyDir) } : {}),
