@@ -14,6 +14,8 @@ import { USAGE_CHANGING_JOBS, refreshStorageMetrics } from './storage-metrics.js
 export interface RunnerHooks {
   onStart?(info: { jobId: string; queue: JobName; databaseId: string }): void;
   onEnd?(info: { jobId: string; queue: JobName; databaseId: string; outcome: string }): void;
+  /** After a successful job released its lock and enqueued its follow-ups, before its history is written (kill tests). */
+  afterRelease?(info: { jobId: string; queue: JobName; databaseId: string }): void;
 }
 
 export interface RunnerDeps {
@@ -59,7 +61,15 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
   const progressEvery = deps.progressIntervalMs ?? 500;
   const swept = new Set<string>();
 
-  async function history(job: Job, queue: JobName, databaseId: string, state: 'completed' | 'failed', error: string | null, result: unknown): Promise<void> {
+  async function history(
+    job: Job,
+    queue: JobName,
+    databaseId: string,
+    state: 'completed' | 'failed',
+    error: string | null,
+    result: unknown,
+    lockTimes: { lockAcquiredAt?: string | null; lockReleasedAt?: string | null } = {},
+  ): Promise<void> {
     try {
       await catalog.recordJob({
         jobId: String(job.id),
@@ -72,6 +82,8 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         finishedAt: new Date().toISOString(),
         error,
         result: result ?? null,
+        lockAcquiredAt: lockTimes.lockAcquiredAt ?? null,
+        lockReleasedAt: lockTimes.lockReleasedAt ?? null,
       });
     } catch (err) {
       log.error({ err: describe(err), jobId: job.id }, 'could not write job history to the catalog');
@@ -110,6 +122,12 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       throw new DelayedError();
     }
 
+    const lockTimes: { lockAcquiredAt: string; lockReleasedAt: string | null } = { lockAcquiredAt: new Date().toISOString(), lockReleasedAt: null };
+    const releaseLock = async (): Promise<void> => {
+      if (lockTimes.lockReleasedAt !== null) return;
+      await lock.release();
+      lockTimes.lockReleasedAt = new Date().toISOString();
+    };
     const started = process.hrtime.bigint();
     const signals = [deps.shutdownSignal, lock.signal, ...(bullSignal ? [bullSignal] : [])];
     const signal = AbortSignal.any(signals);
@@ -132,6 +150,18 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       log.info({ jobId: job.id, queue, databaseId: database.id, attempt: job.attemptsMade + 1, pid: process.pid }, 'job started');
       // From here on the backup has started: a new "backup now" must queue a fresh backup.
       if (job.deduplicationId) await job.removeDeduplicationKey();
+      // A re-run of a job whose run completed and wrote its history (then the process died
+      // before BullMQ recorded the completion): the work is done, its follow-ups were enqueued
+      // before the history. Only re-runs: a new job that reuses an id is new work.
+      if ((job.attemptsStarted ?? 0) > 1) {
+        const done = await catalog.getJob(String(job.id)).catch(() => null);
+        if (done && done.queue === queue && done.state === 'completed') {
+          log.warn({ jobId: job.id, queue, databaseId: database.id }, 'job already completed (catalog job history); not run again');
+          await releaseLock();
+          metrics.jobsTotal.inc({ queue, outcome: 'completed' });
+          return done.result;
+        }
+      }
       // We hold the database lock, so nothing live writes these: leftovers of killed runs.
       // A killed run's job comes back as a re-run (attemptsStarted > 1); other leftovers are
       // swept by the first job of each database in this process. Skipping the sweep otherwise
@@ -188,10 +218,11 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       deps.hooks?.onEnd?.({ ...info, outcome: 'completed' });
       // Free the database first: chained jobs of the same database can start right away.
       // (Both go out in one round trip; a follow-up never needs this job's lock.)
-      await Promise.all([lock.release(), ...followUps.map((f) => enqueue(deps.queues, f.name, f.data as never, { jobId: f.id }))]);
+      await Promise.all([releaseLock(), ...followUps.map((f) => enqueue(deps.queues, f.name, f.data as never, { jobId: f.id }))]);
+      deps.hooks?.afterRelease?.(info);
       metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.jobsTotal.inc({ queue, outcome: 'completed' });
-      await history(job, queue, database.id, 'completed', null, result);
+      await history(job, queue, database.id, 'completed', null, result, lockTimes);
       if (USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
       log.info({ jobId: job.id, queue, databaseId: database.id, pid: process.pid }, 'job completed');
       return result;
@@ -204,7 +235,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         const reason = describe(signal.reason ?? new JobAbortedError('aborted'));
         log.warn({ jobId: job.id, queue, databaseId: database.id, reason }, 'job aborted; returned to the queue');
         await cleanupTempFiles({ tmpDir: config.tmpDir, databaseId: database.id }).catch(() => 0);
-        await lock.release().catch(() => undefined);
+        await releaseLock().catch(() => undefined);
         metrics.jobsTotal.inc({ queue, outcome: 'aborted' });
         await job.moveToDelayed(Date.now() + jitter(1000), token);
         throw new DelayedError();
@@ -215,11 +246,12 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       if (code === 'BACKUP_DISK_FULL' || code === 'STORAGE_DISK_FULL') metrics.diskFullTotal.inc({ queue, code });
       metrics.jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
       log.error({ jobId: job.id, queue, databaseId: database.id, err: describe(err), permanent, final }, 'job failed');
-      if (final) await history(job, queue, database.id, 'failed', describe(err), null);
+      await releaseLock().catch(() => undefined);
+      if (final) await history(job, queue, database.id, 'failed', describe(err), null, lockTimes);
       if (permanent) throw new UnrecoverableError(describe(err));
       throw err;
     } finally {
-      await lock.release().catch(() => undefined);
+      await releaseLock().catch(() => undefined);
     }
   };
 }

@@ -121,6 +121,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE backup_locations ADD COLUMN storage_class TEXT;
     `,
   },
+  // 7 is taken by another branch (merged independently); each version is applied on its own.
+  {
+    version: 8,
+    name: 'when each job held its database lock',
+    sql: `
+      -- When the worker took and released the per-database lock for the job's last run, so
+      -- serialization can be audited from the catalog ("released, then killed" vs "killed
+      -- while holding"). NULL for jobs recorded before this column existed or that never got it.
+      ALTER TABLE job_history ADD COLUMN lock_acquired_at TEXT;
+      ALTER TABLE job_history ADD COLUMN lock_released_at TEXT;
+    `,
+  },
 ];
 
 /** Highest schema version this program knows. */

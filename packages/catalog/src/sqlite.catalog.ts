@@ -79,6 +79,8 @@ interface JobRow {
   finished_at: string;
   error: string | null;
   result: string | null;
+  lock_acquired_at: string | null;
+  lock_released_at: string | null;
 }
 
 /** Live copies per (database, target) and the oldest backup ever copied there (`where` filters `l`). */
@@ -237,11 +239,12 @@ export class SqliteCatalog implements Catalog {
       getSchedule: db.prepare<[string, string], ScheduleRow>('SELECT * FROM schedules WHERE database_id = ? AND schedule_id = ?'),
       deleteSchedule: db.prepare('DELETE FROM schedules WHERE database_id = ? AND schedule_id = ?'),
       upsertJob: db.prepare(
-        `INSERT INTO job_history (queue, job_id, name, database_id, state, attempts, started_at, finished_at, error, result)
-         VALUES (@queue, @jobId, @name, @databaseId, @state, @attempts, @startedAt, @finishedAt, @error, @result)
+        `INSERT INTO job_history (queue, job_id, name, database_id, state, attempts, started_at, finished_at, error, result, lock_acquired_at, lock_released_at)
+         VALUES (@queue, @jobId, @name, @databaseId, @state, @attempts, @startedAt, @finishedAt, @error, @result, @lockAcquiredAt, @lockReleasedAt)
          ON CONFLICT (queue, job_id) DO UPDATE SET name = excluded.name, database_id = excluded.database_id,
            state = excluded.state, attempts = excluded.attempts, started_at = excluded.started_at,
-           finished_at = excluded.finished_at, error = excluded.error, result = excluded.result`,
+           finished_at = excluded.finished_at, error = excluded.error, result = excluded.result,
+           lock_acquired_at = excluded.lock_acquired_at, lock_released_at = excluded.lock_released_at`,
       ),
       listJobs: db.prepare<[number], JobRow>('SELECT * FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT ?'),
       getJob: db.prepare<[string], JobRow>('SELECT * FROM job_history WHERE job_id = ? ORDER BY finished_at DESC, queue LIMIT 1'),
@@ -561,6 +564,8 @@ export class SqliteCatalog implements Catalog {
         finishedAt: job.finishedAt,
         error: job.error,
         result,
+        lockAcquiredAt: job.lockAcquiredAt ?? null,
+        lockReleasedAt: job.lockReleasedAt ?? null,
       }),
     );
   }
@@ -596,6 +601,8 @@ function jobFromRow(r: JobRow): JobHistoryRecord {
     finishedAt: r.finished_at,
     error: r.error,
     result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+    lockAcquiredAt: r.lock_acquired_at ?? null,
+    lockReleasedAt: r.lock_released_at ?? null,
   };
 }
 

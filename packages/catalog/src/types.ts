@@ -90,6 +90,10 @@ export interface JobHistoryRecord {
   finishedAt: string;
   error: string | null;
   result: unknown;
+  /** When the run that finished took the per-database lock (null: unknown, or never taken). */
+  lockAcquiredAt?: string | null;
+  /** When it released the lock (null: unknown, or never released: the lock expired). */
+  lockReleasedAt?: string | null;
 }
 
 /**

@@ -3,8 +3,20 @@ import type { Handler } from '../context.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 import { InvalidPayloadError } from '@mfb/jobs';
 
-/** Restore a backup (from `local` or a target) into a new file or over the live database. */
-export const restoreHandler: Handler<'restore', 'catalog' | 'storageFor' | 'keys' | 'tmpDir'> = async (ctx) => {
+/** Written to the job's progress once the restore is done, so a re-run does not restore again over newer writes. */
+interface RestoredMarker {
+  stage: 'restored';
+  result: Record<string, unknown>;
+}
+
+/**
+ * Restore a backup (from `local` or a target) into a new file or over the live database. A
+ * re-run of a restore that completed (the worker died before the job was acknowledged) returns
+ * the recorded result instead of restoring again.
+ */
+export const restoreHandler: Handler<'restore', 'job' | 'catalog' | 'storageFor' | 'keys' | 'tmpDir'> = async (ctx) => {
+  const done = ctx.job.progress as Partial<RestoredMarker> | null;
+  if (done && typeof done === 'object' && done.stage === 'restored' && done.result) return done.result;
   const { backupId, mode, databaseId } = ctx.payload;
   const from = ctx.payload.from ?? 'local';
   const rec = await ctx.catalog.getBackup(backupId);
@@ -24,5 +36,7 @@ export const restoreHandler: Handler<'restore', 'catalog' | 'storageFor' | 'keys
     fence: ctx.fence,
     onProgress: (p) => ctx.progress(p),
   });
-  return { backupId, from, targetPath: res.targetPath, safetyCopyPath: res.safetyCopyPath ?? null, integrity: res.integrity, tables: res.tables };
+  const result = { backupId, from, targetPath: res.targetPath, safetyCopyPath: res.safetyCopyPath ?? null, integrity: res.integrity, tables: res.tables };
+  await ctx.job.updateProgress({ stage: 'restored', result } satisfies RestoredMarker).catch(() => undefined);
+  return result;
 };

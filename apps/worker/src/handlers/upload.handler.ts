@@ -1,4 +1,4 @@
-import { copyBackup, deletePinMarker, writePinMarker } from '@mfb/backup';
+import { copyBackup, deletePinMarker, manifestKeyFor, writePinMarker } from '@mfb/backup';
 import type { Handler } from '../context.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 
@@ -7,16 +7,36 @@ import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
  * the manifest's SHA-256, the pin marker when the backup is pinned, the manifest last), then
  * record the location with the storage class it got, then enqueue the prune of that target.
  * A source artifact that does not match its manifest fails with STORAGE_CHECKSUM_MISMATCH
- * and nothing is recorded. Idempotent: a complete copy already there is kept.
+ * and nothing is recorded. Idempotent: a complete copy already there is kept, and a re-run
+ * whose copy is already on the target (recorded or not) succeeds without the local copy.
  */
 export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFor' | 'targets' | 'metrics' | 'followUp'> = async (ctx) => {
   const { backupId, target, databaseId } = ctx.payload;
   const rec = await ctx.catalog.getBackup(backupId);
   const local = rec?.locations.find((l) => l.target === 'local' && l.deletedAt === null);
   if (!rec || rec.databaseId !== databaseId) throw new BackupNotFoundError(backupId, { databaseId });
-  if (!local) throw new BackupNotOnTargetError(backupId, 'local');
   const dst = ctx.storageFor(target);
   const size = rec.manifest.artifact.sizeBytes;
+
+  // Work already done (a re-run after the copy was stored and recorded, the local copy maybe
+  // pruned since): the target holds the complete copy, artifact and manifest. Every put of
+  // `copyBackup` was proven against the manifest's SHA-256 when it was written, and the
+  // manifest is written last, so an artifact of the right size with its manifest is that copy.
+  const recorded = rec.locations.find((l) => l.target === target && l.deletedAt === null);
+  if (recorded || !local) {
+    const key = recorded?.artifactKey ?? rec.manifest.artifactKey;
+    const [artifact, manifest] = await Promise.all([dst.head(key), dst.head(manifestKeyFor(key))]);
+    if (artifact && artifact.size === size && manifest) {
+      if (!recorded) {
+        ctx.fence();
+        await ctx.catalog.addLocation(backupId, { target, artifactKey: key, storageClass: artifact.storageClass ?? null });
+      }
+      ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
+      const prune = ctx.followUp('prune', { databaseId, target });
+      return { backupId, target, artifactKey: key, sizeBytes: size, storageClass: artifact.storageClass ?? null, alreadyThere: true, prune };
+    }
+  }
+  if (!local) throw new BackupNotOnTargetError(backupId, 'local');
   const configured = ctx.targets.find((t) => t.name === target)?.options?.storageClass;
 
   const copy = await copyBackup(ctx.primary, dst, { ...rec.manifest, artifactKey: local.artifactKey }, {

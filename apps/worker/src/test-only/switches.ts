@@ -10,6 +10,9 @@
  * - `--test-only-record=<file>`: append one JSON line per job with its start and end.
  * - `--test-only-throttle-bps=<n>`: slow every storage write to n bytes/s (to kill a worker
  *   in the middle of a real backup).
+ * - `--test-only-die-after-release=<queue>`: SIGKILL this worker right after a job of that
+ *   queue finished its work and released its lock, before its history and its completion
+ *   reach the catalog and BullMQ (the job comes back as a re-run of work already done).
  */
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,6 +49,17 @@ export function testOnlyOptions(args: Record<string, string | boolean | undefine
         const start = starts.get(i.jobId) ?? 0;
         starts.delete(i.jobId);
         appendFileSync(record, JSON.stringify({ ...i, start, end: Date.now(), pid: process.pid }) + '\n');
+      },
+    };
+  }
+  const die = args['test-only-die-after-release'];
+  if (typeof die === 'string') {
+    const prev = out.hooks;
+    out.hooks = {
+      ...prev,
+      afterRelease: (i) => {
+        prev?.afterRelease?.(i);
+        if (i.queue === die) process.kill(process.pid, 'SIGKILL');
       },
     };
   }
