@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { cleanupTempFiles, localLockHolder, type Progress } from '@mfb/backup';
+import { cleanupTempFiles, localLockHolder, reclaimOrphanArtifacts, type Progress } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
@@ -187,6 +187,17 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         if (removed > 0) log.warn({ jobId: job.id, databaseId: database.id, removed }, 'removed temp files of an earlier killed run');
       }
 
+      if (queue === 'backup' || queue === 'upload') {
+        // Artifacts whose manifest never came (a writer killed between the two): invisible to
+        // the catalog, a rebuild and retention, so nothing else ever deletes them.
+        const target = queue === 'upload' ? (payload as { target: string }).target : 'local';
+        fence();
+        const orphans = await reclaimOrphanArtifacts(deps.storages.storageFor(target), database.id, { olderThanMs: config.worker.orphanArtifactAgeMs }).catch((err: unknown) => {
+          log.warn({ jobId: job.id, databaseId: database.id, target, err: describe(err) }, 'could not look for artifacts without a manifest; continuing');
+          return [] as string[];
+        });
+        if (orphans.length > 0) log.warn({ jobId: job.id, databaseId: database.id, target, orphans }, 'deleted artifacts without a manifest left by a killed writer');
+      }
       deps.hooks?.onStart?.(info);
       const ctx: HandlerContext = {
         job,

@@ -52,6 +52,7 @@ export const DEFAULTS = Object.freeze({
   redisPrefix: 'mfb',
   concurrency: 1,
   lockTtlMs: 30_000,
+  orphanArtifactAgeMs: 3_600_000,
   shutdownGraceMs: 30_000,
   metricsPort: 9464,
   metricsHost: '127.0.0.1',
@@ -514,13 +515,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   };
 
   // ---- worker
-  const wo = mapping(p, top['worker'], 'worker', ['concurrency', 'lockTtlMs', 'shutdownGraceMs', 'metricsPort', 'metricsHost', 'attempts', 'backoffMs']) ?? {};
+  const wo = mapping(p, top['worker'], 'worker', ['concurrency', 'lockTtlMs', 'orphanArtifactAgeMs', 'shutdownGraceMs', 'metricsPort', 'metricsHost', 'attempts', 'backoffMs']) ?? {};
   const ao = mapping(p, wo['attempts'], 'worker.attempts', ATTEMPT_JOBS) ?? {};
   const attempts: Config['worker']['attempts'] = { ...DEFAULTS.attempts };
   for (const j of ATTEMPT_JOBS) attempts[j] = optInt(p, ao, j, 'worker.attempts', 1, 100) ?? DEFAULTS.attempts[j];
   const worker: Config['worker'] = {
     concurrency: envInt('MFB_WORKER_CONCURRENCY', optInt(p, wo, 'concurrency', 'worker', 1, 256), DEFAULTS.concurrency, 1, 256),
     lockTtlMs: envInt('MFB_LOCK_TTL_MS', optInt(p, wo, 'lockTtlMs', 'worker', 1000, 86_400_000), DEFAULTS.lockTtlMs, 1000, 86_400_000),
+    orphanArtifactAgeMs: optInt(p, wo, 'orphanArtifactAgeMs', 'worker', 1000, 30 * 86_400_000) ?? DEFAULTS.orphanArtifactAgeMs,
     shutdownGraceMs: envInt('MFB_SHUTDOWN_GRACE_MS', optInt(p, wo, 'shutdownGraceMs', 'worker', 0, 86_400_000),
       DEFAULTS.shutdownGraceMs,
       0,

@@ -104,6 +104,12 @@ export interface Config {
     concurrency: number;
     /** Per-database lock TTL; renewed while a job runs. */
     lockTtlMs: number;
+    /**
+     * An artifact without its manifest (a writer killed between the two) older than this is
+     * deleted under the database lock: by backup jobs in primary storage, by upload jobs on
+     * their target.
+     */
+    orphanArtifactAgeMs: number;
     /** How long SIGTERM waits for the running job before aborting it. */
     shutdownGraceMs: number;
     metricsPort: number;
