@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { chown, lstat, open, rm, stat } from 'node:fs/promises';
 import { runSqliteTask, SqliteTaskError, type WorkerFailure } from './sqlite-worker.js';
 import {
   AbortedError,
@@ -81,6 +81,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
   const busyTimeoutMs = opts.busyTimeoutMs ?? 30_000;
   await probeSource(opts.sourcePath);
   await createPrivateFile(opts.destPath);
+  const sidecars = await sidecarsBefore(opts.sourcePath);
   try {
     let info: Omit<SnapshotInfo, 'method' | 'sizeBytes'>;
     try {
@@ -97,6 +98,52 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
   } catch (err) {
     await removeWithSidecars(opts.destPath);
     throw err;
+  } finally {
+    await giveBackSidecars(opts.sourcePath, sidecars);
+  }
+}
+
+const SIDECARS = ['-wal', '-shm'] as const;
+
+async function sidecarsBefore(sourcePath: string): Promise<Set<string>> {
+  const there = new Set<string>();
+  for (const s of SIDECARS) if (await lstat(sourcePath + s).then(() => true, () => false)) there.add(s);
+  return there;
+}
+
+/**
+ * Reading a WAL database, even read-only, makes SQLite create its `-wal`/`-shm` files beside it
+ * when they are missing. On a source nobody can write (an immutable file, a read-only mount)
+ * they stay behind after the read (SQLite cannot clean up there): with no writer possible and
+ * an empty `-wal`, they hold nothing, and what this run created is removed. Otherwise a file
+ * this run created as root goes to the source's owner and group (never deleted: another
+ * connection may already use it).
+ */
+async function giveBackSidecars(sourcePath: string, before: Set<string>): Promise<void> {
+  const created = [];
+  for (const s of SIDECARS) if (!before.has(s) && (await lstat(sourcePath + s).then((st) => st.isFile(), () => false))) created.push(s);
+  if (created.length === 0) return;
+  const src = await stat(sourcePath).catch(() => null);
+  if (!src) return;
+  const wal = await lstat(sourcePath + '-wal').catch(() => null);
+  if ((wal === null || wal.size === 0) && !(await writable(sourcePath))) {
+    await Promise.all(created.map((s) => rm(sourcePath + s, { force: true }).catch(() => undefined)));
+    return;
+  }
+  if (process.getuid?.() !== 0) return;
+  for (const s of created) {
+    const st = await lstat(sourcePath + s).catch(() => null);
+    if (st && (st.uid !== src.uid || st.gid !== src.gid)) await chown(sourcePath + s, src.uid, src.gid).catch(() => undefined);
+  }
+}
+
+/** Whether this process can open `path` for writing (root included: immutable files and read-only mounts say no). */
+async function writable(path: string): Promise<boolean> {
+  try {
+    await (await open(path, 'r+')).close();
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -108,6 +155,15 @@ function mapSnapshotError(path: string, reply: WorkerFailure, destPath: string, 
   if (code.startsWith('SQLITE_CORRUPT')) return new SourceCorruptError(path, msg, { cause });
   if (code === 'SQLITE_FULL') return new DiskFullError(`the snapshot ${destPath}`, { cause });
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new SourceBusyError(path, { cause, busyTimeoutMs });
+  if (code.startsWith('SQLITE_READONLY'))
+    // A WAL database read by a user who cannot write its directory (or its -shm): SQLite must
+    // create or map the -wal/-shm files beside it even to read.
+    return new SourceUnreadableError(
+      path,
+      `${msg}: a WAL database needs its -wal and -shm files beside it, even to be read; this user cannot create or write them ` +
+        '(give it write access to the directory and those files, run the backup as the database owner, or switch the database to journal_mode=DELETE)',
+      { cause },
+    );
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH'))
     return new SourceUnreadableError(path, msg, { cause });
   if (code.startsWith('SQLITE_IOERR') && reply.stage !== 'check' && reply.stage !== 'snapshot')
