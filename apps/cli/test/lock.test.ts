@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { tryLocalLock } from '@mfb/backup';
 import { generateFinanceDb } from '@mfb/demo-data';
@@ -159,5 +160,23 @@ describe('backupctl takes the per-database lock', () => {
     const ok = await cli(['backup', 'fin', '--json', '--lock-wait', '0'], dir, e);
     expect(ok.code, ok.stderr).toBe(0);
     expect(existsSync(lockFile), 'the CLI removes its lock file when done').toBe(false);
+  }, 120_000);
+
+  it('restore --replace of a database the application keeps locked: RESTORE_TARGET_BUSY naming --busy-timeout (exit 6)', async () => {
+    const { dir, db, e } = await setUp('small.db', NO_REDIS);
+    const b = await cli(['backup', 'fin', '--json'], dir, e);
+    expect(b.code, b.stderr).toBe(0);
+    const backupId = (JSON.parse(b.stdout) as { backupId: string }).backupId;
+    const app = new Database(db);
+    try {
+      app.exec('BEGIN EXCLUSIVE');
+      const r = await cli(['restore', backupId, '--to', db, '--replace', '--busy-timeout', '0.2', '--json'], dir, e);
+      expect(r.code, r.stderr).toBe(6);
+      expect(errorCode(r)).toBe('RESTORE_TARGET_BUSY');
+      expect(r.stdout).toContain('--busy-timeout');
+    } finally {
+      app.exec('ROLLBACK');
+      app.close();
+    }
   }, 120_000);
 });

@@ -254,7 +254,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       const permanent = isPermanent(err);
       const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const code = (err as { code?: unknown } | null)?.code;
-      if (code === 'BACKUP_DISK_FULL' || code === 'STORAGE_DISK_FULL') metrics.diskFullTotal.inc({ queue, code });
+      if (code === 'BACKUP_DISK_FULL' || code === 'STORAGE_DISK_FULL' || code === 'RESTORE_DISK_FULL') metrics.diskFullTotal.inc({ queue, code });
       metrics.jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
       log.error({ jobId: job.id, queue, databaseId: database.id, err: describe(err), permanent, final }, 'job failed');
       await releaseLock().catch(() => undefined);

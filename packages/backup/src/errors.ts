@@ -69,6 +69,17 @@ export class SourceBusyError extends BackupError {
  * Permanent, like `STORAGE_DISK_FULL`: a retry would only fill the same disk again (often the
  * disk of the live database); the run fails at once and says what to free.
  */
+/** A restore ran out of space (its scratch files or the restore target); the live database is untouched unless the message says the target. */
+export class RestoreDiskFullError extends BackupError {
+  constructor(where: string, opts: Opts = {}) {
+    super('RESTORE_DISK_FULL', `no space left on device while restoring (${where}); not retried: free space there (or point --tmp-dir elsewhere), then run it again`, {
+      ...opts,
+      permanent: true,
+      status: 507,
+    });
+  }
+}
+
 export class DiskFullError extends BackupError {
   constructor(where: string, opts: Opts = {}) {
     super('BACKUP_DISK_FULL', `no space left on device while writing ${where}; not retried: free space there, then run it again`, {
@@ -188,12 +199,14 @@ export class RestoreTargetNotFoundError extends BackupError {
 }
 
 export class RestoreTargetBusyError extends BackupError {
-  constructor(path: string, opts: Opts = {}) {
-    super('RESTORE_TARGET_BUSY', `restore target is locked by another connection: ${path}`, {
-      ...opts,
+  constructor(path: string, opts: Opts & { busyTimeoutMs?: number; hint?: string } = {}) {
+    const { busyTimeoutMs, hint, ...rest } = opts;
+    const waited = busyTimeoutMs !== undefined ? ` for ${busyTimeoutMs / 1000} s (the busy timeout)` : '';
+    super('RESTORE_TARGET_BUSY', `restore target stayed locked by another connection${waited}: ${path}${hint ? `; ${hint}` : ''}`, {
+      ...rest,
       permanent: false,
       status: 409,
-      details: { path },
+      details: { path, ...(busyTimeoutMs !== undefined ? { busyTimeoutMs } : {}) },
     });
   }
 }

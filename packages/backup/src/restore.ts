@@ -4,7 +4,7 @@ import { access, chmod, copyFile, link, lstat, mkdir, open, rename, rm, stat } f
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir, fsyncFile } from '@mfb/storage';
 import { isAppError } from '@mfb/errors';
-import { AbortedError, DiskFullError, RestoreTargetBusyError, RestoreTargetExistsError, RestoreTargetNotFoundError, RestoreTargetNotWritableError, isDiskFull } from './errors.js';
+import { AbortedError, DiskFullError, RestoreDiskFullError, RestoreTargetBusyError, RestoreTargetExistsError, RestoreTargetNotFoundError, RestoreTargetNotWritableError, isDiskFull } from './errors.js';
 import { fetchAndCheck, type CheckedSnapshot } from './fetch-check.js';
 import { newBackupId } from './ids.js';
 import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
@@ -30,7 +30,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   if (opts.mode === 'new') await precheckNew(target);
   else await precheckReplace(target);
 
-  const checked = await fetchAndCheck(opts);
+  let checked;
+  try {
+    checked = await fetchAndCheck(opts);
+  } catch (err) {
+    // The scratch space of the restore, not a backup's.
+    if (err instanceof DiskFullError) throw new RestoreDiskFullError(`scratch files in ${opts.tmpDir}`, { cause: err });
+    throw err;
+  }
   try {
     opts.fence?.();
     opts.signal?.throwIfAborted();
@@ -51,7 +58,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     };
   } catch (err) {
     if (opts.signal?.aborted && !(err instanceof AbortedError) && (err as Error).name === 'AbortError') throw new AbortedError({ cause: err });
-    if (isDiskFull(err) && !isAppError(err)) throw new DiskFullError('the restore', { cause: err });
+    if (err instanceof DiskFullError) throw new RestoreDiskFullError(`scratch files in ${opts.tmpDir}`, { cause: err });
+    if (isDiskFull(err) && !isAppError(err)) throw new RestoreDiskFullError(`the restore target ${target}`, { cause: err });
     throw err;
   } finally {
     await checked.cleanup();
@@ -99,13 +107,13 @@ async function precheckReplace(target: string): Promise<void> {
   }
 }
 
-function mapTargetError(target: string, err: unknown): unknown {
+function mapTargetError(target: string, err: unknown, busyTimeoutMs?: number): unknown {
   if (!(err instanceof SqliteTaskError)) return err;
   const code = err.failure.code;
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new RestoreTargetBusyError(target, { cause: err });
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new RestoreTargetBusyError(target, { cause: err, ...(busyTimeoutMs !== undefined ? { busyTimeoutMs } : {}) });
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM'))
     return new RestoreTargetNotWritableError(target, err.failure.message, { cause: err });
-  if (code === 'SQLITE_FULL') return new DiskFullError('the restore target', { cause: err });
+  if (code === 'SQLITE_FULL') return new RestoreDiskFullError(`the restore target ${target}`, { cause: err });
   return err;
 }
 
@@ -147,7 +155,13 @@ async function placeNew(checked: CheckedSnapshot, target: string): Promise<void>
 }
 
 async function replaceLive(checked: CheckedSnapshot, target: string, safetyDir: string, busyTimeoutMs: number, fence: () => void): Promise<string> {
-  await ensurePrivateDir(safetyDir);
+  try {
+    await ensurePrivateDir(safetyDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (NOT_WRITABLE.has(code) || code === 'ENOTDIR') throw new RestoreTargetNotWritableError(target, `cannot create the safety copy directory ${safetyDir}: ${code}`, { cause: err });
+    throw err;
+  }
   const safetyPath = join(safetyDir, `${basename(target)}.${newBackupId(new Date())}.pre-restore.sqlite`);
   const safetyTmp = `${safetyPath}.tmp`;
   try {
@@ -158,7 +172,9 @@ async function replaceLive(checked: CheckedSnapshot, target: string, safetyDir: 
     await fsyncDir(safetyDir);
   } catch (err) {
     await removeWithSidecars(safetyTmp);
-    throw mapTargetError(target, err);
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (NOT_WRITABLE.has(code)) throw new RestoreTargetNotWritableError(target, `cannot write the safety copy in ${safetyDir}: ${code}`, { cause: err });
+    throw mapTargetError(target, err, busyTimeoutMs);
   }
   fence();
   try {
@@ -166,7 +182,7 @@ async function replaceLive(checked: CheckedSnapshot, target: string, safetyDir: 
     // through the file's locks and see either the old or the restored database.
     await runSqliteTask('copy', { sourcePath: checked.path, destPath: target, busyTimeoutMs });
   } catch (err) {
-    throw mapTargetError(target, err);
+    throw mapTargetError(target, err, busyTimeoutMs);
   }
   return safetyPath;
 }

@@ -232,14 +232,15 @@ describe('restore/verify cancellation and disk full', () => {
     }
   });
 
-  it.skipIf(!canMount)('disk full in tmpDir during restore: BACKUP_DISK_FULL, no temp files, no target', async () => {
+  it.skipIf(!canMount)('disk full in tmpDir during restore: RESTORE_DISK_FULL (a restore, not a backup), no temp files, no target', async () => {
     makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
     const { manifest } = await createBackup(opts());
     const small = join(sb.dir, 'small-tmp');
     await tmpfs(small, { sizeKiB: 1024 });
     const target = join(sb.dir, 'restored.db');
     const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: manifest.artifactKey, keys: new Map(), tmpDir: small, targetPath: target, mode: 'new' }));
-    expect(err.code).toBe('BACKUP_DISK_FULL');
+    expect(err.code).toBe('RESTORE_DISK_FULL');
+    expect(err.message).toContain(small);
     expect(err.permanent).toBe(true);
     expect(await ls(small)).toEqual([]);
     await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -381,5 +382,27 @@ describe('restore target problems', () => {
     const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: key, keys: new Map(), tmpDir: sb.tmpDir, targetPath: join(dir, 'live.db'), mode: 'replace', safetyCopyDir: join(sb.dir, 'safety') }));
     expect(err.code).toBe('RESTORE_TARGET_NOT_WRITABLE');
     expect(ledger(join(dir, 'live.db')).entries).toBe(20);
+  });
+
+  it('replace into a directory that cannot be written (immutable, even for root): RESTORE_TARGET_NOT_WRITABLE, not a raw EACCES/EPERM, live db unchanged', async (t) => {
+    const key = await backup();
+    const dir = join(sb.dir, 'frozen');
+    await mkdir(dir);
+    makeLedgerDb(join(dir, 'live.db'), { txs: 10, journal: 'delete' });
+    try {
+      execFileSync('chattr', ['+i', dir], { stdio: 'ignore' });
+    } catch {
+      t.skip('chattr +i is not supported here (needs root on ext4/tmpfs)');
+      return;
+    }
+    try {
+      const err = await rejection(restoreBackup({ storage: sb.storage, artifactKey: key, keys: new Map(), tmpDir: sb.tmpDir, targetPath: join(dir, 'live.db'), mode: 'replace' }));
+      expect(err.code).toBe('RESTORE_TARGET_NOT_WRITABLE');
+      expect(err.message).toContain('.pre-restore');
+    } finally {
+      execFileSync('chattr', ['-i', dir]);
+    }
+    expect(ledger(join(dir, 'live.db')).entries).toBe(20);
+    expect(await ls(sb.tmpDir)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { restoreBackup } from '@mfb/backup';
+import { RestoreTargetBusyError, restoreBackup } from '@mfb/backup';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
 import { fields, seconds } from '../format.js';
@@ -33,10 +33,22 @@ export async function runRestore(ctx: Context, ref: string, o: RestoreCommandOpt
   const targetPath = resolve(o.to);
   const started = Date.now();
   const databaseId = o.replace ? await configuredDatabaseAt(ctx, targetPath) : undefined;
-  if (databaseId === undefined) return restore(ctx, ref, o, targetPath, started);
-  return withDatabaseLock(ctx, databaseId, { ...lockOptions(o), what: 'backupctl restore --replace' }, (lock) =>
-    restore(ctx, ref, o, targetPath, started, lock),
-  );
+  try {
+    if (databaseId === undefined) return await restore(ctx, ref, o, targetPath, started);
+    return await withDatabaseLock(ctx, databaseId, { ...lockOptions(o), what: 'backupctl restore --replace' }, (lock) =>
+      restore(ctx, ref, o, targetPath, started, lock),
+    );
+  } catch (err) {
+    if (err instanceof RestoreTargetBusyError) {
+      const waited = err.details?.['busyTimeoutMs'];
+      throw new RestoreTargetBusyError(targetPath, {
+        cause: err,
+        ...(typeof waited === 'number' ? { busyTimeoutMs: waited } : {}),
+        hint: 'the application kept it locked; wait longer with --busy-timeout <seconds> (up to 3600), or stop the application first',
+      });
+    }
+    throw err;
+  }
 }
 
 async function restore(ctx: Context, ref: string, o: RestoreCommandOptions, targetPath: string, started: number, lock?: CliLock) {
