@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { reclaimStaleScratch } from '@mfb/backup';
-import type { Catalog } from '@mfb/catalog';
+import { openCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config, type DatabaseConfig } from '@mfb/config';
 import { createStorages, databaseFor, openMigratedCatalog, type Storages } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
@@ -36,8 +36,22 @@ export class Context {
     return this.configP;
   }
 
-  /** The catalog, migrated (migrations run at start-up of every command that uses it). */
+  /**
+   * The catalog, migrated (migrations run at start-up of every command that uses it), for
+   * reading: when there is none yet (a new machine, no config) an empty one in memory, so a
+   * read-only command never creates `./data/` behind the operator's back (a note says so).
+   */
   catalog(): Promise<Catalog> {
+    this.catalogP ??= this.config().then(async (cfg) => {
+      if (await access(cfg.catalogPath).then(() => true, () => false)) return openMigratedCatalog(cfg);
+      this.out.note(`note: no catalog at ${cfg.catalogPath} (nothing recorded here yet; \`backupctl catalog rebuild --from-dir <dir>\` recreates it from a backup folder)`);
+      return openCatalog(':memory:');
+    });
+    return this.catalogP;
+  }
+
+  /** The catalog for commands that record something (backup, catalog rebuild): created (with its directory, 0700) if missing. */
+  writableCatalog(): Promise<Catalog> {
     this.catalogP ??= this.config().then(openMigratedCatalog);
     return this.catalogP;
   }

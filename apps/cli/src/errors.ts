@@ -51,3 +51,15 @@ export class DatabaseLockedError extends CliError {
     super('CLI_DATABASE_LOCKED', `database ${databaseId} is locked by ${holder}: ${hint}`, { permanent: false, status: 409, details: { databaseId } });
   }
 }
+
+/** `catalog rebuild` found no manifest where it was pointed: nothing to rebuild from (wrong or empty folder, target or prefix). */
+export class RebuildFoundNothingError extends CliError {
+  constructor(url: string) {
+    super(
+      'CLI_REBUILD_NOTHING_FOUND',
+      `no backup manifest (*.manifest.json) in ${url}: nothing rebuilt. Point --from-dir at the backup folder itself ` +
+        '(it holds <database-id>/<backup-id>.sqlite.gz[.enc] with its .manifest.json), or --from at the target that has the backups',
+      { permanent: true, status: 404, details: { storage: url } },
+    );
+  }
+}

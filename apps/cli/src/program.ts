@@ -149,8 +149,9 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .command('catalog')
     .description('catalog maintenance')
     .command('rebuild')
-    .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent')
+    .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent; finding no manifest at all fails (exit 4)')
     .option('--from <target>', 'rebuild from this configured target (e.g. a bucket) instead of primary storage (default: local)')
+    .option('--from-dir <dir>', 'rebuild from this backup folder (a copied storage directory) or storage URL, recorded as primary storage (disaster recovery: no config needed)')
     .addOption(new Option('--target <name>', 'alias of --from').hideHelp())
     .option('--mark-missing', 'also mark copies the catalog lists but storage no longer has as deleted')
     .action(async (o, cmd: Command) => {

@@ -57,7 +57,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
   const cfg = await ctx.config();
   const db = await ctx.database(databaseId);
   const storage = await ctx.storage();
-  const catalog = await ctx.catalog();
+  const catalog = await ctx.writableCatalog();
   await prepareScratchDir(ctx, cfg.tmpDir);
 
   let algorithm: CompressionAlgorithm = db.compression.algorithm;

@@ -1,29 +1,48 @@
+import { resolve } from 'node:path';
+import { MANIFEST_SUFFIX } from '@mfb/backup';
 import { rebuildFromStorage } from '@mfb/catalog';
+import { openStorage, type StorageDriver } from '@mfb/storage';
 import type { Context } from '../context.js';
-import { UsageError } from '../errors.js';
+import { RebuildFoundNothingError, UsageError } from '../errors.js';
 import { fields } from '../format.js';
 
 export interface RebuildCommandOptions {
   from?: string;
+  /** A backup folder (a copy of a storage directory) or storage URL, recorded as primary storage. */
+  fromDir?: string;
   /** The older spelling of `from`, kept as an alias. */
   target?: string;
   markMissing?: boolean;
 }
 
 /**
- * Recreate catalog records from the manifests in storage (primary storage, or a configured
- * target with `--from`; `--target` is an alias). Idempotent.
+ * Recreate catalog records from the manifests in storage (primary storage, a configured
+ * target with `--from` (`--target` is an alias), or a backup folder with `--from-dir`, whose
+ * copies are recorded as primary storage). Idempotent. No manifest at all fails
+ * (CLI_REBUILD_NOTHING_FOUND) before any catalog is created.
  */
 export async function runCatalogRebuild(ctx: Context, o: RebuildCommandOptions = {}) {
   if (o.from !== undefined && o.target !== undefined && o.from !== o.target) throw new UsageError('--target is an alias of --from: give one of them');
+  if (o.fromDir !== undefined && (o.from ?? o.target) !== undefined) throw new UsageError('give either --from <target> or --from-dir <dir>, not both');
   const target = o.from ?? o.target ?? 'local';
   // The target is opened and probed before the catalog is opened: an unknown name
-  // (TARGET_NOT_FOUND), a missing bucket or refused credentials create nothing.
-  const storage = await ctx.storage(target);
-  await storage.list('', { limit: 1 });
-  const catalog = await ctx.catalog();
+  // (TARGET_NOT_FOUND), a missing bucket or refused credentials create nothing, and a place
+  // without a single manifest (a wrong or empty directory) fails loudly and creates nothing.
+  const storage = o.fromDir !== undefined ? openStorage(/^[a-z][a-z0-9+.-]*:\/\//i.test(o.fromDir) ? o.fromDir : resolve(o.fromDir)) : await ctx.storage(target);
+  if (!(await hasManifest(storage))) throw new RebuildFoundNothingError(storage.url);
+  const catalog = await ctx.writableCatalog();
   const report = await rebuildFromStorage(catalog, storage, target, { markMissing: Boolean(o.markMissing) });
   return { storage: storage.url, ...report };
+}
+
+async function hasManifest(storage: StorageDriver): Promise<boolean> {
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list('', cursor !== undefined ? { cursor } : {});
+    if (page.items.some((i) => i.key.endsWith(MANIFEST_SUFFIX))) return true;
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return false;
 }
 
 export function humanCatalogRebuild(r: Awaited<ReturnType<typeof runCatalogRebuild>>): string {
