@@ -1,4 +1,6 @@
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { reclaimStaleScratch } from '@mfb/backup';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config, type DatabaseConfig } from '@mfb/config';
@@ -24,6 +26,7 @@ export class Context {
   private configP: Promise<Config> | undefined;
   private catalogP: Promise<Catalog> | undefined;
   private storagesV: Storages | undefined;
+  private scratchCatalogDir: string | undefined;
 
   constructor(
     readonly opts: GlobalOptions,
@@ -45,7 +48,10 @@ export class Context {
     this.catalogP ??= this.config().then(async (cfg) => {
       if (await access(cfg.catalogPath).then(() => true, () => false)) return openMigratedCatalog(cfg);
       this.out.note(`note: no catalog at ${cfg.catalogPath} (nothing recorded here yet; \`backupctl catalog rebuild --from-dir <dir>\` recreates it from a backup folder)`);
-      return openCatalog(':memory:');
+      // An empty catalog in a private temp dir, removed on close.
+      const dir = await mkdtemp(join(tmpdir(), 'backupctl-catalog-'));
+      this.scratchCatalogDir = dir;
+      return openCatalog(join(dir, 'catalog.db'));
     });
     return this.catalogP;
   }
@@ -73,6 +79,7 @@ export class Context {
       const c = await this.catalogP.catch(() => null);
       await c?.close();
     }
+    if (this.scratchCatalogDir) await rm(this.scratchCatalogDir, { recursive: true, force: true });
   }
 }
 
