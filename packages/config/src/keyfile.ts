@@ -31,7 +31,8 @@ export type KeyFileResult = { ok: true; key: Buffer } | { ok: false; reason: 'mi
 
 /**
  * Read a key file: a regular file, mode 0600 or stricter ({@link keyFileModeProblem}), holding
- * the base64 of 32 bytes (surrounding white space ignored), as `backupctl init` writes it.
+ * a 32-byte key: base64 (as `backupctl init` and `generateKeyFile` write it) or 64 hex digits;
+ * surrounding white space is ignored.
  */
 export function readKeyFile(file: string): KeyFileResult {
   let st;
@@ -51,7 +52,9 @@ export function readKeyFile(file: string): KeyFileResult {
   } catch (err) {
     return { ok: false, reason: 'invalid', problem: `key file ${file} cannot be read (${(err as NodeJS.ErrnoException).code})` };
   }
+  const hex = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(hex)) return { ok: true, key: Buffer.from(hex, 'hex') };
   const key = decodeKey(text);
-  if (typeof key === 'string') return { ok: false, reason: 'invalid', problem: `key file ${file} ${key}` };
+  if (typeof key === 'string') return { ok: false, reason: 'invalid', problem: `key file ${file} does not hold a 32-byte key (base64 or 64 hex digits): ${key}` };
   return { ok: true, key };
 }
