@@ -8,9 +8,11 @@
  * 2. parsed by cron-parser, the parser BullMQ runs schedules with (same version): ranges,
  *    names, steps, `L`/`W`/`#`; a pattern that never fires (`0 0 31 2 *`) is refused;
  * 3. an IANA time zone this runtime knows;
- * 4. at least {@link MIN_SCHEDULE_INTERVAL_SECONDS} between any two of the next
- *    {@link FREQUENCY_SAMPLE_RUNS} runs (not only the next two, so the answer does not depend
- *    on the time of day it is asked).
+ * 4. at least {@link MIN_SCHEDULE_INTERVAL_SECONDS} between any two of its next 3 runs. Three
+ *    runs decide it whatever the time it is asked: a gap under 60 s needs two seconds values
+ *    (one seconds value means whole minutes apart), and then every matched minute holds such
+ *    a gap; the first run may be the last one of its minute, the next two are in the next
+ *    matched minute. (Two runs, the API's old rule, answered `0,30 0-59/5 * * * *` by the clock.)
  */
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { isValidTimeZone, show } from './validate.js';
@@ -19,8 +21,8 @@ import { isValidTimeZone, show } from './validate.js';
 export const CRON_MAX_LENGTH = 120;
 /** Shortest interval between two runs of a schedule. */
 export const MIN_SCHEDULE_INTERVAL_SECONDS = 60;
-/** How many upcoming runs the interval rule looks at. */
-const FREQUENCY_SAMPLE_RUNS = 12;
+/** How many upcoming runs the interval rule looks at (see rule 4). */
+const FREQUENCY_SAMPLE_RUNS = 3;
 
 const CRON_FIELD = /^[0-9A-Za-z*?/,#LW-]+$/;
 
