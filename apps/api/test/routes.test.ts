@@ -158,6 +158,7 @@ describe('jobs after the queue removed them', () => {
     await t.catalog.recordJob({
       jobId: acc.jobId, queue: 'backup', name: 'backup', databaseId: 'main', state: 'completed', attempts: 1,
       startedAt: '2026-03-01T02:00:00.000Z', finishedAt: '2026-03-01T02:00:05.000Z', error: null, result: { backupId: '20260301T020000000Z-0000abcd' },
+      lockAcquiredAt: '2026-03-01T02:00:00.100Z', lockReleasedAt: '2026-03-01T02:00:04.900Z',
     });
     expect((await t.app.inject({ url: acc.statusUrl, headers: bearer('read') })).json().state).toBe('waiting');
     await t.queues.backup.remove(acc.jobId);
@@ -167,6 +168,7 @@ describe('jobs after the queue removed them', () => {
     expect(res.json()).toMatchObject({
       id: acc.jobId, queue: 'backup', state: 'completed', attemptsMade: 1, failedReason: null,
       result: { backupId: '20260301T020000000Z-0000abcd' }, data: { databaseId: 'main' }, finishedAt: '2026-03-01T02:00:05.000Z',
+      lock: { acquiredAt: '2026-03-01T02:00:00.100Z', releasedAt: '2026-03-01T02:00:04.900Z' },
     });
   });
 

@@ -328,6 +328,15 @@ export const JobSchema = Type.Object({
   processedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
   runAt: Type.Union([Type.String(), Type.Null()]),
+  lock: Type.Optional(
+    Type.Object(
+      {
+        acquiredAt: Type.Union([Type.String(), Type.Null()]),
+        releasedAt: Type.Union([Type.String(), Type.Null()]),
+      },
+      { description: 'When the finished run held its database lock (from the job history; absent while the job has not finished)' },
+    ),
+  ),
 });
 export type JobView = Static<typeof JobSchema>;
 

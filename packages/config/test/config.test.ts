@@ -67,6 +67,7 @@ describe('defaults', () => {
     expect(c.worker).toEqual({
       concurrency: 1,
       lockTtlMs: 30000,
+      orphanArtifactAgeMs: 3600000,
       shutdownGraceMs: 30000,
       metricsPort: 9464,
       metricsHost: '127.0.0.1',
@@ -143,6 +144,7 @@ describe('defaults', () => {
       worker: {
         concurrency: 4,
         lockTtlMs: 3000,
+        orphanArtifactAgeMs: 3600000,
         shutdownGraceMs: 10000,
         metricsPort: 0,
         metricsHost: '127.0.0.1',

@@ -31,7 +31,13 @@ function fromHistory(h: JobHistoryRecord, attempts: Config['worker']['attempts']
     processedAt: h.startedAt,
     finishedAt: h.finishedAt,
     runAt: null,
+    ...lockOf(h),
   };
+}
+
+/** When the recorded run held its database lock (null: recorded before the history kept it). */
+function lockOf(h: JobHistoryRecord): Pick<JobView, 'lock'> {
+  return { lock: { acquiredAt: h.lockAcquiredAt ?? null, releasedAt: h.lockReleasedAt ?? null } };
 }
 
 /** `/v1/jobs/:jobId`: what the statusUrl of a 202 points at. */
@@ -70,7 +76,13 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
         if (isRedisUnavailable(err)) return (await history()) ?? Promise.reject(err);
         throw err;
       }
-      if (s) return { ...s, state: (KNOWN.has(s.state) ? s.state : 'unknown') as JobState };
+      if (s) {
+        const view: JobView = { ...s, state: (KNOWN.has(s.state) ? s.state : 'unknown') as JobState };
+        if (s.state !== 'completed' && s.state !== 'failed') return view;
+        // Finished: the history knows when the run held the database lock (one catalog read).
+        const h = await app.catalog.getJob(jobId).catch(() => null);
+        return h && h.queue === s.queue ? { ...view, ...lockOf(h) } : view;
+      }
       const h = await history();
       if (h) return h;
       throw new JobNotFoundError(jobId);
