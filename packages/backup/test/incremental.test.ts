@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -210,5 +210,115 @@ describe('incremental backups (formatVersion 2)', () => {
     const v = await verifyBackup({ storage: sb.storage, artifactKey: last.manifest.artifactKey, keys, tmpDir: sb.tmpDir });
     expect(v.integrity).toBe('ok');
     expect(v.tables.t).toBeGreaterThan(2000);
+  });
+
+  describe('broken chains are detected, never restored', () => {
+    /** A full + 3 deltas of `inc`, and a full of another database `other`. */
+    async function chain(): Promise<{ src: string; ms: Manifest[]; other: Manifest }> {
+      const src = join(sb.dir, 'live.db');
+      makeDb(src);
+      const ms: Manifest[] = [];
+      for (let i = 0; i < 4; i++) {
+        if (i) apply(src, { op: 'insert', n: 40 * i, len: 30 });
+        ms.push((await createBackup(backupOpts(src))).manifest);
+      }
+      const osrc = join(sb.dir, 'other.db');
+      makeDb(osrc);
+      const other = (await createBackup(backupOpts(osrc, { databaseId: 'other' }))).manifest;
+      return { src, ms, other };
+    }
+    const restoreCode = async (m: Manifest): Promise<string> => {
+      const target = join(sb.dir, `t-${Math.random().toString(16).slice(2)}.db`);
+      try {
+        await restoreBackup({ storage: sb.storage, artifactKey: m.artifactKey, keys, tmpDir: sb.tmpDir, targetPath: target, mode: 'new' });
+        return 'restored';
+      } catch (err) {
+        expect(await ls(sb.dir)).not.toContain(target.split('/').pop());
+        expect(await ls(sb.tmpDir)).toEqual([]);
+        return (err as { code: string }).code;
+      }
+    };
+    const file = (key: string): string => join(sb.storageDir, key);
+    const editManifest = async (m: Manifest, edit: (j: Manifest) => void): Promise<void> => {
+      const j = JSON.parse(await readFile(file(m.artifactKey + '.manifest.json'), 'utf8')) as Manifest;
+      edit(j);
+      await writeFile(file(m.artifactKey + '.manifest.json'), JSON.stringify(j));
+    };
+
+    it('tampered links: a flipped byte in a middle delta, in the base, or in the final page map', async () => {
+      const { ms } = await chain();
+      const flip = async (key: string): Promise<void> => {
+        const b = await readFile(file(key));
+        b[Math.floor(b.length / 2)]! ^= 0x40;
+        await writeFile(file(key), b);
+      };
+      await flip(ms[2]!.artifactKey);
+      expect(await restoreCode(ms[3]!)).toMatch(/^BACKUP_(AUTH_FAILED|CHECKSUM_MISMATCH)$/);
+      expect(await restoreCode(ms[1]!)).toBe('restored');
+      await flip(ms[3]!.pageMap!.key);
+      expect(await restoreCode(ms[3]!)).toBe('BACKUP_CHAIN_BROKEN');
+      await flip(ms[0]!.artifactKey);
+      expect(await restoreCode(ms[1]!)).toMatch(/^BACKUP_(AUTH_FAILED|CHECKSUM_MISMATCH)$/);
+    });
+
+    it('missing links: a middle delta manifest or artifact, the base artifact', async () => {
+      const { ms } = await chain();
+      const { unlink } = await import('node:fs/promises');
+      await unlink(file(ms[0]!.artifactKey));
+      expect(await restoreCode(ms[1]!)).toBe('BACKUP_CHAIN_BROKEN');
+      const { ms: ms2 } = await (async () => {
+        await sb.cleanup();
+        sb = await sandbox();
+        return chain();
+      })();
+      await unlink(file(ms2[1]!.artifactKey));
+      expect(await restoreCode(ms2[3]!)).toBe('BACKUP_CHAIN_BROKEN');
+      await unlink(file(ms2[2]!.artifactKey + '.manifest.json'));
+      expect(await restoreCode(ms2[3]!)).toBe('BACKUP_CHAIN_BROKEN');
+      // The next backup cannot build on the broken chain: a full, never a broken delta.
+      const next = await createBackup(backupOpts(join(sb.dir, 'live.db')));
+      expect(next.manifest.kind).toBe('full');
+      expect(next.incrementalReason).toMatch(/chain cannot be used/);
+    });
+
+    it('reordered links: a delta re-pointed past its parent, with its manifest made consistent', async () => {
+      const { ms } = await chain();
+      const [a, b] = [ms[1]!, ms[3]!];
+      await editManifest(b, (j) => {
+        j.parentId = a.backupId;
+        j.parent = { backupId: a.backupId, artifactKey: a.artifactKey, snapshotSha256: a.snapshot.sha256, pageCount: a.snapshot.sqlite.pageCount };
+        j.chainLength = 2;
+      });
+      // The manifests agree, but the delta payload is bound (authenticated) to its real parent.
+      expect(await restoreCode(b)).toBe('BACKUP_CHAIN_BROKEN');
+      await editManifest(ms[2]!, (j) => {
+        j.chainLength = 5;
+      });
+      expect(await restoreCode(ms[2]!)).toBe('BACKUP_CHAIN_BROKEN');
+    });
+
+    it('foreign links: a parent of another database, a base artifact swapped for another database\'s', async () => {
+      const { ms, other } = await chain();
+      await editManifest(ms[1]!, (j) => {
+        j.parent = { ...j.parent!, artifactKey: other.artifactKey };
+      });
+      expect(await restoreCode(ms[1]!)).toBe('BACKUP_CHAIN_BROKEN');
+      await copyFile(file(other.artifactKey), file(ms[0]!.artifactKey));
+      expect(await restoreCode(ms[2]!)).toMatch(/^BACKUP_(CHAIN_BROKEN|MANIFEST_MISMATCH|CHECKSUM_MISMATCH)$/);
+    });
+
+    it('an unverifiable parent (page map gone or damaged) makes the next backup a full', async () => {
+      const { src, ms } = await chain();
+      const { unlink } = await import('node:fs/promises');
+      await unlink(file(ms[3]!.pageMap!.key));
+      const next = await createBackup(backupOpts(src));
+      expect(next.manifest.kind).toBe('full');
+      await writeFile(file(next.manifest.pageMap!.key), Buffer.alloc(100));
+      const again = await createBackup(backupOpts(src));
+      expect(again.manifest.kind).toBe('full');
+      apply(src, { op: 'insert', n: 1, len: 1 });
+      const delta = await createBackup(backupOpts(src));
+      expect(delta.manifest).toMatchObject({ kind: 'delta', parentId: again.manifest.backupId });
+    });
   });
 });
