@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createBackup, restoreBackup, verifyBackup, type BackupOptions, type Manifest } from '../src/index.js';
+import { openStorage } from '@mfb/storage';
+import { copyBackup, createBackup, deleteCopy, restoreBackup, verifyBackup, type BackupOptions, type Manifest } from '../src/index.js';
 import { KEY_A, ls, sandbox, type Sandbox } from './helpers.js';
 
 let sb: Sandbox;
@@ -198,6 +199,25 @@ describe('incremental backups (formatVersion 2)', () => {
     );
     expect(await ls(sb.tmpDir)).toEqual([]);
   }, 300_000);
+
+  it('a chain copied to another target (page maps included) restores from there; deleteCopy removes the page map', async () => {
+    const src = join(sb.dir, 'live.db');
+    makeDb(src);
+    const ms: Manifest[] = [];
+    for (let i = 0; i < 3; i++) {
+      if (i) apply(src, { op: 'update', every: 5, salt: i });
+      ms.push((await createBackup(backupOpts(src))).manifest);
+    }
+    const other = openStorage('file://' + join(sb.dir, 'second'));
+    for (const m of ms) await copyBackup(sb.storage, other, m);
+    const target = join(sb.dir, 'from-second.db');
+    await restoreBackup({ storage: other, artifactKey: ms[2]!.artifactKey, keys, tmpDir: sb.tmpDir, targetPath: target, mode: 'new' });
+    expect(await fileSha(target)).toBe(ms[2]!.snapshot.sha256);
+    expect(rowsHash(target)).toBe(rowsHash(src));
+    await deleteCopy(other, ms[2]!.artifactKey);
+    expect(await other.head(ms[2]!.pageMap!.key)).toBeNull();
+    expect(await other.head(ms[1]!.pageMap!.key)).not.toBeNull();
+  });
 
   it('verify checks every link of the chain', async () => {
     const src = join(sb.dir, 'live.db');
