@@ -71,6 +71,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(['gzip', 'zstd', 'none']))
     .option('--level <n>', 'override the compression level (gzip 1-9, zstd 1-19)')
     .option('--busy-timeout <seconds>', 'how long to wait for a writer holding the source locked (default 30)')
+    .option('--full', 'take a full backup even when an incremental (delta) one is due')
     .action(async (id: string, o, cmd: Command) => {
       const { runBackup, humanBackup } = await import('./commands/backup.js');
       emit(await runBackup(await context(cmd), id, o), humanBackup);

@@ -11,6 +11,7 @@ import type {
   CompressionConfig,
   Config,
   DatabaseConfig,
+  IncrementalConfig,
   RetentionConfig,
   ScheduleConfig,
   TargetConfig,
@@ -253,6 +254,24 @@ function parseRetention(p: Problems, v: unknown, fp: string, fallback: Retention
   }
 }
 
+function parseIncremental(p: Problems, v: unknown, fp: string): IncrementalConfig | undefined {
+  const o = mapping(p, v, fp, ['enabled', 'fullEvery', 'maxChainRatio', 'minSizeBytes']);
+  if (!o) return undefined;
+  const out: IncrementalConfig = {};
+  const enabled = optBool(p, o, 'enabled', fp);
+  if (enabled !== undefined) out.enabled = enabled;
+  const fullEvery = optInt(p, o, 'fullEvery', fp, 1, 1000);
+  if (fullEvery !== undefined) out.fullEvery = fullEvery;
+  const minSizeBytes = optInt(p, o, 'minSizeBytes', fp, 0, Number.MAX_SAFE_INTEGER);
+  if (minSizeBytes !== undefined) out.minSizeBytes = minSizeBytes;
+  const r = o['maxChainRatio'];
+  if (r !== undefined) {
+    if (typeof r !== 'number' || !Number.isFinite(r) || r < 0 || r > 100) p.add(join(fp, 'maxChainRatio'), `must be a number 0-100, got ${show(r)}`);
+    else out.maxChainRatio = r;
+  }
+  return out;
+}
+
 function parseCompression(p: Problems, v: unknown, fp: string): CompressionConfig {
   const o = mapping(p, v, fp, ['algorithm', 'level']);
   const algorithm = (o ? optStr(p, o, 'algorithm', fp, { oneOf: ['gzip', 'zstd', 'none'] }) : undefined) as CompressionAlgorithm | undefined;
@@ -432,7 +451,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const rawDbs = list(p, top['databases'], 'databases');
   rawDbs.forEach((item, i) => {
     const dp = join('databases', i);
-    const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules']);
+    const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules', 'incremental']);
     if (!o) return;
     const id = reqStr(p, o, 'id', dp, { pattern: ID_RE, patternText: ID_RULE });
     if (id !== undefined && databases.some((d) => d.id === id)) p.add(join(dp, 'id'), `duplicate database id ${show(id)}`);
@@ -456,6 +475,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     });
     const retention = parseRetention(p, o['retention'], join(dp, 'retention'), localRetention);
     const schedules = parseSchedules(p, o['schedules'], join(dp, 'schedules'));
+    const incremental = o['incremental'] === undefined ? undefined : parseIncremental(p, o['incremental'], join(dp, 'incremental'));
     if (id === undefined || dbPath === undefined) return;
     databases.push({
       id,
@@ -465,6 +485,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       targets: tnames,
       retention,
       schedules,
+      ...(incremental ? { incremental } : {}),
     });
   });
   if (rawDbs.length === 0) {
