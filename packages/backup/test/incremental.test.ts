@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStorage } from '@mfb/storage';
 import { copyBackup, createBackup, deleteCopy, restoreBackup, verifyBackup, type BackupOptions, type Manifest } from '../src/index.js';
 import { KEY_A, ls, sandbox, type Sandbox } from './helpers.js';
@@ -234,18 +234,31 @@ describe('incremental backups (formatVersion 2)', () => {
 
   describe('broken chains are detected, never restored', () => {
     /** A full + 3 deltas of `inc`, and a full of another database `other`. */
+    /** Built once: a full + 3 deltas of `inc`, and a full of another database `other`; each test gets a copy. */
+    let template: { sb: Sandbox; ms: Manifest[]; other: Manifest } | null = null;
+    afterAll(async () => {
+      await template?.sb.cleanup();
+    });
     async function chain(): Promise<{ src: string; ms: Manifest[]; other: Manifest }> {
-      const src = join(sb.dir, 'live.db');
-      makeDb(src);
-      const ms: Manifest[] = [];
-      for (let i = 0; i < 4; i++) {
-        if (i) apply(src, { op: 'insert', n: 40 * i, len: 30 });
-        ms.push((await createBackup(backupOpts(src))).manifest);
+      if (!template) {
+        const t = await sandbox();
+        const tsrc = join(t.dir, 'live.db');
+        makeDb(tsrc);
+        const ms: Manifest[] = [];
+        for (let i = 0; i < 4; i++) {
+          if (i) apply(tsrc, { op: 'insert', n: 40 * i, len: 30 });
+          ms.push((await createBackup({ ...backupOpts(tsrc), storage: t.storage, tmpDir: t.tmpDir })).manifest);
+        }
+        const osrc = join(t.dir, 'other.db');
+        makeDb(osrc);
+        const other = (await createBackup({ ...backupOpts(osrc, { databaseId: 'other' }), storage: t.storage, tmpDir: t.tmpDir })).manifest;
+        template = { sb: t, ms, other };
       }
-      const osrc = join(sb.dir, 'other.db');
-      makeDb(osrc);
-      const other = (await createBackup(backupOpts(osrc, { databaseId: 'other' }))).manifest;
-      return { src, ms, other };
+      await rm(sb.storageDir, { recursive: true, force: true });
+      await cp(template.sb.storageDir, sb.storageDir, { recursive: true });
+      const src = join(sb.dir, 'live.db');
+      await cp(join(template.sb.dir, 'live.db'), src);
+      return { src, ms: template.ms, other: template.other };
     }
     const restoreCode = async (m: Manifest): Promise<string> => {
       const target = join(sb.dir, `t-${Math.random().toString(16).slice(2)}.db`);
