@@ -6,7 +6,8 @@ import { createCodec, BLOCK_SIZE, compressBlocks, defaultWindow, resolveLevel } 
 import { ENCRYPTION_ALGORITHM, Encryptor, validateKey, validateKeyId } from './crypto.js';
 import { planIncremental } from './chain.js';
 import { deltaBlocks, type DeltaStats } from './delta.js';
-import { AbortedError, DiskFullError, InvalidBackupOptionsError, isDiskFull } from './errors.js';
+import { AbortedError, DiskFullError, InvalidBackupOptionsError, isDiskFull, SourceCorruptError } from './errors.js';
+import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
 import { BlockPool, readBlocks, sha256 } from './hash.js';
 import { DATABASE_ID_RE, artifactKeyFor, newBackupId } from './ids.js';
 import { writeManifest } from './manifest.js';
@@ -46,6 +47,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const pageMapKey = pageMapKeyFor(opts.databaseId, backupId);
   let artifactStored = false;
   let pageMapStored = false;
+  let quickCheck: Promise<void> | null = null;
 
   try {
     progress('snapshot', 0, 0);
@@ -54,10 +56,26 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       destPath: snapPath,
       // A delta needs page N of the snapshot to be page N of the database: the backup API copy.
       method: plan.v2 ? 'backup-api' : (opts.snapshotMethod ?? 'vacuum-into'),
+      // formatVersion 2: the quick_check runs below, while the snapshot is compressed.
+      ...(plan.v2 ? { check: 'none' as const } : {}),
       ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
       ...(signal ? { signal } : {}),
     });
     progress('snapshot', snap.sizeBytes, snap.sizeBytes);
+    if (plan.v2) {
+      // The corruption detection VACUUM INTO gives for free (docs/backup-format.md 6.1), in a
+      // worker thread alongside the page hashing and compression; awaited before the manifest.
+      quickCheck = runSqliteTask('quickCheck', { path: snapPath }, signal).then(
+        () => undefined,
+        (err: unknown) => {
+          const code = err instanceof SqliteTaskError ? err.failure.code : '';
+          if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+            throw new SourceCorruptError(opts.sourcePath, (err as SqliteTaskError).failure.message, { cause: err });
+          throw err;
+        },
+      );
+      quickCheck.catch(() => undefined);
+    }
     let parent = plan.parent;
     let reason = plan.reason;
     if (parent && parent.map.pageSize !== snap.pageSize) {
@@ -140,6 +158,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       await codec.close();
     }
     signal?.throwIfAborted();
+    await quickCheck;
 
     const payloadSha256 = plainHash.digest('hex');
     const snapshotSha256 = parent ? delta.snapshotSha256! : payloadSha256;
@@ -193,8 +212,11 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     // Without its manifest an artifact is invisible, but do not leave it behind either.
     if (artifactStored) await opts.storage.delete(artifactKey).catch(() => undefined);
     if (pageMapStored) await opts.storage.delete(pageMapKey).catch(() => undefined);
-    throw classify(err, signal, opts.tmpDir);
+    // A failed check explains a failed compression of a damaged snapshot better than its own error.
+    const checked = await quickCheck?.then(() => null, (e: unknown) => e);
+    throw classify(checked instanceof SourceCorruptError ? checked : err, signal, opts.tmpDir);
   } finally {
+    await quickCheck?.catch(() => undefined);
     await removeWithSidecars(snapPath);
   }
 }

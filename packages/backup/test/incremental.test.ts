@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -217,6 +217,23 @@ describe('incremental backups (formatVersion 2)', () => {
     await deleteCopy(other, ms[2]!.artifactKey);
     expect(await other.head(ms[2]!.pageMap!.key)).toBeNull();
     expect(await other.head(ms[1]!.pageMap!.key)).not.toBeNull();
+  });
+
+  it('a corrupt source fails a formatVersion 2 backup with BACKUP_SOURCE_CORRUPT (quick_check of the page copy), nothing stored', async () => {
+    const src = join(sb.dir, 'live.db');
+    makeDb(src);
+    await createBackup(backupOpts(src));
+    const before = await ls(join(sb.storageDir, 'inc'));
+    const fh = await open(src, 'r+');
+    await fh.write(Buffer.alloc(4096 * 8, 0x5a), 0, 4096 * 8, 4096 * 10);
+    await fh.close();
+    const err = await createBackup(backupOpts(src)).then(
+      () => null,
+      (e: unknown) => e as { code: string },
+    );
+    expect(err?.code).toBe('BACKUP_SOURCE_CORRUPT');
+    expect(await ls(join(sb.storageDir, 'inc'))).toEqual(before);
+    expect(await ls(sb.tmpDir)).toEqual([]);
   });
 
   it('verify checks every link of the chain', async () => {
