@@ -484,8 +484,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const envRedis = envStr(env, 'REDIS_URL');
   let redisUrl: string = DEFAULTS.redisUrl;
   const checkRedisUrl = (u: string, fp: string): boolean => {
-    if (/^rediss?:\/\/[^\s]+$/.test(u)) return true;
-    p.add(fp, `must be a redis:// or rediss:// URL, got ${show(redactUrl(u))}`);
+    // One server, Sentinel (`redis+sentinel://s1:26379,s2:26379/<primary>`) or Cluster
+    // (`redis+cluster://n1:6379,n2:6379`); @mfb/jobs parses the host lists (docs/scaling.md).
+    if (/^rediss?(\+sentinel|\+cluster)?:\/\/[^\s]+$/.test(u)) return true;
+    p.add(fp, `must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL, got ${show(redactUrl(u))}`);
     return false;
   };
   if (envRedis !== undefined) {
@@ -501,7 +503,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     if (prefixPattern.test(envPrefix)) redisPrefix = envPrefix;
     else p.add('env MFB_REDIS_PREFIX', `must be letters, digits, _ . : - (at most 64), got ${show(envPrefix)}`);
   }
-  const redisTls = optBool(p, ro, 'tls', 'redis') ?? redisUrl.startsWith('rediss://');
+  const redisTls = optBool(p, ro, 'tls', 'redis') ?? redisUrl.startsWith('rediss');
 
   // ---- numbers that the environment may override
   const envInt = (name: string, fileVal: number | undefined, dflt: number, min: number, max: number): number => {

@@ -2,9 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config } from '@mfb/config';
 import { redactUrl } from '@mfb/errors';
-import { DatabaseLocks, checkRedis, createQueues, type Queues } from '@mfb/jobs';
+import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type Queues, type RedisConnection } from '@mfb/jobs';
 import { createLogger, type Logger } from '@mfb/observability';
-import type { Redis } from 'ioredis';
 
 /**
  * Open the catalog of `config` and bring its schema up to date. Creates the data directory
@@ -18,13 +17,13 @@ export async function openMigratedCatalog(config: Pick<Config, 'dataDir' | 'cata
 }
 
 /** The job queues over `redis`, with the config's retry settings (`worker.attempts`, `worker.backoffMs`). */
-export function queuesFor(config: Pick<Config, 'redis' | 'worker'>, redis: Redis): Queues {
-  return createQueues(redis, config.redis.prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+export function queuesFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): Queues {
+  return createQueues(redis, effectivePrefix(config.redis), { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
 }
 
 /** The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`) and TTL in every process. */
-export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: Redis): DatabaseLocks {
-  return new DatabaseLocks(redis, config.redis.prefix, config.worker.lockTtlMs);
+export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): DatabaseLocks {
+  return new DatabaseLocks(redis, effectivePrefix(config.redis), config.worker.lockTtlMs);
 }
 
 /** A start-up step failed; `exitCode` is what the process exits with (2: bad config, 1: otherwise). */
