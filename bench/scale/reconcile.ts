@@ -1,6 +1,8 @@
 /**
- * bench/scale/reconcile: reconcile N schedules into BullMQ from empty (as after FLUSHALL), then
- * again in the steady state (nothing to change), and the Redis memory each schedule costs.
+ * bench/scale/reconcile: reconcile N schedules into BullMQ from empty (as after FLUSHALL), and
+ * again in the steady state (nothing to change), in parallel (the code's default) and one at a
+ * time (the landed code's behaviour) alternately in the same run; and the Redis memory each
+ * schedule costs with Redis's default hash encoding and with `hash-max-listpack-value 1024`.
  *
  *   pnpm --filter @mfb/bench exec tsx --conditions=@mfb/source scale/reconcile.ts [N ...]
  *
@@ -13,6 +15,7 @@ import { ownRedis } from '@mfb/testkit';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const counts = sizes.length ? sizes : [10_000];
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
 function desired(n: number): DesiredSchedule[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -25,40 +28,56 @@ function desired(n: number): DesiredSchedule[] {
   }));
 }
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 const redisSrv = await ownRedis();
-await redisSrv.start();
+const redis = new Redis(redisSrv.url, { maxRetriesPerRequest: null });
 try {
   for (const n of counts) {
-    const redis = new Redis(redisSrv.url, { maxRetriesPerRequest: null });
-    await redis.flushall();
-    if (process.env.LISTPACK) await redis.config("SET", "hash-max-listpack-value", process.env.LISTPACK);
-    const before = Number((await redis.info('memory')).match(/used_memory:(\d+)/)?.[1]);
-    const queues = createQueues(redis, 'mfb', { attempts: { backup: 3, upload: 3, prune: 3, restore: 1, verify: 3 }, backoffMs: 2000 });
     const want = desired(n);
-    let t = performance.now();
-    const first = await reconcileSchedules(queues, want);
-    const fromEmpty = (performance.now() - t) / 1000;
-    t = performance.now();
-    const second = await reconcileSchedules(queues, want);
-    const steady = (performance.now() - t) / 1000;
-    const after = Number((await redis.info('memory')).match(/used_memory:(\d+)/)?.[1]);
-    const keys = await redis.dbsize();
-    if (process.env.STATS) console.log((await redis.info("commandstats")).split("\n").filter((l) => /calls=/.test(l)).join("\n"));
+    const times: Record<'parallel' | 'sequential', { empty: number[]; steady: number[] }> = { parallel: { empty: [], steady: [] }, sequential: { empty: [], steady: [] } };
+    const bytes: Record<string, number> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of round % 2 ? (['sequential', 'parallel'] as const) : (['parallel', 'sequential'] as const)) {
+        for (const listpack of ['default', '1024']) {
+          if (listpack === '1024' && mode === 'sequential') continue;
+          await redis.flushall();
+          await redis.config('SET', 'hash-max-listpack-value', listpack === 'default' ? '64' : listpack);
+          const before = Number((await redis.info('memory')).match(/used_memory:(\d+)/)?.[1]);
+          const queues = createQueues(redis, 'mfb', { attempts: { backup: 3, upload: 3, prune: 3, restore: 1, verify: 3 }, backoffMs: 2000 });
+          const parallelism = mode === 'parallel' ? undefined : 1;
+          let t = performance.now();
+          const first = await reconcileSchedules(queues, want, parallelism ? { parallelism } : {});
+          const empty = (performance.now() - t) / 1000;
+          t = performance.now();
+          const second = await reconcileSchedules(queues, want, parallelism ? { parallelism } : {});
+          const steady = (performance.now() - t) / 1000;
+          if (first.upserted.length !== n || second.unchanged.length !== n) throw new Error('reconcile did not converge');
+          const after = Number((await redis.info('memory')).match(/used_memory:(\d+)/)?.[1]);
+          bytes[listpack] = Math.round((after - before) / n);
+          if (listpack === 'default') {
+            times[mode].empty.push(empty);
+            times[mode].steady.push(steady);
+          }
+          await closeQueues(queues);
+        }
+      }
+    }
+    const p = { empty: median(times.parallel.empty), steady: median(times.parallel.steady) };
+    const s = { empty: median(times.sequential.empty), steady: median(times.sequential.steady) };
     console.log(
       JSON.stringify({
         schedules: n,
-        fromEmptySeconds: +fromEmpty.toFixed(3),
-        upserted: first.upserted.length,
-        steadySeconds: +steady.toFixed(3),
-        unchanged: second.unchanged.length,
-        redisBytesPerSchedule: Math.round((after - before) / n),
-        redisKeys: keys,
+        rounds: ROUNDS,
+        parallel: { fromEmptySeconds: +p.empty.toFixed(3), steadySeconds: +p.steady.toFixed(3) },
+        sequential: { fromEmptySeconds: +s.empty.toFixed(3), steadySeconds: +s.steady.toFixed(3) },
+        fromEmptyRatio: +(p.empty / s.empty).toFixed(2),
+        redisBytesPerSchedule: bytes['default'],
+        redisBytesPerScheduleListpack1024: bytes['1024'],
       }),
     );
-    await closeQueues(queues);
-    redis.disconnect();
   }
 } finally {
-  await redisSrv.stop();
+  redis.disconnect();
   await redisSrv.dispose();
 }

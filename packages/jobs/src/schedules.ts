@@ -65,7 +65,8 @@ function same(existing: JobSchedulerJson, s: DesiredSchedule, data: unknown): bo
  * at start-up, after every schedule change, and periodically (a flushed Redis gets its
  * schedules back).
  */
-export async function reconcileSchedules(queues: Queues, desired: readonly DesiredSchedule[]): Promise<ReconcileResult> {
+export async function reconcileSchedules(queues: Queues, desired: readonly DesiredSchedule[], opts: { parallelism?: number } = {}): Promise<ReconcileResult> {
+  const parallelism = opts.parallelism ?? RECONCILE_PARALLELISM;
   const result: ReconcileResult = { upserted: [], removed: [], unchanged: [] };
   for (const job of SCHEDULED_JOBS) {
     const queue = queues[job];
@@ -73,7 +74,7 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
     const existing = (await queue.getJobSchedulers(0, -1, true)).filter((j) => (j.key ?? j.id ?? '').startsWith(SCHEDULER_PREFIX));
     const have = new Map(existing.map((j) => [j.key ?? j.id ?? '', j]));
     const removals = [...have.keys()].filter((id) => !want.has(id));
-    await inParallel(removals, async (id) => {
+    await inParallel(parallelism, removals, async (id) => {
       await queue.removeJobScheduler(id);
     });
     result.removed.push(...removals);
@@ -85,7 +86,7 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
       else upserts.push([id, s, data]);
     }
     const opts = schedulerTemplateOpts(queue.defaultJobOptions);
-    await inParallel(upserts, async ([id, s, data]) => {
+    await inParallel(parallelism, upserts, async ([id, s, data]) => {
       // Queue<..., NameType> types the scheduler id as the job name; ours are free-form ids.
       await (queue as unknown as Queue).upsertJobScheduler(id, { pattern: s.cron, tz: s.timezone }, { name: job, data, opts });
     });
@@ -100,14 +101,14 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
  * network instead of 10,000 sequential ones. Bounded so a huge fleet does not queue 100,000
  * promises and scripts at once.
  */
-const RECONCILE_PARALLELISM = 256;
+const RECONCILE_PARALLELISM = 64;
 
-async function inParallel<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+async function inParallel<T>(parallelism: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < items.length) await fn(items[next++] as T);
   };
-  await Promise.all(Array.from({ length: Math.min(RECONCILE_PARALLELISM, items.length) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallelism, items.length)) }, lane));
 }
 
 function schedulerTemplateOpts(d: Queues['backup']['defaultJobOptions']): { attempts?: number; backoff?: typeof d.backoff } {
