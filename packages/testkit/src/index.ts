@@ -9,3 +9,4 @@ export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azur
 export { tsNode } from './ts-process.js';
 export { runProcess, type ProcessRun } from './process.js';
 export { canMountTmpfs, mountTmpfs } from './tmpfs.js';
+export { ensurePostgres, POSTGRES_URL } from './postgres.js';
