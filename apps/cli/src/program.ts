@@ -141,9 +141,17 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     }
   });
 
-  program
-    .command('catalog')
-    .description('catalog maintenance')
+  const catalogCmd = program.command('catalog').description('catalog maintenance');
+  catalogCmd
+    .command('migrate')
+    .description('copy a catalog to another store, e.g. the embedded SQLite file to a PostgreSQL server shared by several hosts (idempotent; the source is only read)')
+    .requiredOption('--from <catalog>', 'sqlite:<file> (or a path) or postgres://user:pass@host/db[?schema=mfb]')
+    .requiredOption('--to <catalog>', 'sqlite:<file> (or a path) or postgres://user:pass@host/db[?schema=mfb]')
+    .action(async (o: { from: string; to: string }) => {
+      const { runCatalogMigrate, humanCatalogMigrate } = await import('./commands/catalog.js');
+      emit(await runCatalogMigrate(o), humanCatalogMigrate);
+    });
+  catalogCmd
     .command('rebuild')
     .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent')
     .option('--from <target>', 'rebuild from this configured target (e.g. a bucket) instead of primary storage (default: local)')

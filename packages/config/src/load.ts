@@ -45,6 +45,7 @@ export const DEFAULT_CONFIG_FILE = 'mfb.config.yaml';
 interface FileShape {
   dataDir?: string;
   catalogPath?: string;
+  catalogUrl?: string;
   tmpDir?: string;
   storageUrl?: string;
   localRetention?: RetentionConfig;
@@ -203,6 +204,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   };
   const catalogPath = pathOpt('catalogPath', 'MFB_CATALOG_PATH', path.join(dataDir, 'catalog.db'));
   const tmpDir = pathOpt('tmpDir', 'MFB_TMP_DIR', path.join(dataDir, 'tmp'));
+  const catalogUrl = envStr(env, 'MFB_CATALOG_URL') !== undefined ? fromEnv<string>('MFB_CATALOG_URL', PathsSchema.catalogUrl) : top.catalogUrl;
   let storageUrl = pathToFileURL(path.join(dataDir, 'backups')).href;
   if (envStr(env, 'MFB_STORAGE_URL') !== undefined) {
     const u = fromEnv<string>('MFB_STORAGE_URL', PathsSchema.storageUrl);
@@ -318,7 +320,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const ro = top.redis ?? {};
   const redisUrl = (envStr(env, 'REDIS_URL') !== undefined ? fromEnv<string>('REDIS_URL', field(RedisSchema, 'url')) : ro.url) ?? DEFAULTS.redisUrl;
   const redisPrefix = fromEnv<string>('MFB_REDIS_PREFIX', field(RedisSchema, 'prefix')) ?? ro.prefix ?? DEFAULTS.redisPrefix;
-  const redisTls = ro.tls ?? redisUrl.startsWith('rediss://');
+  const redisTls = ro.tls ?? redisUrl.startsWith('rediss');
 
   // ---- worker
   const wo = top.worker ?? {};
@@ -393,6 +395,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     source: file ?? 'defaults',
     dataDir,
     catalogPath,
+    ...(catalogUrl !== undefined ? { catalogUrl } : {}),
     tmpDir,
     storageUrl,
     localRetention,
@@ -450,6 +453,7 @@ export function redactConfig(c: Config): Record<string, unknown> {
   return {
     ...c,
     storageUrl: redactUrl(c.storageUrl),
+    ...(c.catalogUrl !== undefined ? { catalogUrl: redactUrl(c.catalogUrl) } : {}),
     targets: c.targets.map((t) => ({
       ...t,
       url: redactUrl(t.url),

@@ -93,8 +93,13 @@ export interface Config {
   source: string;
   /** Root for embedded defaults (`./data`). Created 0700. */
   dataDir: string;
-  /** SQLite catalog file. Default `${dataDir}/catalog.db`. */
+  /** SQLite catalog file. Default `${dataDir}/catalog.db`. Unused when `catalogUrl` is set. */
   catalogPath: string;
+  /**
+   * `postgres://user:pass@host/db[?schema=name]`: a PostgreSQL catalog that API and worker
+   * processes on several hosts share (docs/scaling.md). Absent: the SQLite file at `catalogPath`.
+   */
+  catalogUrl?: string;
   /** Scratch space for snapshots and restores. Default `${dataDir}/tmp`. */
   tmpDir: string;
   /** Primary storage every backup is written to first. Default `file://${dataDir}/backups`. */
