@@ -72,6 +72,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(['gzip', 'zstd', 'none']))
     .option('--level <n>', 'override the compression level (gzip 1-9, zstd 1-19)')
     .option('--busy-timeout <seconds>', 'how long to wait for a writer holding the source locked (default 30)')
+    .option('--full', 'take a full backup even when an incremental (delta) one is due')
     .option('--lock-wait <seconds>', 'how long to wait for the per-database lock a worker job or another backupctl holds (default 30; then exit 8)')
     .option('--force', 'proceed without the per-database lock (workers take it too): a running job of the database may collide')
     .action(async (id: string, o, cmd: Command) => {
@@ -145,9 +146,17 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     }
   });
 
-  program
-    .command('catalog')
-    .description('catalog maintenance')
+  const catalogCmd = program.command('catalog').description('catalog maintenance');
+  catalogCmd
+    .command('migrate')
+    .description('copy a catalog to another store, e.g. the embedded SQLite file to a PostgreSQL server shared by several hosts (idempotent; the source is only read)')
+    .requiredOption('--from <catalog>', 'sqlite:<file> (or a path) or postgres://user:pass@host/db[?schema=mfb]')
+    .requiredOption('--to <catalog>', 'sqlite:<file> (or a path) or postgres://user:pass@host/db[?schema=mfb]')
+    .action(async (o: { from: string; to: string }) => {
+      const { runCatalogMigrate, humanCatalogMigrate } = await import('./commands/catalog.js');
+      emit(await runCatalogMigrate(o), humanCatalogMigrate);
+    });
+  catalogCmd
     .command('rebuild')
     .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent; finding no manifest at all fails (exit 4)')
     .option('--from <target>', 'rebuild from this configured target (e.g. a bucket) instead of primary storage (default: local)')

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { LockLostError } from './errors.js';
+import type { RedisConnection } from './redis.js';
 
 // Compare-and-delete / compare-and-extend: only the owner token may release or renew, so a
 // holder whose lock expired (paused process, lost network) can never free someone else's lock.
@@ -43,7 +43,7 @@ export function lockSafetyMarginMs(ttlMs: number): number {
  * killed worker disappears after `ttlMs`; a holder that cannot renew stops trusting its lock
  * a safety margin before that (see {@link HeldLock}).
  */
-type LockRedis = Redis & {
+type LockRedis = RedisConnection & {
   mfbLockRelease(key: string, token: string): Promise<number>;
   mfbLockRenew(key: string, token: string, ttlMs: string): Promise<number>;
 };
@@ -52,7 +52,7 @@ export class DatabaseLocks {
   private readonly redis: LockRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly prefix: string,
     private readonly ttlMs: number,
   ) {
