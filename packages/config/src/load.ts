@@ -7,6 +7,7 @@ import { RETENTION_POLICY_FIELDS, RetentionPolicyError, validateRetentionPolicy 
 import { ConfigError } from './errors.js';
 import type {
   ApiKeyConfig,
+  RestoreDrillConfig,
   CompressionAlgorithm,
   CompressionConfig,
   Config,
@@ -66,7 +67,11 @@ export const DEFAULTS = Object.freeze({
   idleTimeoutMs: 300_000,
   logLevel: 'info',
   demoDatabaseId: 'demo',
+  restoreDrill: Object.freeze({ enabled: true, cron: '30 4 * * 0', timezone: 'UTC' }),
 });
+
+/** Schedule id of the restore drill (`restoreDrill`); reserved in `schedules`. */
+export const RESTORE_DRILL_SCHEDULE_ID = 'restore-drill';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const JOBS = ['backup', 'verify', 'prune'] as const;
@@ -268,6 +273,22 @@ function parseCompression(p: Problems, v: unknown, fp: string): CompressionConfi
   return { algorithm: alg, level: level ?? DEFAULTS.compression[alg] };
 }
 
+function parseRestoreDrill(p: Problems, v: unknown, fp: string): RestoreDrillConfig {
+  const d = DEFAULTS.restoreDrill;
+  if (v === undefined || v === null) return { ...d };
+  if (v === false) return { ...d, enabled: false };
+  if (v === true) return { ...d };
+  const o = mapping(p, v, fp, ['enabled', 'cron', 'timezone']);
+  if (!o) return { ...d };
+  const enabled = optBool(p, o, 'enabled', fp) ?? true;
+  const cron = optStr(p, o, 'cron', fp) ?? d.cron;
+  const prob = cronProblem(cron);
+  if (prob) p.add(join(fp, 'cron'), prob);
+  const timezone = optStr(p, o, 'timezone', fp) ?? d.timezone;
+  if (!isValidTimeZone(timezone)) p.add(join(fp, 'timezone'), `unknown time zone ${show(timezone)} (use an IANA name such as Europe/Berlin or UTC)`);
+  return { enabled, cron: cron.trim(), timezone };
+}
+
 function parseSchedules(p: Problems, v: unknown, fp: string): ScheduleConfig[] {
   const out: ScheduleConfig[] = [];
   const seen = new Set<string>();
@@ -278,6 +299,7 @@ function parseSchedules(p: Problems, v: unknown, fp: string): ScheduleConfig[] {
     const id = reqStr(p, o, 'id', sp, { pattern: ID_RE, patternText: ID_RULE });
     if (id !== undefined) {
       if (seen.has(id)) p.add(join(sp, 'id'), `duplicate schedule id ${show(id)} for this database`);
+      if (id === RESTORE_DRILL_SCHEDULE_ID) p.add(join(sp, 'id'), `${show(id)} is reserved for the restore drill (set restoreDrill instead)`);
       seen.add(id);
     }
     const cron = reqStr(p, o, 'cron', sp);
@@ -432,7 +454,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const rawDbs = list(p, top['databases'], 'databases');
   rawDbs.forEach((item, i) => {
     const dp = join('databases', i);
-    const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules']);
+    const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules', 'restoreDrill']);
     if (!o) return;
     const id = reqStr(p, o, 'id', dp, { pattern: ID_RE, patternText: ID_RULE });
     if (id !== undefined && databases.some((d) => d.id === id)) p.add(join(dp, 'id'), `duplicate database id ${show(id)}`);
@@ -456,6 +478,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     });
     const retention = parseRetention(p, o['retention'], join(dp, 'retention'), localRetention);
     const schedules = parseSchedules(p, o['schedules'], join(dp, 'schedules'));
+    const restoreDrill = parseRestoreDrill(p, o['restoreDrill'], join(dp, 'restoreDrill'));
     if (id === undefined || dbPath === undefined) return;
     databases.push({
       id,
@@ -465,6 +488,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       targets: tnames,
       retention,
       schedules,
+      restoreDrill,
     });
   });
   if (rawDbs.length === 0) {
@@ -475,6 +499,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       targets: [],
       retention: localRetention,
       schedules: [],
+      restoreDrill: { ...DEFAULTS.restoreDrill },
       demo: true,
     });
   }

@@ -32,6 +32,14 @@ export interface ScheduleConfig {
   paused: boolean;
 }
 
+export interface RestoreDrillConfig {
+  enabled: boolean;
+  /** Cron pattern (5 or 6 fields). */
+  cron: string;
+  /** IANA time zone. */
+  timezone: string;
+}
+
 export interface DatabaseConfig {
   /** Stable id used in storage keys, metrics labels and URLs: `ID_PATTERN` of @mfb/client. */
   id: string;
@@ -44,6 +52,12 @@ export interface DatabaseConfig {
   targets: string[];
   retention: RetentionConfig;
   schedules: ScheduleConfig[];
+  /**
+   * Restore drill (docs/operations.md "Restore drills"): a scheduled verify job (schedule id
+   * `restore-drill`) that restores the newest backup of every target to scratch and checks it.
+   * Default weekly (`30 4 * * 0`, UTC); `restoreDrill: false` turns it off.
+   */
+  restoreDrill: RestoreDrillConfig;
   /**
    * True only for the embedded-default `demo` entry (added when no database is configured);
    * the CLI generates the demo finance database at `path` when it is missing.
