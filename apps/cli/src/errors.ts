@@ -45,3 +45,14 @@ export class NoApiKeyError extends CliError {
     super('CLI_NO_API_KEY', `no API key with "${scope}" scope: pass --api-key-file or configure api.keys`, { permanent: true, status: 400 });
   }
 }
+
+/** Another process (a worker's job, another CLI run) holds the per-database lock. */
+export class DatabaseLockedError extends CliError {
+  constructor(databaseId: string) {
+    super('CLI_DATABASE_LOCKED', `database ${databaseId} is locked by a running job or command; try again when it has finished`, {
+      permanent: false,
+      status: 409,
+      details: { databaseId },
+    });
+  }
+}
