@@ -45,6 +45,8 @@ async function writeConfig(keys: Array<'old' | 'new'>, use: 'old' | 'new'): Prom
     settings: {
       keys: keys.map((id) => ({ id, base64: id === 'old' ? OLD : NEW })),
       targets: [{ name: 'nas', url: './nas' }],
+      // A killed rekey's lock expires quickly.
+      worker: { lockTtlMs: 1500 },
       databases: [{ id: 'fin', path: src, encryptionKeyId: use, targets: ['nas'], compression: { algorithm: 'gzip', level: 1 } }],
     },
   });
@@ -169,7 +171,7 @@ describe('key rotation', () => {
 
     // The lock of the killed run expires (TTL); then a second run completes the rotation.
     let report: { items: Array<{ from: string; outcome: string; backupId: string }> } | undefined;
-    for (let i = 0; i < 40 && !report; i++) {
+    for (let i = 0; i < 20 && !report; i++) {
       const r = await cli(v2, ['rekey', 'fin', '--all', '--to-key', 'new']);
       if (r.code === 0) report = JSON.parse(r.stdout) as typeof report;
       else {
@@ -178,6 +180,9 @@ describe('key rotation', () => {
       }
     }
     expect(report!.items).toEqual([expect.objectContaining({ from: b1, outcome: 'rekeyed' })]);
+    // The killed run's new backup (written, never recorded) is gone: one successor only.
+    const manifests = (await new LocalStorageDriver(join(dir, 'data', 'backups')).list('fin/')).items.filter((o) => o.key.endsWith('.manifest.json'));
+    expect(manifests.map((o) => o.key)).toEqual([`fin/${report!.items[0]!.backupId}.sqlite.gz.enc.manifest.json`]);
     const after = await catalogView();
     expect(after.find((b) => b.backupId === b1)!.live).toEqual([]);
     expect(after.find((b) => b.backupId === report!.items[0]!.backupId)!.live).toEqual(['local', 'nas']);

@@ -6,7 +6,7 @@ import { copyBackup, deleteCopy } from './copies.js';
 import { DecryptStream, ENCRYPTION_ALGORITHM, Encryptor, validateKey } from './crypto.js';
 import { AbortedError, ChecksumMismatchError, InvalidBackupOptionsError, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
 import { sha256 } from './hash.js';
-import { artifactKeyFor } from './ids.js';
+import { MANIFEST_SUFFIX, artifactKeyFor } from './ids.js';
 import { readManifest, writeManifest } from './manifest.js';
 import { writePinMarker } from './pin.js';
 import type { KeyRing, Manifest, Progress } from './types.js';
@@ -100,6 +100,26 @@ class EncryptStream extends Transform {
   }
 }
 
+/**
+ * Delete the copies of earlier, unfinished rekeys of `old` on `storage`: backups with the same
+ * time stamp whose manifest names `old` in `rekeyedFrom`. One `list` of that time stamp.
+ */
+async function removeUnrecordedSuccessors(storage: StorageDriver, old: Manifest): Promise<void> {
+  const stamp = `${old.databaseId}/${old.backupId.slice(0, old.backupId.lastIndexOf('-') + 1)}`;
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list(stamp, cursor ? { cursor } : {});
+    for (const o of page.items) {
+      if (!o.key.endsWith(MANIFEST_SUFFIX)) continue;
+      const artifactKey = o.key.slice(0, -MANIFEST_SUFFIX.length);
+      if (artifactKey === old.artifactKey) continue;
+      const m = await readManifest(storage, artifactKey).catch(() => null);
+      if (m?.rekeyedFrom === old.backupId) await deleteCopy(storage, artifactKey);
+    }
+    cursor = page.cursor;
+  } while (cursor);
+}
+
 /** Same time stamp as `backupId` (retention sees the same age), a new random tail. */
 export function rekeyedBackupId(backupId: string): string {
   return `${backupId.slice(0, backupId.lastIndexOf('-'))}-${randomBytes(4).toString('hex')}`;
@@ -121,7 +141,8 @@ export function rekeyedBackupId(backupId: string): string {
  *    each followed by `onOldCopyDeleted`.
  *
  * A failure or a kill before step 5 leaves every old copy intact; new copies written so far
- * are removed on a failure (a kill may leave them: a complete, verified backup).
+ * are removed on a failure, and what a killed run left is removed by the next run (its
+ * caller must not start one for a backup whose successor it already recorded).
  */
 export async function rekeyBackup(opts: RekeyOptions): Promise<RekeyResult> {
   const first = opts.copies[0];
@@ -135,6 +156,9 @@ export async function rekeyBackup(opts: RekeyOptions): Promise<RekeyResult> {
   const old = await readManifest(first.storage, first.artifactKey);
   if (old.encryption?.keyId === opts.toKeyId) return { from: old.backupId, backupId: old.backupId, manifest: old, copies: [], unchanged: true };
   if (old.encryption && !opts.keys.has(old.encryption.keyId)) throw new UnknownKeyIdError(old.encryption.keyId);
+
+  // What a killed earlier run left (never recorded: the caller checks its catalog first).
+  for (const c of opts.copies) await removeUnrecordedSuccessors(c.storage, old);
 
   const backupId = rekeyedBackupId(old.backupId);
   const artifactKey = artifactKeyFor(old.databaseId, backupId, old.compression.algorithm, true);
