@@ -214,6 +214,9 @@ export const VerifyBody = Type.Object(
   {
     backupId: Type.Optional(BackupIdSchema),
     from: Type.Optional(TargetNameSchema),
+    drill: Type.Optional(
+      Type.Boolean({ description: 'Run a restore drill now: the newest backup of every target, outcome recorded per target (`backupId` and `from` not allowed)' }),
+    ),
   },
   { additionalProperties: false },
 );
