@@ -123,7 +123,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 9,
-    name: 'restore drills per database and target',
+    name: 'restore drills per database and target; key ids of the config',
     sql: `
       -- The last restore drill of each (database, target) and the last one that succeeded.
       CREATE TABLE restore_drills (
@@ -137,6 +137,12 @@ export const MIGRATIONS: readonly Migration[] = [
         last_ok_at        TEXT,
         last_ok_backup_id TEXT,
         PRIMARY KEY (database_id, target)
+      ) WITHOUT ROWID;
+      -- Key ids the config had at the last start that passed the key check: a key that
+      -- disappears from the config while live backups need it is refused (KEY_STILL_IN_USE).
+      CREATE TABLE config_keys (
+        key_id  TEXT PRIMARY KEY,
+        seen_at TEXT NOT NULL
       ) WITHOUT ROWID;
     `,
   },

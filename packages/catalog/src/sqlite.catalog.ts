@@ -280,6 +280,9 @@ export class SqliteCatalog implements Catalog {
         `SELECT database_id, backup_id FROM backups WHERE live_count > 0 AND json_extract(manifest, '$.encryption.keyId') = ?
          ORDER BY created_ms DESC, backup_id DESC LIMIT 20`,
       ),
+      configKeyIds: db.prepare<[], { key_id: string }>('SELECT key_id FROM config_keys ORDER BY key_id'),
+      clearConfigKeys: db.prepare('DELETE FROM config_keys'),
+      addConfigKey: db.prepare('INSERT INTO config_keys (key_id, seen_at) VALUES (?, ?)'),
       listJobsOf: db.prepare<[string, number], JobRow>(
         'SELECT * FROM job_history WHERE database_id = ? ORDER BY finished_at DESC, job_id DESC LIMIT ?',
       ),
@@ -642,6 +645,23 @@ export class SqliteCatalog implements Catalog {
         backups: r.n,
         examples: this.s.keyExamples.all(r.key_id).map((e) => ({ databaseId: e.database_id, backupId: e.backup_id })),
       })),
+    );
+  }
+
+  async configKeyIds(): Promise<string[]> {
+    return this.guard('read config key ids', () => this.s.configKeyIds.all().map((r) => r.key_id));
+  }
+
+  async setConfigKeyIds(keyIds: readonly string[]): Promise<void> {
+    const at = this.now().toISOString();
+    const s = this.s;
+    this.guard('save config key ids', () =>
+      this.db
+        .transaction(() => {
+          s.clearConfigKeys.run();
+          for (const id of new Set(keyIds)) s.addConfigKey.run(id, at);
+        })
+        .immediate(),
     );
   }
 

@@ -169,4 +169,8 @@ export interface Catalog {
   listDrills(databaseId?: string): Promise<DrillRecord[]>;
   /** Key ids that protect live (not deleted) backups, with how many each. Unencrypted backups are not listed. */
   keyUsage(): Promise<KeyUsage[]>;
+  /** Key ids the config had at the last start that passed the key check (`setConfigKeyIds`). */
+  configKeyIds(): Promise<string[]>;
+  /** Replace the remembered key ids of the config. */
+  setConfigKeyIds(keyIds: readonly string[]): Promise<void>;
 }
