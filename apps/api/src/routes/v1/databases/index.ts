@@ -48,7 +48,8 @@ const databases: FastifyPluginAsyncTypebox = async (app) => {
         ageSeconds: age === null ? null : Math.round(age),
         expectedIntervalSeconds: expected,
       };
-      const order = ['local', ...db.targets];
+      // Drills of configured targets only: the database's own first, in its order.
+      const order = [...new Set(['local', ...db.targets, ...app.config.targets.map((t) => t.name)])];
       const restoreDrills = drills
         .filter((d) => order.includes(d.target))
         .sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target))
