@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { JOB_NAMES, enqueue, enqueueBackupNow, schedulerId } from '@mfb/jobs';
-import { createLogger } from '@mfb/observability';
+import { createLogger, createMetrics } from '@mfb/observability';
+import { loadDrillMetrics } from '../src/handlers/verify.handler.js';
 import { startWorker, type WorkerRuntime } from '../src/runtime.js';
 import { finished, idle, tempDir, testConfig } from './helpers.js';
 
@@ -97,5 +98,12 @@ describe('restore drills (real worker, Redis, storage)', () => {
     expect(Date.parse(byTarget['offsite']!.lastVerifiedAt!)).toBeGreaterThan(Date.parse(first.find((d) => d.target === 'offsite')!.lastVerifiedAt!));
     const outcomes = (await metric(runtime, 'mfb_restore_drills_total')).filter((v) => v.labels.outcome === 'failed');
     expect(outcomes).toEqual([{ labels: { database: 'a', target: 'nas', outcome: 'failed' }, value: 1 }]);
+
+    // A restarted worker has the gauge from the catalog at once (nas: the first drill's time).
+    const fresh = createMetrics();
+    await loadDrillMetrics(catalog, fresh);
+    const gauge = (await fresh.registry.getSingleMetric('mfb_last_verified_restore_timestamp_seconds')!.get()).values;
+    expect(gauge.find((v) => v.labels.target === 'nas')!.value).toBe(Date.parse(first.find((d) => d.target === 'nas')!.lastVerifiedAt!) / 1000);
+    expect(gauge).toHaveLength(3);
   });
 });

@@ -1,5 +1,6 @@
 import { verifyBackup } from '@mfb/backup';
-import type { BackupRecord } from '@mfb/catalog';
+import type { BackupRecord, Catalog } from '@mfb/catalog';
+import type { Metrics } from '@mfb/observability';
 import { isAppError } from '@mfb/errors';
 import type { Handler, HandlerContext } from '../context.js';
 import { BackupNotFoundError, BackupNotOnTargetError, NoBackupError, RestoreDrillFailedError } from '../errors.js';
@@ -113,4 +114,15 @@ async function runDrill(ctx: HandlerContext<'verify', VerifyReach>): Promise<{ d
   // Only transient failures (a storage that did not answer): the job is retried with backoff.
   if (!permanent) throw firstTransient;
   throw new RestoreDrillFailedError(db.id, failed.map((f) => `${f.target}: ${f.errorCode}`));
+}
+
+/**
+ * Set `mfb_last_verified_restore_timestamp_seconds` from the catalog (at worker start), so the
+ * gauge exists for every database and target that was ever verified, not only after the next
+ * drill of this process.
+ */
+export async function loadDrillMetrics(catalog: Pick<Catalog, 'listDrills'>, metrics: Pick<Metrics, 'lastVerifiedRestore'>): Promise<void> {
+  for (const d of await catalog.listDrills()) {
+    if (d.lastVerifiedAt !== null) metrics.lastVerifiedRestore.set({ database: d.databaseId, target: d.target }, Date.parse(d.lastVerifiedAt) / 1000);
+  }
 }
