@@ -146,30 +146,53 @@ describe('key rotation', () => {
     expect(summarizeFinanceDb(again)).toEqual(summarizeFinanceDb(src));
   });
 
-  it('a rekey killed after the new backup was written and verified leaves the old backup intact; a second run finishes', async () => {
+  it('a rekey killed mid-way leaves the old backup intact; the next run cleans up or finishes', async () => {
     await writeConfig(['old'], 'old');
     const b1 = await backupWithCopy(join(dir, 'mfb.config.yaml'));
     const v2 = await writeConfig(['old', 'new'], 'new');
-    const c = tsNode(MAIN, ['--config', v2, 'rekey', 'fin', '--backup', b1, '--to-key', 'new', '--test-only-pause-at', 'verified']);
-    const child = spawn(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    let stderr = '';
-    await new Promise<void>((res, rej) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (stderr.includes('paused after verified')) res();
-      });
-      child.once('exit', (code) => rej(new Error(`rekey exited ${code} before pausing: ${stderr}`)));
-    });
-    child.kill('SIGKILL');
-    await exited;
 
-    const view = await catalogView();
-    expect(view.map((b) => [b.backupId, b.live])).toEqual([[b1, ['local', 'nas']]]);
-    ok(await cli(v2, ['verify', b1]));
+    /** Run rekey until it pauses after `step` (a killed run's lock expires after its TTL), then SIGKILL it. */
+    const killAfter = async (step: string): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        const c = tsNode(MAIN, ['--config', v2, 'rekey', 'fin', '--backup', b1, '--to-key', 'new', '--test-only-pause-at', step]);
+        const child = spawn(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const paused = await new Promise<boolean>((res) => {
+          child.stderr.on('data', () => stderr.includes(`paused after ${step}`) && res(true));
+          void exited.then(() => res(false));
+        });
+        if (paused) {
+          child.kill('SIGKILL');
+          await exited;
+          return;
+        }
+        expect(stderr, 'only a held lock may stop it').toContain('CLI_DATABASE_LOCKED');
+        expect(attempt).toBeLessThan(20);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    const manifests = async (root: string) => (await new LocalStorageDriver(root).list('fin/')).items.map((o) => o.key).filter((k) => k.endsWith('.manifest.json'));
+
+    // 1. killed after the new backup was written and verified, before it was recorded
+    await killAfter('verified');
+    expect((await catalogView()).map((b) => [b.backupId, b.live])).toEqual([[b1, ['local', 'nas']]]);
     ok(await cli(v2, ['verify', b1, '--from', 'nas']));
 
-    // The lock of the killed run expires (TTL); then a second run completes the rotation.
+    // 2. killed after the new backup was recorded, before any old copy was deleted: what run 1
+    //    left was removed (one successor), the old backup is still whole
+    await killAfter('recorded');
+    let view = await catalogView();
+    const successor = view.find((b) => b.rekeyedFrom === b1)!;
+    expect(view.map((b) => [b.backupId, b.live])).toEqual([
+      [successor.backupId, ['local', 'nas']],
+      [b1, ['local', 'nas']],
+    ].sort((x, y) => String(y[0]).localeCompare(String(x[0]))));
+    expect((await manifests(join(dir, 'data', 'backups'))).length).toBe(2);
+    ok(await cli(v2, ['verify', b1]));
+
+    // 3. the next run finishes: the old copies go, the recorded successor stays
     let report: { items: Array<{ from: string; outcome: string; backupId: string }> } | undefined;
     for (let i = 0; i < 20 && !report; i++) {
       const r = await cli(v2, ['rekey', 'fin', '--all', '--to-key', 'new']);
@@ -179,12 +202,16 @@ describe('key rotation', () => {
         await new Promise((s) => setTimeout(s, 500));
       }
     }
-    expect(report!.items).toEqual([expect.objectContaining({ from: b1, outcome: 'rekeyed' })]);
-    // The killed run's new backup (written, never recorded) is gone: one successor only.
-    const manifests = (await new LocalStorageDriver(join(dir, 'data', 'backups')).list('fin/')).items.filter((o) => o.key.endsWith('.manifest.json'));
-    expect(manifests.map((o) => o.key)).toEqual([`fin/${report!.items[0]!.backupId}.sqlite.gz.enc.manifest.json`]);
-    const after = await catalogView();
-    expect(after.find((b) => b.backupId === b1)!.live).toEqual([]);
-    expect(after.find((b) => b.backupId === report!.items[0]!.backupId)!.live).toEqual(['local', 'nas']);
+    expect(report!.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ from: b1, outcome: 'completed', backupId: successor.backupId }), expect.objectContaining({ from: successor.backupId, outcome: 'unchanged' })]),
+    );
+    view = await catalogView();
+    expect(view.map((b) => [b.backupId, b.live])).toEqual(
+      [
+        [successor.backupId, ['local', 'nas']],
+        [b1, []],
+      ].sort((x, y) => String(y[0]).localeCompare(String(x[0]))),
+    );
+    for (const root of [join(dir, 'data', 'backups'), join(dir, 'nas')]) expect(await manifests(root)).toEqual([`${successor.keys['local']}.manifest.json`]);
   });
 });
