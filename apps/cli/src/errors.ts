@@ -48,11 +48,7 @@ export class NoApiKeyError extends CliError {
 
 /** Another process (a worker's job, another CLI run) holds the per-database lock. */
 export class DatabaseLockedError extends CliError {
-  constructor(databaseId: string) {
-    super('CLI_DATABASE_LOCKED', `database ${databaseId} is locked by a running job or command; try again when it has finished`, {
-      permanent: false,
-      status: 409,
-      details: { databaseId },
-    });
+  constructor(databaseId: string, holder: string, hint: string) {
+    super('CLI_DATABASE_LOCKED', `database ${databaseId} is locked by ${holder}: ${hint}`, { permanent: false, status: 409, details: { databaseId } });
   }
 }

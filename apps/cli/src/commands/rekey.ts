@@ -3,9 +3,9 @@ import { deleteCopy, rekeyBackup, UnknownKeyIdError, type RekeyCopy, type RekeyS
 import type { BackupRecord, Catalog } from '@mfb/catalog';
 import type { Config, DatabaseConfig } from '@mfb/config';
 import { BackupNotFoundError } from '@mfb/errors';
-import { tryDatabaseLock } from '@mfb/runtime';
 import { prepareScratchDir, type Context } from '../context.js';
-import { DatabaseLockedError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { withDatabaseLock } from '../lock.js';
 import { fields, seconds, table } from '../format.js';
 import { interruptSignal } from '../signals.js';
 
@@ -64,52 +64,45 @@ async function copiesOf(ctx: Context, config: Config, rec: BackupRecord): Promis
  * `rekey <db> (--backup <id> | --all) --to-key <id>`: re-encrypt existing backups with another
  * configured key (the engine's `rekeyBackup`: streamed, the new backup proven, old copies
  * deleted only after that, in every storage that held them). Runs under the workers'
- * per-database lock; without Redis only with `--force`.
+ * per-database lock (`withDatabaseLock`); without Redis only with `--force`.
  *
  * A rekeyed backup gets a new id (same time stamp). A run killed after the new backup was
  * recorded but before every old copy was deleted is finished by running the command again.
  */
 export async function runRekey(ctx: Context, databaseId: string, o: RekeyCliOptions): Promise<RekeyReport> {
   const started = Date.now();
-  if (!o.toKey) throw new UsageError('--to-key <id> is required');
+  const toKey = o.toKey;
+  if (!toKey) throw new UsageError('--to-key <id> is required');
   if (Boolean(o.backup) === Boolean(o.all)) throw new UsageError('give exactly one of --backup <id> or --all');
   const pauseAt = o.testOnlyPauseAt as RekeyStep | undefined;
   if (pauseAt !== undefined && !STEPS.includes(pauseAt)) throw new UsageError(`--test-only-pause-at must be one of ${STEPS.join(', ')}`);
   const config = await ctx.config();
   const db = await ctx.database(databaseId);
-  if (!config.keys.has(o.toKey)) throw new UnknownKeyIdError(o.toKey);
+  if (!config.keys.has(toKey)) throw new UnknownKeyIdError(toKey);
   const catalog = await ctx.catalog();
 
-  const attempt = await tryDatabaseLock(config, db.id);
-  if (attempt.state === 'busy') throw new DatabaseLockedError(db.id);
-  if (attempt.state === 'no-redis' && !o.force) {
-    throw new UsageError(
-      `cannot take the per-database lock of ${db.id} (Redis unreachable: ${attempt.reason}). ` +
-        'Start Redis, or stop every worker and run again with --force',
-    );
-  }
-  if (attempt.state === 'no-redis') ctx.out.note(`warning: Redis unreachable; rekeying ${db.id} without the per-database lock (--force)`);
-  const interrupt = interruptSignal();
-  const signal = attempt.state === 'held' ? AbortSignal.any([interrupt.signal, attempt.lock.signal]) : interrupt.signal;
-  try {
-    await prepareScratchDir(ctx, config.tmpDir);
-    const all = await liveBackups(catalog, db.id);
-    let todo: BackupRecord[];
-    if (o.backup) {
-      const rec = all.find((b) => b.backupId === o.backup) ?? (await catalog.getBackup(o.backup));
-      if (!rec || rec.databaseId !== db.id || !rec.locations.some((l) => l.deletedAt === null)) throw new BackupNotFoundError(o.backup, { databaseId: db.id });
-      todo = [rec];
-    } else {
-      todo = all;
+  return withDatabaseLock(ctx, db.id, { ...(o.force ? { force: true } : {}), what: 'backupctl rekey' }, async (lock) => {
+    const interrupt = interruptSignal();
+    const signal = AbortSignal.any([interrupt.signal, lock.signal]);
+    try {
+      await prepareScratchDir(ctx, config.tmpDir);
+      const all = await liveBackups(catalog, db.id);
+      let todo: BackupRecord[];
+      if (o.backup) {
+        const rec = all.find((b) => b.backupId === o.backup) ?? (await catalog.getBackup(o.backup));
+        if (!rec || rec.databaseId !== db.id || !rec.locations.some((l) => l.deletedAt === null)) throw new BackupNotFoundError(o.backup, { databaseId: db.id });
+        todo = [rec];
+      } else {
+        todo = all;
+      }
+      const items: RekeyItem[] = [];
+      for (const rec of todo) items.push(await rekeyOne(ctx, config, catalog, db, rec, all, toKey, signal, pauseAt));
+      ctx.progress.done();
+      return { databaseId: db.id, toKey, locked: lock.kind !== 'forced', items, elapsedMs: Date.now() - started };
+    } finally {
+      interrupt.dispose();
     }
-    const items: RekeyItem[] = [];
-    for (const rec of todo) items.push(await rekeyOne(ctx, config, catalog, db, rec, all, o.toKey, signal, pauseAt));
-    ctx.progress.done();
-    return { databaseId: db.id, toKey: o.toKey, locked: attempt.state === 'held', items, elapsedMs: Date.now() - started };
-  } finally {
-    interrupt.dispose();
-    if (attempt.state === 'held') await attempt.release();
-  }
+  });
 }
 
 async function rekeyOne(
