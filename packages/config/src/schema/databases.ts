@@ -5,7 +5,7 @@ import { DEFAULTS, RESTORE_DRILL_SCHEDULE_ID } from '../defaults.js';
 import type { CompressionAlgorithm, CompressionConfig, RestoreDrillConfig, ScheduleConfig } from '../types.js';
 import { check } from './check.js';
 import { join, show, type Problems } from '../validate.js';
-import { Id, OneOf } from './common.js';
+import { Id, Int, OneOf } from './common.js';
 import { RetentionSchema } from './retention.js';
 
 const LEVELS = { gzip: [1, 9], zstd: [1, 19] } as const;
@@ -84,6 +84,19 @@ const RestoreDrillObjectSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Page-level incremental backups (issue 12); absent fields take the engine's defaults. */
+export const IncrementalSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: 'default true: databases of at least minSizeBytes get full + delta backups' })),
+    fullEvery: Type.Optional(Int(1, 1000, 'a full after this many deltas; default 7')),
+    maxChainRatio: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100, description: "a full once the chain's deltas store more than this fraction of the full; default 0.5" }),
+    ),
+    minSizeBytes: Type.Optional(Int(0, Number.MAX_SAFE_INTEGER, 'smaller databases get plain full backups; default 67108864 (64 MiB)')),
+  },
+  { additionalProperties: false },
+);
+
 function refineRestoreDrill(v: unknown, path: string, p: Problems): RestoreDrillConfig | undefined {
   const d = DEFAULTS.restoreDrill;
   if (v === true) return { ...d };
@@ -111,6 +124,7 @@ export const DatabaseSchema = Type.Object(
     retention: Type.Optional(RetentionSchema),
     schedules: Type.Optional(Type.Array(ScheduleSchema, { refine: refineSchedules })),
     restoreDrill: Type.Optional(RestoreDrillSchema),
+    incremental: Type.Optional(IncrementalSchema),
   },
   { additionalProperties: false },
 );
