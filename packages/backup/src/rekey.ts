@@ -154,6 +154,14 @@ export async function rekeyBackup(opts: RekeyOptions): Promise<RekeyResult> {
   if (signal?.aborted) throw new AbortedError();
 
   const old = await readManifest(first.storage, first.artifactKey);
+  if (old.formatVersion !== 1) {
+    // Deltas name their parent by id and a new id would break the chain: rotate those with a
+    // new full backup (`backup --full`) under the new key and let retention remove the chain.
+    throw new InvalidBackupOptionsError(
+      `backup ${old.backupId} is part of an incremental chain (formatVersion ${old.formatVersion}); rekey re-encrypts formatVersion 1 backups only: ` +
+        'take a full backup with the new key (backupctl backup <db> --full) and let retention remove the old chain',
+    );
+  }
   if (old.encryption?.keyId === opts.toKeyId) return { from: old.backupId, backupId: old.backupId, manifest: old, copies: [], unchanged: true };
   if (old.encryption && !opts.keys.has(old.encryption.keyId)) throw new UnknownKeyIdError(old.encryption.keyId);
 

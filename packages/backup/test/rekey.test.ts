@@ -61,6 +61,17 @@ describe('rekeyBackup', () => {
     await verifyBackup({ storage: nas, artifactKey: old.artifactKey, keys, tmpDir: sb.tmpDir });
   });
 
+  it('refuses a backup of an incremental chain (formatVersion 2): a new id would break the chain', async () => {
+    const v2 = (
+      await createBackup({ databaseId: 'led', sourcePath: src, storage: sb.storage, compression: { algorithm: 'gzip', level: 1 }, encryption: { keyId: 'a', key: KEY_A }, tmpDir: sb.tmpDir, incremental: { minSizeBytes: 0 } })
+    ).manifest;
+    expect(v2.formatVersion).toBe(2);
+    await expect(rekeyBackup({ copies: [{ target: 'local', storage: sb.storage, artifactKey: v2.artifactKey }], keys, toKeyId: 'b', tmpDir: sb.tmpDir })).rejects.toMatchObject({
+      code: 'BACKUP_INVALID_OPTIONS',
+    });
+    expect((await readManifest(sb.storage, v2.artifactKey)).encryption?.keyId).toBe('a');
+  });
+
   it('a backup already on the key is left alone', async () => {
     const res = await rekeyBackup({ copies: copies(), keys, toKeyId: 'a', tmpDir: sb.tmpDir });
     expect(res).toMatchObject({ unchanged: true, backupId: old.backupId });

@@ -1,9 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '@mfb/backup';
-import { openCatalog, type SqliteCatalog } from '../src/index.js';
+import { ensurePostgres } from '@mfb/testkit';
+import { openCatalog, openPostgresCatalog, type Catalog } from '../src/index.js';
 
 let seq = 0;
 /** A minimal manifest: what the catalog reads of one. */
@@ -24,18 +27,30 @@ function fakeManifest(databaseId: string, createdAt: Date): Manifest {
   };
 }
 
-let dir: string;
-let cat: SqliteCatalog;
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-drills-'));
-  cat = await openCatalog(path.join(dir, 'catalog.db'));
-});
-afterEach(async () => {
-  await cat.close();
-  await rm(dir, { recursive: true, force: true });
-});
+describe.each(['sqlite', 'postgres'] as const)('restore drills and key usage in the %s catalog', (kind) => {
+  let dir: string;
+  let cat: Catalog;
+  let schema: string | undefined;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-drills-'));
+    if (kind === 'sqlite') cat = await openCatalog(path.join(dir, 'catalog.db'));
+    else {
+      schema = `t_${randomBytes(6).toString('hex')}`;
+      cat = await openPostgresCatalog(await ensurePostgres(), { schema });
+    }
+  });
+  afterEach(async () => {
+    await cat.close();
+    if (schema) {
+      const c = new pg.Client({ connectionString: await ensurePostgres() });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+      schema = undefined;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
 
-describe('restore drills in the catalog', () => {
   it('keeps the last drill and the last verified restore per database and target', async () => {
     await cat.recordDrill({ databaseId: 'a', target: 'nas', at: '2026-12-01T04:30:00.000Z', outcome: 'ok', backupId: 'b1' });
     const failed = await cat.recordDrill({ databaseId: 'a', target: 'nas', at: '2026-12-08T04:30:00.000Z', outcome: 'failed', backupId: 'b2', errorCode: 'BACKUP_CHECKSUM_MISMATCH', error: 'artifact checksum' });
@@ -63,6 +78,14 @@ describe('restore drills in the catalog', () => {
     ]);
     const ok = await cat.recordDrill({ databaseId: 'a', target: 'nas', at: '2026-12-15T04:30:00.000Z', outcome: 'ok', backupId: 'b3' });
     expect(ok).toMatchObject({ lastOutcome: 'ok', lastErrorCode: null, lastError: null, lastVerifiedAt: '2026-12-15T04:30:00.000Z', lastVerifiedBackupId: 'b3' });
+  });
+
+  it('remembers the config key ids', async () => {
+    expect(await cat.configKeyIds()).toEqual([]);
+    await cat.setConfigKeyIds(['old', 'new', 'old']);
+    expect(await cat.configKeyIds()).toEqual(['new', 'old']);
+    await cat.setConfigKeyIds([]);
+    expect(await cat.configKeyIds()).toEqual([]);
   });
 
   it('keyUsage counts live backups per key id (deleted and unencrypted ones are not listed)', async () => {

@@ -23,7 +23,8 @@ export interface RekeyItem {
   from: string;
   /** The new backup; equal to `from` when nothing was done. */
   backupId: string;
-  outcome: 'rekeyed' | 'unchanged' | 'completed';
+  /** `skipped`: an incremental (formatVersion 2) backup, left alone (see docs/operations.md, Key rotation). */
+  outcome: 'rekeyed' | 'unchanged' | 'completed' | 'skipped';
   fromKey: string | null;
   targets: string[];
 }
@@ -96,7 +97,7 @@ export async function runRekey(ctx: Context, databaseId: string, o: RekeyCliOpti
         todo = all;
       }
       const items: RekeyItem[] = [];
-      for (const rec of todo) items.push(await rekeyOne(ctx, config, catalog, db, rec, all, toKey, signal, pauseAt));
+      for (const rec of todo) items.push(await rekeyOne(ctx, config, catalog, db, rec, all, toKey, signal, pauseAt, !o.backup));
       ctx.progress.done();
       return { databaseId: db.id, toKey, locked: lock.kind !== 'forced', items, elapsedMs: Date.now() - started };
     } finally {
@@ -115,11 +116,13 @@ async function rekeyOne(
   toKey: string,
   signal: AbortSignal,
   pauseAt: RekeyStep | undefined,
+  skipIncremental: boolean,
 ): Promise<RekeyItem> {
   const fromKey = rec.manifest.encryption?.keyId ?? null;
   const copies = await copiesOf(ctx, config, rec);
   const targets = copies.map((c) => c.target);
   if (fromKey === toKey) return { from: rec.backupId, backupId: rec.backupId, outcome: 'unchanged', fromKey, targets };
+  if (rec.manifest.formatVersion !== 1 && skipIncremental) return { from: rec.backupId, backupId: rec.backupId, outcome: 'skipped', fromKey, targets };
   // An earlier run recorded the successor but was stopped before deleting every old copy.
   const successor = all.find((b) => b.manifest.rekeyedFrom === rec.backupId && b.manifest.encryption?.keyId === toKey);
   if (successor) {
@@ -154,10 +157,12 @@ async function rekeyOne(
 
 export function humanRekey(r: RekeyReport): string {
   const rows = r.items.map((i) => [i.from, i.fromKey ?? '(none)', i.outcome === 'unchanged' ? '-' : i.backupId, i.outcome, i.targets.join(', ')]);
-  const done = r.items.filter((i) => i.outcome !== 'unchanged').length;
+  const done = r.items.filter((i) => i.outcome === 'rekeyed' || i.outcome === 'completed').length;
+  const skipped = r.items.filter((i) => i.outcome === 'skipped').length;
   return (
     `OK: ${done} backup(s) of ${r.databaseId} re-encrypted with key ${r.toKey}` +
-    (r.items.length > done ? ` (${r.items.length - done} already were)` : '') +
+    (r.items.length - done - skipped > 0 ? ` (${r.items.length - done - skipped} already were)` : '') +
+    (skipped > 0 ? `; ${skipped} incremental backup(s) skipped: take a full backup with the new key (backup --full) and let retention remove their chains` : '') +
     '\n' +
     fields([
       ['lock', r.locked ? 'per-database lock held' : 'NOT held (--force, Redis unreachable)'],
