@@ -18,6 +18,7 @@ import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
+import { createNotifications } from './notifications.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
 import { refreshStorageMetrics } from './storage-metrics.js';
@@ -81,6 +82,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   storages.openAll();
 
   const shutdown = new AbortController();
+  const notifications = createNotifications(config, connection, log);
   const processor = createProcessor({
     config,
     catalog,
@@ -92,6 +94,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     storages,
     shutdownSignal: shutdown.signal,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(notifications ? { onOutcome: (o) => notifications.report(o) } : {}),
   });
 
   const stall = stallSettings(config.worker.lockTtlMs);
@@ -197,6 +200,8 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
         clearTimeout(grace);
         await closeQueues(queues);
         if (server) await new Promise<void>((r) => server!.close(() => r()));
+        // Pending notifications get a moment (their incidents are already recorded in Redis).
+        await notifications?.close();
         await connection.quit().catch(() => connection.disconnect());
       })();
       return closed;

@@ -5,6 +5,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { isSecretName, redactUrl } from '@mfb/errors';
 import { RETENTION_POLICY_FIELDS, RetentionPolicyError, validateRetentionPolicy } from '@mfb/retention';
 import { ConfigError } from './errors.js';
+import { parseDatabaseHealth, parseDatabaseNotifications, parseHealth, parseNotifications, redactHookUrls } from './observability.js';
 import type {
   ApiKeyConfig,
   CompressionAlgorithm,
@@ -84,6 +85,8 @@ const TOP_KEYS = [
   'redis',
   'worker',
   'api',
+  'health',
+  'notifications',
   'log',
 ] as const;
 
@@ -432,7 +435,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const rawDbs = list(p, top['databases'], 'databases');
   rawDbs.forEach((item, i) => {
     const dp = join('databases', i);
-    const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules']);
+    const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules', 'health', 'notifications']);
     if (!o) return;
     const id = reqStr(p, o, 'id', dp, { pattern: ID_RE, patternText: ID_RULE });
     if (id !== undefined && databases.some((d) => d.id === id)) p.add(join(dp, 'id'), `duplicate database id ${show(id)}`);
@@ -456,6 +459,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     });
     const retention = parseRetention(p, o['retention'], join(dp, 'retention'), localRetention);
     const schedules = parseSchedules(p, o['schedules'], join(dp, 'schedules'));
+    const dbHealth = parseDatabaseHealth(p, o['health'], join(dp, 'health'));
+    const dbNotify = parseDatabaseNotifications(p, o['notifications'], join(dp, 'notifications'));
     if (id === undefined || dbPath === undefined) return;
     databases.push({
       id,
@@ -465,6 +470,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       targets: tnames,
       retention,
       schedules,
+      ...(dbHealth ? { health: dbHealth } : {}),
+      ...(dbNotify ? { notifications: dbNotify } : {}),
     });
   });
   if (rawDbs.length === 0) {
@@ -588,6 +595,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     idleTimeoutMs: optInt(p, apo, 'idleTimeoutMs', 'api', 1000, 86_400_000) ?? DEFAULTS.idleTimeoutMs,
   };
 
+  const health = parseHealth(p, top['health']);
+  const notifications = parseNotifications(p, top['notifications']);
+
   // ---- log
   const lo = mapping(p, top['log'], 'log', ['level']) ?? {};
   let level = (optStr(p, lo, 'level', 'log', { oneOf: LOG_LEVELS }) ?? DEFAULTS.logLevel) as Config['log']['level'];
@@ -615,6 +625,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     redis: { url: redisUrl, prefix: redisPrefix, tls: redisTls },
     worker,
     api,
+    health,
+    notifications,
     log: { level },
   };
   return deepFreeze(config);
@@ -662,6 +674,8 @@ export function redactConfig(c: Config): Record<string, unknown> {
       url: redactUrl(t.url),
       ...(t.options ? { options: Object.fromEntries(Object.entries(t.options).map(([k, v]) => [k, isSecretName(k) ? 'REDACTED' : v])) } : {}),
     })),
+    databases: c.databases.map((d) => (d.notifications ? { ...d, notifications: redactHookUrls(d.notifications) } : d)),
+    notifications: redactHookUrls(c.notifications),
     keys: [...c.keys.keys()],
     redis: { ...c.redis, url: redactUrl(c.redis.url) },
     api: {

@@ -8,3 +8,4 @@ export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azur
 export { tsNode } from './ts-process.js';
 export { runProcess, type ProcessRun } from './process.js';
 export { canMountTmpfs, mountTmpfs } from './tmpfs.js';
+export { startWebhookReceiver, type ReceivedRequest } from './webhook-receiver.js';
