@@ -113,7 +113,10 @@ describe('status page', () => {
       expect(backupRow.split(/\s+/).slice(0, 2)).toEqual(['backup', '1']);
 
       // Readable on a phone: nothing wider than the screen, text not shrunk.
-      const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth, font: parseFloat(getComputedStyle(document.body).fontSize) }));
+      // A string: the test's TypeScript has no DOM types.
+      const widths = (await page.evaluate(
+        '({ doc: document.documentElement.scrollWidth, view: window.innerWidth, font: parseFloat(getComputedStyle(document.body).fontSize) })',
+      )) as { doc: number; view: number; font: number };
       expect(widths.doc).toBeLessThanOrEqual(widths.view);
       expect(widths.font).toBeGreaterThanOrEqual(14);
       await ctx.close();

@@ -53,7 +53,7 @@ export async function startWebhookReceiver(opts: { answer?: (path: string, nth: 
       received
         .filter((r) => r.status >= 200 && r.status < 300 && (path === undefined || r.path === path))
         .map((r) => {
-          let json: Record<string, unknown> | null = null;
+          let json: Record<string, unknown> | null;
           try {
             json = JSON.parse(r.body) as Record<string, unknown>;
           } catch {

@@ -1,4 +1,5 @@
-import { statfs } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Catalog, JobHistoryRecord } from '@mfb/catalog';
 import type { Config, DatabaseConfig, HealthConfig } from '@mfb/config';
@@ -160,6 +161,17 @@ export function evaluateVolume(name: VolumeReport['name'], path: string, s: { ba
   return { name, path, status, freeBytes: free, totalBytes: total, freePercent: Math.round(pct * 10) / 10, error: null };
 }
 
+/** statfs of `path`, or of its nearest existing parent (the scratch directory is created on first use). */
+async function volumeStats(path: string): Promise<{ bavail: number; blocks: number; bsize: number }> {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      return await statfs(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw err;
+    }
+  }
+}
+
 export interface HealthSources {
   config: Config;
   catalog: Catalog;
@@ -245,7 +257,7 @@ export class HealthService {
     const paths: Array<[VolumeReport['name'], string]> = [['scratch', config.tmpDir]];
     if (config.storageUrl.startsWith('file:')) paths.push(['local', fileURLToPath(config.storageUrl)]);
     const volumes = await Promise.all(
-      paths.map(async ([name, p]) => evaluateVolume(name, p, await statfs(p).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))), config.health.diskFreePercent)),
+      paths.map(async ([name, p]) => evaluateVolume(name, p, await volumeStats(p).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))), config.health.diskFreePercent)),
     );
     this.disk = { at: Date.now(), volumes };
     return volumes;
@@ -271,13 +283,30 @@ export class HealthService {
     });
   }
 
+  /**
+   * A `file://` target must be an existing directory (a missing NAS mount reads as an empty
+   * directory tree to the driver); others answer a `head` of a key that does not exist.
+   */
+  private async probeOnce(name: string): Promise<void> {
+    const url = this.s.config.targets.find((t) => t.name === name)?.url ?? '';
+    if (url.startsWith('file:')) {
+      const root = fileURLToPath(url);
+      const st = await stat(root).catch((err: unknown) => {
+        throw new Error(`${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      });
+      if (!st.isDirectory()) throw new Error(`${root} is not a directory`);
+      return;
+    }
+    await this.s.storageFor(name).head('.mfb-health-probe');
+  }
+
   private probe(name: string): Promise<void> {
     const timeoutMs = this.s.config.health.targetProbeTimeoutMs;
     const prev = this.probes.get(name);
     let timer: NodeJS.Timeout | undefined;
     const pending = Promise.race([
       Promise.resolve()
-        .then(() => this.s.storageFor(name).head('.mfb-health-probe'))
+        .then(() => this.probeOnce(name))
         .then(() => null),
       new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs))),
     ])
