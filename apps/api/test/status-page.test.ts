@@ -115,10 +115,12 @@ describe('status page', () => {
       // Readable on a phone: nothing wider than the screen, text not shrunk.
       // A string: the test's TypeScript has no DOM types.
       const widths = (await page.evaluate(
-        '({ doc: document.documentElement.scrollWidth, view: window.innerWidth, font: parseFloat(getComputedStyle(document.body).fontSize) })',
-      )) as { doc: number; view: number; font: number };
+        "({ doc: document.documentElement.scrollWidth, view: window.innerWidth, font: parseFloat(getComputedStyle(document.body).fontSize), table: document.querySelector('table.queues').getBoundingClientRect().right })",
+      )) as { doc: number; view: number; font: number; table: number };
       expect(widths.doc).toBeLessThanOrEqual(widths.view);
       expect(widths.font).toBeGreaterThanOrEqual(14);
+      // The queue table fits without scrolling sideways.
+      expect(widths.table).toBeLessThanOrEqual(widths.view);
       await ctx.close();
     });
   });

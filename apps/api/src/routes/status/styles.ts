@@ -24,8 +24,9 @@ p{margin:4px 0}main{padding:0 12px 16px;max-width:1200px;margin:0 auto}
 .failures li,.infra li{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:6px 10px;margin-bottom:6px;overflow-wrap:anywhere}
 .err{color:var(--critical)}
 .scroll{overflow-x:auto}
-table{border-collapse:collapse;background:var(--card);min-width:100%}
-th,td{border:1px solid var(--line);padding:4px 10px;text-align:right}th[scope=row],thead th:first-child{text-align:left}
+table{border-collapse:collapse;background:var(--card);width:100%}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:right}
+@media (max-width:480px){table{font-size:.85rem}th,td{padding:4px 5px}}th[scope=row],thead th:first-child{text-align:left}
 footer{padding:12px;text-align:center;font-size:.85rem}
 a{color:inherit}
 `;
