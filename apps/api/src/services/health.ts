@@ -1,7 +1,7 @@
 import { stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Catalog, JobHistoryRecord } from '@mfb/catalog';
+import type { Catalog, HealthSummary } from '@mfb/catalog';
 import type { Config, DatabaseConfig, HealthConfig } from '@mfb/config';
 import type { StorageDriver } from '@mfb/storage';
 import { describeSchedule } from './cron.js';
@@ -78,9 +78,8 @@ export function thresholdsFor(health: HealthConfig, db: DatabaseConfig): Require
 export interface DatabaseFacts {
   id: string;
   lastSuccessAt: string | null;
-  /** Newest first: finished jobs of the database (any name). */
-  jobs: readonly JobHistoryRecord[];
-  /** Last successful verify, when known beyond `jobs`. */
+  /** Newest first: the last finished backup jobs. */
+  backupJobs: HealthSummary['backupJobs'];
   lastVerifiedAt: string | null;
   expectedIntervalSeconds: number | null;
   nextRunAt: string | null;
@@ -108,7 +107,7 @@ export function evaluateDatabase(f: DatabaseFacts, t: ReturnType<typeof threshol
     else if (age > 0.75 * maxAge) reasons.push({ check: 'backup-age', status: 'warning', message: `last successful backup is ${fmtAge(age)} old, close to ${basis}` });
   }
 
-  const backups = f.jobs.filter((j) => j.name === 'backup');
+  const backups = f.backupJobs;
   let failures = 0;
   for (const j of backups) {
     if (j.state !== 'failed') break;
@@ -121,8 +120,7 @@ export function evaluateDatabase(f: DatabaseFacts, t: ReturnType<typeof threshol
     reasons.push({ check: 'failures', status: 'warning', message: `the last backup failed${failures > 1 ? ` (${failures} in a row)` : ''}: ${lastError ?? 'unknown error'}` });
   }
 
-  const verifiedInJobs = f.jobs.find((j) => j.name === 'verify' && j.state === 'completed')?.finishedAt ?? null;
-  const lastVerifiedAt = [verifiedInJobs, f.lastVerifiedAt].filter((x): x is string => x !== null).sort().at(-1) ?? null;
+  const lastVerifiedAt = f.lastVerifiedAt;
   if (t.verifyMaxAgeDays > 0) {
     const limit = t.verifyMaxAgeDays * 86_400;
     const vAge = lastVerifiedAt ? (nowMs - Date.parse(lastVerifiedAt)) / 1000 : null;
@@ -179,18 +177,16 @@ export interface HealthSources {
   now(): Date;
 }
 
-/** Finished jobs read per database: enough for the failure window and, usually, the last verify. */
-const JOB_WINDOW_MIN = 25;
-
 /**
  * Computes `/v1/health`. Schedules' next runs, disk numbers and target probes are cached
- * (probes for `health.targetProbeCacheSeconds`, refreshed in the background), so a request
- * costs about two indexed catalog reads per database.
+ * (probes for `health.targetProbeCacheSeconds`, refreshed in the background), and the catalog
+ * answers for every database in one call (`healthSummary`: indexed reads, no manifests).
  */
 export class HealthService {
   private readonly cron = new Map<string, { nextRunAt: Date; intervalSeconds: number } | null>();
   private readonly probes = new Map<string, { at: number; ok: boolean; error: string | null; checkedAt: string; pending?: Promise<void> }>();
   private disk: { at: number; volumes: VolumeReport[] } | undefined;
+  private verifiedCache: { at: number; map: Map<string, string | null> } | undefined;
   private inFlight: Promise<HealthReport> | undefined;
 
   constructor(private readonly s: HealthSources) {}
@@ -226,28 +222,41 @@ export class HealthService {
       byDb.set(sc.databaseId, cur);
     }
     const unreachable = new Map(targets.filter((t) => t.status === 'unreachable').map((t) => [t.name, t.error]));
-    const databases = await Promise.all(
-      config.databases.map(async (db) => {
-        const t = thresholdsFor(config.health, db);
-        const [last, jobs] = await Promise.all([catalog.latestBackup(db.id), catalog.listJobs({ databaseId: db.id, limit: Math.max(JOB_WINDOW_MIN, 4 * t.failedBackups) })]);
-        const sch = byDb.get(db.id);
-        return evaluateDatabase(
-          {
-            id: db.id,
-            lastSuccessAt: last?.createdAt ?? null,
-            jobs,
-            lastVerifiedAt: null,
-            expectedIntervalSeconds: sch?.interval ?? null,
-            nextRunAt: sch?.next?.toISOString() ?? null,
-            unreachableTargets: db.targets.filter((n) => unreachable.has(n)).map((n) => ({ name: n, error: unreachable.get(n) ?? null })),
-          },
-          t,
-          now,
-        );
-      }),
-    );
+    const window = Math.max(...config.databases.map((db) => thresholdsFor(config.health, db).failedBackups), 1);
+    const ids = config.databases.map((db) => db.id);
+    const [summary, verified] = await Promise.all([catalog.healthSummary(ids, { backupJobs: window, verify: false }), this.verified(ids)]);
+    const databases = config.databases.map((db) => {
+      const t = thresholdsFor(config.health, db);
+      const sum = summary.get(db.id);
+      const sch = byDb.get(db.id);
+      return evaluateDatabase(
+        {
+          id: db.id,
+          lastSuccessAt: sum?.lastBackupAt ?? null,
+          backupJobs: sum?.backupJobs ?? [],
+          lastVerifiedAt: verified.get(db.id) ?? null,
+          expectedIntervalSeconds: sch?.interval ?? null,
+          nextRunAt: sch?.next?.toISOString() ?? null,
+          unreachableTargets: db.targets.filter((n) => unreachable.has(n)).map((n) => ({ name: n, error: unreachable.get(n) ?? null })),
+        },
+        t,
+        now,
+      );
+    });
     const status = worst([...databases.map((d) => d.status), ...volumes.map((v) => v.status)]);
     return { status, checkedAt: now.toISOString(), databases, volumes, targets };
+  }
+
+  /**
+   * Last successful verify per database, reused for a minute: finding it may walk a database's
+   * whole job history, and the thresholds are in days.
+   */
+  private async verified(ids: string[]): Promise<Map<string, string | null>> {
+    if (this.verifiedCache && Date.now() - this.verifiedCache.at < 60_000) return this.verifiedCache.map;
+    const summary = await this.s.catalog.healthSummary(ids, { backupJobs: 1, verify: true });
+    const map = new Map([...summary].map(([id, v]) => [id, v.lastVerifiedAt]));
+    this.verifiedCache = { at: Date.now(), map };
+    return map;
   }
 
   private async volumes(): Promise<VolumeReport[]> {
