@@ -50,6 +50,8 @@ async function start(settings: Record<string, unknown>): Promise<HealthApp> {
       targets: [{ name: 'nas', url: './nas' }],
       api: { keys: [{ id: 'reader', key: KEYS.read, scopes: ['read'] }], rateLimitPerMinute: 100_000 },
       ...settings,
+      // Every request computes (the tests change the catalog between requests).
+      health: { cacheSeconds: 0, ...(settings['health'] as Record<string, unknown> | undefined) },
     },
   });
   const catalog = await openMigratedCatalog(config);

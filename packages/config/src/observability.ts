@@ -11,6 +11,7 @@ export const HEALTH_DEFAULTS = Object.freeze({
   diskFreePercent: 10,
   targetProbeTimeoutMs: 2000,
   targetProbeCacheSeconds: 60,
+  cacheSeconds: 5,
 });
 
 export const NOTIFY_DEFAULTS = Object.freeze({ timeoutMs: 5000, attempts: 4, backoffMs: 1000, queueSize: 1000 });
@@ -44,7 +45,7 @@ function thresholds(p: Problems, o: Raw, path: string): DatabaseHealthConfig {
 
 /** `health:` (thresholds for `/v1/health`). */
 export function parseHealth(p: Problems, v: unknown): HealthConfig {
-  const o = mapping(p, v, 'health', [...THRESHOLD_KEYS, 'diskFreePercent', 'targetProbe', 'targetProbeTimeoutMs', 'targetProbeCacheSeconds']) ?? {};
+  const o = mapping(p, v, 'health', [...THRESHOLD_KEYS, 'diskFreePercent', 'targetProbe', 'targetProbeTimeoutMs', 'targetProbeCacheSeconds', 'cacheSeconds']) ?? {};
   const t = thresholds(p, o, 'health');
   return {
     maxAgeIntervals: t.maxAgeIntervals ?? HEALTH_DEFAULTS.maxAgeIntervals,
@@ -55,6 +56,7 @@ export function parseHealth(p: Problems, v: unknown): HealthConfig {
     targetProbe: optBool(p, o, 'targetProbe', 'health') ?? true,
     targetProbeTimeoutMs: optInt(p, o, 'targetProbeTimeoutMs', 'health', 100, 60_000) ?? HEALTH_DEFAULTS.targetProbeTimeoutMs,
     targetProbeCacheSeconds: optInt(p, o, 'targetProbeCacheSeconds', 'health', 0, 86_400) ?? HEALTH_DEFAULTS.targetProbeCacheSeconds,
+    cacheSeconds: optInt(p, o, 'cacheSeconds', 'health', 0, 3600) ?? HEALTH_DEFAULTS.cacheSeconds,
   };
 }
 

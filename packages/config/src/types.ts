@@ -173,6 +173,8 @@ export interface HealthConfig {
   targetProbeTimeoutMs: number;
   /** A probe result is reused this long. @defaultValue 60 */
   targetProbeCacheSeconds: number;
+  /** A computed report is reused this long (`0` = computed for every request). @defaultValue 5 */
+  cacheSeconds: number;
 }
 
 export interface WebhookConfig {

@@ -34,7 +34,7 @@ const SLACK = 'https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX';
 describe('health and notifications config', () => {
   it('defaults: thresholds on, verify age off, no notifications', () => {
     const c = load('databases:\n  - { id: a, path: a.db }\n');
-    expect(c.health).toEqual({ maxAgeIntervals: 2, failedBackups: 3, verifyMaxAgeDays: 0, diskFreePercent: 10, targetProbe: true, targetProbeTimeoutMs: 2000, targetProbeCacheSeconds: 60 });
+    expect(c.health).toEqual({ maxAgeIntervals: 2, failedBackups: 3, verifyMaxAgeDays: 0, diskFreePercent: 10, targetProbe: true, targetProbeTimeoutMs: 2000, targetProbeCacheSeconds: 60, cacheSeconds: 5 });
     expect(c.notifications).toEqual({ webhooks: [], timeoutMs: 5000, attempts: 4, backoffMs: 1000, queueSize: 1000 });
     expect(c.databases[0]!.health).toBeUndefined();
     expect(c.databases[0]!.notifications).toBeUndefined();

@@ -188,12 +188,20 @@ export class HealthService {
   private disk: { at: number; volumes: VolumeReport[] } | undefined;
   private verifiedCache: { at: number; map: Map<string, string | null> } | undefined;
   private inFlight: Promise<HealthReport> | undefined;
+  private cached: { at: number; report: HealthReport } | undefined;
 
   constructor(private readonly s: HealthSources) {}
 
-  /** The report; concurrent callers share one computation. */
-  report(): Promise<HealthReport> {
-    this.inFlight ??= this.compute().finally(() => (this.inFlight = undefined));
+  /** The report, at most `health.cacheSeconds` old; concurrent callers share one computation. */
+  async report(): Promise<HealthReport> {
+    const ttl = this.s.config.health.cacheSeconds * 1000;
+    if (ttl > 0 && this.cached && Date.now() - this.cached.at < ttl) return this.cached.report;
+    this.inFlight ??= this.compute()
+      .then((report) => {
+        this.cached = { at: Date.now(), report };
+        return report;
+      })
+      .finally(() => (this.inFlight = undefined));
     return this.inFlight;
   }
 
