@@ -182,6 +182,8 @@ export interface HealthSources {
  * (probes for `health.targetProbeCacheSeconds`, refreshed in the background), and the catalog
  * answers for every database in one call (`healthSummary`: indexed reads, no manifests).
  */
+const SUMMARY_SLICE = 100;
+
 export class HealthService {
   private readonly cron = new Map<string, { nextRunAt: Date; intervalSeconds: number } | null>();
   private readonly probes = new Map<string, { at: number; ok: boolean; error: string | null; checkedAt: string; pending?: Promise<void> }>();
@@ -192,10 +194,23 @@ export class HealthService {
 
   constructor(private readonly s: HealthSources) {}
 
-  /** The report, at most `health.cacheSeconds` old; concurrent callers share one computation. */
+  /**
+   * The report, at most `health.cacheSeconds` old; past that and up to twice that, the old one
+   * is answered while a new one is computed in the background (requests do not queue behind a
+   * refresh). Concurrent callers share one computation.
+   */
   async report(): Promise<HealthReport> {
     const ttl = this.s.config.health.cacheSeconds * 1000;
-    if (ttl > 0 && this.cached && Date.now() - this.cached.at < ttl) return this.cached.report;
+    const age = this.cached ? Date.now() - this.cached.at : Infinity;
+    if (ttl > 0 && age < ttl) return this.cached!.report;
+    if (ttl > 0 && age < 2 * ttl) {
+      this.refresh().catch(() => undefined);
+      return this.cached!.report;
+    }
+    return this.refresh();
+  }
+
+  private refresh(): Promise<HealthReport> {
     this.inFlight ??= this.compute()
       .then((report) => {
         this.cached = { at: Date.now(), report };
@@ -232,7 +247,13 @@ export class HealthService {
     const unreachable = new Map(targets.filter((t) => t.status === 'unreachable').map((t) => [t.name, t.error]));
     const window = Math.max(...config.databases.map((db) => thresholdsFor(config.health, db).failedBackups), 1);
     const ids = config.databases.map((db) => db.id);
-    const [summary, verified] = await Promise.all([catalog.healthSummary(ids, { backupJobs: window, verify: false }), this.verified(ids)]);
+    const verified = await this.verified(ids);
+    // In slices, so that requests are served between them (SQLite reads are synchronous).
+    const summary = new Map<string, HealthSummary>();
+    for (let i = 0; i < ids.length; i += SUMMARY_SLICE) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      for (const [id, v] of await catalog.healthSummary(ids.slice(i, i + SUMMARY_SLICE), { backupJobs: window, verify: false })) summary.set(id, v);
+    }
     const databases = config.databases.map((db) => {
       const t = thresholdsFor(config.health, db);
       const sum = summary.get(db.id);

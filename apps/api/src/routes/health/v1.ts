@@ -6,6 +6,7 @@ import { HealthReportSchema } from './schema.js';
 
 /** `/v1/health`: each database ok/warning/critical with reasons (thresholds: config `health`). */
 const healthV1: FastifyPluginAsyncTypebox<{ service: HealthService }> = async (app, opts) => {
+  const serialized = new WeakMap<object, string>();
   app.get(
     '',
     {
@@ -27,7 +28,10 @@ const healthV1: FastifyPluginAsyncTypebox<{ service: HealthService }> = async (a
     async (_req, reply) => {
       const report = await opts.service.report();
       if (report.status === 'critical') reply.code(503);
-      return report;
+      // A report is reused for `health.cacheSeconds`: so is its JSON (~300 bytes per database).
+      let body = serialized.get(report);
+      if (body === undefined) serialized.set(report, (body = JSON.stringify(report)));
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
 };
