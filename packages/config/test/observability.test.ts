@@ -80,9 +80,9 @@ databases:
   - { id: a, path: a.db, health: { targetProbe: false } }
 `);
     const text = p.join('\n');
-    expect(text).toMatch(/health\.maxAgeIntervals: must be a number 1-1000/);
+    expect(text).toMatch(/health\.maxAgeIntervals: must be 1-1000, got 0/);
     expect(text).toMatch(/health\.failedBackups: must be an integer/);
-    expect(text).toMatch(/health\.diskFreePercent: must be a number 0-99/);
+    expect(text).toMatch(/health\.diskFreePercent: must be 0-99, got 100/);
     expect(text).toMatch(/health\.nope: unknown option/);
     expect(text).toMatch(/notifications\.webhooks\[0\]\.url: must be an http\(s\) URL/);
     expect(text).toMatch(/notifications\.webhooks\[0\]\.format: must be one of json, slack, discord/);
