@@ -15,13 +15,11 @@ const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-
  * (a key with `read`, or basic auth in a browser).
  */
 const statusPage: FastifyPluginAsync<{ service: HealthService; version: string }> = async (app, opts) => {
-  app.get('/status', { config: { auth: 'read' }, schema: { hide: true } }, async (_req, reply) => {
-    const [report, queues, jobs] = await Promise.all([
-      opts.service.report(),
-      Promise.all(JOB_NAMES.map(async (name) => ({ name, counts: await app.queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children') }))),
-      app.catalog.listJobs({ limit: 200 }),
-    ]);
-    const sizes: StatusPageData['sizes'] = new Map(
+  // Size trends read every backup's record: reused for `health.cacheSeconds`, like the report.
+  let trends: { at: number; sizes: StatusPageData['sizes'] } | undefined;
+  const sizeTrends = async (): Promise<StatusPageData['sizes']> => {
+    if (trends && Date.now() - trends.at < app.config.health.cacheSeconds * 1000) return trends.sizes;
+    const sizes = new Map(
       await Promise.all(
         app.config.databases.map(async (db) => {
           const page = await app.catalog.listBackups({ databaseId: db.id, limit: TREND });
@@ -29,6 +27,17 @@ const statusPage: FastifyPluginAsync<{ service: HealthService; version: string }
         }),
       ),
     );
+    trends = { at: Date.now(), sizes };
+    return sizes;
+  };
+
+  app.get('/status', { config: { auth: 'read' }, schema: { hide: true } }, async (_req, reply) => {
+    const [report, queues, jobs] = await Promise.all([
+      opts.service.report(),
+      Promise.all(JOB_NAMES.map(async (name) => ({ name, counts: await app.queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children') }))),
+      app.catalog.listJobs({ limit: 200 }),
+    ]);
+    const sizes = await sizeTrends();
     for (const q of queues) q.counts['waiting'] = (q.counts['waiting'] ?? 0) + (q.counts['prioritized'] ?? 0) + (q.counts['waiting-children'] ?? 0);
     const failures = jobs.filter((j) => j.state === 'failed').slice(0, 10).map((j) => ({ databaseId: j.databaseId, name: j.name, finishedAt: j.finishedAt, error: j.error, jobId: j.jobId }));
     const html = renderStatusPage({ report, sizes, queues, failures, version: opts.version }, app.now());
