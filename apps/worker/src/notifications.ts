@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '@mfb/config';
 import type { Logger } from '@mfb/observability';
 import { Notifier, redisIncidentStore, type JobOutcome, type NotifyRoute } from '@mfb/notify';
@@ -10,7 +10,7 @@ const NOTIFIED_JOBS = new Set(['backup', 'upload', 'verify', 'prune']);
  * The worker's notifier (config `notifications` plus each database's own), or undefined when
  * nothing is configured. Incidents live in Redis under the queue prefix, shared by all workers.
  */
-export function createNotifications(config: Config, redis: Redis, log: Logger): { report(o: JobOutcome): void; close(): Promise<void> } | undefined {
+export function createNotifications(config: Config, redis: Redis | Cluster, log: Logger): { report(o: JobOutcome): void; close(): Promise<void> } | undefined {
   const routes = new Map<string, NotifyRoute>();
   for (const db of config.databases) {
     const webhooks = [...config.notifications.webhooks, ...(db.notifications?.webhooks ?? [])];

@@ -23,6 +23,7 @@ import type {
   DatabaseConfig,
   DatabaseHealthConfig,
   WebhookConfig,
+  IncrementalConfig,
   RetentionConfig,
   ScheduleConfig,
   TargetConfig,
@@ -48,6 +49,7 @@ export const DEFAULT_CONFIG_FILE = 'mfb.config.yaml';
 interface FileShape {
   dataDir?: string;
   catalogPath?: string;
+  catalogUrl?: string;
   tmpDir?: string;
   storageUrl?: string;
   localRetention?: RetentionConfig;
@@ -63,6 +65,7 @@ interface FileShape {
         schedules?: Array<ScheduleConfig | undefined>;
         health?: DatabaseHealthConfig;
         notifications?: RawNotifications;
+        incremental?: IncrementalConfig;
       }
     | undefined
   >;
@@ -214,6 +217,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   };
   const catalogPath = pathOpt('catalogPath', 'MFB_CATALOG_PATH', path.join(dataDir, 'catalog.db'));
   const tmpDir = pathOpt('tmpDir', 'MFB_TMP_DIR', path.join(dataDir, 'tmp'));
+  const catalogUrl = envStr(env, 'MFB_CATALOG_URL') !== undefined ? fromEnv<string>('MFB_CATALOG_URL', PathsSchema.catalogUrl) : top.catalogUrl;
   let storageUrl = pathToFileURL(path.join(dataDir, 'backups')).href;
   if (envStr(env, 'MFB_STORAGE_URL') !== undefined) {
     const u = fromEnv<string>('MFB_STORAGE_URL', PathsSchema.storageUrl);
@@ -313,6 +317,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       ...(d.notifications
         ? { notifications: { webhooks: webhooksOf(d.notifications.webhooks), ...(d.notifications.heartbeatUrl !== undefined ? { heartbeatUrl: d.notifications.heartbeatUrl } : {}) } }
         : {}),
+      ...(d.incremental !== undefined ? { incremental: d.incremental } : {}),
     });
   });
   checkDistinctFiles(p, files);
@@ -332,7 +337,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const ro = top.redis ?? {};
   const redisUrl = (envStr(env, 'REDIS_URL') !== undefined ? fromEnv<string>('REDIS_URL', field(RedisSchema, 'url')) : ro.url) ?? DEFAULTS.redisUrl;
   const redisPrefix = fromEnv<string>('MFB_REDIS_PREFIX', field(RedisSchema, 'prefix')) ?? ro.prefix ?? DEFAULTS.redisPrefix;
-  const redisTls = ro.tls ?? redisUrl.startsWith('rediss://');
+  const redisTls = ro.tls ?? redisUrl.startsWith('rediss');
 
   // ---- worker
   const wo = top.worker ?? {};
@@ -429,6 +434,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     source: file ?? 'defaults',
     dataDir,
     catalogPath,
+    ...(catalogUrl !== undefined ? { catalogUrl } : {}),
     tmpDir,
     storageUrl,
     localRetention,
@@ -488,6 +494,7 @@ export function redactConfig(c: Config): Record<string, unknown> {
   return {
     ...c,
     storageUrl: redactUrl(c.storageUrl),
+    ...(c.catalogUrl !== undefined ? { catalogUrl: redactUrl(c.catalogUrl) } : {}),
     targets: c.targets.map((t) => ({
       ...t,
       url: redactUrl(t.url),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Incident state shared by every worker, so a failing database produces one failure message
@@ -12,8 +12,11 @@ export interface IncidentStore {
   resolve(key: string): Promise<string | null>;
 }
 
-/** Incidents as plain Redis keys `<prefix>:notify:incident:<key>` (SET NX / GETDEL: atomic across workers). */
-export function redisIncidentStore(redis: Redis, prefix: string): IncidentStore {
+/**
+ * Incidents as plain Redis keys `<prefix>:notify:incident:<key>` (SET NX / GETDEL: atomic across
+ * workers; single-key commands, so a Redis Cluster works too).
+ */
+export function redisIncidentStore(redis: Redis | Cluster, prefix: string): IncidentStore {
   const k = (key: string): string => `${prefix}:notify:incident:${key}`;
   return {
     async open(key, since) {
