@@ -101,7 +101,7 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
  * network instead of 10,000 sequential ones. Bounded so a huge fleet does not queue 100,000
  * promises and scripts at once.
  */
-const RECONCILE_PARALLELISM = 64;
+const RECONCILE_PARALLELISM = 8;
 
 async function inParallel<T>(parallelism: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
