@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { reclaimStaleScratch } from '@mfb/backup';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config, type DatabaseConfig } from '@mfb/config';
-import { createStorages, databaseFor, openMigratedCatalog, type Storages } from '@mfb/runtime';
+import { createStorages, databaseFor, openCheckedCatalog, type Storages } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
 import { bytes } from './format.js';
 import type { Output } from './output.js';
@@ -40,13 +40,14 @@ export class Context {
   }
 
   /**
-   * The catalog, migrated (migrations run at start-up of every command that uses it), for
+   * The catalog, migrated (migrations run at start-up of every command that uses it), after
+   * refusing a config that removed a key live backups still need (KEY_STILL_IN_USE), for
    * reading: when there is none yet (a new machine, no config) an empty one in memory, so a
    * read-only command never creates `./data/` behind the operator's back (a note says so).
    */
   catalog(): Promise<Catalog> {
     this.catalogP ??= this.config().then(async (cfg) => {
-      if (await access(cfg.catalogPath).then(() => true, () => false)) return openMigratedCatalog(cfg);
+      if (await access(cfg.catalogPath).then(() => true, () => false)) return openCheckedCatalog(cfg);
       this.out.note(`note: no catalog at ${cfg.catalogPath} (nothing recorded here yet; \`backupctl catalog rebuild --from-dir <dir>\` recreates it from a backup folder)`);
       // An empty catalog in a private temp dir, removed on close.
       const dir = await mkdtemp(join(tmpdir(), 'backupctl-catalog-'));
@@ -58,7 +59,7 @@ export class Context {
 
   /** The catalog for commands that record something (backup, catalog rebuild): created (with its directory, 0700) if missing. */
   writableCatalog(): Promise<Catalog> {
-    this.catalogP ??= this.config().then(openMigratedCatalog);
+    this.catalogP ??= this.config().then(openCheckedCatalog);
     return this.catalogP;
   }
 

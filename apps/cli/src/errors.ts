@@ -3,6 +3,7 @@ import { AppError } from '@mfb/errors';
 /** Shared with the API and the worker: one code per situation (docs/errors.md). */
 export { BackupNotFoundError, DatabaseNotFoundError, InvalidIdError, TargetNotFoundError } from '@mfb/errors';
 export { UnknownKeyIdError } from '@mfb/backup';
+export { KeyStillInUseError } from '@mfb/runtime';
 
 /** Added to BACKUP_UNKNOWN_KEY_ID in the CLI: where an operator gives a key. */
 export const NO_KEY_HINT = 'use --key-file or configure keys';

@@ -121,7 +121,6 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE backup_locations ADD COLUMN storage_class TEXT;
     `,
   },
-  // 7 is taken by another branch (merged independently); each version is applied on its own.
   {
     version: 8,
     name: 'when each job held its database lock',
@@ -131,6 +130,31 @@ export const MIGRATIONS: readonly Migration[] = [
       -- while holding"). NULL for jobs recorded before this column existed or that never got it.
       ALTER TABLE job_history ADD COLUMN lock_acquired_at TEXT;
       ALTER TABLE job_history ADD COLUMN lock_released_at TEXT;
+    `,
+  },
+  {
+    version: 9,
+    name: 'restore drills per database and target; key ids of the config',
+    sql: `
+      -- The last restore drill of each (database, target) and the last one that succeeded.
+      CREATE TABLE restore_drills (
+        database_id       TEXT NOT NULL,
+        target            TEXT NOT NULL,
+        last_run_at       TEXT NOT NULL,
+        last_outcome      TEXT NOT NULL CHECK (last_outcome IN ('ok', 'failed')),
+        last_backup_id    TEXT,
+        last_error_code   TEXT,
+        last_error        TEXT,
+        last_ok_at        TEXT,
+        last_ok_backup_id TEXT,
+        PRIMARY KEY (database_id, target)
+      ) WITHOUT ROWID;
+      -- Key ids the config had at the last start that passed the key check: a key that
+      -- disappears from the config while live backups need it is refused (KEY_STILL_IN_USE).
+      CREATE TABLE config_keys (
+        key_id  TEXT PRIMARY KEY,
+        seen_at TEXT NOT NULL
+      ) WITHOUT ROWID;
     `,
   },
 ];
