@@ -116,9 +116,9 @@ export function runCli(args: string[], logFile: string): Promise<ProcessRun> {
 }
 
 /**
- * A TCP forwarder on a fixed port whose upstream can be switched at any time (new
- * connections only): the configured S3 endpoint stays the same while a round puts a fault
- * proxy between the workers and the S3 server.
+ * A TCP forwarder on a fixed port whose upstream can be switched at any time (open
+ * connections are cut, so clients reconnect to the new one): the configured S3 endpoint stays
+ * the same while a round puts a fault proxy between the workers and the S3 server.
  */
 export interface Switch {
   port: number;
@@ -151,6 +151,8 @@ export async function startSwitch(initialPort: number): Promise<Switch> {
     endpoint: `http://127.0.0.1:${port}`,
     setUpstream(p) {
       upstreamPort = p;
+      // Kept-alive connections would stay on the old upstream: cut them, clients reconnect.
+      for (const s of sockets) s.destroy();
     },
     async close() {
       for (const s of sockets) s.destroy();
