@@ -243,15 +243,20 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
     }
   }
 
+  /** Jobs `w` has started and not ended. */
+  function runningJobs(w: Proc, queue?: string): string[] {
+    const ended = new Set(w.logs.filter((l) => l.msg === 'job completed' || l.msg === 'job failed' || String(l.msg).startsWith('job aborted')).map((l) => String(l.jobId)));
+    return w.logs.filter((l) => l.msg === 'job started' && (queue === undefined || l.queue === queue) && !ended.has(String(l.jobId))).map((l) => String(l.jobId));
+  }
+
   /** A worker with a job of `queue` running (started, not ended), waiting up to `timeoutMs`. */
   async function busyWorker(queue: string | undefined, timeoutMs: number): Promise<{ w: Proc; jobId: string } | undefined> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       for (const w of workers) {
         if (!w.alive) continue;
-        const ended = new Set(w.logs.filter((l) => l.msg === 'job completed' || l.msg === 'job failed' || String(l.msg).startsWith('job aborted')).map((l) => String(l.jobId)));
-        const running = w.logs.filter((l) => l.msg === 'job started' && (queue === undefined || l.queue === queue) && !ended.has(String(l.jobId)));
-        if (running.length) return { w, jobId: String(running[running.length - 1]!.jobId) };
+        const running = runningJobs(w, queue);
+        if (running.length) return { w, jobId: running[running.length - 1]! };
       }
       await sleep(10);
     }
@@ -312,9 +317,13 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
           break;
         }
         hit.w.signal('SIGSTOP');
-        await sleep(LOCK_TTL_MS + 1500);
+        // Log lines written before the stop are still in the pipe: let them arrive.
+        await sleep(300);
+        // Every job the stopped worker runs (one per queue at most) loses its lock, not only the one picked.
+        const stoppedJobs = new Set([hit.jobId, ...runningJobs(hit.w)]);
+        await sleep(LOCK_TTL_MS + 1200);
         hit.w.signal('SIGCONT');
-        fenced.push({ pid: hit.w.pid, jobId: hit.jobId, resumedAt: Date.now() });
+        for (const jobId of stoppedJobs) fenced.push({ pid: hit.w.pid, jobId, resumedAt: Date.now() });
         break;
       }
       case 'redis-restart':
