@@ -18,13 +18,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_SUFFIX, PIN_SUFFIX, restoreBackup, verifyBackup } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
-import type { Config } from '@mfb/config';
+import { DEFAULTS, type Config } from '@mfb/config';
 import { generateFinanceDb, prng } from '@mfb/demo-data';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueueBackupNow, type Queues } from '@mfb/jobs';
 import { createStorages, openMigratedCatalog } from '@mfb/runtime';
 import { TEMP_PREFIX, type StorageDriver } from '@mfb/storage';
 import { canMountTmpfs, freePort, mountTmpfs, ownRedis, startFaultProxy, startS3rver, testConfig, type FaultProxy, type OwnRedis, type S3TestServer } from '@mfb/testkit';
-import { describeOverlap, findOverlaps, type JobInterval } from './overlap.js';
+import { describeOverlap, findOverlaps, intervalsFromHistory, type HistoryRow, type JobInterval } from './overlap.js';
 import { API_MAIN, Proc, WORKER_MAIN, WRITER, runCli, startSwitch, type LogLine, type Switch } from './procs.js';
 
 const ENABLED = process.env.MFB_CHAOS === '1';
@@ -34,6 +34,8 @@ const BUDGET_MS = Number(process.env.CHAOS_BUDGET_MS ?? 0) || Infinity;
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
 const DATABASES = Number(process.env.CHAOS_DATABASES ?? 4);
 const WORKERS = 2;
+/** The worker reclaims manifest-less artifacts (issue #11 defect 7) once this config option exists. */
+const ORPHAN_RECLAIM = 'orphanArtifactAgeMs' in DEFAULTS;
 const LOCK_TTL_MS = 2000;
 const API_KEY = `chaos-api-${randomBytes(12).toString('hex')}`;
 const ADMIN_PASSWORD = `chaos-admin-${randomBytes(12).toString('hex')}`;
@@ -70,7 +72,9 @@ interface Figures {
   fenceViolations: number;
   jobsFenced: number;
   overlaps: number;
+  historyIntervals: number;
   orphans: number;
+  orphansLeaked: number;
   catalogMismatches: number;
   scratchLeft: number;
   schedulesBackAfterFlush: string;
@@ -101,6 +105,10 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
   const newestKnown = new Map<string, { backupId: string; createdAt: string }>();
   const allKnownBackups = new Set<string>();
   const reportedOverlaps = new Set<string>();
+  /** Manifest-less artifacts seen, by `<target>:<key>`, with the round they were first seen in. */
+  const orphansSeen = new Map<string, number>();
+  /** Lock-holding intervals from the catalog's job history (kept across the catalog's deletion). */
+  const historyIntervals = new Map<string, JobInterval>();
   /** `<backupId>@<target>` copies already restored and checked. */
   const restored = new Set<string>();
   /** Jobs whose worker was SIGSTOPped past the lock TTL: [pid, jobId, resumedAt]. */
@@ -123,7 +131,9 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
     fenceViolations: 0,
     jobsFenced: 0,
     overlaps: 0,
+    historyIntervals: 0,
     orphans: 0,
+    orphansLeaked: 0,
     catalogMismatches: 0,
     scratchLeft: 0,
     schedulesBackAfterFlush: 'not tested',
@@ -449,7 +459,9 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
     try {
       // What completed backup jobs reported: the newest of each database must never be lost.
       for (const id of dbIds) {
-        for (const j of await catalog.listJobs({ databaseId: id, limit: 200 })) {
+        const jobs = await catalog.listJobs({ databaseId: id, limit: 500 });
+        for (const i of intervalsFromHistory(jobs as HistoryRow[], { lockTimes: 'required' })) historyIntervals.set(`${i.jobId}@${i.start}`, i);
+        for (const j of jobs) {
           const backupId = (j.result as { backupId?: unknown } | null)?.backupId;
           if (j.queue !== 'backup' || j.state !== 'completed' || typeof backupId !== 'string') continue;
           if (!allKnownBackups.has(backupId)) {
@@ -500,9 +512,18 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
         const set = new Set(keys);
         const artifacts = keys.filter(isArtifact);
         for (const a of artifacts) {
-          if (!set.has(a + MANIFEST_SUFFIX)) {
+          if (set.has(a + MANIFEST_SUFFIX)) continue;
+          // A worker killed between artifact and manifest leaves one; the next backup (primary)
+          // or upload (target) of that database reclaims it once older than
+          // worker.orphanArtifactAgeMs (3 s here). Still there a round later: it leaked.
+          const id = `${target}:${a}`;
+          if (!orphansSeen.has(id)) {
+            orphansSeen.set(id, round);
             fig.orphans++;
-            violations.push(`${tag}: ${target}: artifact ${a} has no manifest`);
+          } else if (orphansSeen.get(id)! < round) {
+            fig.orphansLeaked++;
+            violations.push(`${tag}: ${target}: artifact ${a} has no manifest since round ${orphansSeen.get(id)}`);
+            orphansSeen.set(id, Number.POSITIVE_INFINITY);
           }
         }
         const withManifest = new Set(artifacts.filter((a) => set.has(a + MANIFEST_SUFFIX)));
@@ -524,7 +545,10 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
       await catalog.close();
     }
     // No two jobs of one database at once (intervals the workers recorded while holding the lock).
-    const overlaps = findOverlaps(recordedIntervals());
+    // ... from the catalog's job history (lock taken/released times, completed runs), and from the
+    // workers' own record (every run, also failed ones).
+    fig.historyIntervals = historyIntervals.size;
+    const overlaps = [...findOverlaps([...historyIntervals.values()]), ...findOverlaps(recordedIntervals())];
     for (const o of overlaps) {
       const d = describeOverlap(o);
       if (reportedOverlaps.has(d)) continue;
@@ -601,7 +625,7 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
           schedules: [{ id: 'nightly', cron: '0 3 * * *', timezone: 'UTC', job: 'backup' }],
         })),
         targets: [{ name: 's3', url: `s3://${s3.bucket}/fleet`, options: { endpoint: sw.endpoint, credentialsFile: s3.credentialsFile }, retention: { keepLast: 2 } }],
-        worker: { concurrency: 1, lockTtlMs: LOCK_TTL_MS, shutdownGraceMs: 5000, attempts: { backup: 6, upload: 10, prune: 4, restore: 2, verify: 2 }, backoffMs: 200 },
+        worker: { ...(ORPHAN_RECLAIM ? { orphanArtifactAgeMs: 3000 } : {}), concurrency: 1, lockTtlMs: LOCK_TTL_MS, shutdownGraceMs: 5000, attempts: { backup: 6, upload: 10, prune: 4, restore: 2, verify: 2 }, backoffMs: 200 },
         api: { port: apiPort, keys: [{ id: 'chaos', key: API_KEY, scopes: ['read', 'write', 'admin'] }], adminUser: 'ops', adminPassword: ADMIN_PASSWORD, rateLimitPerMinute: 100_000 },
         log: { level: 'info' },
       },
@@ -740,8 +764,10 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
       ['storage resets / hangs injected', `${fig.proxyResets} / ${fig.proxyDelays}`],
       ['jobs that lost their lock and stopped', fig.jobsFenced],
       ['fence violations', fig.fenceViolations],
+      ['lock intervals audited (catalog history)', fig.historyIntervals],
       ['overlapping jobs', fig.overlaps],
-      ['manifest-less artifacts seen', fig.orphans],
+      ['manifest-less artifacts seen (killed writers)', fig.orphans],
+      ['  of which still there a round later', fig.orphansLeaked],
       ['catalog/storage mismatches', fig.catalogMismatches],
       ['scratch files left', fig.scratchLeft],
       ['schedules after FLUSHALL', fig.schedulesBackAfterFlush],
