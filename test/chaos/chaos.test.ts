@@ -67,6 +67,7 @@ interface Figures {
   corruptInjected: number;
   corruptVisible: number;
   proxyConnections: number;
+  switchCuts: number;
   proxyResets: number;
   proxyDelays: number;
   fenceViolations: number;
@@ -126,6 +127,7 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
     corruptInjected: 0,
     corruptVisible: 0,
     proxyConnections: 0,
+    switchCuts: 0,
     proxyResets: 0,
     proxyDelays: 0,
     fenceViolations: 0,
@@ -350,11 +352,24 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
         const proxy: FaultProxy = await startFaultProxy({ targetPort: s3.port, seed: between(1, 1e9), resetRate: 0.25, delayRate: 0.25, corruptRate: 0.3, delayMs: 700, maxFaults: 6 });
         sw.setUpstream(proxy.port);
         try {
-          // Three waves, each on fresh connections: more connections through the proxy, so more of its faults fire.
-          for (let wave = 0; wave < 3; wave++) {
-            sw.setUpstream(proxy.port);
-            await triggerBackups();
-            await quiesce();
+          // Kept-alive clients make few connections: cut them every second (itself a fault:
+          // resets mid-request), so that every new connection gets the proxy's dice.
+          sw.setUpstream(proxy.port);
+          let cutting = true;
+          const churn = (async () => {
+            while (cutting) {
+              await sleep(between(500, 1500));
+              if (cutting) fig.switchCuts += sw.setUpstream(proxy.port);
+            }
+          })();
+          try {
+            for (let wave = 0; wave < 2; wave++) {
+              await triggerBackups();
+              await quiesce();
+            }
+          } finally {
+            cutting = false;
+            await churn;
           }
         } finally {
           sw.setUpstream(s3.port);
@@ -626,7 +641,9 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
           retention: { keepLast: 3 },
           schedules: [{ id: 'nightly', cron: '0 3 * * *', timezone: 'UTC', job: 'backup' }],
         })),
-        targets: [{ name: 's3', url: `s3://${s3.bucket}/fleet`, options: { endpoint: sw.endpoint, credentialsFile: s3.credentialsFile }, retention: { keepLast: 2 } }],
+        // s3rver checks neither signed payload hashes nor Content-MD5: docs/storage-s3.md says to
+        // set contentMd5 for such servers (without it a body corrupted in flight is stored as is).
+        targets: [{ name: 's3', url: `s3://${s3.bucket}/fleet`, options: { endpoint: sw.endpoint, credentialsFile: s3.credentialsFile, contentMd5: true }, retention: { keepLast: 2 } }],
         worker: { ...(ORPHAN_RECLAIM ? { orphanArtifactAgeMs: 3000 } : {}), concurrency: 1, lockTtlMs: LOCK_TTL_MS, shutdownGraceMs: 5000, attempts: { backup: 6, upload: 10, prune: 4, restore: 2, verify: 2 }, backoffMs: 200 },
         api: { port: apiPort, keys: [{ id: 'chaos', key: API_KEY, scopes: ['read', 'write', 'admin'] }], adminUser: 'ops', adminPassword: ADMIN_PASSWORD, rateLimitPerMinute: 100_000 },
         log: { level: 'info' },
@@ -762,7 +779,7 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
       ['corrupt uploads injected', fig.corruptInjected],
       ['corrupt copies visible (live copy fails verify)', fig.corruptVisible],
       ['corrupt uploads detected before use', fig.corruptInjected - Math.min(fig.corruptInjected, fig.corruptVisible)],
-      ['storage resets / hangs injected', `${fig.proxyResets} / ${fig.proxyDelays} (over ${fig.proxyConnections} connections)`],
+      ['storage resets / hangs injected', `${fig.proxyResets} / ${fig.proxyDelays} (over ${fig.proxyConnections} connections; plus ${fig.switchCuts} connections cut)`],
       ['jobs that lost their lock and stopped', fig.jobsFenced],
       ['fence violations', fig.fenceViolations],
       ['lock intervals audited (catalog history)', fig.historyIntervals],

@@ -123,7 +123,8 @@ export function runCli(args: string[], logFile: string): Promise<ProcessRun> {
 export interface Switch {
   port: number;
   endpoint: string;
-  setUpstream(port: number): void;
+  /** Switch; cuts the open connections and answers how many there were. */
+  setUpstream(port: number): number;
   close(): Promise<void>;
 }
 
@@ -152,7 +153,9 @@ export async function startSwitch(initialPort: number): Promise<Switch> {
     setUpstream(p) {
       upstreamPort = p;
       // Kept-alive connections would stay on the old upstream: cut them, clients reconnect.
+      const n = sockets.size;
       for (const s of sockets) s.destroy();
+      return n / 2;
     },
     async close() {
       for (const s of sockets) s.destroy();
