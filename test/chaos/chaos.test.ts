@@ -177,7 +177,7 @@ describe.runIf(ENABLED)('chaos: a fleet of databases under faults', () => {
   }
 
   /** Producer queues on the suite's Redis; reopened after a Redis restart or FLUSHALL. */
-  let producer: { redis: Redis; queues: Queues } | undefined;
+  let producer: { redis: ReturnType<typeof createRedis>; queues: Queues } | undefined;
   function queues(): Queues {
     if (!producer) {
       const r = createRedis(config.redis, 'producer');
