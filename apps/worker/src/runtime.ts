@@ -19,6 +19,8 @@ import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
+import { loadDrillMetrics } from './handlers/verify.handler.js';
+import { createNotifications } from './notifications.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
 import { refreshStorageMetrics } from './storage-metrics.js';
@@ -82,6 +84,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   storages.openAll();
 
   const shutdown = new AbortController();
+  const notifications = createNotifications(config, connection, log);
   const processor = createProcessor({
     config,
     catalog,
@@ -93,6 +96,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     storages,
     shutdownSignal: shutdown.signal,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(notifications ? { onOutcome: (o) => notifications.report(o) } : {}),
   });
 
   const stall = stallSettings(config.worker.lockTtlMs);
@@ -135,6 +139,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   await seedConfigSchedules(catalog, config);
   // Storage usage from the catalog at start, so the gauges exist before the first job.
   await refreshStorageMetrics({ config, catalog, metrics, log });
+  await loadDrillMetrics(catalog, metrics);
   await reconcile();
   const timer = setInterval(() => {
     reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));
@@ -198,6 +203,8 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
         clearTimeout(grace);
         await closeQueues(queues);
         if (server) await new Promise<void>((r) => server!.close(() => r()));
+        // Pending notifications get a moment (their incidents are already recorded in Redis).
+        await notifications?.close();
         await connection.quit().catch(() => connection.disconnect());
       })();
       return closed;
