@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript source in tests (`@mfb/source` export
@@ -15,7 +17,13 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/global-setup.ts', 'test/abuse/secrets-global.ts'],
+    // Secrets check: every process's output is collected and grepped at the end (test/abuse/).
+    setupFiles: ['test/abuse/secrets-collector.ts'],
+    onConsoleLog(log) {
+      const dir = process.env.MFB_TEST_SECRETS_DIR;
+      if (dir) appendFileSync(join(dir, 'console.log'), log);
+    },
     reporters: ['default'],
   },
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEYS, fakeManifest, startTestApp, type TestApp } from './helpers.js';
+import { ADMIN_PASSWORD, KEYS, fakeManifest, startTestApp, type TestApp } from './helpers.js';
 import { ROUTES, fill } from './routes-table.js';
 
 /**
@@ -15,8 +15,19 @@ beforeAll(async () => {
   await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
   validBackup = m.backupId;
 });
+/** Figures for docs/reliability.md: requests sent, 5xx answered, answers that carried a secret. */
+const figures = { sent: 0, serverErrors: 0, secretsInBodies: 0 };
+const SECRETS = [...Object.values(KEYS), ADMIN_PASSWORD];
+function tally(res: { statusCode: number; body: string; headers: Record<string, unknown> }): void {
+  figures.sent++;
+  if (res.statusCode >= 500) figures.serverErrors++;
+  const text = res.body + JSON.stringify(res.headers);
+  if (SECRETS.some((k) => text.includes(k))) figures.secretsInBodies++;
+}
 afterAll(async () => {
   await t?.close();
+  console.log(`api fuzz: ${figures.sent} malformed requests sent, ${figures.serverErrors} answered 5xx, ${figures.secretsInBodies} answers carried a configured secret`);
+  expect(figures.secretsInBodies).toBe(0);
 });
 
 const HOSTILE = [
@@ -135,6 +146,7 @@ describe('fuzz: never 5xx, errors are problem+json', () => {
             const headers: Record<string, string> = useXKey ? { 'x-api-key': KEYS.admin } : { authorization: `Bearer ${KEYS.admin}` };
             if (payload !== undefined && ct !== undefined) headers['content-type'] = ct;
             const res = await t.app.inject({ method: r.method, url, headers, ...(payload !== undefined ? { payload } : {}) });
+            tally(res);
             if (res.statusCode >= 500) throw new Error(`${r.method} ${url} -> ${res.statusCode}: ${res.body.slice(0, 500)}`);
             if (res.statusCode >= 400) {
               const ctype = String(res.headers['content-type'] ?? '');
@@ -170,6 +182,7 @@ describe('fuzz: never 5xx, errors are problem+json', () => {
     for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const) {
       for (const url of paths) {
         const res = await t.app.inject({ method, url, headers: { authorization: `Bearer ${KEYS.admin}` } });
+        tally(res);
         expect(res.statusCode, `${method} ${url}`).toBeLessThan(500);
         if (res.statusCode >= 400 && method !== 'HEAD') {
           expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
