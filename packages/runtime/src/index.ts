@@ -10,6 +10,13 @@ export { databaseFor } from './databases.js';
 export {
   planTargetRetention,
   retentionPolicyFor,
+  pruneTarget,
+  deleteCopies,
+  finishInterruptedDeletes,
+  type PruneProgress,
+  type PruneTargetResult,
+  type DeleteCopiesOptions,
+  type DeleteCopiesResult,
   PENDING_UPLOAD_RULE,
   type RetentionPlanItem,
   type RetentionPlanView,
