@@ -31,6 +31,8 @@ export interface WorkerRuntimeOptions {
   /** Test-only replacement of the handlers. */
   handlers?: Handlers;
   hooks?: RunnerHooks;
+  /** Test-only wrapper around the catalog (e.g. a kill after a step of a prune). */
+  wrapCatalog?: (catalog: Catalog) => Catalog;
   /** Test-only wrapper around every storage driver (e.g. throttling). */
   wrapStorage?: (driver: StorageDriver, target: string) => StorageDriver;
   /** Serve /metrics and /health on config.worker.metricsPort. @defaultValue true */
@@ -69,7 +71,8 @@ export function stallSettings(lockTtlMs: number): { lockDuration: number; stalle
 
 /** Start one BullMQ worker per queue in this process. */
 export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
-  const { config, catalog, log } = opts;
+  const { config, log } = opts;
+  const catalog = opts.wrapCatalog ? opts.wrapCatalog(opts.catalog) : opts.catalog;
   const metrics = opts.metrics ?? createMetrics(undefined, { defaults: true });
   const connection = createRedis(config.redis, 'worker');
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
