@@ -22,4 +22,4 @@ export {
   type RetentionPlanView,
   type TargetRetentionPlan,
 } from './retention.js';
-export { storageUsageFor, type UsageRow, type UsageReport } from './usage.js';
+export { storageUsageFor, checkBackupSpace, spaceNeeded, type UsageRow, type UsageReport } from './usage.js';
