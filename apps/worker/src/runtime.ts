@@ -13,7 +13,7 @@ import {
   type ReconcileResult,
 } from '@mfb/jobs';
 import { createMetrics, type Logger, type Metrics } from '@mfb/observability';
-import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
+import { createStorages, locksFor, queuesFor, runHousekeeping } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
@@ -39,6 +39,8 @@ export interface WorkerRuntimeOptions {
   http?: boolean;
   /** How often schedules are reconciled into Redis. @defaultValue 60000 */
   reconcileIntervalMs?: number;
+  /** How often the catalog is trimmed (`config.housekeeping`; also once at start). @defaultValue 3600000 */
+  housekeepingIntervalMs?: number;
 }
 
 export interface WorkerRuntime {
@@ -142,6 +144,19 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));
   }, opts.reconcileIntervalMs ?? 60_000);
   timer.unref();
+  // Catalog housekeeping: at start, then on a timer (several workers may run it: each trim
+  // is its own short transaction, and running it twice removes nothing more).
+  const housekeep = (): void => {
+    runHousekeeping(config, catalog).then(
+      (r) => {
+        if (r.jobs + r.backups > 0) log.info({ jobHistoryRows: r.jobs, deletedBackupRows: r.backups }, 'catalog housekeeping trimmed rows');
+      },
+      (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'catalog housekeeping failed'),
+    );
+  };
+  housekeep();
+  const housekeepingTimer = setInterval(housekeep, opts.housekeepingIntervalMs ?? 3_600_000);
+  housekeepingTimer.unref();
   let lostConnection = false;
   connection.on('close', () => {
     lostConnection = true;
@@ -193,6 +208,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     close(graceMs = config.worker.shutdownGraceMs) {
       closed ??= (async () => {
         clearInterval(timer);
+        clearInterval(housekeepingTimer);
         const grace = setTimeout(() => shutdown.abort(new JobAbortedError(`shutdown grace period of ${graceMs} ms exceeded`)), graceMs);
         grace.unref();
         // close() without force: stop fetching, wait for running jobs (aborted after the grace).

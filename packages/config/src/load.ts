@@ -66,6 +66,7 @@ export const DEFAULTS = Object.freeze({
   idleTimeoutMs: 300_000,
   logLevel: 'info',
   demoDatabaseId: 'demo',
+  housekeeping: Object.freeze({ jobHistoryDays: 90, jobHistoryMax: 100_000, deletedBackupDays: 90 }),
 });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -85,6 +86,7 @@ const TOP_KEYS = [
   'worker',
   'api',
   'log',
+  'housekeeping',
 ] as const;
 
 /** A Map that cannot be changed after construction (the config is frozen, keys included). */
@@ -597,6 +599,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     else p.add('env MFB_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${show(envLevel)}`);
   }
 
+  // ---- housekeeping (catalog trimming; 0 = keep forever)
+  const ho = mapping(p, top['housekeeping'], 'housekeeping', ['jobHistoryDays', 'jobHistoryMax', 'deletedBackupDays']) ?? {};
+  const housekeeping: Config['housekeeping'] = {
+    jobHistoryDays: optInt(p, ho, 'jobHistoryDays', 'housekeeping', 0, 36_500) ?? DEFAULTS.housekeeping.jobHistoryDays,
+    jobHistoryMax: optInt(p, ho, 'jobHistoryMax', 'housekeeping', 0, 100_000_000) ?? DEFAULTS.housekeeping.jobHistoryMax,
+    deletedBackupDays: optInt(p, ho, 'deletedBackupDays', 'housekeeping', 0, 36_500) ?? DEFAULTS.housekeeping.deletedBackupDays,
+  };
+
   if (p.list.length > 0) {
     const where = file !== undefined ? ` in ${file}` : '';
     throw new ConfigError('CONFIG_INVALID', `invalid configuration${where}: ${p.list.join('; ')}`, p.list);
@@ -616,6 +626,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     worker,
     api,
     log: { level },
+    housekeeping,
   };
   return deepFreeze(config);
 }

@@ -13,6 +13,7 @@ export {
   pruneTarget,
   deleteCopies,
   finishInterruptedDeletes,
+  runHousekeeping,
   type PruneProgress,
   type PruneTargetResult,
   type DeleteCopiesOptions,

@@ -1,7 +1,7 @@
 import { deleteCopy } from '@mfb/backup';
-import type { BackupRecord, Catalog, CopyRef, DeletingCopy } from '@mfb/catalog';
+import type { BackupRecord, Catalog, CopyRef, DeletingCopy, HousekeepingResult } from '@mfb/catalog';
 import type { StorageDriver } from '@mfb/storage';
-import type { DatabaseConfig, RetentionConfig, TargetConfig } from '@mfb/config';
+import type { Config, DatabaseConfig, RetentionConfig, TargetConfig } from '@mfb/config';
 import { TargetNotFoundError } from '@mfb/errors';
 import { planRetention, type DeleteRule, type KeepRule, type RetentionTotals } from '@mfb/retention';
 
@@ -274,4 +274,21 @@ export async function pruneTarget(
     opts,
   );
   return { plan, deleted: r.deleted.map((c) => c.backupId), resumed: resumed.map((c) => c.backupId), pinned: r.pinned.map((c) => c.backupId) };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Trim the catalog as `config.housekeeping` says (0 = never that way): job history older than
+ * `jobHistoryDays` or beyond the newest `jobHistoryMax`, and backups with no copy left whose
+ * last copy was deleted more than `deletedBackupDays` ago. Run by the worker at start and on
+ * a timer. Returns the rows removed.
+ */
+export async function runHousekeeping(config: Pick<Config, 'housekeeping'>, catalog: Catalog, now: Date = new Date()): Promise<HousekeepingResult> {
+  const h = config.housekeeping;
+  return catalog.housekeep({
+    ...(h.jobHistoryDays > 0 ? { jobsFinishedBefore: new Date(now.getTime() - h.jobHistoryDays * DAY_MS).toISOString() } : {}),
+    ...(h.jobHistoryMax > 0 ? { jobsMax: h.jobHistoryMax } : {}),
+    ...(h.deletedBackupDays > 0 ? { deletedBefore: new Date(now.getTime() - h.deletedBackupDays * DAY_MS).toISOString() } : {}),
+  });
 }
