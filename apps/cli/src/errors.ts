@@ -44,3 +44,27 @@ export class NoApiKeyError extends CliError {
     super('CLI_NO_API_KEY', `no API key with "${scope}" scope: pass --api-key-file or configure api.keys`, { permanent: true, status: 400 });
   }
 }
+
+/** Another process (a worker's job, the API's DELETE) holds the database's lock. Same code as the API's. */
+export class DatabaseBusyError extends CliError {
+  constructor(databaseId: string) {
+    super('DATABASE_BUSY', `database "${databaseId}" is busy with a job (backup, upload, prune, restore or verify); nothing was deleted: retry later`, {
+      permanent: true,
+      status: 409,
+      details: { databaseId },
+    });
+  }
+}
+
+/** A command that deletes needs the per-database lock, which lives in Redis, and Redis cannot be reached. */
+export class LockUnavailableError extends CliError {
+  constructor(databaseId: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      'CLI_LOCK_UNAVAILABLE',
+      `prune deletes only under the per-database lock of "${databaseId}", which is held in Redis, and Redis is unreachable; nothing was deleted. ` +
+        `Start Redis (or let the worker prune), or look at the plan with --dry-run. (${why})`,
+      { permanent: false, status: 503, cause },
+    );
+  }
+}

@@ -14,6 +14,8 @@ export {
   deleteCopies,
   finishInterruptedDeletes,
   runHousekeeping,
+  tryLockDatabase,
+  type OwnDatabaseLock,
   type PruneProgress,
   type PruneTargetResult,
   type DeleteCopiesOptions,
