@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,9 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import Database from 'better-sqlite3';
 import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { openCatalog } from '@mfb/catalog';
-import { DatabaseLocks } from '@mfb/jobs';
+import { tryLockDatabase } from '@mfb/runtime';
 import { freePort, runProcess, type ProcessRun } from '@mfb/testkit';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -227,17 +226,20 @@ describe('backupctl prune (deleting)', () => {
 
     // a job holds the database: DATABASE_BUSY, nothing deleted
     withRedis(REDIS_URL);
-    const redis = new Redis(REDIS_URL);
+    const lockSettings = { redis: { url: REDIS_URL, prefix, tls: false }, worker: { lockTtlMs: 30_000 } } as Parameters<typeof tryLockDatabase>[0];
+    const job = await tryLockDatabase(lockSettings, 'fin');
     try {
-      const held = await new DatabaseLocks(redis, prefix, 30_000).tryAcquire('fin');
-      expect(held).not.toBeNull();
+      expect(job.held).not.toBeNull();
       const busy = await cli(['prune', 'fin', '--json', '-c', init.configPath], dir);
       expect(busy.code).toBe(1);
       expect(json<{ error: { code: string } }>(busy).error.code).toBe('DATABASE_BUSY');
       expect(await live()).toBe(2);
-      await held!.release();
+    } finally {
+      await job.close();
+    }
 
-      // lock free: the plan is carried out, the lock released afterwards
+    // lock free: the plan is carried out, the lock released afterwards
+    {
       const real = await cli(['prune', 'fin', '--json', '-c', init.configPath], dir);
       expect(real.code, real.stderr).toBe(0);
       const done = json<{ dryRun: boolean; deleted: string[]; resumed: string[]; items: Array<{ backupId: string; action: string }> }>(real);
@@ -245,13 +247,15 @@ describe('backupctl prune (deleting)', () => {
       expect(done.deleted).toEqual([ids[1]]);
       expect(done.resumed).toEqual([]);
       expect(await live()).toBe(1);
-      expect(await redis.exists(`${prefix}:mfb:lock:db:fin`)).toBe(0);
-      for (const id of [ids[1]]) expect(existsSync(join(init.dataDir, 'backups', 'fin', `${id}.sqlite.gz.enc`)) || existsSync(join(init.dataDir, 'backups', 'fin', `${id}.sqlite.gz`))).toBe(false);
+      const after = await tryLockDatabase(lockSettings, 'fin');
+      expect(after.held, 'the CLI released the lock').not.toBeNull();
+      await after.close();
+      const files = readdirSync(join(init.dataDir, 'backups', 'fin'));
+      expect(files.filter((f) => f.startsWith(ids[1]!)), 'the deleted copy is gone from storage').toEqual([]);
+      expect(files.filter((f) => f.startsWith(ids[0]!)).length, 'the kept copy is there').toBeGreaterThanOrEqual(2);
       const human = await cli(['prune', 'fin', '-c', init.configPath], dir);
       expect(human.code, human.stderr).toBe(0);
       expect(human.stdout).toMatch(/^deleted:\s+0 \(0 B\)$/m);
-    } finally {
-      redis.disconnect();
     }
   });
 });
