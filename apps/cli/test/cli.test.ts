@@ -200,7 +200,7 @@ describe('backupctl prune (deleting)', () => {
     const prefix = `t-${randomUUID()}`;
     const original = readFileSync(init.configPath, 'utf8').replaceAll(/keepLast: 7 /g, 'keepLast: 1 ');
     const withRedis = (url: string): void =>
-      writeFileSync(init.configPath, original.replace(/^  url: .*$/m, `  url: ${JSON.stringify(url)}`).replace(/^  prefix: .*$/m, `  prefix: ${prefix}`));
+      writeFileSync(init.configPath, original.replace(/^ {2}url: .*$/m, `  url: ${JSON.stringify(url)}`).replace(/^ {2}prefix: .*$/m, `  prefix: ${prefix}`));
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
       const b = await cli(['backup', 'fin', '--json', '-c', init.configPath], dir);
