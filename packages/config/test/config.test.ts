@@ -151,6 +151,7 @@ describe('defaults', () => {
       },
       api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1000000 , corsOrigins: [], requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 },
       log: { level: 'info' },
+      housekeeping: { jobHistoryDays: 30, jobHistoryMax: 500, deletedBackupDays: 0 },
     };
     const c = load(JSON.stringify(json, null, 2));
     const { source: _s, keys: _k, ...rest } = c;
