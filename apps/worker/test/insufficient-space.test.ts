@@ -49,11 +49,12 @@ describe.skipIf(!canMount)('INSUFFICIENT_SPACE (real tmpfs)', () => {
   it('fails a backup before any work when the scratch or the primary volume cannot hold the last snapshot; runs when they can', async () => {
     const tmp = await tempDir('mfb-space-');
     cleanups.push(() => tmp.dispose());
-    const dbPath = join(tmp.dir, 'a.sqlite');
+    // only c is really backed up; a and b fail before their (absent) files are opened
+    const dbPath = join(tmp.dir, 'c.sqlite');
     await generateFinanceDb(dbPath, { sizeBytes: 256 * 1024, journalMode: 'wal' });
     const { config } = await testConfig({
       dir: tmp.dir,
-      databases: [{ id: 'a', path: dbPath }, { id: 'b', path: dbPath }, { id: 'c', path: dbPath }],
+      databases: [{ id: 'a', path: join(tmp.dir, 'a.sqlite') }, { id: 'b', path: join(tmp.dir, 'b.sqlite') }, { id: 'c', path: dbPath }],
       attempts: { backup: 3 },
       backoffMs: 100,
     });
