@@ -327,11 +327,22 @@ export class PostgresCatalog implements Catalog {
   async setPinned(backupId: string, pinned: boolean): Promise<void> {
     await this.tx(`pin backup ${backupId}`, async (c) => {
       // The backups row lock orders this against `beginCopyDeletes` (which takes it too).
-      const st = (await c.query<{ live_count: number }>('SELECT live_count FROM backups WHERE backup_id = $1 FOR UPDATE', [backupId])).rows[0];
+      const st = (await c.query<{ live_count: number; database_id: string }>('SELECT live_count, database_id FROM backups WHERE backup_id = $1 FOR UPDATE', [backupId])).rows[0];
       if (!st) throw new CatalogNotFoundError(`backup ${backupId}`);
+      // Pins and deletion starts of one database take turns (chains span rows: a pinned delta
+      // protects its ancestors), as SQLite's IMMEDIATE transactions do.
+      if (pinned) await c.query(`SELECT pg_advisory_xact_lock(hashtext('mfb-pin-delete:' || $1))`, [st.database_id]);
       if (pinned) {
         const deleting = await c.query('SELECT 1 FROM backup_locations WHERE backup_id = $1 AND deleted_at IS NULL AND deleting_at IS NOT NULL', [backupId]);
-        if ((deleting.rowCount ?? 0) > 0 || Number(st.live_count) === 0) throw new CatalogBackupDeletingError(backupId);
+        const ancestor = await c.query(
+          `WITH RECURSIVE anc(id) AS (
+             SELECT manifest::jsonb ->> 'parentId' FROM backups WHERE backup_id = $1 AND manifest::jsonb ->> 'parentId' IS NOT NULL
+             UNION
+             SELECT b.manifest::jsonb ->> 'parentId' FROM backups b JOIN anc ON b.backup_id = anc.id WHERE b.manifest::jsonb ->> 'parentId' IS NOT NULL
+           ) SELECT anc.id FROM anc JOIN backup_locations l ON l.backup_id = anc.id WHERE l.deleted_at IS NULL AND l.deleting_at IS NOT NULL LIMIT 1`,
+          [backupId],
+        );
+        if ((deleting.rowCount ?? 0) > 0 || Number(st.live_count) === 0 || (ancestor.rowCount ?? 0) > 0) throw new CatalogBackupDeletingError(backupId);
       }
       await c.query('UPDATE backups SET pinned = $1 WHERE backup_id = $2', [pinned, backupId]);
     });
@@ -341,6 +352,25 @@ export class PostgresCatalog implements Catalog {
     const when = isoOrNow(at, this.now, 'at');
     return this.tx(`begin deleting ${copies.length} copies`, async (c) => {
       const out: BeginDeletesResult = { started: [], pinned: [], gone: [] };
+      const dbs = (await c.query<{ database_id: string }>('SELECT DISTINCT database_id FROM backups WHERE backup_id = ANY($1::text[]) ORDER BY database_id', [copies.map((x) => x.backupId)])).rows;
+      for (const d of dbs) await c.query(`SELECT pg_advisory_xact_lock(hashtext('mfb-pin-delete:' || $1))`, [d.database_id]);
+      // Ancestors of pinned deltas (a pinned delta needs its whole chain), per database.
+      const needed = new Map<string, Set<string>>();
+      const neededBy = async (databaseId: string): Promise<Set<string>> => {
+        let set = needed.get(databaseId);
+        if (!set) {
+          const rows = await c.query<{ id: string }>(
+            `WITH RECURSIVE anc(id) AS (
+               SELECT manifest::jsonb ->> 'parentId' FROM backups WHERE database_id = $1 AND pinned AND manifest::jsonb ->> 'parentId' IS NOT NULL
+               UNION
+               SELECT b.manifest::jsonb ->> 'parentId' FROM backups b JOIN anc ON b.backup_id = anc.id WHERE b.manifest::jsonb ->> 'parentId' IS NOT NULL
+             ) SELECT id FROM anc`,
+            [databaseId],
+          );
+          needed.set(databaseId, (set = new Set(rows.rows.map((r) => r.id))));
+        }
+        return set;
+      };
       for (const x of copies) {
         const b = (await c.query<{ pinned: boolean }>('SELECT pinned FROM backups WHERE backup_id = $1 FOR UPDATE', [x.backupId])).rows[0];
         const l = b
@@ -350,7 +380,7 @@ export class PostgresCatalog implements Catalog {
             )).rows[0]
           : undefined;
         if (!b || !l) out.gone.push({ backupId: x.backupId, target: x.target });
-        else if (b.pinned && l.deleting_at === null) out.pinned.push({ backupId: x.backupId, target: x.target });
+        else if (l.deleting_at === null && (b.pinned || (await neededBy(l.database_id)).has(x.backupId))) out.pinned.push({ backupId: x.backupId, target: x.target });
         else {
           if (l.deleting_at === null) await c.query('UPDATE backup_locations SET deleting_at = $1 WHERE backup_id = $2 AND target = $3', [when, x.backupId, x.target]);
           out.started.push({ backupId: x.backupId, target: x.target, databaseId: l.database_id, artifactKey: l.artifact_key, deletingAt: l.deleting_at ?? when });

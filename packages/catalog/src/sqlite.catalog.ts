@@ -173,6 +173,22 @@ export class SqliteCatalog implements Catalog {
         `SELECT backup_id, database_id, target, artifact_key, deleting_at FROM backup_locations
          WHERE deleting_at IS NOT NULL AND deleted_at IS NULL AND database_id = @db AND (@target IS NULL OR target = @target) ORDER BY deleting_at, backup_id, target`,
       ),
+      // Incremental chains: the ancestors (parent, its parent, ... the full base) of the pinned
+      // backups of a database, and of one backup. A pinned delta needs them all to restore.
+      pinnedAncestors: db.prepare<[string], { id: string }>(
+        `WITH RECURSIVE anc(id) AS (
+           SELECT json_extract(manifest, '$.parentId') FROM backups WHERE database_id = ? AND pinned = 1 AND json_extract(manifest, '$.parentId') IS NOT NULL
+           UNION
+           SELECT json_extract(b.manifest, '$.parentId') FROM backups b JOIN anc ON b.backup_id = anc.id WHERE json_extract(b.manifest, '$.parentId') IS NOT NULL
+         ) SELECT id FROM anc`,
+      ),
+      deletingAncestor: db.prepare<[string], { id: string }>(
+        `WITH RECURSIVE anc(id) AS (
+           SELECT json_extract(manifest, '$.parentId') FROM backups WHERE backup_id = ? AND json_extract(manifest, '$.parentId') IS NOT NULL
+           UNION
+           SELECT json_extract(b.manifest, '$.parentId') FROM backups b JOIN anc ON b.backup_id = anc.id WHERE json_extract(b.manifest, '$.parentId') IS NOT NULL
+         ) SELECT anc.id FROM anc JOIN backup_locations l ON l.backup_id = anc.id WHERE l.deleted_at IS NULL AND l.deleting_at IS NOT NULL LIMIT 1`,
+      ),
       trimJobsBefore: db.prepare('DELETE FROM job_history WHERE finished_at < ?'),
       trimJobsOver: db.prepare('DELETE FROM job_history WHERE rowid IN (SELECT rowid FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT -1 OFFSET ?)'),
       trimDeletedBackups: db.prepare(
@@ -447,7 +463,7 @@ export class SqliteCatalog implements Catalog {
           if (!st) throw new CatalogNotFoundError(`backup ${backupId}`);
           // The other half of `beginCopyDeletes`: both run IMMEDIATE, so either the pin
           // commits first (and the deletion is refused) or the deletion does (and this is).
-          if (pinned && (st.deleting > 0 || st.live === 0)) throw new CatalogBackupDeletingError(backupId);
+          if (pinned && (st.deleting > 0 || st.live === 0 || s.deletingAncestor.get(backupId))) throw new CatalogBackupDeletingError(backupId);
           s.setPinned.run(pinned ? 1 : 0, backupId);
         })
         .immediate(),
@@ -461,10 +477,16 @@ export class SqliteCatalog implements Catalog {
       this.db
         .transaction(() => {
           const out: BeginDeletesResult = { started: [], pinned: [], gone: [] };
+          const needed = new Map<string, Set<string>>();
+          const neededBy = (databaseId: string): Set<string> => {
+            let set = needed.get(databaseId);
+            if (!set) needed.set(databaseId, (set = new Set(s.pinnedAncestors.all(databaseId).map((r) => r.id))));
+            return set;
+          };
           for (const c of copies) {
             const row = s.liveCopy.get(c.backupId, c.target);
             if (!row) out.gone.push({ backupId: c.backupId, target: c.target });
-            else if (row.pinned === 1 && row.deleting_at === null) out.pinned.push({ backupId: c.backupId, target: c.target });
+            else if (row.deleting_at === null && (row.pinned === 1 || neededBy(row.database_id).has(c.backupId))) out.pinned.push({ backupId: c.backupId, target: c.target });
             else {
               s.markDeleting.run({ at: when, backupId: c.backupId, target: c.target });
               out.started.push({ backupId: c.backupId, target: c.target, databaseId: row.database_id, artifactKey: row.artifact_key, deletingAt: row.deleting_at ?? when });

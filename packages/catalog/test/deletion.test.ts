@@ -100,6 +100,26 @@ describe('deletion protocol in the catalog', () => {
     await cat.setPinned(c.backupId, false); // unpinning is always allowed
   });
 
+  it('incremental chains: the ancestors of a pinned delta are refused; a delta whose ancestor is being deleted cannot be pinned', async () => {
+    const full = await add('db', new Date('2026-01-01T00:00:00Z'));
+    const delta = (parent: Manifest, at: string): Promise<Manifest> => {
+      const m = { ...fakeManifest('db', new Date(at)), formatVersion: 2, kind: 'delta', parentId: parent.backupId } as unknown as Manifest;
+      return cat.recordBackup(m, { target: 'local', artifactKey: m.artifactKey }).then(() => m);
+    };
+    const d1 = await delta(full, '2026-01-02T00:00:00Z');
+    const d2 = await delta(d1, '2026-01-03T00:00:00Z');
+    await cat.setPinned(d2.backupId, true);
+    const r = await cat.beginCopyDeletes([full, d1].map((m) => ({ backupId: m.backupId, target: 'local' })));
+    expect(r.started).toEqual([]);
+    expect(r.pinned.map((c) => c.backupId)).toEqual([full.backupId, d1.backupId]);
+
+    await cat.setPinned(d2.backupId, false);
+    expect((await cat.beginCopyDeletes([{ backupId: full.backupId, target: 'local' }])).started).toHaveLength(1);
+    // the base is being deleted: pinning a delta built on it is refused
+    await expect(cat.setPinned(d2.backupId, true)).rejects.toMatchObject({ code: 'BACKUP_DELETING' });
+    expect((await cat.getBackup(d2.backupId))!.pinned).toBe(false);
+  });
+
   it('a copy recorded again (re-upload) is live and no longer deleting', async () => {
     const a = await add('db', new Date('2026-01-01T00:00:00Z'));
     await cat.beginCopyDeletes([{ backupId: a.backupId, target: 'local' }]);
