@@ -3,6 +3,7 @@ import { AppError } from '@mfb/errors';
 /** Shared with the API and the worker: one code per situation (docs/errors.md). */
 export { BackupNotFoundError, DatabaseNotFoundError, InvalidIdError, TargetNotFoundError } from '@mfb/errors';
 export { UnknownKeyIdError } from '@mfb/backup';
+export { KeyStillInUseError } from '@mfb/runtime';
 
 /** Added to BACKUP_UNKNOWN_KEY_ID in the CLI: where an operator gives a key. */
 export const NO_KEY_HINT = 'use --key-file or configure keys';
@@ -45,26 +46,9 @@ export class NoApiKeyError extends CliError {
   }
 }
 
-/** Another process (a worker's job, the API's DELETE) holds the database's lock. Same code as the API's. */
-export class DatabaseBusyError extends CliError {
-  constructor(databaseId: string) {
-    super('DATABASE_BUSY', `database "${databaseId}" is busy with a job (backup, upload, prune, restore or verify); nothing was deleted: retry later`, {
-      permanent: true,
-      status: 409,
-      details: { databaseId },
-    });
-  }
-}
-
-/** A command that deletes needs the per-database lock, which lives in Redis, and Redis cannot be reached. */
-export class LockUnavailableError extends CliError {
-  constructor(databaseId: string, cause: unknown) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    super(
-      'CLI_LOCK_UNAVAILABLE',
-      `prune deletes only under the per-database lock of "${databaseId}", which is held in Redis, and Redis is unreachable; nothing was deleted. ` +
-        `Start Redis (or let the worker prune), or look at the plan with --dry-run. (${why})`,
-      { permanent: false, status: 503, cause },
-    );
+/** Another process (a worker's job, another CLI run) holds the per-database lock. */
+export class DatabaseLockedError extends CliError {
+  constructor(databaseId: string, holder: string, hint: string) {
+    super('CLI_DATABASE_LOCKED', `database ${databaseId} is locked by ${holder}: ${hint}`, { permanent: false, status: 409, details: { databaseId } });
   }
 }

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
 import { randomUUID } from 'node:crypto';
 import { openCatalog } from '@mfb/catalog';
-import { tryLockDatabase } from '@mfb/runtime';
+import { tryDatabaseLock } from '@mfb/runtime';
 import { freePort, runProcess, type ProcessRun } from '@mfb/testkit';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -216,26 +216,26 @@ describe('backupctl prune (deleting)', () => {
       }
     };
 
-    // Redis unreachable: refused, nothing deleted (the dry run needs no Redis)
+    // Redis unreachable: refused without --force, nothing deleted (the dry run needs no Redis)
     const port = await freePort();
     withRedis(`redis://127.0.0.1:${port}`);
     const noRedis = await cli(['prune', 'fin', '-c', init.configPath], dir);
-    expect(noRedis.code, noRedis.stderr).toBe(1);
-    expect(noRedis.stderr).toMatch(/error\[CLI_LOCK_UNAVAILABLE\]: prune deletes only under the per-database lock of "fin", which is held in Redis/);
+    expect(noRedis.code, noRedis.stderr).toBe(2);
+    expect(noRedis.stderr).toMatch(/error\[CLI_USAGE\]: cannot take the per-database lock of fin \(Redis unreachable/);
     expect(await live()).toBe(2);
 
-    // a job holds the database: DATABASE_BUSY, nothing deleted
+    // a job holds the database: CLI_DATABASE_LOCKED, nothing deleted
     withRedis(REDIS_URL);
-    const lockSettings = { redis: { url: REDIS_URL, prefix, tls: false }, worker: { lockTtlMs: 30_000 } } as Parameters<typeof tryLockDatabase>[0];
-    const job = await tryLockDatabase(lockSettings, 'fin');
+    const lockSettings = { redis: { url: REDIS_URL, prefix, tls: false }, worker: { lockTtlMs: 30_000 } } as Parameters<typeof tryDatabaseLock>[0];
+    const job = await tryDatabaseLock(lockSettings, 'fin');
     try {
-      expect(job.held).not.toBeNull();
+      expect(job.state).toBe('held');
       const busy = await cli(['prune', 'fin', '--json', '-c', init.configPath], dir);
-      expect(busy.code).toBe(1);
-      expect(json<{ error: { code: string } }>(busy).error.code).toBe('DATABASE_BUSY');
+      expect(busy.code).not.toBe(0);
+      expect(json<{ error: { code: string } }>(busy).error.code).toBe('CLI_DATABASE_LOCKED');
       expect(await live()).toBe(2);
     } finally {
-      await job.close();
+      if (job.state === 'held') await job.release();
     }
 
     // lock free: the plan is carried out, the lock released afterwards
@@ -247,9 +247,9 @@ describe('backupctl prune (deleting)', () => {
       expect(done.deleted).toEqual([ids[1]]);
       expect(done.resumed).toEqual([]);
       expect(await live()).toBe(1);
-      const after = await tryLockDatabase(lockSettings, 'fin');
-      expect(after.held, 'the CLI released the lock').not.toBeNull();
-      await after.close();
+      const after = await tryDatabaseLock(lockSettings, 'fin');
+      expect(after.state, 'the CLI released the lock').toBe('held');
+      if (after.state === 'held') await after.release();
       const files = readdirSync(join(init.dataDir, 'backups', 'fin'));
       expect(files.filter((f) => f.startsWith(ids[1]!)), 'the deleted copy is gone from storage').toEqual([]);
       expect(files.filter((f) => f.startsWith(ids[0]!)).length, 'the kept copy is there').toBeGreaterThanOrEqual(2);

@@ -19,6 +19,7 @@ import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
+import { loadDrillMetrics } from './handlers/verify.handler.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
 import { refreshStorageMetrics } from './storage-metrics.js';
@@ -140,6 +141,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   await seedConfigSchedules(catalog, config);
   // Storage usage from the catalog at start, so the gauges exist before the first job.
   await refreshStorageMetrics({ config, catalog, metrics, log });
+  await loadDrillMetrics(catalog, metrics);
   await reconcile();
   const timer = setInterval(() => {
     reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));

@@ -73,6 +73,28 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
+    name: 'restore drills per database and target; key ids of the config (SQLite catalog schema 9)',
+    sql: `
+      CREATE TABLE restore_drills (
+        database_id       TEXT COLLATE "C" NOT NULL,
+        target            TEXT COLLATE "C" NOT NULL,
+        last_run_at       TEXT NOT NULL,
+        last_outcome      TEXT NOT NULL CHECK (last_outcome IN ('ok', 'failed')),
+        last_backup_id    TEXT,
+        last_error_code   TEXT,
+        last_error        TEXT,
+        last_ok_at        TEXT,
+        last_ok_backup_id TEXT,
+        PRIMARY KEY (database_id, target)
+      );
+      CREATE TABLE config_keys (
+        key_id  TEXT COLLATE "C" PRIMARY KEY,
+        seen_at TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 3,
     name: 'copies being deleted (SQLite catalog schema 7)',
     sql: `
       -- Set (in the transaction that checks the backup is not pinned) before the first storage

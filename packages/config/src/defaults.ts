@@ -22,4 +22,9 @@ export const DEFAULTS = Object.freeze({
   logLevel: 'info',
   demoDatabaseId: 'demo',
   housekeeping: Object.freeze({ jobHistoryDays: 90, jobHistoryMax: 100_000, deletedBackupDays: 90 }),
+  /** `databases[].restoreDrill`: weekly, Sunday 04:30 UTC. */
+  restoreDrill: Object.freeze({ enabled: true, cron: '30 4 * * 0', timezone: 'UTC' }),
 });
+
+/** Schedule id of the restore drill (`databases[].restoreDrill`); reserved in `schedules`. */
+export const RESTORE_DRILL_SCHEDULE_ID = 'restore-drill';

@@ -28,6 +28,9 @@ export interface Metrics {
   readonly storageBytes: Gauge<'database' | 'target'>;
   /** Live backup copies per database and target, from the catalog; set with `storageBytes`. */
   readonly storageBackups: Gauge<'database' | 'target'>;
+  /** Restore drills: Unix time of the last verified restore per database and target; drills run by outcome (`ok`, `failed`). */
+  readonly lastVerifiedRestore: Gauge<'database' | 'target'>;
+  readonly restoreDrillsTotal: Counter<'database' | 'target' | 'outcome'>;
   /** API requests by method, route pattern (never the raw URL) and status class (`2xx`...). */
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
   /**
@@ -126,6 +129,8 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       labelNames: ['database', 'target'] as const,
       registers: [registry],
     }),
+    lastVerifiedRestore: new Gauge({ name: 'mfb_last_verified_restore_timestamp_seconds', help: 'Unix time of the last successful restore drill per database and target', labelNames: ['database', 'target'] as const, registers: [registry] }),
+    restoreDrillsTotal: new Counter({ name: 'mfb_restore_drills_total', help: 'Restore drills by database, target and outcome (ok, failed)', labelNames: ['database', 'target', 'outcome'] as const, registers: [registry] }),
     httpRequestDuration: new Histogram({
       name: 'mfb_http_request_duration_seconds',
       help: 'API request duration by method, route pattern and status class',

@@ -1,10 +1,8 @@
 import { deleteCopy } from '@mfb/backup';
 import type { BackupRecord, Catalog, CopyRef, DeletingCopy, HousekeepingResult } from '@mfb/catalog';
 import type { StorageDriver } from '@mfb/storage';
-import { locksFor } from './start.js';
 import type { Config, DatabaseConfig, RetentionConfig, TargetConfig } from '@mfb/config';
-import { TargetNotFoundError, redactUrl } from '@mfb/errors';
-import { RedisUnavailableError, createRedis, type HeldLock } from '@mfb/jobs';
+import { TargetNotFoundError } from '@mfb/errors';
 import { planRetention, type DeleteRule, type KeepRule, type RetentionTotals } from '@mfb/retention';
 
 /** Why a backup the policy would delete is kept anyway: a configured target has no copy of it yet. */
@@ -300,41 +298,4 @@ export async function runHousekeeping(config: Pick<Config, 'housekeeping'>, cata
     ...(h.jobHistoryMax > 0 ? { jobsMax: h.jobHistoryMax } : {}),
     ...(h.deletedBackupDays > 0 ? { deletedBefore: new Date(now.getTime() - h.deletedBackupDays * DAY_MS).toISOString() } : {}),
   });
-}
-
-/** A per-database lock taken outside the worker (the CLI), with its own Redis connection. */
-export interface OwnDatabaseLock {
-  /** `null`: another process (a worker's job, the API's DELETE) holds the database now. */
-  held: HeldLock | null;
-  /** Release the lock (if held) and close the connection. */
-  close(): Promise<void>;
-}
-
-/**
- * Try once to take the worker's per-database lock (`DatabaseLocks` of @mfb/jobs, the one every
- * job and the API's DELETE take) on a connection of its own that never retries.
- * @throws RedisUnavailableError (JOBS_REDIS_UNAVAILABLE) when Redis cannot be reached within `timeoutMs`
- */
-export async function tryLockDatabase(config: Pick<Config, 'redis' | 'worker'>, databaseId: string, timeoutMs = 3000): Promise<OwnDatabaseLock> {
-  const redis = createRedis(config.redis, 'producer', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new RedisUnavailableError(redactUrl(config.redis.url), err);
-  }
-  const held = await locksFor(config, redis)
-    .tryAcquire(databaseId)
-    .catch((err: unknown) => {
-      redis.disconnect();
-      throw new RedisUnavailableError(redactUrl(config.redis.url), err);
-    });
-  return {
-    held,
-    async close() {
-      await held?.release().catch(() => undefined);
-      redis.disconnect();
-    },
-  };
 }

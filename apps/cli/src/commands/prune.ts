@@ -1,12 +1,14 @@
-import { planTargetRetention, pruneTarget, tryLockDatabase, type RetentionPlanView } from '@mfb/runtime';
+import { planTargetRetention, pruneTarget, type RetentionPlanView } from '@mfb/runtime';
 import type { Context } from '../context.js';
-import { DatabaseBusyError, LockUnavailableError } from '../errors.js';
 import { age, bytes, fields, table } from '../format.js';
+import { withDatabaseLock } from '../lock.js';
 import { interruptSignal } from '../signals.js';
 
 export interface PruneOptions {
   target?: string;
   dryRun?: boolean;
+  /** Redis unreachable: prune without the lock (every worker must be stopped). */
+  force?: boolean;
 }
 
 /** The plan, and (without `--dry-run`) what was done. */
@@ -25,8 +27,8 @@ export type PruneReport = RetentionPlanView & {
  * (the same function as the prune job and `GET /v1/databases/:id/retention`), and without
  * `--dry-run` carry it out exactly as the worker's prune job does (`pruneTarget`: interrupted
  * deletes finished first, then the one deletion protocol), under the same per-database lock
- * in Redis. Redis unreachable: refused (CLI_LOCK_UNAVAILABLE); a job holds the database:
- * refused (DATABASE_BUSY). Nothing is deleted then.
+ * in Redis (`withDatabaseLock`). Redis unreachable: refused (CLI_USAGE) unless `--force`; a job
+ * holds the database: refused (CLI_DATABASE_LOCKED). Nothing is deleted then.
  */
 export async function runPrune(ctx: Context, databaseId: string, o: PruneOptions): Promise<PruneReport> {
   const config = await ctx.config();
@@ -36,23 +38,19 @@ export async function runPrune(ctx: Context, databaseId: string, o: PruneOptions
   const catalog = await ctx.catalog();
   if (o.dryRun) return { ...(await planTargetRetention({ config, catalog }, db, target, new Date())).view, dryRun: true };
 
-  const lock = await tryLockDatabase(config, db.id).catch((err: unknown) => {
-    throw new LockUnavailableError(db.id, err);
+  return withDatabaseLock(ctx, db.id, { ...(o.force ? { force: true } : {}), what: 'backupctl prune' }, async (lock) => {
+    const interrupt = interruptSignal();
+    try {
+      const r = await pruneTarget({ config, catalog, storage }, db, target, new Date(), {
+        signal: AbortSignal.any([interrupt.signal, lock.signal]),
+        onProgress: (p) => ctx.progress.update({ stage: 'prune', bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal ?? 0 }),
+      });
+      ctx.progress.done();
+      return { ...r.plan.view, dryRun: false, deleted: r.deleted, resumed: r.resumed, keptPinned: r.pinned };
+    } finally {
+      interrupt.dispose();
+    }
   });
-  const interrupt = interruptSignal();
-  try {
-    if (!lock.held) throw new DatabaseBusyError(db.id);
-    const signal = AbortSignal.any([interrupt.signal, lock.held.signal]);
-    const r = await pruneTarget({ config, catalog, storage }, db, target, new Date(), {
-      signal,
-      onProgress: (p) => ctx.progress.update({ stage: 'prune', bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal ?? 0 }),
-    });
-    ctx.progress.done();
-    return { ...r.plan.view, dryRun: false, deleted: r.deleted, resumed: r.resumed, keptPinned: r.pinned };
-  } finally {
-    interrupt.dispose();
-    await lock.close();
-  }
 }
 
 /** `keepLast 7, keepDaily 7, maxTotalBytes 10 GiB, timezone Europe/Berlin` */
