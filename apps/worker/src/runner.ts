@@ -32,6 +32,8 @@ export interface RunnerDeps {
   lockRetryMs?: number;
   /** Minimum interval between progress writes to Redis. @defaultValue 500 */
   progressIntervalMs?: number;
+  /** Told each final outcome (success, or failure after the last attempt); must not throw or block (notifications). */
+  onOutcome?: (o: { databaseId: string; job: string; target?: string; ok: boolean; error: string | null; jobId: string }) => void;
 }
 
 function jitter(base: number): number {
@@ -75,6 +77,16 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       });
     } catch (err) {
       log.error({ err: describe(err), jobId: job.id }, 'could not write job history to the catalog');
+    }
+  }
+
+  function outcome(job: Job, queue: JobName, databaseId: string, payload: unknown, error: string | null): void {
+    if (!deps.onOutcome) return;
+    const target = (payload as { target?: unknown }).target;
+    try {
+      deps.onOutcome({ databaseId, job: queue, ...(typeof target === 'string' ? { target } : {}), ok: error === null, error, jobId: String(job.id) });
+    } catch (err) {
+      log.warn({ err: describe(err), jobId: job.id }, 'outcome hook failed');
     }
   }
 
@@ -180,6 +192,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.jobsTotal.inc({ queue, outcome: 'completed' });
       await history(job, queue, database.id, 'completed', null, result);
+      outcome(job, queue, database.id, payload, null);
       if (USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
       log.info({ jobId: job.id, queue, databaseId: database.id, pid: process.pid }, 'job completed');
       return result;
@@ -203,7 +216,10 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       if (code === 'BACKUP_DISK_FULL' || code === 'STORAGE_DISK_FULL') metrics.diskFullTotal.inc({ queue, code });
       metrics.jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
       log.error({ jobId: job.id, queue, databaseId: database.id, err: describe(err), permanent, final }, 'job failed');
-      if (final) await history(job, queue, database.id, 'failed', describe(err), null);
+      if (final) {
+        await history(job, queue, database.id, 'failed', describe(err), null);
+        outcome(job, queue, database.id, payload, describe(err));
+      }
       if (permanent) throw new UnrecoverableError(describe(err));
       throw err;
     } finally {

@@ -20,6 +20,7 @@ import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
 import { loadDrillMetrics } from './handlers/verify.handler.js';
+import { createNotifications } from './notifications.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
 import { refreshStorageMetrics } from './storage-metrics.js';
@@ -88,6 +89,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   storages.openAll();
 
   const shutdown = new AbortController();
+  const notifications = createNotifications(config, connection, log);
   const processor = createProcessor({
     config,
     catalog,
@@ -99,6 +101,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     storages,
     shutdownSignal: shutdown.signal,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(notifications ? { onOutcome: (o) => notifications.report(o) } : {}),
   });
 
   const stall = stallSettings(config.worker.lockTtlMs);
@@ -219,6 +222,8 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
         clearTimeout(grace);
         await closeQueues(queues);
         if (server) await new Promise<void>((r) => server!.close(() => r()));
+        // Pending notifications get a moment (their incidents are already recorded in Redis).
+        await notifications?.close();
         await connection.quit().catch(() => connection.disconnect());
       })();
       return closed;
