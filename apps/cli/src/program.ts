@@ -170,10 +170,11 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
 
   program
     .command('prune')
-    .description('show what retention would keep and delete on a target now, and why (--dry-run; the worker does the deleting)')
+    .description('apply retention to a target now, as the worker prune job does (under the per-database lock in Redis); --dry-run shows what it would keep and delete, and why')
     .argument('<database-id>', 'database id from the config')
     .option('--target <name>', 'configured target (local = primary storage)', 'local')
-    .option('--dry-run', 'plan only: print the table (or --json) and delete nothing')
+    .option('--dry-run', 'plan only: print the table (or --json) and delete nothing (needs no Redis)')
+    .option('--force', 'Redis unreachable: prune without the per-database lock (stop every worker first)')
     .action(async (id: string, o, cmd: Command) => {
       const { runPrune, humanPrune } = await import('./commands/prune.js');
       emit(await runPrune(await context(cmd), id, o), humanPrune);

@@ -1,11 +1,16 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
-import { runProcess, type ProcessRun } from '@mfb/testkit';
+import { randomUUID } from 'node:crypto';
+import { openCatalog } from '@mfb/catalog';
+import { tryDatabaseLock } from '@mfb/runtime';
+import { freePort, runProcess, type ProcessRun } from '@mfb/testkit';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
@@ -177,18 +182,81 @@ describe('backupctl prune --dry-run and usage', () => {
     expect(human.stdout).toMatch(new RegExp(`${ids[1]}\\s+\\S+\\s+[\\d.]+ (KiB|MiB)\\s+DELETE\\s+not kept by any rule`));
     expect(human.stdout).toContain('keep 1 (');
 
-    // nothing was deleted; a real prune is the worker's (it holds the database lock)
+    // nothing was deleted
     const usage = await cli(['usage', '--json', '-c', init.configPath], dir);
     expect(usage.code, usage.stderr).toBe(0);
     const u = json<{ items: Array<{ databaseId: string; target: string; backups: number; bytes: number }>; totals: { backups: number } }>(usage);
     expect(u.items).toEqual([{ databaseId: 'fin', target: 'local', backups: 2, bytes: plan.totals['keptBytes']! + plan.totals['deletedBytes']! }]);
     expect(u.totals.backups).toBe(2);
-    const real = await cli(['prune', 'fin', '-c', init.configPath], dir);
-    expect(real.code).toBe(2);
-    expect(real.stderr).toMatch(/error\[CLI_USAGE\]: prune without --dry-run is not available in the CLI/);
     const unknown = await cli(['prune', 'fin', '--dry-run', '--target', 'tape', '-c', init.configPath], dir);
     expect(unknown.stderr).toMatch(/TARGET_NOT_FOUND/);
     expect((await cli(['usage', '-c', init.configPath], dir)).stdout).toMatch(/fin\s+local\s+2\s+/);
+  });
+});
+
+describe('backupctl prune (deleting)', () => {
+  it('deletes what the plan says under the per-database lock; refuses without Redis or while a job holds the database', async () => {
+    const { init } = await setUp();
+    const prefix = `t-${randomUUID()}`;
+    const original = readFileSync(init.configPath, 'utf8').replaceAll(/keepLast: 7 /g, 'keepLast: 1 ');
+    const withRedis = (url: string): void =>
+      writeFileSync(init.configPath, original.replace(/^ {2}url: .*$/m, `  url: ${JSON.stringify(url)}`).replace(/^ {2}prefix: .*$/m, `  prefix: ${prefix}`));
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const b = await cli(['backup', 'fin', '--json', '-c', init.configPath], dir);
+      expect(b.code, b.stderr).toBe(0);
+      ids.unshift(json<{ backupId: string }>(b).backupId);
+    }
+    const live = async (): Promise<number> => {
+      const catalog = await openCatalog(init.catalogPath);
+      try {
+        return (await catalog.storageUsage({ databaseId: 'fin' }))[0]!.backups;
+      } finally {
+        await catalog.close();
+      }
+    };
+
+    // Redis unreachable: refused without --force, nothing deleted (the dry run needs no Redis)
+    const port = await freePort();
+    withRedis(`redis://127.0.0.1:${port}`);
+    const noRedis = await cli(['prune', 'fin', '-c', init.configPath], dir);
+    expect(noRedis.code, noRedis.stderr).toBe(2);
+    expect(noRedis.stderr).toMatch(/error\[CLI_USAGE\]: cannot take the per-database lock of fin \(Redis unreachable/);
+    expect(await live()).toBe(2);
+
+    // a job holds the database: CLI_DATABASE_LOCKED, nothing deleted
+    withRedis(REDIS_URL);
+    const lockSettings = { redis: { url: REDIS_URL, prefix, tls: false }, worker: { lockTtlMs: 30_000 } } as Parameters<typeof tryDatabaseLock>[0];
+    const job = await tryDatabaseLock(lockSettings, 'fin');
+    try {
+      expect(job.state).toBe('held');
+      const busy = await cli(['prune', 'fin', '--json', '-c', init.configPath], dir);
+      expect(busy.code).not.toBe(0);
+      expect(json<{ error: { code: string } }>(busy).error.code).toBe('CLI_DATABASE_LOCKED');
+      expect(await live()).toBe(2);
+    } finally {
+      if (job.state === 'held') await job.release();
+    }
+
+    // lock free: the plan is carried out, the lock released afterwards
+    {
+      const real = await cli(['prune', 'fin', '--json', '-c', init.configPath], dir);
+      expect(real.code, real.stderr).toBe(0);
+      const done = json<{ dryRun: boolean; deleted: string[]; resumed: string[]; items: Array<{ backupId: string; action: string }> }>(real);
+      expect(done.dryRun).toBe(false);
+      expect(done.deleted).toEqual([ids[1]]);
+      expect(done.resumed).toEqual([]);
+      expect(await live()).toBe(1);
+      const after = await tryDatabaseLock(lockSettings, 'fin');
+      expect(after.state, 'the CLI released the lock').toBe('held');
+      if (after.state === 'held') await after.release();
+      const files = readdirSync(join(init.dataDir, 'backups', 'fin'));
+      expect(files.filter((f) => f.startsWith(ids[1]!)), 'the deleted copy is gone from storage').toEqual([]);
+      expect(files.filter((f) => f.startsWith(ids[0]!)).length, 'the kept copy is there').toBeGreaterThanOrEqual(2);
+      const human = await cli(['prune', 'fin', '-c', init.configPath], dir);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stdout).toMatch(/^deleted:\s+0 \(0 B\)$/m);
+    }
   });
 });
 

@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     'test-only-record': { type: 'string' },
     'test-only-throttle-bps': { type: 'string' },
     'test-only-die-after-release': { type: 'string' },
+    'test-only-kill-after': { type: 'string' },
   },
   strict: true,
 });
@@ -28,7 +29,7 @@ runService('worker', async () => {
   const { config, log, catalog } = await startService('worker', { configFile: args.config });
 
   const extra: Partial<WorkerRuntimeOptions> = {};
-  if (args['test-only-handler'] !== undefined || args['test-only-throttle-bps'] !== undefined || args['test-only-die-after-release'] !== undefined) {
+  if (args['test-only-handler'] !== undefined || args['test-only-throttle-bps'] !== undefined || args['test-only-die-after-release'] !== undefined || args['test-only-kill-after'] !== undefined) {
     const testOnly = await import('./test-only/switches.js');
     Object.assign(extra, testOnly.testOnlyOptions(args));
     log.warn({ args }, 'TEST-ONLY switches active: not for production');

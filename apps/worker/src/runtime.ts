@@ -14,7 +14,7 @@ import {
   type ReconcileResult,
 } from '@mfb/jobs';
 import { createMetrics, type Logger, type Metrics } from '@mfb/observability';
-import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
+import { createStorages, locksFor, queuesFor, runHousekeeping } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
@@ -34,12 +34,16 @@ export interface WorkerRuntimeOptions {
   /** Test-only replacement of the handlers. */
   handlers?: Handlers;
   hooks?: RunnerHooks;
+  /** Test-only wrapper around the catalog (e.g. a kill after a step of a prune). */
+  wrapCatalog?: (catalog: Catalog) => Catalog;
   /** Test-only wrapper around every storage driver (e.g. throttling). */
   wrapStorage?: (driver: StorageDriver, target: string) => StorageDriver;
   /** Serve /metrics and /health on config.worker.metricsPort. @defaultValue true */
   http?: boolean;
   /** How often schedules are reconciled into Redis. @defaultValue 60000 */
   reconcileIntervalMs?: number;
+  /** How often the catalog is trimmed (`config.housekeeping`; also once at start). @defaultValue 3600000 */
+  housekeepingIntervalMs?: number;
 }
 
 export interface WorkerRuntime {
@@ -72,7 +76,8 @@ export function stallSettings(lockTtlMs: number): { lockDuration: number; stalle
 
 /** Start one BullMQ worker per queue in this process. */
 export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
-  const { config, catalog, log } = opts;
+  const { config, log } = opts;
+  const catalog = opts.wrapCatalog ? opts.wrapCatalog(opts.catalog) : opts.catalog;
   const metrics = opts.metrics ?? createMetrics(undefined, { defaults: true });
   const connection = createRedis(config.redis, 'worker');
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
@@ -145,6 +150,19 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));
   }, opts.reconcileIntervalMs ?? 60_000);
   timer.unref();
+  // Catalog housekeeping: at start, then on a timer (several workers may run it: each trim
+  // is its own short transaction, and running it twice removes nothing more).
+  const housekeep = (): void => {
+    runHousekeeping(config, catalog).then(
+      (r) => {
+        if (r.jobs + r.backups > 0) log.info({ jobHistoryRows: r.jobs, deletedBackupRows: r.backups }, 'catalog housekeeping trimmed rows');
+      },
+      (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'catalog housekeeping failed'),
+    );
+  };
+  housekeep();
+  const housekeepingTimer = setInterval(housekeep, opts.housekeepingIntervalMs ?? 3_600_000);
+  housekeepingTimer.unref();
   let lostConnection = false;
   connection.on('close', () => {
     lostConnection = true;
@@ -196,6 +214,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     close(graceMs = config.worker.shutdownGraceMs) {
       closed ??= (async () => {
         clearInterval(timer);
+        clearInterval(housekeepingTimer);
         const grace = setTimeout(() => shutdown.abort(new JobAbortedError(`shutdown grace period of ${graceMs} ms exceeded`)), graceMs);
         grace.unref();
         // close() without force: stop fetching, wait for running jobs (aborted after the grace).

@@ -10,6 +10,20 @@ export class CatalogNotFoundError extends CatalogError {
   }
 }
 
+/**
+ * A pin refused: a copy of the backup is being deleted (a prune or `DELETE` committed to it),
+ * or no copy is left. Nothing was pinned.
+ */
+export class CatalogBackupDeletingError extends CatalogError {
+  constructor(backupId: string) {
+    super('BACKUP_DELETING', `backup ${backupId} is being deleted (or has no copy left) and cannot be pinned`, {
+      permanent: true,
+      status: 409,
+      details: { backupId },
+    });
+  }
+}
+
 /** A query the catalog cannot answer as asked (bad limit, bad time, bad cursor). */
 export class CatalogInvalidQueryError extends CatalogError {
   constructor(message: string) {

@@ -8,6 +8,7 @@ export type { Migration } from './migrations.js';
 export {
   CatalogError,
   CatalogNotFoundError,
+  CatalogBackupDeletingError,
   CatalogInvalidQueryError,
   CatalogInvalidRecordError,
   CatalogSchemaTooNewError,

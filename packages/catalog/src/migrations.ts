@@ -122,6 +122,17 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'copies being deleted; housekeeping',
+    sql: `
+      -- Set (in the same transaction that checks the backup is not pinned) before the first
+      -- storage delete of a copy; cleared with deleted_at. A copy with deleting_at set is
+      -- committed to deletion: pins are refused, and the next prune finishes it.
+      ALTER TABLE backup_locations ADD COLUMN deleting_at TEXT;
+      CREATE INDEX locations_deleting ON backup_locations (database_id, target) WHERE deleting_at IS NOT NULL AND deleted_at IS NULL;
+    `,
+  },
+  {
     version: 8,
     name: 'when each job held its database lock',
     sql: `

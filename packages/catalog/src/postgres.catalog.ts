@@ -1,8 +1,27 @@
 import pg from 'pg';
 import { redactUrl } from '@mfb/errors';
 import type { Manifest } from '@mfb/backup';
-import type { BackupLocation, BackupQuery, BackupRecord, Catalog, DrillOutcome, DrillRecord, JobHistoryRecord, KeyUsage, NewLocation, Page, ScheduleRecord, StorageUsage, HealthSummary } from './types.js';
-import { CatalogBusyError, CatalogInvalidRecordError, CatalogIoError, CatalogNotFoundError, CatalogSchemaTooNewError } from './errors.js';
+import type {
+  BackupLocation,
+  BackupQuery,
+  BackupRecord,
+  BeginDeletesResult,
+  Catalog,
+  CopyRef,
+  DeletingCopy,
+  DrillOutcome,
+  DrillRecord,
+  HealthSummary,
+  HousekeepingQuery,
+  HousekeepingResult,
+  JobHistoryRecord,
+  KeyUsage,
+  NewLocation,
+  Page,
+  ScheduleRecord,
+  StorageUsage,
+} from './types.js';
+import { CatalogBackupDeletingError, CatalogBusyError, CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogIoError, CatalogNotFoundError, CatalogSchemaTooNewError } from './errors.js';
 import { AppError } from '@mfb/errors';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres.migrations.js';
 import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT } from './records.js';
@@ -184,7 +203,7 @@ export class PostgresCatalog implements Catalog {
        ON CONFLICT (backup_id, target) DO UPDATE SET artifact_key = excluded.artifact_key,
          storage_class = COALESCE(excluded.storage_class, l.storage_class),
          stored_at = CASE WHEN l.deleted_at IS NULL THEN l.stored_at ELSE excluded.stored_at END,
-         deleted_at = NULL`,
+         deleted_at = NULL, deleting_at = NULL`,
       [r.backupId, r.target, r.artifactKey, r.storedAt, r.databaseId, r.createdMs, r.storageClass],
     );
     await this.refreshLive(c, r.backupId);
@@ -225,7 +244,7 @@ export class PostgresCatalog implements Catalog {
       if (!(await this.brief(c, backupId))) throw new CatalogNotFoundError(`backup ${backupId}`);
       const exists = await c.query('SELECT 1 FROM backup_locations WHERE backup_id = $1 AND target = $2', [backupId, target]);
       if (exists.rowCount === 0) throw new CatalogNotFoundError(`copy of backup ${backupId} on target ${target}`);
-      await c.query('UPDATE backup_locations SET deleted_at = $1 WHERE backup_id = $2 AND target = $3 AND deleted_at IS NULL', [when, backupId, target]);
+      await c.query('UPDATE backup_locations SET deleted_at = $1, deleting_at = NULL WHERE backup_id = $2 AND target = $3 AND deleted_at IS NULL', [when, backupId, target]);
       await this.refreshLive(c, backupId);
     });
   }
@@ -315,8 +334,120 @@ export class PostgresCatalog implements Catalog {
   }
 
   async setPinned(backupId: string, pinned: boolean): Promise<void> {
-    const rows = await this.q<{ backup_id: string }>(`pin backup ${backupId}`, 'UPDATE backups SET pinned = $1 WHERE backup_id = $2 RETURNING backup_id', [pinned, backupId]);
-    if (rows.length === 0) throw new CatalogNotFoundError(`backup ${backupId}`);
+    await this.tx(`pin backup ${backupId}`, async (c) => {
+      // The backups row lock orders this against `beginCopyDeletes` (which takes it too).
+      const st = (await c.query<{ live_count: number; database_id: string }>('SELECT live_count, database_id FROM backups WHERE backup_id = $1 FOR UPDATE', [backupId])).rows[0];
+      if (!st) throw new CatalogNotFoundError(`backup ${backupId}`);
+      // Pins and deletion starts of one database take turns (chains span rows: a pinned delta
+      // protects its ancestors), as SQLite's IMMEDIATE transactions do.
+      if (pinned) await c.query(`SELECT pg_advisory_xact_lock(hashtext('mfb-pin-delete:' || $1))`, [st.database_id]);
+      if (pinned) {
+        const deleting = await c.query('SELECT 1 FROM backup_locations WHERE backup_id = $1 AND deleted_at IS NULL AND deleting_at IS NOT NULL', [backupId]);
+        const ancestor = await c.query(
+          `WITH RECURSIVE anc(id) AS (
+             SELECT manifest::jsonb ->> 'parentId' FROM backups WHERE backup_id = $1 AND manifest::jsonb ->> 'parentId' IS NOT NULL
+             UNION
+             SELECT b.manifest::jsonb ->> 'parentId' FROM backups b JOIN anc ON b.backup_id = anc.id WHERE b.manifest::jsonb ->> 'parentId' IS NOT NULL
+           ) SELECT anc.id FROM anc JOIN backup_locations l ON l.backup_id = anc.id WHERE l.deleted_at IS NULL AND l.deleting_at IS NOT NULL LIMIT 1`,
+          [backupId],
+        );
+        if ((deleting.rowCount ?? 0) > 0 || Number(st.live_count) === 0 || (ancestor.rowCount ?? 0) > 0) throw new CatalogBackupDeletingError(backupId);
+      }
+      await c.query('UPDATE backups SET pinned = $1 WHERE backup_id = $2', [pinned, backupId]);
+    });
+  }
+
+  async beginCopyDeletes(copies: readonly CopyRef[], at?: string): Promise<BeginDeletesResult> {
+    const when = isoOrNow(at, this.now, 'at');
+    return this.tx(`begin deleting ${copies.length} copies`, async (c) => {
+      const out: BeginDeletesResult = { started: [], pinned: [], gone: [] };
+      const dbs = (await c.query<{ database_id: string }>('SELECT DISTINCT database_id FROM backups WHERE backup_id = ANY($1::text[]) ORDER BY database_id', [copies.map((x) => x.backupId)])).rows;
+      for (const d of dbs) await c.query(`SELECT pg_advisory_xact_lock(hashtext('mfb-pin-delete:' || $1))`, [d.database_id]);
+      // Ancestors of pinned deltas (a pinned delta needs its whole chain), per database.
+      const needed = new Map<string, Set<string>>();
+      const neededBy = async (databaseId: string): Promise<Set<string>> => {
+        let set = needed.get(databaseId);
+        if (!set) {
+          const rows = await c.query<{ id: string }>(
+            `WITH RECURSIVE anc(id) AS (
+               SELECT manifest::jsonb ->> 'parentId' FROM backups WHERE database_id = $1 AND pinned AND manifest::jsonb ->> 'parentId' IS NOT NULL
+               UNION
+               SELECT b.manifest::jsonb ->> 'parentId' FROM backups b JOIN anc ON b.backup_id = anc.id WHERE b.manifest::jsonb ->> 'parentId' IS NOT NULL
+             ) SELECT id FROM anc`,
+            [databaseId],
+          );
+          needed.set(databaseId, (set = new Set(rows.rows.map((r) => r.id))));
+        }
+        return set;
+      };
+      for (const x of copies) {
+        const b = (await c.query<{ pinned: boolean }>('SELECT pinned FROM backups WHERE backup_id = $1 FOR UPDATE', [x.backupId])).rows[0];
+        const l = b
+          ? (await c.query<{ database_id: string; artifact_key: string; deleting_at: string | null }>(
+              'SELECT database_id, artifact_key, deleting_at FROM backup_locations WHERE backup_id = $1 AND target = $2 AND deleted_at IS NULL',
+              [x.backupId, x.target],
+            )).rows[0]
+          : undefined;
+        if (!b || !l) out.gone.push({ backupId: x.backupId, target: x.target });
+        else if (l.deleting_at === null && (b.pinned || (await neededBy(l.database_id)).has(x.backupId))) out.pinned.push({ backupId: x.backupId, target: x.target });
+        else {
+          if (l.deleting_at === null) await c.query('UPDATE backup_locations SET deleting_at = $1 WHERE backup_id = $2 AND target = $3', [when, x.backupId, x.target]);
+          out.started.push({ backupId: x.backupId, target: x.target, databaseId: l.database_id, artifactKey: l.artifact_key, deletingAt: l.deleting_at ?? when });
+        }
+      }
+      return out;
+    });
+  }
+
+  async markLocationsDeleted(copies: readonly CopyRef[], at?: string): Promise<void> {
+    const when = isoOrNow(at, this.now, 'at');
+    await this.tx(`mark ${copies.length} copies deleted`, async (c) => {
+      for (const x of copies) {
+        const r = await c.query('UPDATE backup_locations SET deleted_at = $1, deleting_at = NULL WHERE backup_id = $2 AND target = $3 AND deleted_at IS NULL', [when, x.backupId, x.target]);
+        if ((r.rowCount ?? 0) > 0) await this.refreshLive(c, x.backupId);
+      }
+    });
+  }
+
+  async listDeletingCopies(query: { databaseId?: string; target?: string } = {}): Promise<DeletingCopy[]> {
+    const rows = await this.q<{ backup_id: string; database_id: string; target: string; artifact_key: string; deleting_at: string }>(
+      'list copies being deleted',
+      `SELECT backup_id, database_id, target, artifact_key, deleting_at FROM backup_locations
+       WHERE deleting_at IS NOT NULL AND deleted_at IS NULL AND ($1::text IS NULL OR database_id = $1) AND ($2::text IS NULL OR target = $2)
+       ORDER BY deleting_at, backup_id, target`,
+      [query.databaseId ?? null, query.target ?? null],
+    );
+    return rows.map((r) => ({ backupId: r.backup_id, databaseId: r.database_id, target: r.target, artifactKey: r.artifact_key, deletingAt: r.deleting_at }));
+  }
+
+  async housekeep(query: HousekeepingQuery): Promise<HousekeepingResult> {
+    if (query.jobsMax !== undefined && (!Number.isInteger(query.jobsMax) || query.jobsMax < 0)) {
+      throw new CatalogInvalidQueryError(`jobsMax: must be an integer >= 0, got ${String(query.jobsMax)}`);
+    }
+    const jobsBefore = query.jobsFinishedBefore === undefined ? undefined : new Date(toMs(query.jobsFinishedBefore, 'jobsFinishedBefore')).toISOString();
+    const deletedBefore = query.deletedBefore === undefined ? undefined : new Date(toMs(query.deletedBefore, 'deletedBefore')).toISOString();
+    const out: HousekeepingResult = { jobs: 0, backups: 0 };
+    await this.tx('housekeeping', async (c) => {
+      if (jobsBefore !== undefined) out.jobs += (await c.query('DELETE FROM job_history WHERE finished_at < $1', [jobsBefore])).rowCount ?? 0;
+      if (query.jobsMax !== undefined) {
+        out.jobs +=
+          (await c.query('DELETE FROM job_history WHERE (queue, job_id) IN (SELECT queue, job_id FROM job_history ORDER BY finished_at DESC, job_id DESC OFFSET $1)', [query.jobsMax]))
+            .rowCount ?? 0;
+      }
+      if (deletedBefore !== undefined) {
+        out.backups +=
+          (
+            await c.query(
+              `DELETE FROM backups b WHERE b.live_count = 0 AND NOT b.pinned
+                 AND NOT EXISTS (SELECT 1 FROM backup_locations l WHERE l.backup_id = b.backup_id AND (l.deleted_at IS NULL OR l.deleted_at >= $1))
+                 AND NOT EXISTS (SELECT 1 FROM backup_locations l WHERE l.backup_id = b.backup_id
+                       AND l.created_ms = (SELECT min(m.created_ms) FROM backup_locations m WHERE m.database_id = l.database_id AND m.target = l.target))`,
+              [deletedBefore],
+            )
+          ).rowCount ?? 0;
+      }
+    });
+    return out;
   }
 
   async latestBackup(databaseId: string): Promise<BackupRecord | null> {

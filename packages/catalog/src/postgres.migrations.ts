@@ -102,6 +102,17 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE job_history ADD COLUMN lock_released_at TEXT COLLATE "C";
     `,
   },
+  {
+    // SQLite migration 7.
+    version: 4,
+    name: 'copies being deleted (SQLite catalog schema 7)',
+    sql: `
+      -- Set (in the transaction that checks the backup is not pinned) before the first storage
+      -- delete of a copy; cleared with deleted_at. See the SQLite migration 7.
+      ALTER TABLE backup_locations ADD COLUMN deleting_at TEXT;
+      CREATE INDEX locations_deleting ON backup_locations (database_id, target) WHERE deleting_at IS NOT NULL AND deleted_at IS NULL;
+    `,
+  },
 ];
 
 /** Highest PostgreSQL schema version this program knows. */

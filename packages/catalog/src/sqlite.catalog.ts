@@ -9,7 +9,12 @@ import type {
   BackupLocation,
   BackupQuery,
   BackupRecord,
+  BeginDeletesResult,
   Catalog,
+  CopyRef,
+  DeletingCopy,
+  HousekeepingQuery,
+  HousekeepingResult,
   HealthSummary,
   JobHistoryRecord,
   Page,
@@ -17,7 +22,7 @@ import type {
   StorageUsage,
   NewLocation,
 } from './types.js';
-import { CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogNotFoundError, CatalogSchemaTooNewError, mapDbError } from './errors.js';
+import { CatalogBackupDeletingError, CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogNotFoundError, CatalogSchemaTooNewError, mapDbError } from './errors.js';
 import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT } from './records.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
@@ -46,6 +51,14 @@ interface LocationRow {
   stored_at: string;
   deleted_at: string | null;
   storage_class: string | null;
+}
+
+interface DeletingRow {
+  backup_id: string;
+  database_id: string;
+  target: string;
+  artifact_key: string;
+  deleting_at: string;
 }
 
 interface UsageRow {
@@ -140,13 +153,59 @@ export class SqliteCatalog implements Catalog {
          ON CONFLICT (backup_id, target) DO UPDATE SET artifact_key = excluded.artifact_key,
            storage_class = COALESCE(excluded.storage_class, backup_locations.storage_class),
            stored_at = CASE WHEN backup_locations.deleted_at IS NULL THEN backup_locations.stored_at ELSE excluded.stored_at END,
-           deleted_at = NULL`,
+           deleted_at = NULL, deleting_at = NULL`,
       ),
       backupBrief: db.prepare<[string], { database_id: string; created_ms: number }>(
         'SELECT database_id, created_ms FROM backups WHERE backup_id = ?',
       ),
       markDeleted: db.prepare(
-        'UPDATE backup_locations SET deleted_at = @at WHERE backup_id = @backupId AND target = @target AND deleted_at IS NULL',
+        'UPDATE backup_locations SET deleted_at = @at, deleting_at = NULL WHERE backup_id = @backupId AND target = @target AND deleted_at IS NULL',
+      ),
+      pinState: db.prepare<[string], { pinned: number; live: number; deleting: number }>(
+        `SELECT b.pinned, b.live_count AS live,
+                (SELECT count(*) FROM backup_locations l WHERE l.backup_id = b.backup_id AND l.deleted_at IS NULL AND l.deleting_at IS NOT NULL) AS deleting
+         FROM backups b WHERE b.backup_id = ?`,
+      ),
+      liveCopy: db.prepare<[string, string], { database_id: string; artifact_key: string; deleting_at: string | null; pinned: number }>(
+        `SELECT l.database_id, l.artifact_key, l.deleting_at, b.pinned FROM backup_locations l JOIN backups b ON b.backup_id = l.backup_id
+         WHERE l.backup_id = ? AND l.target = ? AND l.deleted_at IS NULL`,
+      ),
+      markDeleting: db.prepare('UPDATE backup_locations SET deleting_at = @at WHERE backup_id = @backupId AND target = @target AND deleted_at IS NULL AND deleting_at IS NULL'),
+      deletingAll: db.prepare<[], DeletingRow>(
+        `SELECT backup_id, database_id, target, artifact_key, deleting_at FROM backup_locations
+         WHERE deleting_at IS NOT NULL AND deleted_at IS NULL ORDER BY deleting_at, backup_id, target`,
+      ),
+      deletingOf: db.prepare<[{ db: string; target: string | null }], DeletingRow>(
+        `SELECT backup_id, database_id, target, artifact_key, deleting_at FROM backup_locations
+         WHERE deleting_at IS NOT NULL AND deleted_at IS NULL AND database_id = @db AND (@target IS NULL OR target = @target) ORDER BY deleting_at, backup_id, target`,
+      ),
+      // Incremental chains: the ancestors (parent, its parent, ... the full base) of the pinned
+      // backups of a database, and of one backup. A pinned delta needs them all to restore.
+      pinnedAncestors: db.prepare<[string], { id: string }>(
+        `WITH RECURSIVE anc(id) AS (
+           SELECT json_extract(manifest, '$.parentId') FROM backups WHERE database_id = ? AND pinned = 1 AND json_extract(manifest, '$.parentId') IS NOT NULL
+           UNION
+           SELECT json_extract(b.manifest, '$.parentId') FROM backups b JOIN anc ON b.backup_id = anc.id WHERE json_extract(b.manifest, '$.parentId') IS NOT NULL
+         ) SELECT id FROM anc`,
+      ),
+      deletingAncestor: db.prepare<[string], { id: string }>(
+        `WITH RECURSIVE anc(id) AS (
+           SELECT json_extract(manifest, '$.parentId') FROM backups WHERE backup_id = ? AND json_extract(manifest, '$.parentId') IS NOT NULL
+           UNION
+           SELECT json_extract(b.manifest, '$.parentId') FROM backups b JOIN anc ON b.backup_id = anc.id WHERE json_extract(b.manifest, '$.parentId') IS NOT NULL
+         ) SELECT anc.id FROM anc JOIN backup_locations l ON l.backup_id = anc.id WHERE l.deleted_at IS NULL AND l.deleting_at IS NOT NULL LIMIT 1`,
+      ),
+      trimJobsBefore: db.prepare('DELETE FROM job_history WHERE finished_at < ?'),
+      trimJobsOver: db.prepare('DELETE FROM job_history WHERE rowid IN (SELECT rowid FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT -1 OFFSET ?)'),
+      trimDeletedBackups: db.prepare(
+        `DELETE FROM backups WHERE backup_id IN (
+           SELECT b.backup_id FROM backups b
+           WHERE b.live_count = 0 AND b.pinned = 0
+             AND NOT EXISTS (SELECT 1 FROM backup_locations l WHERE l.backup_id = b.backup_id AND (l.deleted_at IS NULL OR l.deleted_at >= @before))
+             -- the oldest copy ever made per (database, target) stays: storageUsage().firstCopyAt
+             AND NOT EXISTS (SELECT 1 FROM backup_locations l WHERE l.backup_id = b.backup_id
+                   AND l.created_ms = (SELECT min(m.created_ms) FROM backup_locations m WHERE m.database_id = l.database_id AND m.target = l.target))
+           LIMIT 5000)`,
       ),
       locationExists: db.prepare<[string, string], { n: number }>('SELECT 1 AS n FROM backup_locations WHERE backup_id = ? AND target = ?'),
       getBackup: db.prepare<[string], BackupRow>('SELECT backup_id, database_id, created_ms, size_bytes, pinned, manifest FROM backups WHERE backup_id = ?'),
@@ -435,10 +494,94 @@ export class SqliteCatalog implements Catalog {
   }
 
   async setPinned(backupId: string, pinned: boolean): Promise<void> {
-    this.guard(`pin backup ${backupId}`, () => {
-      const r = this.s.setPinned.run(pinned ? 1 : 0, backupId);
-      if (r.changes === 0) throw new CatalogNotFoundError(`backup ${backupId}`);
+    const s = this.s;
+    this.guard(`pin backup ${backupId}`, () =>
+      this.db
+        .transaction(() => {
+          const st = s.pinState.get(backupId);
+          if (!st) throw new CatalogNotFoundError(`backup ${backupId}`);
+          // The other half of `beginCopyDeletes`: both run IMMEDIATE, so either the pin
+          // commits first (and the deletion is refused) or the deletion does (and this is).
+          if (pinned && (st.deleting > 0 || st.live === 0 || s.deletingAncestor.get(backupId))) throw new CatalogBackupDeletingError(backupId);
+          s.setPinned.run(pinned ? 1 : 0, backupId);
+        })
+        .immediate(),
+    );
+  }
+
+  async beginCopyDeletes(copies: readonly CopyRef[], at?: string): Promise<BeginDeletesResult> {
+    const when = isoOrNow(at, this.now, 'at');
+    const s = this.s;
+    return this.guard(`begin deleting ${copies.length} copies`, () =>
+      this.db
+        .transaction(() => {
+          const out: BeginDeletesResult = { started: [], pinned: [], gone: [] };
+          const needed = new Map<string, Set<string>>();
+          const neededBy = (databaseId: string): Set<string> => {
+            let set = needed.get(databaseId);
+            if (!set) needed.set(databaseId, (set = new Set(s.pinnedAncestors.all(databaseId).map((r) => r.id))));
+            return set;
+          };
+          for (const c of copies) {
+            const row = s.liveCopy.get(c.backupId, c.target);
+            if (!row) out.gone.push({ backupId: c.backupId, target: c.target });
+            else if (row.deleting_at === null && (row.pinned === 1 || neededBy(row.database_id).has(c.backupId))) out.pinned.push({ backupId: c.backupId, target: c.target });
+            else {
+              s.markDeleting.run({ at: when, backupId: c.backupId, target: c.target });
+              out.started.push({ backupId: c.backupId, target: c.target, databaseId: row.database_id, artifactKey: row.artifact_key, deletingAt: row.deleting_at ?? when });
+            }
+          }
+          return out;
+        })
+        .immediate(),
+    );
+  }
+
+  async markLocationsDeleted(copies: readonly CopyRef[], at?: string): Promise<void> {
+    const when = isoOrNow(at, this.now, 'at');
+    const s = this.s;
+    this.guard(`mark ${copies.length} copies deleted`, () =>
+      this.db
+        .transaction(() => {
+          for (const c of copies) s.markDeleted.run({ at: when, backupId: c.backupId, target: c.target });
+        })
+        .immediate(),
+    );
+  }
+
+  async listDeletingCopies(query: { databaseId?: string; target?: string } = {}): Promise<DeletingCopy[]> {
+    return this.guard('list copies being deleted', () => {
+      const rows = query.databaseId === undefined ? this.s.deletingAll.all().filter((r) => query.target === undefined || r.target === query.target) : this.s.deletingOf.all({ db: query.databaseId, target: query.target ?? null });
+      return rows.map((r) => ({ backupId: r.backup_id, databaseId: r.database_id, target: r.target, artifactKey: r.artifact_key, deletingAt: r.deleting_at }));
     });
+  }
+
+  async housekeep(query: HousekeepingQuery): Promise<HousekeepingResult> {
+    const out: HousekeepingResult = { jobs: 0, backups: 0 };
+    const s = this.s;
+    if (query.jobsMax !== undefined && (!Number.isInteger(query.jobsMax) || query.jobsMax < 0)) {
+      throw new CatalogInvalidQueryError(`jobsMax: must be an integer >= 0, got ${String(query.jobsMax)}`);
+    }
+    const jobsBefore = query.jobsFinishedBefore === undefined ? undefined : new Date(toMs(query.jobsFinishedBefore, 'jobsFinishedBefore')).toISOString();
+    const deletedBefore = query.deletedBefore === undefined ? undefined : new Date(toMs(query.deletedBefore, 'deletedBefore')).toISOString();
+    this.guard('housekeeping', () => {
+      this.db
+        .transaction(() => {
+          if (jobsBefore !== undefined) out.jobs += s.trimJobsBefore.run(jobsBefore).changes;
+          if (query.jobsMax !== undefined) out.jobs += s.trimJobsOver.run(query.jobsMax).changes;
+        })
+        .immediate();
+      // Backups in batches, one short transaction each, so the API and worker are never
+      // blocked for long by a first run over a large catalog.
+      if (deletedBefore !== undefined) {
+        for (;;) {
+          const n = this.db.transaction(() => s.trimDeletedBackups.run({ before: deletedBefore }).changes).immediate();
+          out.backups += n;
+          if (n < 5000) break;
+        }
+      }
+    });
+    return out;
   }
 
   /** Newest backup of the database that still has at least one live copy, or null. */

@@ -65,6 +65,49 @@ export interface StorageUsage {
   firstCopyAt: string | null;
 }
 
+/** One copy of a backup on one target (`local` = primary storage). */
+export interface CopyRef {
+  backupId: string;
+  target: string;
+}
+
+/** A copy committed to deletion whose storage delete has not been recorded as finished. */
+export interface DeletingCopy extends CopyRef {
+  databaseId: string;
+  artifactKey: string;
+  deletingAt: string;
+}
+
+/** What `beginCopyDeletes` did with each copy asked for. */
+export interface BeginDeletesResult {
+  /** Now committed to deletion (or already were): delete them from storage, then `markLocationsDeleted`. */
+  started: DeletingCopy[];
+  /** Refused: the backup is pinned (nothing changed). */
+  pinned: CopyRef[];
+  /** No live copy there (already deleted, or never recorded): nothing to do. */
+  gone: CopyRef[];
+}
+
+/** Limits of `housekeep` (each optional: absent = not trimmed that way). */
+export interface HousekeepingQuery {
+  /** Delete job history rows that finished before this instant. */
+  jobsFinishedBefore?: string;
+  /** Keep at most this many job history rows (the newest). */
+  jobsMax?: number;
+  /**
+   * Delete backups with no live copy whose last copy was deleted before this instant (and
+   * their location rows). Kept anyway: pinned rows, and per database and target the oldest
+   * backup ever copied there (`firstCopyAt` of {@link StorageUsage}, which the prune of the
+   * primary storage relies on).
+   */
+  deletedBefore?: string;
+}
+
+export interface HousekeepingResult {
+  jobs: number;
+  backups: number;
+}
+
 /** Desired state of a schedule; reconciled into BullMQ job schedulers by the worker/API. */
 export interface ScheduleRecord {
   /** `<databaseId>:<scheduleId>` is unique. */
@@ -146,9 +189,27 @@ export interface Catalog {
   recordBackup(manifest: Manifest, location: NewLocation): Promise<void>;
   /** Record a live copy (again): a deleted copy comes back, the storage class is replaced. */
   addLocation(backupId: string, location: NewLocation): Promise<void>;
+  /** Record that a copy is gone from storage (clears its `deleting` mark). Idempotent. */
   markLocationDeleted(backupId: string, target: string, at?: string): Promise<void>;
+  /** `markLocationDeleted` for many copies in one transaction (unknown copies are skipped). */
+  markLocationsDeleted(copies: readonly CopyRef[], at?: string): Promise<void>;
+  /**
+   * Step one of the deletion protocol, in one transaction: each live copy of a backup that
+   * is not pinned is marked `deleting` (committed to deletion: `setPinned(id, true)` is
+   * refused from now on). Pinned backups are refused here, so a pin the catalog accepted is
+   * never deleted, and a deletion the catalog accepted is never pinned.
+   */
+  beginCopyDeletes(copies: readonly CopyRef[], at?: string): Promise<BeginDeletesResult>;
+  /** Copies marked `deleting` and not yet deleted (a prune or delete that crashed), oldest mark first. */
+  listDeletingCopies(query?: { databaseId?: string; target?: string }): Promise<DeletingCopy[]>;
+  /** Trim job history and fully deleted backups (see {@link HousekeepingQuery}). */
+  housekeep(query: HousekeepingQuery): Promise<HousekeepingResult>;
   getBackup(backupId: string): Promise<BackupRecord | null>;
   listBackups(query: BackupQuery): Promise<Page<BackupRecord>>;
+  /**
+   * Pin or unpin. A pin is refused with BACKUP_DELETING (409) while a copy of the backup is
+   * marked `deleting`, or when no live copy is left.
+   */
   setPinned(backupId: string, pinned: boolean): Promise<void>;
   latestBackup(databaseId: string): Promise<BackupRecord | null>;
   /**

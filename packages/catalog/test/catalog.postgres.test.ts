@@ -13,6 +13,7 @@ import { ensurePostgres } from '@mfb/testkit';
 const url = await ensurePostgres();
 process.env.MFB_TEST_CATALOG_URL = url;
 await import('./catalog.test.js');
+await import('./deletion.test.js');
 
 const schemas: string[] = [];
 afterAll(async () => {

@@ -22,6 +22,7 @@ export const DEFAULTS = Object.freeze({
   idleTimeoutMs: 300_000,
   logLevel: 'info',
   demoDatabaseId: 'demo',
+  housekeeping: Object.freeze({ jobHistoryDays: 90, jobHistoryMax: 100_000, deletedBackupDays: 90 }),
   /** `databases[].restoreDrill`: weekly, Sunday 04:30 UTC. */
   restoreDrill: Object.freeze({ enabled: true, cron: '30 4 * * 0', timezone: 'UTC' }),
 });

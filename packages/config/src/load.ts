@@ -81,6 +81,7 @@ interface FileShape {
   health?: Partial<Config['health']>;
   notifications?: RawNotifications & Partial<Omit<Config['notifications'], 'webhooks' | 'heartbeatUrl'>>;
   log?: { level?: Config['log']['level'] };
+  housekeeping?: Partial<Config['housekeeping']>;
 }
 
 type RawNotifications = {
@@ -433,6 +434,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   // ---- log
   const level = fromEnv<Config['log']['level']>('MFB_LOG_LEVEL', field(LogSchema, 'level')) ?? top.log?.level ?? (DEFAULTS.logLevel as Config['log']['level']);
 
+  // ---- housekeeping (catalog trimming by the worker)
+  const housekeeping: Config['housekeeping'] = { ...DEFAULTS.housekeeping, ...top.housekeeping };
+
   if (p.list.length > 0) {
     const where = file !== undefined ? ` in ${file}` : '';
     throw new ConfigError('CONFIG_INVALID', `invalid configuration${where}: ${p.list.join('; ')}`, p.list);
@@ -455,6 +459,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     health,
     notifications,
     log: { level },
+    housekeeping,
   };
   return deepFreeze(config);
 }

@@ -183,6 +183,15 @@ export interface Config {
   /** Failure/recovery webhooks and heartbeat pings sent by the worker (docs/operations.md). */
   notifications: NotificationsConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** Catalog trimming, run by the worker (docs/retention.md#catalog-housekeeping). 0 = never trim that way. */
+  housekeeping: {
+    /** Job history rows older than this many days are deleted. @defaultValue 90 */
+    jobHistoryDays: number;
+    /** At most this many job history rows are kept (the newest). @defaultValue 100000 */
+    jobHistoryMax: number;
+    /** Backups with no copy left, deleted more than this many days ago, are removed from the catalog. @defaultValue 90 */
+    deletedBackupDays: number;
+  };
 }
 
 /** Health thresholds a database may override (`databases[].health`). */

@@ -156,6 +156,7 @@ describe('defaults', () => {
       health: { maxAgeIntervals: 2, failedBackups: 3, verifyMaxAgeDays: 0, diskFreePercent: 10, targetProbe: true, targetProbeTimeoutMs: 2000, targetProbeCacheSeconds: 60, cacheSeconds: 5 },
       notifications: { webhooks: [], timeoutMs: 5000, attempts: 4, backoffMs: 1000, queueSize: 1000 },
       log: { level: 'info' },
+      housekeeping: { jobHistoryDays: 30, jobHistoryMax: 500, deletedBackupDays: 0 },
     };
     const c = load(JSON.stringify(json, null, 2));
     const { source: _s, keys: _k, ...rest } = c;

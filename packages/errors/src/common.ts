@@ -55,3 +55,18 @@ export class InvalidIdError extends AppError {
     });
   }
 }
+
+/**
+ * Not enough free space for a backup, found before any work started (the scratch directory
+ * or the primary storage's volume has less than the last snapshot of the database needs).
+ * Permanent: retrying fills nothing; free space, then run again.
+ */
+export class InsufficientSpaceError extends AppError {
+  constructor(what: string, dir: string, freeBytes: number, neededBytes: number) {
+    super('INSUFFICIENT_SPACE', `not enough free space for a backup in ${what} ${dir}: ${freeBytes} bytes free, ${neededBytes} needed (last snapshot size plus margin); free space there, then run again`, {
+      permanent: true,
+      status: 507,
+      details: { dir, freeBytes, neededBytes },
+    });
+  }
+}

@@ -1,5 +1,5 @@
 export { AppError } from './app-error.js';
-export { DatabaseNotFoundError, TargetNotFoundError, BackupNotFoundError, BackupNotOnTargetError, InvalidIdError } from './common.js';
+export { DatabaseNotFoundError, TargetNotFoundError, BackupNotFoundError, BackupNotOnTargetError, InvalidIdError, InsufficientSpaceError } from './common.js';
 export { isSecretName, redactUrl } from './redact.js';
 import { AppError } from './app-error.js';
 

@@ -12,9 +12,17 @@ export { databaseFor } from './databases.js';
 export {
   planTargetRetention,
   retentionPolicyFor,
+  pruneTarget,
+  deleteCopies,
+  finishInterruptedDeletes,
+  runHousekeeping,
+  type PruneProgress,
+  type PruneTargetResult,
+  type DeleteCopiesOptions,
+  type DeleteCopiesResult,
   PENDING_UPLOAD_RULE,
   type RetentionPlanItem,
   type RetentionPlanView,
   type TargetRetentionPlan,
 } from './retention.js';
-export { storageUsageFor, type UsageRow, type UsageReport } from './usage.js';
+export { storageUsageFor, checkBackupSpace, spaceNeeded, type UsageRow, type UsageReport } from './usage.js';

@@ -1,5 +1,7 @@
-import type { BackupRecord, Catalog } from '@mfb/catalog';
-import type { DatabaseConfig, RetentionConfig, TargetConfig } from '@mfb/config';
+import { deleteCopy } from '@mfb/backup';
+import type { BackupRecord, Catalog, CopyRef, DeletingCopy, HousekeepingResult } from '@mfb/catalog';
+import type { StorageDriver } from '@mfb/storage';
+import type { Config, DatabaseConfig, RetentionConfig, TargetConfig } from '@mfb/config';
 import { TargetNotFoundError } from '@mfb/errors';
 import { planRetention, type DeleteRule, type KeepRule, type RetentionTotals } from '@mfb/retention';
 
@@ -142,4 +144,158 @@ export async function planTargetRetention(
     view: { databaseId: db.id, target, policy, plannedAt: now.toISOString(), items, totals },
     delete: del,
   };
+}
+
+/** Copies deleted so far / to delete in this run (resumed ones included). */
+export interface PruneProgress {
+  done: number;
+  total: number;
+  /** Artifact bytes of the copies done / to do (set by `pruneTarget`, which knows the sizes). */
+  bytesDone?: number;
+  bytesTotal?: number;
+}
+
+export interface DeleteCopiesOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: PruneProgress) => void;
+  /** Copies per catalog transaction. @defaultValue 256 */
+  batchSize?: number;
+  /** Copies deleted from storage at once (each one's own deletes stay in order). @defaultValue 8 */
+  concurrency?: number;
+}
+
+export interface DeleteCopiesResult {
+  deleted: DeletingCopy[];
+  /** Refused by the catalog: pinned. */
+  pinned: CopyRef[];
+  /** Nothing to delete: no live copy there. */
+  gone: CopyRef[];
+}
+
+/** Run `fn` over `items` with at most `limit` at once; every item is tried, the first error is thrown after all settled. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<{ ok: T[]; error: unknown }> {
+  const ok: T[] = [];
+  let error: unknown;
+  let failed = false;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+        ok.push(item);
+      } catch (err) {
+        if (!failed) error = err;
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return { ok, error: failed ? (error ?? new Error('copy delete failed')) : undefined };
+}
+
+/**
+ * Storage and catalog steps 2-4 of the deletion protocol for copies already marked
+ * `deleting`: `deleteCopy` (manifest, artifact, pin marker) for each, then ONE catalog
+ * transaction marks the ones whose storage delete finished. A crash anywhere leaves the
+ * rest `deleting`; {@link finishInterruptedDeletes} completes them.
+ */
+async function finishDeletes(catalog: Catalog, storage: StorageDriver, started: readonly DeletingCopy[], concurrency: number): Promise<DeletingCopy[]> {
+  const { ok, error } = await eachLimit(started, concurrency, (c) => deleteCopy(storage, c.artifactKey));
+  if (ok.length) await catalog.markLocationsDeleted(ok);
+  if (error !== undefined) throw error;
+  return ok;
+}
+
+/**
+ * Delete copies through the one deletion protocol, in batches:
+ * 1. one catalog transaction marks each copy `deleting` unless its backup is pinned (a pin
+ *    the API acknowledged is never deleted; from here on a pin is refused with BACKUP_DELETING);
+ * 2. storage: manifest, artifact, pin marker (`deleteCopy` of @mfb/backup);
+ * 3. one catalog transaction marks them deleted.
+ * Used by the prune job, `backupctl prune` and the API's DELETE.
+ */
+export async function deleteCopies(catalog: Catalog, storage: StorageDriver, copies: readonly CopyRef[], opts: DeleteCopiesOptions = {}): Promise<DeleteCopiesResult> {
+  const batch = opts.batchSize ?? 256;
+  const out: DeleteCopiesResult = { deleted: [], pinned: [], gone: [] };
+  for (let i = 0; i < copies.length; i += batch) {
+    opts.signal?.throwIfAborted();
+    const r = await catalog.beginCopyDeletes(copies.slice(i, i + batch));
+    out.pinned.push(...r.pinned);
+    out.gone.push(...r.gone);
+    out.deleted.push(...(await finishDeletes(catalog, storage, r.started, opts.concurrency ?? 8)));
+    opts.onProgress?.({ done: Math.min(i + batch, copies.length), total: copies.length });
+  }
+  return out;
+}
+
+/**
+ * Finish the deletions of `databaseId`'s copies on `target` that a killed prune (or delete)
+ * left marked `deleting`: they are committed to deletion (partly gone from storage already),
+ * whatever a plan made now would say. Returns what was finished.
+ */
+export async function finishInterruptedDeletes(catalog: Catalog, storage: StorageDriver, databaseId: string, target: string, opts: DeleteCopiesOptions = {}): Promise<DeletingCopy[]> {
+  const pending = await catalog.listDeletingCopies({ databaseId, target });
+  const done: DeletingCopy[] = [];
+  const batch = opts.batchSize ?? 256;
+  for (let i = 0; i < pending.length; i += batch) {
+    opts.signal?.throwIfAborted();
+    done.push(...(await finishDeletes(catalog, storage, pending.slice(i, i + batch), opts.concurrency ?? 8)));
+  }
+  return done;
+}
+
+export interface PruneTargetResult {
+  plan: TargetRetentionPlan;
+  /** Backups whose copy on the target this run deleted (by the plan). */
+  deleted: string[];
+  /** Copies a killed earlier run had begun to delete, finished first. */
+  resumed: string[];
+  /** Planned for deletion but pinned meanwhile: kept. */
+  pinned: string[];
+}
+
+/**
+ * Apply retention to one target of `db`: finish interrupted deletes, plan
+ * ({@link planTargetRetention}), delete the planned copies ({@link deleteCopies}). The caller
+ * holds the database's lock (the worker's job lock, or the CLI's).
+ */
+export async function pruneTarget(
+  deps: { config: { readonly targets: readonly TargetConfig[] }; catalog: Catalog; storage: StorageDriver },
+  db: DatabaseConfig,
+  target: string,
+  now: Date,
+  opts: DeleteCopiesOptions & { onPlan?: (plan: TargetRetentionPlan) => void } = {},
+): Promise<PruneTargetResult> {
+  const resumed = await finishInterruptedDeletes(deps.catalog, deps.storage, db.id, target, opts);
+  const plan = await planTargetRetention(deps, db, target, now);
+  opts.onPlan?.(plan);
+  // Progress in bytes too: prefix sums of the planned copies' sizes.
+  const sums = [0];
+  for (const b of plan.delete) sums.push(sums[sums.length - 1]! + b.sizeBytes);
+  const onProgress = opts.onProgress;
+  const r = await deleteCopies(
+    deps.catalog,
+    deps.storage,
+    plan.delete.map((b) => ({ backupId: b.backupId, target })),
+    { ...opts, ...(onProgress ? { onProgress: (p: PruneProgress) => onProgress({ ...p, bytesDone: sums[p.done]!, bytesTotal: sums[p.total]! }) } : {}) },
+  );
+  return { plan, deleted: r.deleted.map((c) => c.backupId), resumed: resumed.map((c) => c.backupId), pinned: r.pinned.map((c) => c.backupId) };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Trim the catalog as `config.housekeeping` says (0 = never that way): job history older than
+ * `jobHistoryDays` or beyond the newest `jobHistoryMax`, and backups with no copy left whose
+ * last copy was deleted more than `deletedBackupDays` ago. Run by the worker at start and on
+ * a timer. Returns the rows removed.
+ */
+export async function runHousekeeping(config: Pick<Config, 'housekeeping'>, catalog: Catalog, now: Date = new Date()): Promise<HousekeepingResult> {
+  const h = config.housekeeping;
+  return catalog.housekeep({
+    ...(h.jobHistoryDays > 0 ? { jobsFinishedBefore: new Date(now.getTime() - h.jobHistoryDays * DAY_MS).toISOString() } : {}),
+    ...(h.jobHistoryMax > 0 ? { jobsMax: h.jobHistoryMax } : {}),
+    ...(h.deletedBackupDays > 0 ? { deletedBefore: new Date(now.getTime() - h.deletedBackupDays * DAY_MS).toISOString() } : {}),
+  });
 }

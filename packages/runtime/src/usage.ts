@@ -1,5 +1,8 @@
+import { mkdir, stat, statfs } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { Catalog, StorageUsage } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
+import { InsufficientSpaceError } from '@mfb/errors';
 
 /** Live copies of one database on one target. */
 export type UsageRow = Omit<StorageUsage, 'firstCopyAt'>;
@@ -29,4 +32,40 @@ export async function storageUsageFor(config: Pick<Config, 'databases'>, catalog
   }
   const items = [...out.values()].sort((a, b) => (a.databaseId < b.databaseId ? -1 : a.databaseId > b.databaseId ? 1 : a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
   return { items, totals: { backups: items.reduce((n, r) => n + r.backups, 0), bytes: items.reduce((n, r) => n + r.bytes, 0) } };
+}
+
+/** Free bytes for an unprivileged writer on the filesystem holding `dir` (`statfs`, `bavail`). */
+async function freeBytes(dir: string): Promise<{ free: number; dev: number }> {
+  const [fs, st] = await Promise.all([statfs(dir), stat(dir)]);
+  return { free: fs.bavail * fs.bsize, dev: st.dev };
+}
+
+/** The margin on top of the last snapshot's size: 10 % plus 16 MiB (WAL growth, manifests, temp names). */
+export function spaceNeeded(bytes: number): number {
+  return Math.ceil(bytes * 1.1) + 16 * 1024 * 1024;
+}
+
+/**
+ * Before a backup of `databaseId`: is there room for it? The engine writes the snapshot to
+ * the scratch directory (`tmpDir`) and the artifact to the primary storage; both are checked
+ * against the database's last snapshot size from the catalog (plus {@link spaceNeeded}'s
+ * margin; twice when they share a volume). Only a `file://` primary storage is checked (a
+ * bucket has no "free space"). A database never backed up is not checked (nothing to go by).
+ * @throws InsufficientSpaceError (INSUFFICIENT_SPACE, permanent) before any work starts
+ */
+export async function checkBackupSpace(config: Pick<Config, 'tmpDir' | 'storageUrl'>, catalog: Catalog, databaseId: string): Promise<void> {
+  const last = await catalog.latestBackup(databaseId);
+  if (!last) return;
+  const size = Math.max(last.manifest.snapshot.sizeBytes, last.manifest.artifact.sizeBytes);
+  await mkdir(config.tmpDir, { recursive: true, mode: 0o700 });
+  const scratch = await freeBytes(config.tmpDir);
+  const needScratch = spaceNeeded(size);
+  if (config.storageUrl.startsWith('file:')) {
+    const dir = fileURLToPath(config.storageUrl);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const local = await freeBytes(dir);
+    const needLocal = local.dev === scratch.dev ? needScratch + spaceNeeded(size) : spaceNeeded(size);
+    if (local.free < needLocal) throw new InsufficientSpaceError('the primary storage', dir, local.free, needLocal);
+  }
+  if (scratch.free < needScratch) throw new InsufficientSpaceError('the scratch directory', config.tmpDir, scratch.free, needScratch);
 }

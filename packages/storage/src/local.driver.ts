@@ -184,12 +184,14 @@ export class LocalStorageDriver implements StorageDriver {
         if (actual !== sha256) throw new StorageChecksumMismatchError(key, this.url, sha256!, actual);
       }
       await fh.sync();
+      // Stat the handle, not the path: a concurrent delete of `key` right after the rename
+      // (a prune racing a pin-marker write) must not turn a completed put into an error.
+      const st = await fh.stat();
       await fh.close();
       fh = undefined;
       await rename(tmp, file);
       tmpCreated = false;
       await fsyncDir(dir);
-      const st = await stat(file);
       return { key, size: st.size, lastModified: st.mtime };
     } catch (err) {
       // Best effort: the primary error is what the caller needs; a temp file we could not

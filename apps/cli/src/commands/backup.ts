@@ -1,4 +1,5 @@
 import { createBackup, SourceBusyError, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
+import { checkBackupSpace } from '@mfb/runtime';
 import { prepareScratchDir, type Context } from '../context.js';
 import { NO_KEY_HINT, UnknownKeyIdError, UsageError } from '../errors.js';
 import { bytes, fields, seconds } from '../format.js';
@@ -85,6 +86,8 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
   }
 
   const busy = busyTimeoutMs(o.busyTimeout);
+  // Room for it? INSUFFICIENT_SPACE before anything is written.
+  await checkBackupSpace({ tmpDir: cfg.tmpDir, storageUrl: storage.url }, catalog, db.id);
   const started = Date.now();
   const interrupt = interruptSignal();
   try {

@@ -1,4 +1,5 @@
 import { createBackup, readManifest, type Manifest } from '@mfb/backup';
+import { checkBackupSpace } from '@mfb/runtime';
 import type { Handler } from '../context.js';
 import { UnknownKeyIdError } from '../errors.js';
 
@@ -44,6 +45,8 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
     const key = keyId === undefined ? undefined : ctx.keys.get(keyId);
     // Never fall back to an unencrypted backup because a key is missing.
     if (keyId !== undefined && key === undefined) throw new UnknownKeyIdError(keyId);
+    // Room for it? INSUFFICIENT_SPACE (permanent: not retried) before anything is written.
+    await checkBackupSpace({ tmpDir: ctx.tmpDir, storageUrl: ctx.primary.url }, ctx.catalog, db.id);
     const result = await createBackup({
       databaseId: db.id,
       sourcePath: db.path,

@@ -1,38 +1,35 @@
-import { deleteCopy } from '@mfb/backup';
-import { planTargetRetention } from '@mfb/runtime';
+import { pruneTarget } from '@mfb/runtime';
 import type { Handler } from '../context.js';
 import { logRetentionPlan } from './retention-log.js';
 
 /**
- * Apply retention to one target: plan over the catalog's live copies there (the target's
- * policy with sizes; on the primary storage a backup still waiting for an upload is kept),
- * delete each copy with `deleteCopy` (manifest, artifact, pin marker), then mark it deleted in
- * the catalog (storage first: a crash in between leaves a catalog entry pointing at nothing,
- * which the next prune or a catalog rebuild repairs, never an orphan the catalog forgot). With
- * `everyTarget` (the scheduled prune) it then chains one prune per target of the database.
+ * Apply retention to one target (`pruneTarget` of @mfb/runtime, shared with `backupctl
+ * prune`), under the job's per-database lock: first finish the copies a killed earlier run
+ * had begun to delete, then plan over the catalog's live copies there (the target's policy
+ * with sizes; on the primary storage a backup still waiting for an upload is kept) and delete
+ * each planned copy through the one deletion protocol: the catalog marks it `deleting` in a
+ * transaction that refuses pinned backups (a pin the API acknowledged is never deleted; a pin
+ * arriving later is refused with BACKUP_DELETING), then storage (manifest, artifact, pin
+ * marker), then the catalog marks it deleted. A kill at any step leaves the copy `deleting`,
+ * and the next prune finishes it. With `everyTarget` (the scheduled prune) it then chains one
+ * prune per target of the database.
  */
 export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets' | 'metrics' | 'followUp'> = async (ctx) => {
   const { databaseId, target } = ctx.payload;
-  const plan = await planTargetRetention({ config: { targets: ctx.targets }, catalog: ctx.catalog }, ctx.database, target, new Date());
-  logRetentionPlan(ctx.log, plan.view);
-  const storage = ctx.storageFor(target);
-
-  const deleted: string[] = [];
-  for (const b of plan.delete) {
-    ctx.signal.throwIfAborted();
-    const loc = b.locations.find((l) => l.target === target && l.deletedAt === null);
-    if (!loc) continue;
-    // The API pins without the database lock: re-read right before deleting so a pin that
-    // landed after the plan was made still wins.
-    if ((await ctx.catalog.getBackup(b.backupId))?.pinned) continue;
-    // The one deletion protocol (shared with the API's DELETE): manifest first, artifact, then
-    // the pin marker (not pinned in the catalog, so a marker here is stale: an unpin that
-    // crashed before deleting it), then the catalog mark.
-    await deleteCopy(storage, loc.artifactKey, () => ctx.catalog.markLocationDeleted(b.backupId, target));
-    deleted.push(b.backupId);
-  }
-  ctx.metrics.prunedTotal.inc({ target }, deleted.length);
+  const r = await pruneTarget({ config: { targets: ctx.targets }, catalog: ctx.catalog, storage: ctx.storageFor(target) }, ctx.database, target, new Date(), {
+    signal: ctx.signal,
+    onPlan: (plan) => logRetentionPlan(ctx.log, plan.view),
+  });
+  if (r.resumed.length) ctx.log.warn({ target, backupIds: r.resumed }, `finished ${r.resumed.length} deletes a killed prune had begun`);
+  if (r.pinned.length) ctx.log.info({ target, backupIds: r.pinned }, `kept ${r.pinned.length} backups pinned since the plan was made`);
+  ctx.metrics.prunedTotal.inc({ target }, r.deleted.length + r.resumed.length);
   // The scheduled prune: every target of the database next, each with its own retention.
   const chained = ctx.payload.everyTarget ? ctx.database.targets.filter((t) => t !== target).map((t) => ctx.followUp('prune', { databaseId, target: t })) : [];
-  return { target, kept: plan.view.totals.backups - deleted.length, deleted, ...(chained.length ? { prunes: chained } : {}) };
+  return {
+    target,
+    kept: r.plan.view.totals.backups - r.deleted.length,
+    deleted: r.deleted,
+    ...(r.resumed.length ? { resumed: r.resumed } : {}),
+    ...(chained.length ? { prunes: chained } : {}),
+  };
 };

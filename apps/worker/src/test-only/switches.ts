@@ -13,6 +13,10 @@
  * - `--test-only-die-after-release=<queue>`: SIGKILL this worker right after a job of that
  *   queue finished its work and released its lock, before its history and its completion
  *   reach the catalog and BullMQ (the job comes back as a re-run of work already done).
+ * - `--test-only-kill-after=<step>[:<n>]`: SIGKILL this process right after the n-th (default
+ *   1st) completed `step` of the deletion protocol: `manifest-delete`, `artifact-delete`,
+ *   `marker-delete` (storage deletes of a copy's manifest, artifact, pin marker) or
+ *   `catalog-mark` (the catalog recorded copies deleted). Crash-safety tests of prune.
  */
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,7 +69,60 @@ export function testOnlyOptions(args: Record<string, string | boolean | undefine
   }
   const bps = Number(args['test-only-throttle-bps'] ?? 0);
   if (bps > 0) out.wrapStorage = (d) => throttled(d, bps);
+  const kill = args['test-only-kill-after'];
+  if (typeof kill === 'string') {
+    const [step, n] = kill.split(':') as [string, string | undefined];
+    if (!KILL_STEPS.includes(step as KillStep)) throw new Error(`unknown --test-only-kill-after step ${step} (${KILL_STEPS.join(', ')})`);
+    let left = Number(n ?? 1);
+    const passed = (s: KillStep): void => {
+      if (s === step && --left === 0) process.kill(process.pid, 'SIGKILL');
+    };
+    const inner = out.wrapStorage;
+    out.wrapStorage = (d0, target) => {
+      const d = inner ? inner(d0, target) : d0;
+      return {
+        ...forward(d),
+        async delete(key) {
+          await d.delete(key);
+          passed(key.endsWith('.manifest.json') ? 'manifest-delete' : key.endsWith('.pin.json') ? 'marker-delete' : 'artifact-delete');
+        },
+      };
+    };
+    out.wrapCatalog = (c) =>
+      new Proxy(c, {
+        get(t, prop, recv) {
+          const v = Reflect.get(t, prop, recv) as unknown;
+          if (typeof v !== 'function') return v;
+          if (prop === 'markLocationsDeleted' || prop === 'markLocationDeleted') {
+            return async (...a: unknown[]) => {
+              await (v as (...x: unknown[]) => Promise<void>).apply(t, a);
+              passed('catalog-mark');
+            };
+          }
+          return (v as (...x: unknown[]) => unknown).bind(t);
+        },
+      });
+  }
   return out;
+}
+
+const KILL_STEPS = ['manifest-delete', 'artifact-delete', 'marker-delete', 'catalog-mark'] as const;
+type KillStep = (typeof KILL_STEPS)[number];
+
+/** Every method of `d`, forwarded (drivers are classes: spreading them copies no methods). */
+function forward(d: StorageDriver): StorageDriver {
+  return {
+    get url() {
+      return d.url;
+    },
+    ...(d.capabilities ? { capabilities: d.capabilities } : {}),
+    put: (k, b, o) => d.put(k, b, o),
+    get: (k, o) => d.get(k, o),
+    head: (k) => d.head(k),
+    list: (p, o) => d.list(p, o),
+    delete: (k) => d.delete(k),
+    cleanupIncomplete: (p, ms) => d.cleanupIncomplete(p, ms),
+  };
 }
 
 function throttled(d: StorageDriver, bytesPerSec: number): StorageDriver {

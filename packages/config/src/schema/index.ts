@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { ApiSchema } from './api.js';
 import { DatabasesSchema } from './databases.js';
 import { HealthSchema } from './health.js';
+import { HousekeepingSchema } from './housekeeping.js';
 import { KeysSchema } from './keys.js';
 import { LogSchema } from './log.js';
 import { NotificationsSchema } from './notifications.js';
@@ -30,6 +31,7 @@ export const ConfigFileSchema = Type.Object(
     health: Type.Optional(HealthSchema),
     notifications: Type.Optional(NotificationsSchema),
     log: Type.Optional(LogSchema),
+    housekeeping: Type.Optional(HousekeepingSchema),
   },
   { additionalProperties: false },
 );

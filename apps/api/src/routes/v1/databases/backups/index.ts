@@ -15,7 +15,9 @@ import {
   type Accepted,
 } from '@mfb/client';
 import type { BackupRecord } from '@mfb/catalog';
-import { deleteCopy, deletePinMarker, writePinMarker } from '@mfb/backup';
+import { deletePinMarker, writePinMarker } from '@mfb/backup';
+import { CatalogBackupDeletingError } from '@mfb/catalog';
+import { deleteCopies } from '@mfb/runtime';
 import { enqueue, enqueueBackupNow } from '@mfb/jobs';
 import type { FastifyInstance } from 'fastify';
 import { BackupNotFoundError, BackupNotOnTargetError, BackupPinnedError, DatabaseBusyError, InvalidRequestError } from '../../../../errors.js';
@@ -216,8 +218,11 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
         for (const loc of copies) {
           // The lock expired (process paused past the TTL) and a job may own it now: stop.
           if (held.lost) throw new DatabaseBusyError(rec.databaseId, BUSY_RETRY_AFTER_S);
-          // The one deletion protocol (shared with prune): manifest, artifact, pin marker, catalog.
-          await deleteCopy(app.storageFor(loc.target), loc.artifactKey, () => app.catalog.markLocationDeleted(rec.backupId, loc.target));
+          // The one deletion protocol (shared with prune): the catalog marks the copy
+          // `deleting` unless pinned (a pin that landed since the read above wins), then
+          // manifest, artifact, pin marker, then the catalog mark.
+          const r = await deleteCopies(app.catalog, app.storageFor(loc.target), [{ backupId: rec.backupId, target: loc.target }]);
+          if (r.pinned.length) throw new BackupPinnedError(rec.backupId);
         }
         req.log.info({ databaseId: rec.databaseId, backupId: rec.backupId, targets: copies.map((l) => l.target), by: req.principal?.id }, 'backup deleted');
       } finally {
@@ -238,8 +243,16 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['backups'],
         operationId: pinned ? 'pinBackup' : 'unpinBackup',
         summary: pinned ? 'Pin: retention always keeps this backup' : 'Unpin',
+        description: pinned
+          ? 'Writes a pin marker beside every live copy, then pins in the catalog. A pin the API answered 200 to is never deleted by a prune or `DELETE`. ' +
+            'While a copy of the backup is being deleted (or none is left): `409 BACKUP_DELETING`, nothing pinned.'
+          : 'Unpins in the catalog, then deletes the pin markers.',
         params: BackupParams,
-        response: { 200: BackupSummarySchema, ...problemResponses },
+        response: {
+          200: BackupSummarySchema,
+          ...problemResponses,
+          ...(pinned ? { 409: problemResponse('`BACKUP_DELETING`: a prune or delete is deleting a copy of this backup (or no copy is left); nothing was pinned') } : {}),
+        },
       },
       handler: async (req) => {
         const { databaseId, backupId } = req.params;
@@ -254,10 +267,19 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
         // Copies on a target since removed from the config cannot be reached: skipped.
         const reachable = rec.locations.filter((l) => l.target === 'local' || app.config.targets.some((t) => t.name === l.target));
         if (pinned) {
-          for (const loc of reachable.filter((l) => l.deletedAt === null)) {
-            await writePinMarker(app.storageFor(loc.target), loc.artifactKey, rec.backupId);
+          const written = reachable.filter((l) => l.deletedAt === null);
+          for (const loc of written) await writePinMarker(app.storageFor(loc.target), loc.artifactKey, rec.backupId);
+          try {
+            // Refused (BACKUP_DELETING) when a prune or delete committed to a copy first: the
+            // catalog decides who wins, in one transaction each (see `beginCopyDeletes`).
+            await app.catalog.setPinned(backupId, true);
+          } catch (err) {
+            if (err instanceof CatalogBackupDeletingError && !(await app.catalog.getBackup(backupId))?.pinned) {
+              // Markers of a pin that did not happen would pin the backup again on a rebuild.
+              for (const loc of written) await deletePinMarker(app.storageFor(loc.target), loc.artifactKey).catch(() => undefined);
+            }
+            throw err;
           }
-          await app.catalog.setPinned(backupId, true);
         } else {
           await app.catalog.setPinned(backupId, false);
           for (const loc of reachable) await deletePinMarker(app.storageFor(loc.target), loc.artifactKey);
