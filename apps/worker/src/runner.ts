@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { cleanupTempFiles, localLockHolder, reclaimOrphanArtifacts, type Progress } from '@mfb/backup';
-import type { Catalog } from '@mfb/catalog';
+import { rebuildFromStorage, type Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
 import { enqueue, followUpJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
@@ -212,6 +212,17 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
           return [] as string[];
         });
         if (orphans.length > 0) log.warn({ jobId: job.id, databaseId: database.id, target, orphans }, 'deleted artifacts without a manifest left by a killed writer');
+      }
+      if (queue === 'backup') {
+        // The other half of a killed writer: a complete backup (artifact and manifest stored)
+        // whose job died, or lost its lock, before recording it, and whose job never comes
+        // back (Redis flushed). Adopt it into the catalog so listing and retention see it.
+        fence();
+        const adopted = await rebuildFromStorage(catalog, deps.storages.primary, 'local', { prefix: `${database.id}/`, onlyUnknown: true }).catch((err: unknown) => {
+          log.warn({ jobId: job.id, databaseId: database.id, err: describe(err) }, 'could not look for unrecorded backups; continuing');
+          return null;
+        });
+        if (adopted && adopted.added > 0) log.warn({ jobId: job.id, databaseId: database.id, adopted: adopted.added }, 'recorded complete backups that a killed job left unrecorded');
       }
       deps.hooks?.onStart?.(info);
       const ctx: HandlerContext = {

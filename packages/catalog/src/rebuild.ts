@@ -12,6 +12,12 @@ export interface RebuildOptions {
    * deleted. Off by default: an unmounted NAS would otherwise "delete" every copy on it.
    */
   markMissing?: boolean;
+  /**
+   * Only backups the catalog does not know (their id, from the manifest's key, is looked up
+   * first; known ones are neither read nor touched). What a backup job runs on its database's
+   * prefix to adopt a complete backup whose job died before recording it.
+   */
+  onlyUnknown?: boolean;
   signal?: AbortSignal;
 }
 
@@ -61,6 +67,10 @@ export async function rebuildFromStorage(
       if (!item.key.endsWith(MANIFEST_SUFFIX)) continue;
       report.scanned++;
       const artifactKey = item.key.slice(0, -MANIFEST_SUFFIX.length);
+      if (opts.onlyUnknown) {
+        const id = (artifactKey.split('/').pop() ?? '').split('.')[0] ?? '';
+        if (id !== '' && (await catalog.getBackup(id)) !== null) continue;
+      }
       let manifest;
       try {
         manifest = await readManifest(storage, artifactKey);
