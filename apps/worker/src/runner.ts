@@ -32,6 +32,8 @@ export interface RunnerDeps {
   lockRetryMs?: number;
   /** Minimum interval between progress writes to Redis. @defaultValue 500 */
   progressIntervalMs?: number;
+  /** Refresh the storage usage gauges from the catalog after backups, uploads and prunes. @defaultValue true */
+  refreshUsage?: boolean;
 }
 
 function jitter(base: number): number {
@@ -43,6 +45,23 @@ function describe(err: unknown): string {
   if (isAppError(err)) return `${err.code}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Error code of a failure for `mfb_job_failures_total` (a fixed set: the documented codes, or UNKNOWN). */
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isAppError(err) && typeof code === 'string' ? code : 'UNKNOWN';
+}
+
+/** The storage a job works on, for the per-target metrics: `local` (primary) or a target name. */
+function targetOf(queue: JobName, payload: unknown): string {
+  const p = payload as { target?: unknown; from?: unknown };
+  if (queue === 'upload' || queue === 'prune') return typeof p.target === 'string' ? p.target : 'local';
+  if (queue === 'verify' || queue === 'restore') return typeof p.from === 'string' ? p.from : 'local';
+  return 'local';
+}
+
+/** Jobs whose attempts set `mfb_last_backup_{attempt,success}_timestamp_seconds`. */
+const BACKUP_COPY_JOBS: ReadonlySet<string> = new Set(['backup', 'upload']);
 
 function isPermanent(err: unknown): boolean {
   return err instanceof UnrecoverableError || (typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true);
@@ -86,6 +105,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       payload = validatePayload(queue, job.data);
     } catch (err) {
       metrics.jobsTotal.inc({ queue, outcome: 'failed' });
+      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
       await history(job, queue, databaseIdRaw, 'failed', describe(err), null);
       throw new UnrecoverableError(describe(err));
     }
@@ -93,6 +113,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     if (!database) {
       const err = new DatabaseNotFoundError(payload.databaseId);
       metrics.jobsTotal.inc({ queue, outcome: 'failed' });
+      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
       await history(job, queue, payload.databaseId, 'failed', describe(err), null);
       throw new UnrecoverableError(describe(err));
     }
@@ -108,6 +129,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     const signals = [deps.shutdownSignal, lock.signal, ...(bullSignal ? [bullSignal] : [])];
     const signal = AbortSignal.any(signals);
     const info = { jobId: String(job.id), queue, databaseId: database.id };
+    const perTarget = { queue, database: database.id, target: targetOf(queue, payload) };
     const followUps: Array<{ name: JobName; data: unknown; id: string }> = [];
     let jobLog: Logger | undefined;
     let lastProgress = 0;
@@ -179,8 +201,14 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       await Promise.all([lock.release(), ...followUps.map((f) => enqueue(deps.queues, f.name, f.data as never, { jobId: f.id }))]);
       metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.jobsTotal.inc({ queue, outcome: 'completed' });
+      metrics.consecutiveFailures.set(perTarget, 0);
+      if (BACKUP_COPY_JOBS.has(queue)) {
+        const now = Date.now() / 1000;
+        metrics.lastBackupSuccess.set({ database: database.id, target: perTarget.target }, now);
+        metrics.lastBackupAttempt.set({ database: database.id, target: perTarget.target }, now);
+      }
       await history(job, queue, database.id, 'completed', null, result);
-      if (USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
+      if (deps.refreshUsage !== false && USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
       log.info({ jobId: job.id, queue, databaseId: database.id, pid: process.pid }, 'job completed');
       return result;
     } catch (err) {
@@ -202,6 +230,11 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       const code = (err as { code?: unknown } | null)?.code;
       if (code === 'BACKUP_DISK_FULL' || code === 'STORAGE_DISK_FULL') metrics.diskFullTotal.inc({ queue, code });
       metrics.jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
+      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
+      metrics.consecutiveFailures.inc(perTarget);
+      metrics.lastFailure.set(perTarget, Date.now() / 1000);
+      if (BACKUP_COPY_JOBS.has(queue)) metrics.lastBackupAttempt.set({ database: database.id, target: perTarget.target }, Date.now() / 1000);
+      if (queue === 'upload') metrics.uploadsTotal.inc({ target: perTarget.target, outcome: 'failed' });
       log.error({ jobId: job.id, queue, databaseId: database.id, err: describe(err), permanent, final }, 'job failed');
       if (final) await history(job, queue, database.id, 'failed', describe(err), null);
       if (permanent) throw new UnrecoverableError(describe(err));

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
@@ -12,7 +13,7 @@ import {
   type Queues,
   type ReconcileResult,
 } from '@mfb/jobs';
-import { createMetrics, type Logger, type Metrics } from '@mfb/observability';
+import { createMetrics, type DiskVolume, type Logger, type Metrics } from '@mfb/observability';
 import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
@@ -20,7 +21,7 @@ import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
-import { refreshStorageMetrics } from './storage-metrics.js';
+import { refreshStorageMetrics, seedBackupMetrics } from './storage-metrics.js';
 
 export interface WorkerRuntimeOptions {
   config: Config;
@@ -35,6 +36,11 @@ export interface WorkerRuntimeOptions {
   wrapStorage?: (driver: StorageDriver, target: string) => StorageDriver;
   /** Serve /metrics and /health on config.worker.metricsPort. @defaultValue true */
   http?: boolean;
+  /**
+   * false: no /metrics server and no catalog reads for the storage and backup gauges (the
+   * worker's `--disable-metrics`; the "metrics off" side of bench/observability). @defaultValue true
+   */
+  metricsEnabled?: boolean;
   /** How often schedules are reconciled into Redis. @defaultValue 60000 */
   reconcileIntervalMs?: number;
 }
@@ -67,6 +73,13 @@ export function stallSettings(lockTtlMs: number): { lockDuration: number; stalle
   };
 }
 
+/** Volumes whose free space `mfb_disk_free_bytes` reports: the scratch directory, and primary storage when it is a directory. */
+export function diskVolumes(config: Pick<Config, 'tmpDir' | 'storageUrl'>): DiskVolume[] {
+  const out: DiskVolume[] = [{ volume: 'scratch', path: config.tmpDir }];
+  if (config.storageUrl.startsWith('file:')) out.push({ volume: 'local', path: fileURLToPath(config.storageUrl) });
+  return out;
+}
+
 /** Start one BullMQ worker per queue in this process. */
 export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   const { config, catalog, log } = opts;
@@ -91,6 +104,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     handlers: opts.handlers ?? realHandlers,
     storages,
     shutdownSignal: shutdown.signal,
+    ...(opts.metricsEnabled === false ? { refreshUsage: false } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
   });
 
@@ -107,6 +121,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     return w;
   });
 
+  metrics.setDiskVolumes(diskVolumes(config));
   metrics.setQueueDepthCollector(async () => {
     const rows: Array<{ queue: string; state: string; count: number }> = [];
     for (const name of JOB_NAMES) {
@@ -133,7 +148,11 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
 
   await seedConfigSchedules(catalog, config);
   // Storage usage from the catalog at start, so the gauges exist before the first job.
-  await refreshStorageMetrics({ config, catalog, metrics, log });
+  const metricsEnabled = opts.metricsEnabled !== false;
+  if (metricsEnabled) {
+    await refreshStorageMetrics({ config, catalog, metrics, log });
+    await seedBackupMetrics({ config, catalog, metrics, log });
+  }
   await reconcile();
   const timer = setInterval(() => {
     reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));
@@ -153,12 +172,12 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
 
   let server: Server | undefined;
   let httpPort = 0;
-  if (opts.http !== false) {
+  if (opts.http !== false && opts.metricsEnabled !== false) {
     server = createServer((req, res) => {
       if (req.url === '/metrics') {
-        metrics.registry.metrics().then(
+        metrics.render().then(
           (body) => {
-            res.writeHead(200, { 'content-type': metrics.registry.contentType });
+            res.writeHead(200, { 'content-type': metrics.contentType });
             res.end(body);
           },
           (err: unknown) => {

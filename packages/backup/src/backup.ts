@@ -36,8 +36,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const snapPath = tempPath(opts.tmpDir, opts.databaseId, backupId, 'snapshot.sqlite');
   let artifactStored = false;
 
+  const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
   try {
     progress('snapshot', 0, 0);
+    const snapStarted = process.hrtime.bigint();
     const snap = await takeSnapshot({
       sourcePath: opts.sourcePath,
       destPath: snapPath,
@@ -46,6 +48,9 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       ...(signal ? { signal } : {}),
     });
     progress('snapshot', snap.sizeBytes, snap.sizeBytes);
+    const snapshotSeconds = since(snapStarted);
+    // Time the producer works between being resumed and yielding (see StageTimings).
+    let producerNs = 0n;
 
     const encryptor = opts.encryption ? new Encryptor(opts.encryption) : null;
     const plainHash = sha256();
@@ -59,6 +64,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     let failedDownstream = false;
 
     async function* artifactBytes(): AsyncGenerator<Buffer> {
+      let resumed = process.hrtime.bigint();
       try {
         const window = defaultWindow();
         // 'none' passes the read blocks downstream as they are: they cannot be recycled.
@@ -69,7 +75,9 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
             artifactHash.update(p);
             artifactSize += p.length;
             try {
+              producerNs += process.hrtime.bigint() - resumed;
               yield p;
+              resumed = process.hrtime.bigint();
             } catch (err) {
               failedDownstream = true;
               throw err;
@@ -80,12 +88,14 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
           yield* emit(encryptor ? encryptor.update(block) : [block]);
         }
         if (encryptor) yield* emit(encryptor.final());
+        producerNs += process.hrtime.bigint() - resumed;
       } catch (err) {
         if (!failedDownstream) producerError = err;
         throw err;
       }
     }
 
+    const writeStarted = process.hrtime.bigint();
     try {
       const info = await opts.storage.put(artifactKey, Readable.from(artifactBytes(), { objectMode: false, highWaterMark: 1 }), {
         contentType: 'application/octet-stream',
@@ -120,7 +130,9 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     };
     const manifestKey = await writeManifest(opts.storage, manifest, signal);
     progress('store', artifactSize, artifactSize);
-    return { manifest, manifestKey };
+    const compressEncrypt = Number(producerNs) / 1e9;
+    const timings = { snapshot: snapshotSeconds, compressEncrypt, store: Math.max(0, since(writeStarted) - compressEncrypt) };
+    return { manifest, manifestKey, timings };
   } catch (err) {
     // Without its manifest an artifact is invisible, but do not leave it behind either.
     if (artifactStored) await opts.storage.delete(artifactKey).catch(() => undefined);

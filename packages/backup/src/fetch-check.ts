@@ -21,7 +21,7 @@ import { sha256 } from './hash.js';
 import { readManifest } from './manifest.js';
 import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
-import type { Manifest, Progress, VerifyOptions } from './types.js';
+import type { Manifest, Progress, StageTimings, VerifyOptions } from './types.js';
 
 /** Counts and hashes bytes as they pass. */
 class Meter extends Transform {
@@ -45,6 +45,8 @@ export interface CheckedSnapshot {
   tables: Record<string, number>;
   /** Remove every scratch file of this run. */
   cleanup(): Promise<void>;
+  /** Seconds spent downloading and checking (`download`, `restoreCheck`). */
+  timings: StageTimings;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
 
   try {
     // 1. fetch + artifact checksum
+    const fetchStarted = process.hrtime.bigint();
     const total = manifest.artifact.sizeBytes;
     const fetched = new Meter((n) => progress('fetch', n, total));
     await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, await newScratchFile(fetchPath), {
@@ -94,6 +97,8 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
     if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
     if (fetched.hash.digest('hex') !== manifest.artifact.sha256) throw new ChecksumMismatchError('artifact', artifactKey);
 
+    const checkStarted = process.hrtime.bigint();
+    const download = Number(checkStarted - fetchStarted) / 1e9;
     // 2. decrypt (authenticated) + decompress into the plaintext temp file
     const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
     const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
@@ -129,7 +134,8 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
       throw err;
     }
     progress('verify', manifest.snapshot.sizeBytes, manifest.snapshot.sizeBytes);
-    return { manifest, path: plainPath, tables, cleanup };
+    const timings = { download, restoreCheck: Number(process.hrtime.bigint() - checkStarted) / 1e9 };
+    return { manifest, path: plainPath, tables, cleanup, timings };
   } catch (err) {
     await cleanup();
     if (signal?.aborted && !(err instanceof AppError)) throw new AbortedError({ cause: err });

@@ -1,10 +1,11 @@
 import { restoreBackup } from '@mfb/backup';
 import type { Handler } from '../context.js';
+import { observeStages } from '../job-metrics.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 import { InvalidPayloadError } from '@mfb/jobs';
 
 /** Restore a backup (from `local` or a target) into a new file or over the live database. */
-export const restoreHandler: Handler<'restore', 'catalog' | 'storageFor' | 'keys' | 'tmpDir'> = async (ctx) => {
+export const restoreHandler: Handler<'restore', 'catalog' | 'storageFor' | 'keys' | 'tmpDir' | 'metrics'> = async (ctx) => {
   const { backupId, mode, databaseId } = ctx.payload;
   const from = ctx.payload.from ?? 'local';
   const rec = await ctx.catalog.getBackup(backupId);
@@ -23,5 +24,8 @@ export const restoreHandler: Handler<'restore', 'catalog' | 'storageFor' | 'keys
     signal: ctx.signal,
     onProgress: (p) => ctx.progress(p),
   });
+  observeStages(ctx.metrics, res.timings);
+  ctx.metrics.bytesReadTotal.inc({ queue: 'restore' }, rec.manifest.artifact.sizeBytes);
+  ctx.metrics.bytesWrittenTotal.inc({ queue: 'restore' }, rec.manifest.snapshot.sizeBytes);
   return { backupId, from, targetPath: res.targetPath, safetyCopyPath: res.safetyCopyPath ?? null, integrity: res.integrity, tables: res.tables };
 };

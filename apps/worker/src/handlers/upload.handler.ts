@@ -19,12 +19,16 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
   const size = rec.manifest.artifact.sizeBytes;
   const configured = ctx.targets.find((t) => t.name === target)?.options?.storageClass;
 
+  const started = process.hrtime.bigint();
   const copy = await copyBackup(ctx.primary, dst, { ...rec.manifest, artifactKey: local.artifactKey }, {
     pinned: rec.pinned,
     ...(typeof configured === 'string' ? { storageClass: configured } : {}),
     signal: ctx.signal,
     onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
   });
+  ctx.metrics.stageDuration.observe({ stage: 'upload' }, Number(process.hrtime.bigint() - started) / 1e9);
+  ctx.metrics.bytesReadTotal.inc({ queue: 'upload' }, size);
+  ctx.metrics.bytesWrittenTotal.inc({ queue: 'upload' }, size);
   await ctx.catalog.addLocation(backupId, { target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
   // The API pins and unpins without the database lock, on the copies the catalog lists: a
   // change that landed during this copy did not see it. Re-read once the copy is listed.

@@ -1,9 +1,10 @@
 import { verifyBackup } from '@mfb/backup';
 import type { Handler } from '../context.js';
+import { observeStages } from '../job-metrics.js';
 import { BackupNotFoundError, BackupNotOnTargetError, NoBackupError } from '../errors.js';
 
 /** Fetch, check and decrypt a backup and run `PRAGMA integrity_check` on it (newest by default). */
-export const verifyHandler: Handler<'verify', 'catalog' | 'storageFor' | 'keys' | 'tmpDir'> = async (ctx) => {
+export const verifyHandler: Handler<'verify', 'catalog' | 'storageFor' | 'keys' | 'tmpDir' | 'metrics'> = async (ctx) => {
   const { databaseId } = ctx.payload;
   const from = ctx.payload.from ?? 'local';
   let rec;
@@ -25,5 +26,8 @@ export const verifyHandler: Handler<'verify', 'catalog' | 'storageFor' | 'keys' 
     signal: ctx.signal,
     onProgress: (p) => ctx.progress(p),
   });
+  observeStages(ctx.metrics, res.timings);
+  ctx.metrics.bytesReadTotal.inc({ queue: 'verify' }, rec.manifest.artifact.sizeBytes);
+  ctx.metrics.lastVerifiedRestore.set({ database: databaseId, target: from }, Date.now() / 1000);
   return { backupId: rec.backupId, from, integrity: res.integrity, tables: res.tables };
 };
