@@ -75,3 +75,34 @@ describe('Prometheus alert rules (ops/prometheus, Debian promtool)', () => {
     }
   });
 });
+
+describe('the compose stack (docker-compose.yml; `docker-compose config` validates it in scripts/test)', () => {
+  it('runs Redis (AOF, noeviction), API, worker, Prometheus with the rules and a provisioned Grafana', async () => {
+    const compose = await readFile(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const service = (name: string): string => {
+      const m = new RegExp(`\\n  ${name}:\\n((?:    .*\\n|\\s*\\n)+)`).exec(compose);
+      expect(m, `service ${name}`).not.toBeNull();
+      return m![1]!;
+    };
+    expect(service('redis')).toMatch(/--appendonly", "yes", "--maxmemory-policy", "noeviction"/);
+    expect(service('api')).toContain('apps/api/dist/main.js');
+    expect(service('worker')).toContain('MFB_METRICS_HOST: 0.0.0.0');
+    const prom = service('prometheus');
+    expect(prom).toContain('./ops/prometheus:/etc/prometheus:ro');
+    expect(prom).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const grafana = service('grafana');
+    expect(grafana).toContain('./ops/grafana/provisioning:/etc/grafana/provisioning:ro');
+    expect(grafana).toContain('./ops/grafana/dashboards:/var/lib/grafana/dashboards:ro');
+    // What those mounts point at exists, and the targets Prometheus scrapes are the services.
+    const promCfg = await readFile(join(PROM, 'prometheus.yml'), 'utf8');
+    expect(promCfg).toContain('targets: ["worker:9464"]');
+    expect(promCfg).toContain('targets: ["api:8080"]');
+    const ds = await readFile(join(ROOT, 'ops/grafana/provisioning/datasources/prometheus.yml'), 'utf8');
+    expect(ds).toContain('url: http://prometheus:9090');
+    expect(ds).toContain('uid: mfb-prometheus');
+    const provider = await readFile(join(ROOT, 'ops/grafana/provisioning/dashboards/mfb.yml'), 'utf8');
+    expect(provider).toContain('path: /var/lib/grafana/dashboards');
+    const dash = JSON.parse(await readFile(join(ROOT, 'ops/grafana/dashboards/myfinance-backup.json'), 'utf8')) as { panels: Array<{ datasource?: { uid: string } }> };
+    for (const p of dash.panels) if (p.datasource) expect(p.datasource.uid).toBe('mfb-prometheus');
+  });
+});
