@@ -9,7 +9,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
@@ -238,7 +238,7 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
       );
     } catch (err) {
       const failures = await query('mfb_consecutive_failures').catch(() => []);
-      throw new Error(`${(err as Error).message}\nempty: ${JSON.stringify(empty, null, 1)}\nalerts: ${JSON.stringify(firing)}\nfailures: ${JSON.stringify(failures)}\nprometheus: ${promOut.slice(-1000)}`);
+      throw new Error(`${(err as Error).message}\nempty: ${JSON.stringify(empty, null, 1)}\nalerts: ${JSON.stringify(firing)}\nfailures: ${JSON.stringify(failures)}\nprometheus: ${promOut.slice(-1000)}`, { cause: err });
     }
     for (const r of rules) expect(r.health, r.name).toBe('ok');
     // The healthy parts stay quiet: the worker is up, "good" has a fresh backup on local and nas.
