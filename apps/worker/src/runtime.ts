@@ -123,12 +123,9 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
 
   metrics.setDiskVolumes(diskVolumes(config));
   metrics.setQueueDepthCollector(async () => {
-    const rows: Array<{ queue: string; state: string; count: number }> = [];
-    for (const name of JOB_NAMES) {
-      const counts = await queues[name].getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized');
-      for (const [state, count] of Object.entries(counts)) rows.push({ queue: name, state, count });
-    }
-    return rows;
+    // All queues at once: one round trip's latency per scrape, not one per queue.
+    const all = await Promise.all(JOB_NAMES.map((name) => queues[name].getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized')));
+    return all.flatMap((counts, i) => Object.entries(counts).map(([state, count]) => ({ queue: JOB_NAMES[i]!, state, count })));
   });
 
   let reconciling: Promise<ReconcileResult> | null = null;
