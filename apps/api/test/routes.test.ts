@@ -570,7 +570,7 @@ describe('metrics', () => {
     const ok = await t.app.inject({ url: '/metrics', headers: bearer('read') });
     expect(ok.statusCode).toBe(200);
     // The API runs no jobs: job families have no samples here and are left out.
-    expect(ok.body).toContain('mfb_process_cpu_seconds_total');
+    expect(ok.body).toContain('mfb_http_request_duration_seconds_count');
     expect(ok.body).not.toContain('mfb_jobs_total');
     await t.app.inject({ url: '/v1/databases/main', headers: bearer('read') });
     await t.app.inject({ url: '/v1/databases/ghost', headers: bearer('read') });
