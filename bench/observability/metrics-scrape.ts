@@ -11,12 +11,14 @@
  * sizes, storage usage. Then `--scrapes` sequential GET /metrics (after 20 warm-up ones), timed
  * with hrtime; each scrape also reads the queue depths from Redis, as in production.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { newBackupId, type Manifest } from '@mfb/backup';
 import { openCatalog } from '@mfb/catalog';
+import { freePort } from '@mfb/testkit';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, enqueue } from '@mfb/jobs';
 import { REDIS_URL, ROOT, cpuMs, spawnProc, waitFor } from '../jobs/lib.js';
 import { fleetConfig, percentile } from './metrics-lib.js';
@@ -85,6 +87,26 @@ try {
     }
     const cpuPerScrapeMs = (cpuMs(worker.proc.pid!) - cpu0) / scrapes;
     times.sort((a, b) => a - b);
+
+    // Reference in the same run: a bare node HTTP server sending the same body from memory,
+    // i.e. what this machine's load alone costs a 1 MB scrape.
+    const bodyFile = join(work, 'body.txt');
+    writeFileSync(bodyFile, body);
+    const refPort = await freePort();
+    const ref = spawn(process.execPath, ['-e', `const b=require('fs').readFileSync(${JSON.stringify(bodyFile)});require('http').createServer((q,r)=>{r.writeHead(200,{'content-type':'text/plain'});r.end(b)}).listen(${refPort},'127.0.0.1',()=>console.log('READY'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => ref.stdout.once('data', r));
+    const refTimes: number[] = [];
+    try {
+      for (let i = 0; i < 20; i++) await (await fetch(`http://127.0.0.1:${refPort}/`)).text();
+      for (let i = 0; i < scrapes; i++) {
+        const s0 = process.hrtime.bigint();
+        await (await fetch(`http://127.0.0.1:${refPort}/`)).text();
+        refTimes.push(Number(process.hrtime.bigint() - s0) / 1e6);
+      }
+    } finally {
+      ref.kill();
+    }
+    refTimes.sort((a, b) => a - b);
     const samples = body.split('\n').filter((l) => l && !l.startsWith('#')).length;
     const perDb = body.split('\n').filter((l) => l.includes('database="db0007"')).length;
     const result = {
@@ -100,6 +122,8 @@ try {
       maxMs: +times[times.length - 1]!.toFixed(2),
       // The worker's own CPU time per scrape (user + system): what a scrape costs on an idle core.
       workerCpuPerScrapeMs: +cpuPerScrapeMs.toFixed(2),
+      referenceStaticP50Ms: +percentile(refTimes, 50).toFixed(2),
+      referenceStaticP99Ms: +percentile(refTimes, 99).toFixed(2),
       target: 'p99 <= 50 ms',
       cpus: cpus().length,
       loadavg1: +loadavg()[0]!.toFixed(2),
