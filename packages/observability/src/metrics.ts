@@ -14,6 +14,9 @@ export interface DiskVolume {
 
 type DepthRow = { queue: string; state: string; count: number };
 
+/** How long a scrape waits for the queue depths from Redis before serving the last ones read. */
+const DEPTH_WAIT_MS = 250;
+
 /**
  * Every Prometheus metric of the project, in one place (the list with meanings is in
  * docs/operations.md#metrics; a test holds the two equal). Prefix `mfb_`; labels are
@@ -169,6 +172,18 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     return disk;
   };
 
+  // Queue depths come from Redis. A scrape waits for them at most DEPTH_WAIT_MS, then serves
+  // the last values read (the read goes on and the next scrape gets it): a slow or hung Redis
+  // must not make the scrape time out (the worker would look down, not Redis).
+  let depthRows: DepthRow[] | null = null;
+  let depthRead: Promise<void> | null = null;
+  const readDepth = (): Promise<void> =>
+    (depthRead ??= depthCollector!()
+      .then(
+        (rows) => void (depthRows = rows),
+        () => undefined, // Redis down: keep the last values rather than failing the whole scrape.
+      )
+      .finally(() => (depthRead = null)));
   const queueDepth = new Gauge({
     name: 'mfb_queue_depth',
     help: 'Jobs per queue and state (waiting, delayed, active, failed, ...), read from Redis on scrape',
@@ -176,13 +191,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     registers: [registry],
     async collect() {
       if (!depthCollector) return;
-      try {
-        const rows = await depthCollector();
-        this.reset();
-        for (const r of rows) this.set({ queue: r.queue, state: r.state }, r.count);
-      } catch {
-        // Redis down: keep the last values rather than failing the whole scrape.
-      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([readDepth(), new Promise<void>((r) => (timer = setTimeout(r, DEPTH_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!depthRows) return;
+      this.reset();
+      for (const r of depthRows) this.set({ queue: r.queue, state: r.state }, r.count);
     },
   });
   const diskFreeBytes = new Gauge({
