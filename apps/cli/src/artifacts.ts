@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { BACKUP_ID_RE, MANIFEST_SUFFIX, ManifestInvalidError, readManifest, type KeyRing, type Manifest } from '@mfb/backup';
-import { keyFileModeProblem } from '@mfb/config';
+import { readKeyFile } from '@mfb/config';
 import { openStorage, type StorageDriver } from '@mfb/storage';
 import { BACKUP_ID_PATTERN } from '@mfb/client';
 import { ArtifactFileNotFoundError, BackupNotFoundError, InvalidIdError, KeyFileError, NO_KEY_HINT, UnknownKeyIdError, UsageError } from './errors.js';
@@ -126,20 +126,16 @@ async function fromFiles(path: string): Promise<ResolvedArtifact> {
 }
 
 /**
- * Parse a key file: base64 (the format `init` writes) or hex of 32 bytes, or 32 raw bytes.
- * Error messages never contain key material.
+ * A key file read by the config's reader (`readKeyFile` of @mfb/config): the same mode rule
+ * (0600, else refused) and format (base64 or hex of 32 bytes) as `keys[].file`.
+ * @throws ArtifactFileNotFoundError when missing, KeyFileError when refused.
  */
-export function parseKeyFile(content: Buffer, path: string): Buffer {
-  const text = content.toString('utf8').trim();
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
-  if (/^[A-Za-z0-9+/_-]{42,44}={0,2}$/.test(text)) {
-    const b = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    if (b.length === 32) return b;
-  }
-  if (content.length === 32) return content;
-  throw new KeyFileError(path);
+export function readKeyFileOrThrow(path: string): Buffer {
+  const r = readKeyFile(path);
+  if (r.ok) return r.key;
+  if (r.reason === 'missing') throw new ArtifactFileNotFoundError(path, 'key file');
+  throw new KeyFileError(path, r.problem);
 }
-
 
 /**
  * Keys to decrypt with: the configured keys (when a config is in use) plus `--key-file`
@@ -161,17 +157,7 @@ export async function keyRingFor(
   for (const spec of keyFiles) {
     const m = /^([A-Za-z0-9._-]+)=(.+)$/.exec(spec);
     const path = m ? m[2]! : spec;
-    let content: Buffer;
-    try {
-      // The same rule as the config's keys: a key others can read is refused.
-      const modeProblem = keyFileModeProblem(path, (await stat(path)).mode);
-      if (modeProblem) throw new KeyFileError(path, modeProblem);
-      content = await readFile(path);
-    } catch (err) {
-      if (err instanceof KeyFileError) throw err;
-      throw new ArtifactFileNotFoundError(path, 'key file');
-    }
-    const key = parseKeyFile(content, path);
+    const key = readKeyFileOrThrow(path);
     if (m) ring.set(m[1]!, key);
     else {
       manifest ??= await readManifest(art.storage, art.artifactKey);

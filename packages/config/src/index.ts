@@ -1,7 +1,10 @@
 export type * from './types.js';
 export { ConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './errors.js';
-export { loadConfig, redactConfig, keyFileModeProblem, DEFAULTS, DEFAULT_CONFIG_FILE } from './load.js';
+export { loadConfig, redactConfig, DEFAULTS, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadConfigOptions } from './load.js';
+export { keyFileModeProblem, readKeyFile, type KeyFileResult } from './keyfile.js';
 export { renderConfigTemplate, generateKeyFile, keyFingerprint } from './template.js';
 export type { ConfigTemplateOptions } from './template.js';
-export { isValidTimeZone, cronProblem } from './validate.js';
+export { isValidTimeZone } from './validate.js';
+export { checkCron, cronProblem, parseCron, CRON_MAX_LENGTH, MIN_SCHEDULE_INTERVAL_SECONDS, type CronCheck, type CronCheckProblem } from './cron.js';
+export { ConfigFileSchema } from './schema/index.js';

@@ -1,13 +1,21 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { isSecretName, redactUrl } from '@mfb/errors';
-import { RETENTION_POLICY_FIELDS, RetentionPolicyError, validateRetentionPolicy } from '@mfb/retention';
+import { ID_RE, ID_RULE, SCOPES } from '@mfb/client';
+import type { TSchema } from '@sinclair/typebox';
+import { DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
+import { decodeKey, readKeyFile } from './keyfile.js';
+import { ConfigFileSchema, check } from './schema/index.js';
+import { ApiSchema, CorsOriginSchema } from './schema/api.js';
+import { LogSchema } from './schema/log.js';
+import { PathsSchema, absolutizeStorageUrl } from './schema/paths.js';
+import { RedisSchema } from './schema/redis.js';
+import { WorkerSchema } from './schema/worker.js';
 import type {
   ApiKeyConfig,
-  CompressionAlgorithm,
   CompressionConfig,
   Config,
   DatabaseConfig,
@@ -15,21 +23,10 @@ import type {
   ScheduleConfig,
   TargetConfig,
 } from './types.js';
-import { ID_RE, ID_RULE, SCOPES } from '@mfb/client';
-import {
-  Problems,
-  checkInt,
-  cronProblem,
-  isValidTimeZone,
-  join,
-  list,
-  mapping,
-  optBool,
-  optInt,
-  optStr,
-  reqStr,
-  show,
-} from './validate.js';
+import { Problems, join, show } from './validate.js';
+
+export { DEFAULTS } from './defaults.js';
+export { keyFileModeProblem } from './keyfile.js';
 
 export interface LoadConfigOptions {
   /** Config file; default env `MFB_CONFIG`, else `<cwd>/mfb.config.yaml` when it exists, else none. */
@@ -43,49 +40,37 @@ export interface LoadConfigOptions {
 /** File name looked up in the working directory when no config file is named. */
 export const DEFAULT_CONFIG_FILE = 'mfb.config.yaml';
 
-/** Documented defaults (paths are relative to the data directory unless absolute). */
-export const DEFAULTS = Object.freeze({
-  dataDir: './data',
-  keepLast: 7,
-  compression: { gzip: 6, zstd: 3 },
-  redisUrl: 'redis://127.0.0.1:6379',
-  redisPrefix: 'mfb',
-  concurrency: 1,
-  lockTtlMs: 30_000,
-  shutdownGraceMs: 30_000,
-  metricsPort: 9464,
-  metricsHost: '127.0.0.1',
-  attempts: Object.freeze({ backup: 5, upload: 8, prune: 3, restore: 1, verify: 3 }),
-  backoffMs: 2000,
-  apiHost: '127.0.0.1',
-  apiPort: 8080,
-  rateLimitPerMinute: 600,
-  bodyLimitBytes: 1024 * 1024,
-  requestTimeoutMs: 30_000,
-  headersTimeoutMs: 10_000,
-  idleTimeoutMs: 300_000,
-  logLevel: 'info',
-  demoDatabaseId: 'demo',
-});
+/** The config file after the schema check: invalid parts left out (see schema/check.ts). */
+interface FileShape {
+  dataDir?: string;
+  catalogPath?: string;
+  tmpDir?: string;
+  storageUrl?: string;
+  localRetention?: RetentionConfig;
+  keys?: Array<{ id?: string; base64?: string; file?: string } | undefined>;
+  databases?: Array<
+    | {
+        id?: string;
+        path?: string;
+        compression?: CompressionConfig;
+        encryptionKeyId?: string;
+        targets?: Array<string | undefined>;
+        retention?: RetentionConfig;
+        schedules?: Array<ScheduleConfig | undefined>;
+      }
+    | undefined
+  >;
+  targets?: Array<{ name?: string; url?: string; options?: Record<string, string | number | boolean>; retention?: RetentionConfig } | undefined>;
+  redis?: { url?: string; prefix?: string; tls?: boolean };
+  worker?: Partial<Omit<Config['worker'], 'attempts'>> & { attempts?: Partial<Config['worker']['attempts']> };
+  api?: Partial<Omit<Config['api'], 'keys'>> & { keys?: Array<{ id?: string; key?: string; scopes?: unknown[] } | undefined> };
+  log?: { level?: Config['log']['level'] };
+}
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const JOBS = ['backup', 'verify', 'prune'] as const;
-const ATTEMPT_JOBS = Object.keys(DEFAULTS.attempts) as Array<keyof typeof DEFAULTS.attempts>;
-
-const TOP_KEYS = [
-  'dataDir',
-  'catalogPath',
-  'tmpDir',
-  'storageUrl',
-  'localRetention',
-  'keys',
-  'databases',
-  'targets',
-  'redis',
-  'worker',
-  'api',
-  'log',
-] as const;
+/** The schema of one field of an object schema (to check an environment value with it). */
+function field(objectSchema: TSchema, key: string): TSchema {
+  return (objectSchema as unknown as { properties: Record<string, TSchema> }).properties[key]!;
+}
 
 /** A Map that cannot be changed after construction (the config is frozen, keys included). */
 class FrozenMap<K, V> extends Map<K, V> {
@@ -113,195 +98,66 @@ function deepFreeze<T>(o: T): T {
   return Object.freeze(o);
 }
 
-/**
- * A CORS origin exactly as browsers send it (`https://dash.example.org`, `http://127.0.0.1:3000`):
- * scheme, host and optional port, nothing else. `*` is refused: the allow-list is explicit.
- */
-function corsOrigin(p: Problems, fp: string, v: unknown): string | undefined {
-  if (typeof v !== 'string') {
-    p.add(fp, `must be an origin string, got ${show(v)}`);
-    return undefined;
-  }
-  if (v === '*' || v.includes('*')) {
-    p.add(fp, 'wildcards are not allowed; list each origin (e.g. https://dashboard.example.org)');
-    return undefined;
-  }
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== v) {
-    p.add(fp, `must be an origin: http(s)://host[:port] without path or trailing slash, got ${show(v)}`);
-    return undefined;
-  }
-  return v;
-}
-
 function envStr(env: Record<string, string | undefined>, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
-/**
- * Resolve a storage URL's relative local path (`file://./x`, `./x`) against `base` and turn
- * bare paths into `file://` URLs (percent-encoded where needed, e.g. spaces).
- */
-function absolutizeStorageUrl(url: string, base: string): string {
-  const rel = /^file:\/\/(\.\.?(?:\/.*)?)$/i.exec(url);
-  if (rel) return pathToFileURL(path.resolve(base, decodeURIComponent(rel[1]!))).href;
-  if (url.startsWith('./') || url.startsWith('../') || url === '.' || url === '..' || url.startsWith('/')) {
-    return pathToFileURL(path.resolve(base, url)).href;
-  }
-  return url;
-}
-
-function checkStorageUrl(p: Problems, url: string, fp: string): boolean {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || url.startsWith('/') || url.startsWith('./') || url.startsWith('../')) return true;
-  p.add(fp, `must be a storage URL (file:///abs/path, file://./relative/path; s3://, gs://, azblob:// with their drivers), got ${show(redactUrl(url))}`);
-  return false;
-}
-
-/** Decode a base64 key; problem message (no key material) or the 32-byte buffer. */
-function decodeKey(text: string): Buffer | string {
-  const t = text.trim();
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t) || t.length % 4 !== 0) return 'is not valid base64';
-  const buf = Buffer.from(t, 'base64');
-  if (buf.length !== 32) return `must decode to 32 bytes (AES-256), got ${buf.length}`;
-  return buf;
-}
-
-/**
- * The one rule for key files, for the config's `keys[].file` and the CLI's `--key-file`: a key
- * that group or others can read is refused (it may already have leaked). Returns the problem
- * (no key material), or null when `mode` is private.
- */
-export function keyFileModeProblem(file: string, mode: number): string | null {
-  if ((mode & 0o077) === 0) return null;
-  return `key file ${file} is accessible by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); refusing to use it: run chmod 600 ${file}`;
-}
-
-function readKeyFile(p: Problems, file: string, fp: string): Buffer | undefined {
-  let st;
-  try {
-    st = statSync(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    p.add(fp, `key file ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`);
-    return undefined;
-  }
-  if (!st.isFile()) {
-    p.add(fp, `key file ${file} is not a regular file`);
-    return undefined;
-  }
-  const modeProblem = keyFileModeProblem(file, st.mode);
-  if (modeProblem) {
-    p.add(fp, modeProblem);
-    return undefined;
-  }
+/** Read and parse the file (YAML; JSON is YAML). Syntax errors name file, line and column. */
+function readFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    p.add(fp, `key file ${file} cannot be read (${(err as NodeJS.ErrnoException).code})`);
-    return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError('CONFIG_INVALID', `config file ${file} cannot be read (${code})`, [`${file}: cannot be read (${code})`], err);
   }
-  const key = decodeKey(text);
-  if (typeof key === 'string') {
-    p.add(fp, `key file ${file} ${key}`);
-    return undefined;
+  const lc = new LineCounter();
+  // prettyErrors off: the pretty form quotes the offending source line, which may hold a secret.
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const pos = lc.linePos(e.pos[0]);
+      return `${file}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
+    });
+    throw new ConfigError('CONFIG_INVALID', `invalid configuration: YAML syntax: ${problems.join('; ')}`, problems);
   }
-  return key;
+  return doc.toJS() ?? {};
 }
 
 /**
- * `targets[].options`: a mapping of option names to scalars. Which names and values are valid
- * depends on the URL's driver, which checks them when the target is opened (at boot).
+ * The same database file under two ids is refused: the per-database lock is keyed by id, so
+ * two jobs could snapshot one file at once. Files are compared by real path when they exist
+ * (symlinks, `..`), else by resolved path.
  */
-function parseTargetOptions(p: Problems, v: unknown, fp: string): Record<string, string | number | boolean> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) {
-    p.add(fp, `must be a mapping of option names to values, got ${show(v)}`);
-    return undefined;
-  }
-  const out: Record<string, string | number | boolean> = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(k)) p.add(join(fp, k), 'option names are letters, digits and _');
-    else if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') out[k] = val;
-    else p.add(join(fp, k), `must be a string, number or boolean, got ${show(val)}`);
-  }
-  return out;
-}
-
-/**
- * A retention policy (`localRetention`, `databases[].retention`, `targets[].retention`): checked
- * by `validateRetentionPolicy` of @mfb/retention, its problems reported under `fp`
- * (`databases[0].retention.keepDaily: must be an integer >= 0, got -1`). Absent or empty: `fallback`.
- */
-function parseRetention(p: Problems, v: unknown, fp: string, fallback: RetentionConfig): RetentionConfig {
-  const before = p.list.length;
-  const o = mapping(p, v, fp, RETENTION_POLICY_FIELDS);
-  if (!o || p.list.length > before) return fallback;
-  if (Object.keys(o).length === 0) return fallback;
-  try {
-    return validateRetentionPolicy(o);
-  } catch (err) {
-    if (!(err instanceof RetentionPolicyError)) throw err;
-    p.add(err.field ? join(fp, err.field) : fp, err.detail);
-    return fallback;
-  }
-}
-
-function parseCompression(p: Problems, v: unknown, fp: string): CompressionConfig {
-  const o = mapping(p, v, fp, ['algorithm', 'level']);
-  const algorithm = (o ? optStr(p, o, 'algorithm', fp, { oneOf: ['gzip', 'zstd', 'none'] }) : undefined) as CompressionAlgorithm | undefined;
-  const alg: CompressionAlgorithm = algorithm ?? 'gzip';
-  const lv = o?.['level'];
-  const lfp = join(fp, 'level');
-  if (alg === 'none') {
-    if (lv !== undefined && lv !== null && lv !== 0) p.add(lfp, `must be absent (or 0) when algorithm is none, got ${show(lv)}`);
-    return { algorithm: 'none', level: 0 };
-  }
-  if (lv === undefined || lv === null) return { algorithm: alg, level: DEFAULTS.compression[alg] };
-  const level = alg === 'gzip' ? checkInt(p, lv, lfp, 1, 9, 'gzip level') : checkInt(p, lv, lfp, 1, 19, 'zstd level');
-  return { algorithm: alg, level: level ?? DEFAULTS.compression[alg] };
-}
-
-function parseSchedules(p: Problems, v: unknown, fp: string): ScheduleConfig[] {
-  const out: ScheduleConfig[] = [];
-  const seen = new Set<string>();
-  list(p, v, fp).forEach((item, i) => {
-    const sp = join(fp, i);
-    const o = mapping(p, item, sp, ['id', 'cron', 'timezone', 'job', 'paused']);
-    if (!o) return;
-    const id = reqStr(p, o, 'id', sp, { pattern: ID_RE, patternText: ID_RULE });
-    if (id !== undefined) {
-      if (seen.has(id)) p.add(join(sp, 'id'), `duplicate schedule id ${show(id)} for this database`);
-      seen.add(id);
+function checkDistinctFiles(p: Problems, dbs: Array<{ index: number; id: string; path: string }>): void {
+  const byFile = new Map<string, { index: number; id: string }>();
+  for (const d of dbs) {
+    let real: string;
+    try {
+      real = realpathSync(d.path);
+    } catch {
+      real = path.resolve(d.path);
     }
-    const cron = reqStr(p, o, 'cron', sp);
-    if (cron !== undefined) {
-      const prob = cronProblem(cron);
-      if (prob) p.add(join(sp, 'cron'), prob);
-    }
-    const tz = optStr(p, o, 'timezone', sp) ?? 'UTC';
-    if (!isValidTimeZone(tz)) p.add(join(sp, 'timezone'), `unknown time zone ${show(tz)} (use an IANA name such as Europe/Berlin or UTC)`);
-    const job = (optStr(p, o, 'job', sp, { oneOf: JOBS }) ?? 'backup') as ScheduleConfig['job'];
-    const paused = optBool(p, o, 'paused', sp) ?? false;
-    if (id !== undefined && cron !== undefined) out.push({ id, cron: cron.trim(), timezone: tz, job, paused });
-  });
-  return out;
+    const first = byFile.get(real);
+    if (first) {
+      p.add(
+        join(join('databases', d.index), 'path'),
+        `databases "${first.id}" and "${d.id}" are the same file ${real}; configure each database file once (one id per file)`,
+      );
+    } else byFile.set(real, { index: d.index, id: d.id });
+  }
 }
 
 /**
  * Load, validate and freeze the configuration.
  *
  * Precedence: embedded defaults < config file < environment. See `docs/configuration.md`
- * for every option and environment variable. Relative paths in the file are resolved
- * against the file's directory; relative paths from the environment and the defaults against
- * `cwd`. Throws {@link ConfigError} (CONFIG_INVALID, CONFIG_FILE_NOT_FOUND) naming every bad
- * field; secret values are never part of the message.
+ * for every option and environment variable. The file is checked against one declarative
+ * schema (src/schema/, TypeBox), environment values against the same field schemas. Relative
+ * paths in the file are resolved against the file's directory; relative paths from the
+ * environment and the defaults against `cwd`. Throws {@link ConfigError} (CONFIG_INVALID,
+ * CONFIG_FILE_NOT_FOUND) naming every bad field; secret values are never part of the message.
  */
 export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const env = opts.env ?? process.env;
@@ -319,78 +175,59 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   } else if (existsSync(path.join(cwd, DEFAULT_CONFIG_FILE))) {
     file = path.join(cwd, DEFAULT_CONFIG_FILE);
   }
-
-  const p = new Problems();
-  let raw: unknown = {};
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new ConfigError('CONFIG_INVALID', `config file ${file} cannot be read (${code})`, [`${file}: cannot be read (${code})`], err);
-    }
-    const lc = new LineCounter();
-    // prettyErrors off: the pretty form quotes the offending source line, which may hold a secret.
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-    if (doc.errors.length > 0) {
-      const problems = doc.errors.map((e) => {
-        const pos = lc.linePos(e.pos[0]);
-        return `${file}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
-      });
-      throw new ConfigError('CONFIG_INVALID', `invalid configuration: YAML syntax: ${problems.join('; ')}`, problems);
-    }
-    raw = doc.toJS() ?? {};
-  }
+  const raw = file !== undefined ? readFile(file) : {};
   const fileBase = file !== undefined ? path.dirname(file) : cwd;
-  const top = mapping(p, raw, '', TOP_KEYS) ?? {};
+
+  // ---- the schema check of the whole file: every structural problem at once
+  const p = new Problems();
+  const top = (check(ConfigFileSchema, raw ?? {}, '', p) ?? {}) as FileShape;
+
+  /** An environment value, checked with the schema of the file field it overrides. */
+  const fromEnv = <T>(name: string, schema: TSchema, parse: (v: string) => unknown = (v) => v): T | undefined => {
+    const e = envStr(env, name);
+    if (e === undefined) return undefined;
+    return check(schema, parse(e), `env ${name}`, p) as T | undefined;
+  };
+  const int = (v: string): unknown => (/^-?\d+$/.test(v) ? Number(v) : v);
 
   // ---- paths
   const envDataDir = envStr(env, 'MFB_DATA_DIR');
-  const fileDataDir = optStr(p, top, 'dataDir', '');
-  const dataDir = envDataDir !== undefined ? path.resolve(cwd, envDataDir) : path.resolve(fileBase, fileDataDir ?? DEFAULTS.dataDir);
+  const dataDir = envDataDir !== undefined ? path.resolve(cwd, envDataDir) : path.resolve(fileBase, top.dataDir ?? DEFAULTS.dataDir);
   const pathOpt = (key: 'catalogPath' | 'tmpDir', envName: string, dflt: string): string => {
     const e = envStr(env, envName);
     if (e !== undefined) return path.resolve(cwd, e);
-    const f = optStr(p, top, key, '');
+    const f = top[key];
     return f !== undefined ? path.resolve(fileBase, f) : dflt;
   };
   const catalogPath = pathOpt('catalogPath', 'MFB_CATALOG_PATH', path.join(dataDir, 'catalog.db'));
   const tmpDir = pathOpt('tmpDir', 'MFB_TMP_DIR', path.join(dataDir, 'tmp'));
   let storageUrl = pathToFileURL(path.join(dataDir, 'backups')).href;
-  const envStorage = envStr(env, 'MFB_STORAGE_URL');
-  const fileStorage = optStr(p, top, 'storageUrl', '');
-  if (envStorage !== undefined) {
-    if (checkStorageUrl(p, envStorage, 'env MFB_STORAGE_URL')) storageUrl = absolutizeStorageUrl(envStorage, cwd);
-  } else if (fileStorage !== undefined) {
-    if (checkStorageUrl(p, fileStorage, 'storageUrl')) storageUrl = absolutizeStorageUrl(fileStorage, fileBase);
+  if (envStr(env, 'MFB_STORAGE_URL') !== undefined) {
+    const u = fromEnv<string>('MFB_STORAGE_URL', PathsSchema.storageUrl);
+    if (u !== undefined) storageUrl = absolutizeStorageUrl(u, cwd);
+  } else if (top.storageUrl !== undefined) {
+    storageUrl = absolutizeStorageUrl(top.storageUrl, fileBase);
   }
-  const localRetention = parseRetention(p, top['localRetention'], 'localRetention', Object.freeze({ keepLast: DEFAULTS.keepLast }));
+  const localRetention: RetentionConfig = top.localRetention ?? Object.freeze({ keepLast: DEFAULTS.keepLast });
 
   // ---- keys (file, then MFB_KEY_<ID> from the environment)
   const keys = new Map<string, Buffer>();
-  list(p, top['keys'], 'keys').forEach((item, i) => {
+  (top.keys ?? []).forEach((k, i) => {
+    if (k === undefined) return;
     const kp = join('keys', i);
-    const o = mapping(p, item, kp, ['id', 'base64', 'file']);
-    if (!o) return;
-    const id = reqStr(p, o, 'id', kp, { pattern: ID_RE, patternText: ID_RULE });
-    const b64 = optStr(p, o, 'base64', kp, { secret: true });
-    const kf = optStr(p, o, 'file', kp);
     let key: Buffer | undefined;
-    if ((b64 === undefined) === (kf === undefined)) {
-      if (o['base64'] === undefined && o['file'] === undefined) p.add(kp, 'needs exactly one of base64 or file');
-      else if (b64 !== undefined && kf !== undefined) p.add(kp, 'needs exactly one of base64 or file, not both');
-    } else if (b64 !== undefined) {
-      const k = decodeKey(b64);
-      if (typeof k === 'string') p.add(join(kp, 'base64'), k);
-      else key = k;
-    } else if (kf !== undefined) {
-      key = readKeyFile(p, path.resolve(fileBase, kf), join(kp, 'file'));
+    if (k.base64 !== undefined) {
+      const d = decodeKey(k.base64);
+      if (typeof d === 'string') p.add(join(kp, 'base64'), d);
+      else key = d;
+    } else if (k.file !== undefined) {
+      const r = readKeyFile(path.resolve(fileBase, k.file));
+      if (r.ok) key = r.key;
+      else p.add(join(kp, 'file'), r.problem);
     }
-    if (id === undefined) return;
-    if (keys.has(id)) p.add(join(kp, 'id'), `duplicate key id ${show(id)}`);
-    if (key) keys.set(id, key);
-    else keys.set(id, Buffer.alloc(0)); // placeholder so references validate; the problem is already recorded
+    if (k.id === undefined) return;
+    if (keys.has(k.id)) p.add(join(kp, 'id'), `duplicate key id ${show(k.id)}`);
+    keys.set(k.id, key ?? Buffer.alloc(0)); // a placeholder keeps references valid; the problem is recorded
   });
   for (const name of Object.keys(env).sort()) {
     const m = /^MFB_KEY_(.+)$/.exec(name);
@@ -411,63 +248,58 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
   // ---- targets
   const targets: TargetConfig[] = [];
-  list(p, top['targets'], 'targets').forEach((item, i) => {
-    const tp = join('targets', i);
-    const o = mapping(p, item, tp, ['name', 'url', 'options', 'retention']);
-    if (!o) return;
-    const name = reqStr(p, o, 'name', tp, { pattern: ID_RE, patternText: ID_RULE });
-    if (name === 'local') p.add(join(tp, 'name'), '"local" is reserved for the primary storage (storageUrl)');
-    else if (name !== undefined && targets.some((t) => t.name === name)) p.add(join(tp, 'name'), `duplicate target name ${show(name)}`);
-    const url = reqStr(p, o, 'url', tp, { secret: true });
-    const okUrl = url !== undefined && checkStorageUrl(p, url, join(tp, 'url'));
-    const retention = parseRetention(p, o['retention'], join(tp, 'retention'), localRetention);
-    const options = parseTargetOptions(p, o['options'], join(tp, 'options'));
-    if (name !== undefined && name !== 'local' && okUrl) {
-      targets.push({ name, url: absolutizeStorageUrl(url, fileBase), ...(options ? { options } : {}), retention });
-    }
-  });
+  for (const t of top.targets ?? []) {
+    if (t?.name === undefined || t.url === undefined) continue;
+    targets.push({
+      name: t.name,
+      url: absolutizeStorageUrl(t.url, fileBase),
+      ...(t.options ? { options: t.options } : {}),
+      retention: t.retention ?? localRetention,
+    });
+  }
+  const targetNames = new Set((top.targets ?? []).map((t) => t?.name).filter((n): n is string => n !== undefined && n !== 'local'));
 
   // ---- databases
   const databases: DatabaseConfig[] = [];
-  const rawDbs = list(p, top['databases'], 'databases');
-  rawDbs.forEach((item, i) => {
+  const files: Array<{ index: number; id: string; path: string }> = [];
+  const seenIds = new Set<string>();
+  (top.databases ?? []).forEach((d, i) => {
+    if (d === undefined) return;
     const dp = join('databases', i);
-    const o = mapping(p, item, dp, ['id', 'path', 'compression', 'encryptionKeyId', 'targets', 'retention', 'schedules']);
-    if (!o) return;
-    const id = reqStr(p, o, 'id', dp, { pattern: ID_RE, patternText: ID_RULE });
-    if (id !== undefined && databases.some((d) => d.id === id)) p.add(join(dp, 'id'), `duplicate database id ${show(id)}`);
-    const dbPath = reqStr(p, o, 'path', dp, { minLength: 1 });
-    const compression = parseCompression(p, o['compression'], join(dp, 'compression'));
-    const encryptionKeyId = optStr(p, o, 'encryptionKeyId', dp);
-    if (encryptionKeyId !== undefined && !keys.has(encryptionKeyId)) {
+    if (d.id !== undefined) {
+      if (seenIds.has(d.id)) p.add(join(dp, 'id'), `duplicate database id ${show(d.id)}`);
+      seenIds.add(d.id);
+    }
+    if (d.encryptionKeyId !== undefined && !keys.has(d.encryptionKeyId)) {
       const known = [...keys.keys()];
-      p.add(join(dp, 'encryptionKeyId'), `no key with id ${show(encryptionKeyId)} in keys (${known.length ? 'known: ' + known.join(', ') : 'no keys configured'})`);
+      p.add(join(dp, 'encryptionKeyId'), `no key with id ${show(d.encryptionKeyId)} in keys (${known.length ? 'known: ' + known.join(', ') : 'no keys configured'})`);
     }
     const tnames: string[] = [];
-    list(p, o['targets'], join(dp, 'targets')).forEach((t, j) => {
+    (d.targets ?? []).forEach((t, j) => {
       const fp = join(join(dp, 'targets'), j);
-      if (typeof t !== 'string') return p.add(fp, `must be a target name, got ${show(t)}`);
+      if (t === undefined) return;
       if (t === 'local') return p.add(fp, '"local" is the primary storage, every backup goes there; list only extra targets');
-      if (!targets.some((x) => x.name === t)) {
-        return p.add(fp, `no target named ${show(t)} in targets (${targets.length ? 'known: ' + targets.map((x) => x.name).join(', ') : 'no targets configured'})`);
+      if (!targetNames.has(t)) {
+        return p.add(fp, `no target named ${show(t)} in targets (${targetNames.size ? 'known: ' + [...targetNames].join(', ') : 'no targets configured'})`);
       }
       if (tnames.includes(t)) return p.add(fp, `target ${show(t)} listed twice`);
       tnames.push(t);
     });
-    const retention = parseRetention(p, o['retention'], join(dp, 'retention'), localRetention);
-    const schedules = parseSchedules(p, o['schedules'], join(dp, 'schedules'));
-    if (id === undefined || dbPath === undefined) return;
+    if (d.id === undefined || d.path === undefined) return;
+    const dbPath = path.resolve(fileBase, d.path);
+    files.push({ index: i, id: d.id, path: dbPath });
     databases.push({
-      id,
-      path: path.resolve(fileBase, dbPath),
-      compression,
-      ...(encryptionKeyId !== undefined ? { encryptionKeyId } : {}),
+      id: d.id,
+      path: dbPath,
+      compression: d.compression ?? { algorithm: 'gzip', level: DEFAULTS.compression.gzip },
+      ...(d.encryptionKeyId !== undefined ? { encryptionKeyId: d.encryptionKeyId } : {}),
       targets: tnames,
-      retention,
-      schedules,
+      retention: d.retention ?? localRetention,
+      schedules: (d.schedules ?? []).filter((s): s is ScheduleConfig => s !== undefined),
     });
   });
-  if (rawDbs.length === 0) {
+  checkDistinctFiles(p, files);
+  if (!isNonEmptyList(raw, 'databases')) {
     databases.push({
       id: DEFAULTS.demoDatabaseId,
       path: path.join(dataDir, 'demo', 'finance.db'),
@@ -480,122 +312,74 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   }
 
   // ---- redis
-  const ro = mapping(p, top['redis'], 'redis', ['url', 'prefix', 'tls']) ?? {};
-  const envRedis = envStr(env, 'REDIS_URL');
-  let redisUrl: string = DEFAULTS.redisUrl;
-  const checkRedisUrl = (u: string, fp: string): boolean => {
-    if (/^rediss?:\/\/[^\s]+$/.test(u)) return true;
-    p.add(fp, `must be a redis:// or rediss:// URL, got ${show(redactUrl(u))}`);
-    return false;
-  };
-  if (envRedis !== undefined) {
-    if (checkRedisUrl(envRedis, 'env REDIS_URL')) redisUrl = envRedis;
-  } else {
-    const u = optStr(p, ro, 'url', 'redis', { secret: true });
-    if (u !== undefined && checkRedisUrl(u, 'redis.url')) redisUrl = u;
-  }
-  const prefixPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
-  const envPrefix = envStr(env, 'MFB_REDIS_PREFIX');
-  let redisPrefix = optStr(p, ro, 'prefix', 'redis', { pattern: prefixPattern, patternText: 'letters, digits, _ . : - (at most 64)' }) ?? DEFAULTS.redisPrefix;
-  if (envPrefix !== undefined) {
-    if (prefixPattern.test(envPrefix)) redisPrefix = envPrefix;
-    else p.add('env MFB_REDIS_PREFIX', `must be letters, digits, _ . : - (at most 64), got ${show(envPrefix)}`);
-  }
-  const redisTls = optBool(p, ro, 'tls', 'redis') ?? redisUrl.startsWith('rediss://');
-
-  // ---- numbers that the environment may override
-  const envInt = (name: string, fileVal: number | undefined, dflt: number, min: number, max: number): number => {
-    const e = envStr(env, name);
-    if (e !== undefined) {
-      const n = /^-?\d+$/.test(e) ? Number(e) : NaN;
-      return checkInt(p, Number.isNaN(n) ? e : n, `env ${name}`, min, max) ?? dflt;
-    }
-    return fileVal ?? dflt;
-  };
+  const ro = top.redis ?? {};
+  const redisUrl = (envStr(env, 'REDIS_URL') !== undefined ? fromEnv<string>('REDIS_URL', field(RedisSchema, 'url')) : ro.url) ?? DEFAULTS.redisUrl;
+  const redisPrefix = fromEnv<string>('MFB_REDIS_PREFIX', field(RedisSchema, 'prefix')) ?? ro.prefix ?? DEFAULTS.redisPrefix;
+  const redisTls = ro.tls ?? redisUrl.startsWith('rediss://');
 
   // ---- worker
-  const wo = mapping(p, top['worker'], 'worker', ['concurrency', 'lockTtlMs', 'shutdownGraceMs', 'metricsPort', 'metricsHost', 'attempts', 'backoffMs']) ?? {};
-  const ao = mapping(p, wo['attempts'], 'worker.attempts', ATTEMPT_JOBS) ?? {};
-  const attempts: Config['worker']['attempts'] = { ...DEFAULTS.attempts };
-  for (const j of ATTEMPT_JOBS) attempts[j] = optInt(p, ao, j, 'worker.attempts', 1, 100) ?? DEFAULTS.attempts[j];
+  const wo = top.worker ?? {};
+  const wInt = (name: string, key: 'concurrency' | 'lockTtlMs' | 'shutdownGraceMs' | 'metricsPort', dflt: number): number =>
+    fromEnv<number>(name, field(WorkerSchema, key), int) ?? wo[key] ?? dflt;
   const worker: Config['worker'] = {
-    concurrency: envInt('MFB_WORKER_CONCURRENCY', optInt(p, wo, 'concurrency', 'worker', 1, 256), DEFAULTS.concurrency, 1, 256),
-    lockTtlMs: envInt('MFB_LOCK_TTL_MS', optInt(p, wo, 'lockTtlMs', 'worker', 1000, 86_400_000), DEFAULTS.lockTtlMs, 1000, 86_400_000),
-    shutdownGraceMs: envInt('MFB_SHUTDOWN_GRACE_MS', optInt(p, wo, 'shutdownGraceMs', 'worker', 0, 86_400_000),
-      DEFAULTS.shutdownGraceMs,
-      0,
-      86_400_000,
-    ),
-    metricsPort: envInt('MFB_METRICS_PORT', optInt(p, wo, 'metricsPort', 'worker', 0, 65535), DEFAULTS.metricsPort, 0, 65535),
-    metricsHost: envStr(env, 'MFB_METRICS_HOST') ?? optStr(p, wo, 'metricsHost', 'worker', { minLength: 1 }) ?? DEFAULTS.metricsHost,
-    attempts,
-    backoffMs: optInt(p, wo, 'backoffMs', 'worker', 0, 3_600_000) ?? DEFAULTS.backoffMs,
+    concurrency: wInt('MFB_WORKER_CONCURRENCY', 'concurrency', DEFAULTS.concurrency),
+    lockTtlMs: wInt('MFB_LOCK_TTL_MS', 'lockTtlMs', DEFAULTS.lockTtlMs),
+    shutdownGraceMs: wInt('MFB_SHUTDOWN_GRACE_MS', 'shutdownGraceMs', DEFAULTS.shutdownGraceMs),
+    metricsPort: wInt('MFB_METRICS_PORT', 'metricsPort', DEFAULTS.metricsPort),
+    metricsHost: envStr(env, 'MFB_METRICS_HOST') ?? wo.metricsHost ?? DEFAULTS.metricsHost,
+    attempts: { ...DEFAULTS.attempts, ...wo.attempts },
+    backoffMs: wo.backoffMs ?? DEFAULTS.backoffMs,
   };
 
   // ---- api
-  const apo = mapping(p, top['api'], 'api', ['host', 'port', 'keys', 'metricsPublic', 'adminUser', 'adminPassword', 'rateLimitPerMinute', 'bodyLimitBytes', 'corsOrigins', 'requestTimeoutMs', 'headersTimeoutMs', 'idleTimeoutMs']) ?? {};
-  let apiKeys: ApiKeyConfig[] = [];
+  const apo = top.api ?? {};
+  const apiKeys: ApiKeyConfig[] = [];
   const envKeys = envStr(env, 'MFB_API_KEYS');
   if (envKeys !== undefined) {
     envKeys.split(',').forEach((entry, i) => {
       const fp = `env MFB_API_KEYS[${i}]`;
       const parts = entry.trim().split(':');
       if (parts.length < 3) return p.add(fp, 'must be id:secret:scopes (scopes joined with +, e.g. read+write)');
-      const id = parts[0]!;
-      const scopes = parts[parts.length - 1]!.split('+');
-      const key = parts.slice(1, -1).join(':');
-      pushApiKey(p, apiKeys, fp, id, key, scopes);
+      pushApiKey(p, apiKeys, fp, parts[0]!, parts.slice(1, -1).join(':'), parts[parts.length - 1]!.split('+'));
     });
   } else {
-    list(p, apo['keys'], 'api.keys').forEach((item, i) => {
-      const kp = join('api.keys', i);
-      const o = mapping(p, item, kp, ['id', 'key', 'scopes']);
-      if (!o) return;
-      const id = reqStr(p, o, 'id', kp);
-      const key = reqStr(p, o, 'key', kp, { secret: true });
-      const scopes = list(p, o['scopes'], join(kp, 'scopes'));
-      if (id === undefined || key === undefined) return;
-      pushApiKey(p, apiKeys, kp, id, key, scopes);
+    (apo.keys ?? []).forEach((k, i) => {
+      if (k?.id === undefined || k.key === undefined) return;
+      pushApiKey(p, apiKeys, join('api.keys', i), k.id, k.key, k.scopes ?? []);
     });
   }
-  apiKeys = apiKeys.map((k) => ({ ...k }));
-  const adminUser = envStr(env, 'MFB_ADMIN_USER') ?? optStr(p, apo, 'adminUser', 'api', { minLength: 1 });
+  const adminUser = envStr(env, 'MFB_ADMIN_USER') ?? apo.adminUser;
   const adminPasswordEnv = envStr(env, 'MFB_ADMIN_PASSWORD');
-  const adminPassword = adminPasswordEnv ?? optStr(p, apo, 'adminPassword', 'api', { secret: true });
+  const adminPassword = adminPasswordEnv ?? apo.adminPassword;
   const pwPath = adminPasswordEnv !== undefined ? 'env MFB_ADMIN_PASSWORD' : 'api.adminPassword';
   if (adminPassword !== undefined && adminPassword.length < 12) p.add(pwPath, 'must be at least 12 characters long');
   if ((adminUser === undefined) !== (adminPassword === undefined)) {
     p.add(adminUser === undefined ? 'api.adminUser' : pwPath, 'adminUser and adminPassword must be set together (or neither)');
   }
   const envCors = envStr(env, 'MFB_API_CORS_ORIGINS');
-  const corsOrigins = (envCors !== undefined ? envCors.split(',').map((o) => o.trim()) : list(p, apo['corsOrigins'], 'api.corsOrigins'))
-    .map((o, i) => corsOrigin(p, envCors !== undefined ? `env MFB_API_CORS_ORIGINS[${i}]` : join('api.corsOrigins', i), o))
-    .filter((o): o is string => o !== undefined);
-  const requestTimeoutMs = optInt(p, apo, 'requestTimeoutMs', 'api', 1000, 3_600_000) ?? DEFAULTS.requestTimeoutMs;
-  const headersTimeoutMs = optInt(p, apo, 'headersTimeoutMs', 'api', 1000, 3_600_000) ?? Math.min(DEFAULTS.headersTimeoutMs, requestTimeoutMs);
+  const corsOrigins =
+    envCors !== undefined
+      ? envCors.split(',').map((o, i) => check(CorsOriginSchema, o.trim(), `env MFB_API_CORS_ORIGINS[${i}]`, p) as string | undefined)
+      : (apo.corsOrigins ?? []);
+  const requestTimeoutMs = apo.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
+  const headersTimeoutMs = apo.headersTimeoutMs ?? Math.min(DEFAULTS.headersTimeoutMs, requestTimeoutMs);
   if (headersTimeoutMs > requestTimeoutMs) p.add('api.headersTimeoutMs', `must not exceed api.requestTimeoutMs (${requestTimeoutMs}), got ${headersTimeoutMs}`);
   const api: Config['api'] = {
-    host: envStr(env, 'MFB_API_HOST') ?? optStr(p, apo, 'host', 'api', { minLength: 1 }) ?? DEFAULTS.apiHost,
-    port: envInt('MFB_API_PORT', optInt(p, apo, 'port', 'api', 0, 65535), DEFAULTS.apiPort, 0, 65535),
+    host: envStr(env, 'MFB_API_HOST') ?? apo.host ?? DEFAULTS.apiHost,
+    port: fromEnv<number>('MFB_API_PORT', field(ApiSchema, 'port'), int) ?? apo.port ?? DEFAULTS.apiPort,
     keys: apiKeys,
-    metricsPublic: optBool(p, apo, 'metricsPublic', 'api') ?? false,
+    metricsPublic: apo.metricsPublic ?? false,
     ...(adminUser !== undefined && adminPassword !== undefined ? { adminUser, adminPassword } : {}),
-    rateLimitPerMinute: optInt(p, apo, 'rateLimitPerMinute', 'api', 1, 1_000_000) ?? DEFAULTS.rateLimitPerMinute,
-    bodyLimitBytes: optInt(p, apo, 'bodyLimitBytes', 'api', 1024, 1024 * 1024 * 1024) ?? DEFAULTS.bodyLimitBytes,
-    corsOrigins: [...new Set(corsOrigins)],
+    rateLimitPerMinute: apo.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute,
+    bodyLimitBytes: apo.bodyLimitBytes ?? DEFAULTS.bodyLimitBytes,
+    corsOrigins: [...new Set(corsOrigins.filter((o): o is string => o !== undefined))],
     requestTimeoutMs,
     headersTimeoutMs,
-    idleTimeoutMs: optInt(p, apo, 'idleTimeoutMs', 'api', 1000, 86_400_000) ?? DEFAULTS.idleTimeoutMs,
+    idleTimeoutMs: apo.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
   };
 
   // ---- log
-  const lo = mapping(p, top['log'], 'log', ['level']) ?? {};
-  let level = (optStr(p, lo, 'level', 'log', { oneOf: LOG_LEVELS }) ?? DEFAULTS.logLevel) as Config['log']['level'];
-  const envLevel = envStr(env, 'MFB_LOG_LEVEL');
-  if (envLevel !== undefined) {
-    if ((LOG_LEVELS as readonly string[]).includes(envLevel)) level = envLevel as Config['log']['level'];
-    else p.add('env MFB_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${show(envLevel)}`);
-  }
+  const level = fromEnv<Config['log']['level']>('MFB_LOG_LEVEL', field(LogSchema, 'level')) ?? top.log?.level ?? (DEFAULTS.logLevel as Config['log']['level']);
 
   if (p.list.length > 0) {
     const where = file !== undefined ? ` in ${file}` : '';
@@ -618,6 +402,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     log: { level },
   };
   return deepFreeze(config);
+}
+
+/** True when the raw file has a non-empty `key` list (then no demo database is added). */
+function isNonEmptyList(raw: unknown, key: string): boolean {
+  const v = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(v) && v.length > 0;
 }
 
 function pushApiKey(p: Problems, out: ApiKeyConfig[], fp: string, id: string, key: string, scopes: unknown[]): void {

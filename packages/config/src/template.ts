@@ -3,7 +3,7 @@ import { mkdirSync, openSync, closeSync, writeSync, fsyncSync } from 'node:fs';
 import path from 'node:path';
 import { ID_PATTERN } from '@mfb/client';
 import { ConfigError } from './errors.js';
-import { DEFAULTS } from './load.js';
+import { DEFAULTS } from './defaults.js';
 
 export interface ConfigTemplateOptions {
   /** Data directory written into the file (default `./data`). */

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { openCatalog } from '@mfb/catalog';
 import { DEFAULT_CONFIG_FILE, generateKeyFile, keyFingerprint, loadConfig, renderConfigTemplate } from '@mfb/config';
@@ -8,7 +8,7 @@ import { fileUrlToRoot } from '@mfb/storage';
 import { ensurePrivateDirs, type Context } from '../context.js';
 import { ConfigExistsError, UsageError } from '../errors.js';
 import { fields } from '../format.js';
-import { parseKeyFile } from '../artifacts.js';
+import { readKeyFileOrThrow } from '../artifacts.js';
 
 export interface InitOptions {
   dataDir?: string;
@@ -50,7 +50,7 @@ export async function runInit(ctx: Context, o: InitOptions) {
   if (keyExisted) {
     // Never overwrite a key: backups made with it would become unreadable.
     await chmod(keyFile, 0o600);
-    fingerprint = keyFingerprint(parseKeyFile(await readFile(keyFile), keyFile));
+    fingerprint = keyFingerprint(readKeyFileOrThrow(keyFile));
   } else {
     fingerprint = generateKeyFile(keyFile).fingerprint;
   }

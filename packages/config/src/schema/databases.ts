@@ -1,0 +1,88 @@
+/** `databases[]`: what is backed up, how (compression, encryption), where to and when. */
+import { Type } from '@sinclair/typebox';
+import { checkCron } from '../cron.js';
+import { DEFAULTS } from '../defaults.js';
+import type { CompressionAlgorithm, CompressionConfig, ScheduleConfig } from '../types.js';
+import { join, show, type Problems } from '../validate.js';
+import { Id, OneOf } from './common.js';
+import { RetentionSchema } from './retention.js';
+
+const LEVELS = { gzip: [1, 9], zstd: [1, 19] } as const;
+
+function refineCompression(o: { algorithm?: CompressionAlgorithm; level?: number }, path: string, p: Problems): CompressionConfig | undefined {
+  const algorithm = o.algorithm ?? 'gzip';
+  const lfp = join(path, 'level');
+  if (algorithm === 'none') {
+    if (o.level !== undefined && o.level !== 0) p.add(lfp, `must be absent (or 0) when algorithm is none, got ${show(o.level)}`);
+    return { algorithm: 'none', level: 0 };
+  }
+  if (o.level === undefined) return { algorithm, level: DEFAULTS.compression[algorithm] };
+  const [min, max] = LEVELS[algorithm];
+  if (o.level < min || o.level > max) {
+    p.add(lfp, `${algorithm} level must be ${min}-${max}, got ${o.level}`);
+    return undefined;
+  }
+  return { algorithm, level: o.level };
+}
+
+export const CompressionSchema = Type.Object(
+  {
+    algorithm: Type.Optional(OneOf(['gzip', 'zstd', 'none'], 'default gzip')),
+    level: Type.Optional(Type.Integer({ description: 'gzip 1-9 (default 6), zstd 1-19 (default 3); none: absent (or 0)' })),
+  },
+  { additionalProperties: false, refine: refineCompression },
+);
+
+/** A schedule: the one cron rule of ../cron.ts (the API's too), its time zone, its job. */
+function refineSchedule(o: Partial<ScheduleConfig>, path: string, p: Problems): ScheduleConfig | undefined {
+  const timezone = o.timezone ?? 'UTC';
+  if (o.cron === undefined) return undefined;
+  let r = checkCron(o.cron, timezone);
+  if (!r.ok && r.kind === 'timezone') {
+    p.add(join(path, 'timezone'), r.message);
+    r = checkCron(o.cron, 'UTC'); // still report a bad cron
+    if (r.ok) return undefined;
+  }
+  if (!r.ok) {
+    p.add(join(path, 'cron'), r.message);
+    return undefined;
+  }
+  if (o.id === undefined) return undefined;
+  return { id: o.id, cron: o.cron.trim(), timezone, job: o.job ?? 'backup', paused: o.paused ?? false };
+}
+
+function refineSchedules(list: Array<ScheduleConfig | undefined>, path: string, p: Problems): typeof list {
+  const seen = new Set<string>();
+  return list.map((s, i) => {
+    if (s === undefined) return s;
+    if (seen.has(s.id)) p.add(join(join(path, i), 'id'), `duplicate schedule id ${show(s.id)} for this database`);
+    seen.add(s.id);
+    return s;
+  });
+}
+
+export const ScheduleSchema = Type.Object(
+  {
+    id: Id('stable id, unique per database (e.g. nightly)'),
+    cron: Type.String({ description: 'cron, 5 fields or 6 (seconds first); at least 60 s between runs (src/cron.ts)' }),
+    timezone: Type.Optional(Type.String({ description: 'IANA time zone; default UTC' })),
+    job: Type.Optional(OneOf(['backup', 'verify', 'prune'], 'job the schedule enqueues; default backup')),
+    paused: Type.Optional(Type.Boolean({ description: 'default false' })),
+  },
+  { additionalProperties: false, refine: refineSchedule },
+);
+
+export const DatabaseSchema = Type.Object(
+  {
+    id: Id('stable id used in storage keys, metrics labels and URLs'),
+    path: Type.String({ minLength: 1, description: 'the SQLite file; relative to the config file' }),
+    compression: Type.Optional(CompressionSchema),
+    encryptionKeyId: Type.Optional(Type.String({ description: 'id of a key in keys[]; absent: not encrypted' })),
+    targets: Type.Optional(Type.Array(Type.String(), { description: 'names of targets[] each backup is uploaded to' })),
+    retention: Type.Optional(RetentionSchema),
+    schedules: Type.Optional(Type.Array(ScheduleSchema, { refine: refineSchedules })),
+  },
+  { additionalProperties: false },
+);
+
+export const DatabasesSchema = Type.Array(DatabaseSchema, { description: 'the databases; none: the demo database' });

@@ -1,0 +1,25 @@
+/** `redis`: the queue's Redis (`REDIS_URL`, `MFB_REDIS_PREFIX` override). */
+import { Type } from '@sinclair/typebox';
+import { redactUrl } from '@mfb/errors';
+import { show, type Problems } from '../validate.js';
+
+function refineRedisUrl(u: string, path: string, p: Problems): string | undefined {
+  if (/^rediss?:\/\/[^\s]+$/.test(u)) return u;
+  p.add(path, `must be a redis:// or rediss:// URL, got ${show(redactUrl(u))}`);
+  return undefined;
+}
+
+export const RedisSchema = Type.Object(
+  {
+    url: Type.Optional(Type.String({ secret: true, refine: refineRedisUrl, description: 'redis:// or rediss:// URL (env REDIS_URL)' })),
+    prefix: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$',
+        patternText: 'letters, digits, _ . : - (at most 64)',
+        description: 'BullMQ key prefix (env MFB_REDIS_PREFIX)',
+      }),
+    ),
+    tls: Type.Optional(Type.Boolean({ description: 'default: true for rediss://' })),
+  },
+  { additionalProperties: false },
+);

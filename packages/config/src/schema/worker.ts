@@ -1,0 +1,24 @@
+/** `worker`: job execution (concurrency, lock, shutdown, metrics endpoint, retries). */
+import { Type } from '@sinclair/typebox';
+import { DEFAULTS } from '../defaults.js';
+import { Int } from './common.js';
+
+const DAY_MS = 86_400_000;
+
+export const WorkerSchema = Type.Object(
+  {
+    concurrency: Type.Optional(Int(1, 256, 'jobs at once per queue per worker (env MFB_WORKER_CONCURRENCY)', { default: DEFAULTS.concurrency })),
+    lockTtlMs: Type.Optional(Int(1000, DAY_MS, 'per-database lock TTL (env MFB_LOCK_TTL_MS)', { default: DEFAULTS.lockTtlMs })),
+    shutdownGraceMs: Type.Optional(Int(0, DAY_MS, 'SIGTERM wait for the running job (env MFB_SHUTDOWN_GRACE_MS)', { default: DEFAULTS.shutdownGraceMs })),
+    metricsPort: Type.Optional(Int(0, 65535, 'Prometheus port (env MFB_METRICS_PORT)', { default: DEFAULTS.metricsPort })),
+    metricsHost: Type.Optional(Type.String({ minLength: 1, description: 'Prometheus host (env MFB_METRICS_HOST)', default: DEFAULTS.metricsHost })),
+    attempts: Type.Optional(
+      Type.Object(
+        Object.fromEntries(Object.entries(DEFAULTS.attempts).map(([job, n]) => [job, Type.Optional(Int(1, 100, `attempts of a ${job} job`, { default: n }))])),
+        { additionalProperties: false },
+      ),
+    ),
+    backoffMs: Type.Optional(Int(0, 3_600_000, 'first retry delay (exponential)', { default: DEFAULTS.backoffMs })),
+  },
+  { additionalProperties: false },
+);
