@@ -1,13 +1,13 @@
 /**
  * Fleet with metrics on vs off, in the same run: target "on" at most 2% slower.
  *
- *   node --conditions=@mfb/source --import tsx bench/observability/metrics-fleet.ts [--count 150] [--rounds 6] [--workers 2]
+ *   node --conditions=@mfb/source --import tsx bench/observability/metrics-fleet.ts [--count 60] [--rounds 4] [--workers 2] [--scrape-interval-ms 15000]
  *
  * Each round backs up `count` generated ~1 MiB finance databases (one target each: backup,
  * upload, and the prunes they chain) through `workers` worker processes, from a fresh data
  * directory and Redis prefix. "on": the workers serve /metrics and refresh the catalog-fed
- * gauges, and a scraper GETs every worker's /metrics once a second (15x Prometheus's default
- * rate). "off": the same workers with `--disable-metrics` and no scraper. Rounds alternate
+ * gauges, and a scraper GETs every worker's /metrics every `--scrape-interval-ms` (15 s, the
+ * compose stack's Prometheus; 1000 is a stress case). "off": the same workers with `--disable-metrics` and no scraper. Rounds alternate
  * on/off/off/on/... so that drifts of this shared machine's load hit both sides alike; the
  * result is the ratio of the medians, with every round printed.
  */
@@ -20,7 +20,10 @@ import { BENCH_DATA_DIR, financeDb } from '../lib/finance-db.js';
 import { REDIS_URL, ROOT, cpuMs, waitFor } from '../jobs/lib.js';
 import { fleetConfig, startWorkerProc } from './metrics-lib.js';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '150' }, rounds: { type: 'string', default: '6' }, workers: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { count: { type: 'string', default: '60' }, rounds: { type: 'string', default: '4' }, workers: { type: 'string', default: '2' }, 'scrape-interval-ms': { type: 'string', default: '15000' } },
+});
+const scrapeIntervalMs = Number(values['scrape-interval-ms']);
 const count = Number(values.count);
 const rounds = Number(values.rounds);
 const nWorkers = Number(values.workers);
@@ -45,7 +48,8 @@ async function round(metricsOn: boolean): Promise<{ s: number; cpuS: number }> {
   const scraper = (async () => {
     while (scraping) {
       await Promise.all(workers.map((w) => fetch(`http://127.0.0.1:${w.metricsPort}/metrics`).then((r) => r.text()).then(() => scrapes++)));
-      await new Promise((r) => setTimeout(r, 1000));
+      // Wake up often enough to stop promptly at the end of the round.
+      for (let waited = 0; scraping && waited < scrapeIntervalMs; waited += 100) await new Promise((r) => setTimeout(r, 100));
     }
   })();
   try {
@@ -88,6 +92,7 @@ const result = {
   date: new Date().toISOString(),
   databases: count,
   workers: nWorkers,
+  scrapeIntervalMs,
   onS: on.map((x) => +x.s.toFixed(2)),
   offS: off.map((x) => +x.s.toFixed(2)),
   onWorkerCpuS: on.map((x) => +x.cpuS.toFixed(2)),
