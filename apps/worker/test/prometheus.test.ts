@@ -248,5 +248,5 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
     expect(alerting.filter((a) => a.startsWith('MfbBackupRepeatedFailures/good') || a.startsWith('MfbUploadFailing/good/nas'))).toEqual([]);
     expect(await query('mfb_lock_waits_total{queue="backup"} > 0')).not.toHaveLength(0);
     expect(await query('mfb_job_failures_total{queue="backup",code="BACKUP_SOURCE_NOT_FOUND"} >= 3')).not.toHaveLength(0);
-  });
+  }, 90_000);
 });
