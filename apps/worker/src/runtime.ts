@@ -172,7 +172,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   if (opts.http !== false && opts.metricsEnabled !== false) {
     server = createServer((req, res) => {
       if (req.url === '/metrics') {
-        metrics.render().then(
+        metrics.renderBuffer().then(
           (body) => {
             res.writeHead(200, { 'content-type': metrics.contentType });
             res.end(body);

@@ -29,6 +29,8 @@ export interface Metrics {
   readonly contentType: string;
   /** The exposition text: every family that has at least one sample (empty families are left out). */
   render(): Promise<string>;
+  /** {@link Metrics.render} as UTF-8 bytes, built from per-family bytes kept between scrapes (what the worker serves). */
+  renderBuffer(): Promise<Buffer>;
 
   /** Job attempts by queue and how they ended (`completed`, `failed`, `retried`, `aborted`). */
   readonly jobsTotal: Counter<'queue' | 'outcome'>;
@@ -224,25 +226,29 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> => tracked(new Gauge({ name, help, labelNames, registers: [registry] }));
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> => tracked(new Counter({ name, help, labelNames, registers: [registry] }));
-  const cache = new Map<string, { version: number; text: string }>();
-  const familyText = async (metric: object, name: string): Promise<string> => {
+  // Each family's text, with its UTF-8 bytes, kept until one of its values changes.
+  const cache = new Map<string, { version: number; bytes: Buffer }>();
+  const familyBytes = async (metric: object, name: string): Promise<Buffer | null> => {
     const version = versions.get(metric);
-    if (version === undefined) return registry.getSingleMetricAsString(name);
-    const hit = cache.get(name);
-    if (hit?.version === version) return hit.text;
+    const hit = version === undefined ? undefined : cache.get(name);
+    if (hit && hit.version === version) return hit.bytes.length ? hit.bytes : null;
     const text = await registry.getSingleMetricAsString(name);
-    cache.set(name, { version, text });
-    return text;
+    const bytes = hasSamples(text) ? Buffer.from(text + '\n') : Buffer.alloc(0);
+    if (version !== undefined) cache.set(name, { version, bytes });
+    return bytes.length ? bytes : null;
+  };
+  const renderBuffer = async (): Promise<Buffer> => {
+    const parts = await Promise.all(registry.getMetricsAsArray().map((m) => familyBytes(m, m.name)));
+    return Buffer.concat(parts.filter((b): b is Buffer => b !== null));
   };
 
   return {
     registry,
     contentType: registry.contentType,
     async render() {
-      const texts = await Promise.all(registry.getMetricsAsArray().map((m) => familyText(m, m.name)));
-      const withSamples = texts.filter(hasSamples);
-      return withSamples.length ? withSamples.join('\n') + '\n' : '';
+      return (await renderBuffer()).toString('utf8');
     },
+    renderBuffer,
     jobsTotal: counter('mfb_jobs_total', 'Job attempts by queue and how they ended (completed, failed, retried, aborted)', ['queue', 'outcome']),
     jobFailuresTotal: counter('mfb_job_failures_total', 'Failed job attempts (retried or final) by queue and error code', ['queue', 'code']),
     jobDuration: tracked(new Histogram({
