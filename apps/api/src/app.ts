@@ -88,6 +88,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(hardeningPlugin, {
     authenticator,
     rateLimitPerMinute: config.api.rateLimitPerMinute,
+    // Shared by every API process of the deployment, beside its queues.
+    redis: deps.redis,
+    rateLimitKeyPrefix: `${deps.queues.prefix}:mfb:ratelimit:`,
     ...(opts.maxEventLoopDelayMs !== undefined ? { maxEventLoopDelayMs: opts.maxEventLoopDelayMs } : {}),
   });
   await app.register(authPlugin, { authenticator });

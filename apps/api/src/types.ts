@@ -1,8 +1,7 @@
 import type { Catalog } from '@mfb/catalog';
 import type { Scope } from '@mfb/client';
 import type { Config } from '@mfb/config';
-import type { DatabaseLocks, Queues } from '@mfb/jobs';
-import type { Redis } from 'ioredis';
+import type { DatabaseLocks, Queues, RedisConnection } from '@mfb/jobs';
 import type { Metrics } from '@mfb/observability';
 import type { Storages } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
@@ -18,7 +17,7 @@ export interface ApiDeps {
    * The Redis connection the queues use. The API takes the per-database lock on it
    * (`DatabaseLocks` of @mfb/jobs, under `queues.prefix`) before deleting a backup.
    */
-  redis: Redis;
+  redis: RedisConnection;
   /** Storage per target; absent = `createStorages(config)` of @mfb/runtime. */
   storages?: Storages;
   /** Metrics exposed at /metrics; absent = a fresh registry with the process defaults. */

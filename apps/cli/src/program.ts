@@ -71,6 +71,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .addOption(new Option('--compression <algorithm>', 'override the configured compression').choices(['gzip', 'zstd', 'none']))
     .option('--level <n>', 'override the compression level (gzip 1-9, zstd 1-19)')
     .option('--busy-timeout <seconds>', 'how long to wait for a writer holding the source locked (default 30)')
+    .option('--full', 'take a full backup even when an incremental (delta) one is due')
     .action(async (id: string, o, cmd: Command) => {
       const { runBackup, humanBackup } = await import('./commands/backup.js');
       emit(await runBackup(await context(cmd), id, o), humanBackup);
@@ -140,9 +141,17 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     }
   });
 
-  program
-    .command('catalog')
-    .description('catalog maintenance')
+  const catalogCmd = program.command('catalog').description('catalog maintenance');
+  catalogCmd
+    .command('migrate')
+    .description('copy a catalog to another store, e.g. the embedded SQLite file to a PostgreSQL server shared by several hosts (idempotent; the source is only read)')
+    .requiredOption('--from <catalog>', 'sqlite:<file> (or a path) or postgres://user:pass@host/db[?schema=mfb]')
+    .requiredOption('--to <catalog>', 'sqlite:<file> (or a path) or postgres://user:pass@host/db[?schema=mfb]')
+    .action(async (o: { from: string; to: string }) => {
+      const { runCatalogMigrate, humanCatalogMigrate } = await import('./commands/catalog.js');
+      emit(await runCatalogMigrate(o), humanCatalogMigrate);
+    });
+  catalogCmd
     .command('rebuild')
     .description('recreate the catalog records from the manifests in storage (storage is the source of truth); idempotent')
     .option('--from <target>', 'rebuild from this configured target (e.g. a bucket) instead of primary storage (default: local)')

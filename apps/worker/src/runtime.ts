@@ -8,6 +8,7 @@ import {
   JOB_NAMES,
   closeQueues,
   createRedis,
+  effectivePrefix,
   reconcileSchedules,
   type JobName,
   type Queues,
@@ -112,7 +113,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   const workers = JOB_NAMES.map((name: JobName) => {
     const w = new Worker(name, processor, {
       connection,
-      prefix: config.redis.prefix,
+      prefix: effectivePrefix(config.redis),
       concurrency: config.worker.concurrency,
       ...stall,
     });

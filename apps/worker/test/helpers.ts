@@ -28,6 +28,8 @@ export interface TestConfigInput {
   attempts?: Partial<Config['worker']['attempts']>;
   backoffMs?: number;
   localKeepLast?: number;
+  /** `postgres://...`: the PostgreSQL catalog instead of the SQLite file. */
+  catalogUrl?: string;
 }
 
 /** A Config for in-process tests (through `loadConfig`), and its file for worker processes. */
@@ -38,6 +40,7 @@ export async function testConfig(input: TestConfigInput): Promise<{ config: Conf
     redisUrl: input.redisUrl ?? REDIS_URL,
     settings: {
       dataDir: './data',
+      ...(input.catalogUrl ? { catalogUrl: input.catalogUrl } : {}),
       localRetention: { keepLast: input.localKeepLast ?? 3 },
       databases: input.databases.map((db) => ({
         id: db.id,

@@ -1,14 +1,20 @@
+import type { Hash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AppError } from '@mfb/errors';
 import { createCodec, BLOCK_SIZE, compressBlocks, defaultWindow, resolveLevel } from './compress.js';
 import { ENCRYPTION_ALGORITHM, Encryptor, validateKey, validateKeyId } from './crypto.js';
-import { AbortedError, DiskFullError, InvalidBackupOptionsError, isDiskFull } from './errors.js';
+import { planIncremental } from './chain.js';
+import { deltaBlocks, type DeltaStats } from './delta.js';
+import { AbortedError, DiskFullError, InvalidBackupOptionsError, isDiskFull, SourceCorruptError } from './errors.js';
+import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
 import { BlockPool, readBlocks, sha256 } from './hash.js';
 import { DATABASE_ID_RE, artifactKeyFor, newBackupId } from './ids.js';
 import { writeManifest } from './manifest.js';
+import { PageMapBuilder, pageMapKeyFor, putPageMap, sealPageMap } from './pagemap.js';
 import { takeSnapshot } from './snapshot.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
-import type { BackupOptions, BackupResult, Manifest, Progress } from './types.js';
+import type { BackupOptions, BackupResult, KeyRing, Manifest, Progress } from './types.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
 
 /**
@@ -31,10 +37,17 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
 
   const createdAt = (opts.now ?? (() => new Date()))();
   const backupId = newBackupId(createdAt);
-  const artifactKey = artifactKeyFor(opts.databaseId, backupId, algorithm, !!opts.encryption);
+  // Incremental: formatVersion 2 (page-identical snapshot + page map), a delta when a usable parent exists.
+  const sourceBytes = (await stat(opts.sourcePath).catch(() => null))?.size ?? 0;
+  const keyRing: KeyRing = new Map(opts.encryption ? [[opts.encryption.keyId, opts.encryption.key]] : []);
+  const plan = await planIncremental(opts, sourceBytes, keyRing);
+  let artifactKey = artifactKeyFor(opts.databaseId, backupId, algorithm, !!opts.encryption);
   await ensurePrivateDir(opts.tmpDir);
   const snapPath = tempPath(opts.tmpDir, opts.databaseId, backupId, 'snapshot.sqlite');
+  const pageMapKey = pageMapKeyFor(opts.databaseId, backupId);
   let artifactStored = false;
+  let pageMapStored = false;
+  let quickCheck: Promise<void> | null = null;
 
   const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
   try {
@@ -43,7 +56,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     const snap = await takeSnapshot({
       sourcePath: opts.sourcePath,
       destPath: snapPath,
-      method: opts.snapshotMethod ?? 'vacuum-into',
+      // A delta needs page N of the snapshot to be page N of the database: the backup API copy.
+      method: plan.v2 ? 'backup-api' : (opts.snapshotMethod ?? 'vacuum-into'),
+      // formatVersion 2: the quick_check runs below, while the snapshot is compressed.
+      ...(plan.v2 ? { check: 'none' as const } : {}),
       ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -51,6 +67,31 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     const snapshotSeconds = since(snapStarted);
     // Time the producer works between being resumed and yielding (see StageTimings).
     let producerNs = 0n;
+    if (plan.v2) {
+      // The corruption detection VACUUM INTO gives for free (docs/backup-format.md 6.1), in a
+      // worker thread alongside the page hashing and compression; awaited before the manifest.
+      quickCheck = runSqliteTask('quickCheck', { path: snapPath }, signal).then(
+        () => undefined,
+        (err: unknown) => {
+          const code = err instanceof SqliteTaskError ? err.failure.code : '';
+          if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+            throw new SourceCorruptError(opts.sourcePath, (err as SqliteTaskError).failure.message, { cause: err });
+          throw err;
+        },
+      );
+      quickCheck.catch(() => undefined);
+    }
+    let parent = plan.parent;
+    let reason = plan.reason;
+    if (parent && parent.map.pageSize !== snap.pageSize) {
+      parent = null;
+      reason = 'the page size changed';
+    }
+    if (parent) artifactKey = artifactKeyFor(opts.databaseId, backupId, algorithm, !!opts.encryption, true);
+    const pageMaps = plan.v2 ? new PageMapBuilder(snap.pageSize) : null;
+    const delta: DeltaStats = { changedPages: 0, map: null, snapshotSha256: null };
+    const snapHash = sha256();
+    const plainBytes = { n: 0 };
 
     const encryptor = opts.encryption ? new Encryptor(opts.encryption) : null;
     const plainHash = sha256();
@@ -69,7 +110,24 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         const window = defaultWindow();
         // 'none' passes the read blocks downstream as they are: they cannot be recycled.
         const pool = algorithm === 'none' ? undefined : new BlockPool(BLOCK_SIZE[algorithm], window + 2);
-        const blocks = readBlocks(snapPath, BLOCK_SIZE[algorithm], plainHash, (n) => progress('compress', n, snap.sizeBytes), signal, pool);
+        const onRead = (n: number): void => progress('compress', n, snap.sizeBytes);
+        const blocks = parent
+          ? tapHash(
+              deltaBlocks(
+                snapPath,
+                { pageSize: snap.pageSize, parentPageCount: parent.map.pageCount, pageCount: snap.pageCount, parentSha256: parent.manifest.snapshot.sha256 },
+                parent.map,
+                snapHash,
+                () => snapHash.digest('hex'),
+                delta,
+                BLOCK_SIZE[algorithm],
+                onRead,
+                signal,
+              ),
+              plainHash,
+              plainBytes,
+            )
+          : tapPages(readBlocks(snapPath, BLOCK_SIZE[algorithm], plainHash, onRead, signal, pool), pageMaps);
         const emit = function* (pieces: Buffer[]): Generator<Buffer> {
           for (const p of pieces) {
             artifactHash.update(p);
@@ -110,9 +168,37 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       await codec.close();
     }
     signal?.throwIfAborted();
+    await quickCheck;
+
+    const payloadSha256 = plainHash.digest('hex');
+    const snapshotSha256 = parent ? delta.snapshotSha256! : payloadSha256;
+    let v2: Partial<Manifest> = {};
+    if (plan.v2) {
+      const map = parent ? delta.map! : pageMaps!.finish();
+      if (map.pageCount !== snap.pageCount) throw new Error(`page map has ${map.pageCount} pages, the snapshot ${snap.pageCount}`);
+      const sealed = sealPageMap(map, opts.encryption);
+      pageMapStored = true;
+      const stored = await putPageMap(opts.storage, pageMapKey, sealed, signal);
+      const pm = parent?.manifest;
+      v2 = {
+        kind: pm ? 'delta' : 'full',
+        parentId: pm ? pm.backupId : null,
+        chainLength: pm ? pm.chainLength! + 1 : 0,
+        ...(pm
+          ? {
+              parent: { backupId: pm.backupId, artifactKey: pm.artifactKey, snapshotSha256: pm.snapshot.sha256, pageCount: pm.snapshot.sqlite.pageCount },
+              delta: { sizeBytes: plainBytes.n, sha256: payloadSha256, changedPages: delta.changedPages },
+            }
+          : {}),
+        chain: pm
+          ? { baseId: pm.chain!.baseId, baseArtifactBytes: pm.chain!.baseArtifactBytes, deltaArtifactBytes: pm.chain!.deltaArtifactBytes + artifactSize }
+          : { baseId: backupId, baseArtifactBytes: artifactSize, deltaArtifactBytes: 0 },
+        pageMap: { key: pageMapKey, ...stored },
+      };
+    }
 
     const manifest: Manifest = {
-      formatVersion: 1,
+      formatVersion: plan.v2 ? 2 : 1,
       backupId,
       databaseId: opts.databaseId,
       createdAt: createdAt.toISOString(),
@@ -120,25 +206,47 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       artifact: { sizeBytes: artifactSize, sha256: artifactHash.digest('hex') },
       snapshot: {
         sizeBytes: snap.sizeBytes,
-        sha256: plainHash.digest('hex'),
+        sha256: snapshotSha256,
         method: snap.method,
         sqlite: { pageSize: snap.pageSize, pageCount: snap.pageCount, userVersion: snap.userVersion, journalMode: snap.journalMode },
       },
       compression: { algorithm, level },
       encryption: encryptor && opts.encryption ? { algorithm: ENCRYPTION_ALGORITHM, keyId: opts.encryption.keyId, chunkSize: encryptor.chunkSize } : null,
       tool: { name: TOOL_NAME, version: TOOL_VERSION },
+      ...v2,
     };
     const manifestKey = await writeManifest(opts.storage, manifest, signal);
     progress('store', artifactSize, artifactSize);
     const compressEncrypt = Number(producerNs) / 1e9;
     const timings = { snapshot: snapshotSeconds, compressEncrypt, store: Math.max(0, since(writeStarted) - compressEncrypt) };
-    return { manifest, manifestKey, timings };
+    return { manifest, manifestKey, timings, incrementalReason: parent ? 'delta' : reason };
   } catch (err) {
     // Without its manifest an artifact is invisible, but do not leave it behind either.
     if (artifactStored) await opts.storage.delete(artifactKey).catch(() => undefined);
-    throw classify(err, signal, opts.tmpDir);
+    if (pageMapStored) await opts.storage.delete(pageMapKey).catch(() => undefined);
+    // A failed check explains a failed compression of a damaged snapshot better than its own error.
+    const checked = await quickCheck?.then(() => null, (e: unknown) => e);
+    throw classify(checked instanceof SourceCorruptError ? checked : err, signal, opts.tmpDir);
   } finally {
+    await quickCheck?.catch(() => undefined);
     await removeWithSidecars(snapPath);
+  }
+}
+
+/** Feed every block to the page map (before it is handed to the compressor). */
+async function* tapPages(blocks: AsyncIterable<Buffer>, builder: PageMapBuilder | null): AsyncGenerator<Buffer> {
+  for await (const b of blocks) {
+    builder?.add(b);
+    yield b;
+  }
+}
+
+/** Hash and count the delta payload as it passes. */
+async function* tapHash(blocks: AsyncIterable<Buffer>, hash: Hash, count: { n: number }): AsyncGenerator<Buffer> {
+  for await (const b of blocks) {
+    hash.update(b);
+    count.n += b.length;
+    yield b;
   }
 }
 

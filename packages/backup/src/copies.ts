@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { StorageDriver } from '@mfb/storage';
 import { manifestKeyFor, pinKeyFor } from './ids.js';
+import { pageMapKeyFor } from './pagemap.js';
 import { writePinMarker } from './pin.js';
 import type { Manifest } from './types.js';
 
@@ -71,6 +72,16 @@ export async function copyBackup(src: StorageDriver, dst: StorageDriver, manifes
   }
   const standard = dst.capabilities?.storageClasses[0];
   const small = storageClass !== null && standard !== undefined && storageClass !== standard ? { storageClass: standard } : {};
+  if (manifest.pageMap) {
+    // formatVersion 2: the page map goes with the copy (the next delta and a chain restore read it).
+    const pm = manifest.pageMap;
+    await dst.put(pm.key, await src.get(pm.key, signal ? { signal } : {}), {
+      size: pm.sizeBytes,
+      sha256: pm.sha256,
+      ...small,
+      ...(signal ? { signal } : {}),
+    });
+  }
   if (opts.pinned) await writePinMarker(dst, key, manifest.backupId, new Date(), small);
   const mkey = manifestKeyFor(key);
   const body = await readAll(await src.get(mkey, signal ? { signal } : {}));
@@ -86,7 +97,7 @@ export async function copyBackup(src: StorageDriver, dst: StorageDriver, manifes
 
 /**
  * Delete one copy of a backup from `storage`: manifest first (the copy becomes invisible to
- * a catalog rebuild), then the artifact, then the pin marker; then `onDeleted` (the caller's
+ * a catalog rebuild), then the artifact, then the pin marker and page map; then `onDeleted` (the caller's
  * catalog mark). A crash in between leaves an orphan artifact or marker (garbage a later
  * delete removes), never a manifest pointing at nothing, and the catalog is marked only once
  * storage no longer has the copy. Missing objects are not errors (idempotent).
@@ -95,5 +106,10 @@ export async function deleteCopy(storage: StorageDriver, artifactKey: string, on
   await storage.delete(manifestKeyFor(artifactKey));
   await storage.delete(artifactKey);
   await storage.delete(pinKeyFor(artifactKey));
+  // formatVersion 2 page map (`<databaseId>/<backupId>.pagemap`); absent for v1: a no-op.
+  const slash = artifactKey.lastIndexOf('/');
+  const backupId = artifactKey.slice(slash + 1).split('.')[0]!;
+  const pm = pageMapKeyFor(artifactKey.slice(0, slash), backupId);
+  if (await storage.head(pm)) await storage.delete(pm);
   if (onDeleted) await onDeleted();
 }

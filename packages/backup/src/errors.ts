@@ -121,6 +121,16 @@ export class ChecksumMismatchError extends BackupError {
   }
 }
 
+/**
+ * A delta's chain does not lead back to a full backup of the same database: a link is
+ * missing, belongs to another database or chain, is out of order, or does not apply.
+ */
+export class ChainBrokenError extends BackupError {
+  constructor(key: string, reason: string, opts: Opts = {}) {
+    super('BACKUP_CHAIN_BROKEN', `backup chain of ${key} is broken: ${reason}`, { ...opts, permanent: true, status: 422, details: { key } });
+  }
+}
+
 export class DecompressError extends BackupError {
   constructor(reason: string, opts: Opts = {}) {
     super('BACKUP_DECOMPRESS_FAILED', `artifact does not decompress: ${reason}`, { ...opts, permanent: true, status: 422 });

@@ -17,6 +17,7 @@ import {
   ManifestMismatchError,
   UnknownKeyIdError,
 } from './errors.js';
+import { reconstructChain } from './chain.js';
 import { sha256 } from './hash.js';
 import { readManifest } from './manifest.js';
 import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
@@ -45,7 +46,7 @@ export interface CheckedSnapshot {
   tables: Record<string, number>;
   /** Remove every scratch file of this run. */
   cleanup(): Promise<void>;
-  /** Seconds spent downloading and checking (`download`, `restoreCheck`). */
+  /** Seconds spent fetching full artifacts (`download`) and on everything else: deltas, decrypt, decompress, checksums, integrity_check (`restoreCheck`). */
   timings: StageTimings;
 }
 
@@ -86,44 +87,15 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
     await Promise.all([removeWithSidecars(fetchPath), removeWithSidecars(plainPath)]);
   };
 
+  const started = process.hrtime.bigint();
+  const fetching = { ns: 0n };
   try {
-    // 1. fetch + artifact checksum
-    const fetchStarted = process.hrtime.bigint();
-    const total = manifest.artifact.sizeBytes;
-    const fetched = new Meter((n) => progress('fetch', n, total));
-    await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, await newScratchFile(fetchPath), {
-      ...(signal ? { signal } : {}),
-    });
-    if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
-    if (fetched.hash.digest('hex') !== manifest.artifact.sha256) throw new ChecksumMismatchError('artifact', artifactKey);
-
-    const checkStarted = process.hrtime.bigint();
-    const download = Number(checkStarted - fetchStarted) / 1e9;
-    // 2. decrypt (authenticated) + decompress into the plaintext temp file
-    const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
-    const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
-    const decompress = createDecompressStream(manifest.compression.algorithm);
-    const stages = [createReadStream(fetchPath), ...(decrypt ? [decrypt] : []), decompress, plain, await newScratchFile(plainPath)];
-    try {
-      await pipeline(stages, ...(signal ? [{ signal }] : []));
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      if (signal?.aborted) throw new AbortedError({ cause: err });
-      const code = (err as { code?: string }).code ?? '';
-      if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /zstd|Zstd|frame|Unknown frame/i.test(String((err as Error).message)))
-        throw new DecompressError((err as Error).message, { cause: err });
-      throw err;
+    if (manifest.formatVersion === 2 && manifest.kind === 'delta') {
+      // A delta: its full base into plainPath, then every delta of the chain applied in order.
+      await reconstructChain(opts, manifest, plainPath, (base) => fetchImage(opts, base, fetchPath, plainPath, progress, fetching));
+    } else {
+      await fetchImage(opts, manifest, fetchPath, plainPath, progress, fetching);
     }
-    if (decrypt && manifest.encryption) {
-      const h = decrypt.decryptor.header!;
-      if (h.keyId !== manifest.encryption.keyId || h.chunkSize !== manifest.encryption.chunkSize) {
-        throw new ManifestMismatchError(artifactKey, 'encryption header differs from the manifest');
-      }
-    }
-    if (plain.bytes !== manifest.snapshot.sizeBytes || plain.hash.digest('hex') !== manifest.snapshot.sha256) {
-      throw new ChecksumMismatchError('snapshot', artifactKey);
-    }
-    await removeWithSidecars(fetchPath);
 
     // 3. the database itself
     let tables: Record<string, number>;
@@ -134,7 +106,7 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
       throw err;
     }
     progress('verify', manifest.snapshot.sizeBytes, manifest.snapshot.sizeBytes);
-    const timings = { download, restoreCheck: Number(process.hrtime.bigint() - checkStarted) / 1e9 };
+    const timings = { download: Number(fetching.ns) / 1e9, restoreCheck: Number(process.hrtime.bigint() - started - fetching.ns) / 1e9 };
     return { manifest, path: plainPath, tables, cleanup, timings };
   } catch (err) {
     await cleanup();
@@ -142,4 +114,63 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
     if (isDiskFull(err) && !(err instanceof AppError)) throw new DiskFullError(`scratch files in ${opts.tmpDir}`, { cause: err });
     throw err;
   }
+}
+
+/**
+ * Fetch the artifact of the full backup `manifest` to `fetchPath` while hashing, then
+ * decrypt (authenticated) and decompress it into `plainPath`, checking the artifact's and the
+ * snapshot's size and SHA-256 against the manifest.
+ */
+async function fetchImage(
+  opts: VerifyOptions,
+  manifest: Manifest,
+  fetchPath: string,
+  plainPath: string,
+  progress: (stage: Progress['stage'], bytesDone: number, bytesTotal: number) => void,
+  fetching: { ns: bigint },
+): Promise<void> {
+  const { storage, signal } = opts;
+  const artifactKey = manifest.artifactKey;
+  if (manifest.encryption && !opts.keys.has(manifest.encryption.keyId)) throw new UnknownKeyIdError(manifest.encryption.keyId);
+  const head = await storage.head(artifactKey);
+  if (!head) throw new ArtifactNotFoundError(artifactKey);
+  if (head.size !== manifest.artifact.sizeBytes) {
+    throw new ManifestMismatchError(artifactKey, `stored size ${head.size} != manifest ${manifest.artifact.sizeBytes}`);
+  }
+  // 1. fetch + artifact checksum
+  const fetchStarted = process.hrtime.bigint();
+  const total = manifest.artifact.sizeBytes;
+  const fetched = new Meter((n) => progress('fetch', n, total));
+  await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, await newScratchFile(fetchPath), {
+    ...(signal ? { signal } : {}),
+  });
+  if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
+  if (fetched.hash.digest('hex') !== manifest.artifact.sha256) throw new ChecksumMismatchError('artifact', artifactKey);
+  fetching.ns += process.hrtime.bigint() - fetchStarted;
+
+  // 2. decrypt (authenticated) + decompress into the plaintext temp file
+  const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
+  const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
+  const decompress = createDecompressStream(manifest.compression.algorithm);
+  const stages = [createReadStream(fetchPath), ...(decrypt ? [decrypt] : []), decompress, plain, await newScratchFile(plainPath)];
+  try {
+    await pipeline(stages, ...(signal ? [{ signal }] : []));
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (signal?.aborted) throw new AbortedError({ cause: err });
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /zstd|Zstd|frame|Unknown frame/i.test(String((err as Error).message)))
+      throw new DecompressError((err as Error).message, { cause: err });
+    throw err;
+  }
+  if (decrypt && manifest.encryption) {
+    const h = decrypt.decryptor.header!;
+    if (h.keyId !== manifest.encryption.keyId || h.chunkSize !== manifest.encryption.chunkSize) {
+      throw new ManifestMismatchError(artifactKey, 'encryption header differs from the manifest');
+    }
+  }
+  if (plain.bytes !== manifest.snapshot.sizeBytes || plain.hash.digest('hex') !== manifest.snapshot.sha256) {
+    throw new ChecksumMismatchError('snapshot', artifactKey);
+  }
+  await removeWithSidecars(fetchPath);
 }

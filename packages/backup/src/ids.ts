@@ -22,14 +22,15 @@ export function newBackupId(now: Date = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
-export function extensionFor(algorithm: CompressionAlgorithm, encrypted: boolean): string {
+/** `.sqlite` for a database image (v1, v2 full), `.delta` for a v2 delta payload. */
+export function extensionFor(algorithm: CompressionAlgorithm, encrypted: boolean, delta = false): string {
   const comp = algorithm === 'gzip' ? '.gz' : algorithm === 'zstd' ? '.zst' : '';
-  return `.sqlite${comp}${encrypted ? '.enc' : ''}`;
+  return `${delta ? '.delta' : '.sqlite'}${comp}${encrypted ? '.enc' : ''}`;
 }
 
-/** `<databaseId>/<backupId>.sqlite[.gz|.zst][.enc]` */
-export function artifactKeyFor(databaseId: string, backupId: string, algorithm: CompressionAlgorithm, encrypted: boolean): string {
-  return `${databaseId}/${backupId}${extensionFor(algorithm, encrypted)}`;
+/** `<databaseId>/<backupId>.sqlite[.gz|.zst][.enc]`, or `.delta[...]` for a delta. */
+export function artifactKeyFor(databaseId: string, backupId: string, algorithm: CompressionAlgorithm, encrypted: boolean, delta = false): string {
+  return `${databaseId}/${backupId}${extensionFor(algorithm, encrypted, delta)}`;
 }
 
 /** Key of the manifest that belongs to `artifactKey`. */

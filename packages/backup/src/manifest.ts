@@ -23,7 +23,7 @@ export function manifestProblems(value: unknown): string[] {
   const p: string[] = [];
   if (!isObj(value)) return ['not a JSON object'];
   const m = value;
-  if (m.formatVersion !== 1) p.push('formatVersion must be 1');
+  if (m.formatVersion !== 1 && m.formatVersion !== 2) p.push('formatVersion must be 1 or 2');
   if (typeof m.backupId !== 'string' || !BACKUP_ID_RE.test(m.backupId)) p.push('backupId');
   if (typeof m.databaseId !== 'string' || !DATABASE_ID_RE.test(m.databaseId)) p.push('databaseId');
   if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt))) p.push('createdAt');
@@ -50,11 +50,37 @@ export function manifestProblems(value: unknown): string[] {
   if (e !== null && (!isObj(e) || e.algorithm !== ENCRYPTION_ALGORITHM || typeof e.keyId !== 'string' || !isCount(e.chunkSize)))
     p.push('encryption');
   if (!isObj(m.tool) || m.tool.name !== 'myfinance-backup' || typeof m.tool.version !== 'string') p.push('tool');
+  if (m.formatVersion === 2) p.push(...v2Problems(m));
   if (p.length === 0) {
     const mm = m as unknown as Manifest;
-    const expected = `${mm.databaseId}/${mm.backupId}${extensionFor(mm.compression.algorithm, mm.encryption !== null)}`;
+    const expected = `${mm.databaseId}/${mm.backupId}${extensionFor(mm.compression.algorithm, mm.encryption !== null, mm.kind === 'delta')}`;
     if (mm.artifactKey !== expected) p.push(`artifactKey must be ${expected}`);
   }
+  return p;
+}
+
+const isHex64 = (v: unknown): boolean => typeof v === 'string' && HEX64.test(v);
+
+/** The formatVersion 2 fields (docs/backup-format.md, "Incremental backups"). */
+function v2Problems(m: Record<string, unknown>): string[] {
+  const p: string[] = [];
+  if (m.kind !== 'full' && m.kind !== 'delta') return ['kind must be full or delta'];
+  const delta = m.kind === 'delta';
+  if (!isCount(m.chainLength) || (m.chainLength === 0) === delta) p.push('chainLength');
+  if (delta ? typeof m.parentId !== 'string' || !BACKUP_ID_RE.test(m.parentId) : m.parentId !== null) p.push('parentId');
+  const pm = m.pageMap;
+  if (!isObj(pm) || typeof pm.key !== 'string' || pm.key !== `${String(m.databaseId)}/${String(m.backupId)}.pagemap` || !isCount(pm.sizeBytes) || !isHex64(pm.sha256))
+    p.push('pageMap');
+  const c = m.chain;
+  if (!isObj(c) || typeof c.baseId !== 'string' || !isCount(c.baseArtifactBytes) || !isCount(c.deltaArtifactBytes)) p.push('chain');
+  else if (!delta && c.baseId !== m.backupId) p.push('chain.baseId');
+  if (isObj(m.snapshot) && m.snapshot.method !== 'backup-api') p.push('snapshot.method must be backup-api');
+  if (delta) {
+    const pa = m.parent;
+    if (!isObj(pa) || pa.backupId !== m.parentId || typeof pa.artifactKey !== 'string' || !isHex64(pa.snapshotSha256) || !isCount(pa.pageCount)) p.push('parent');
+    const d = m.delta;
+    if (!isObj(d) || !isCount(d.sizeBytes) || !isHex64(d.sha256) || !isCount(d.changedPages)) p.push('delta');
+  } else if (m.parent !== undefined || m.delta !== undefined) p.push('a full has no parent or delta');
   return p;
 }
 

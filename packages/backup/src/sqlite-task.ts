@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-export type SqliteTaskName = 'snapshot' | 'check' | 'setJournalMode' | 'copy';
+export type SqliteTaskName = 'snapshot' | 'check' | 'quickCheck' | 'setJournalMode' | 'copy';
 
 export interface SqliteTaskData {
   task: SqliteTaskName;
@@ -131,6 +131,20 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
       if (!isOk(rows)) throw withCode(rows.slice(0, 3).join('; '), 'INTEGRITY_CHECK');
       checkAbort();
       return { tables: tables(db) };
+    } finally {
+      db.close();
+    }
+  },
+
+  // `PRAGMA quick_check` of a snapshot (incremental backups run it while the snapshot is compressed).
+  async quickCheck({ path }: { path: string }, ctx: Ctx) {
+    ctx.stage = 'open';
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      ctx.stage = 'check';
+      const rows = firstCol(db.pragma('quick_check'));
+      if (!isOk(rows)) throw withCode(rows.slice(0, 3).join('; '), 'SQLITE_CORRUPT');
+      return {};
     } finally {
       db.close();
     }

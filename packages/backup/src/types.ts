@@ -4,7 +4,8 @@ export type CompressionAlgorithm = 'gzip' | 'zstd' | 'none';
 
 /** The JSON document stored beside every artifact as `<artifactKey>.manifest.json`. */
 export interface Manifest {
-  formatVersion: 1;
+  /** 1: full backup, no page map (still read and restored). 2: page-identical full or delta, with a page map. */
+  formatVersion: 1 | 2;
   /** Sortable, unique: `20261126T124800123Z-<8 hex>`. */
   backupId: string;
   databaseId: string;
@@ -22,6 +23,34 @@ export interface Manifest {
   compression: { algorithm: CompressionAlgorithm; level: number | null };
   encryption: { algorithm: 'aes-256-gcm-chunked-v1'; keyId: string; chunkSize: number } | null;
   tool: { name: 'myfinance-backup'; version: string };
+  /** formatVersion 2: `full` (artifact = the snapshot) or `delta` (artifact = changed pages against `parentId`). */
+  kind?: 'full' | 'delta';
+  /** formatVersion 2: the backup this delta applies to (null for a full). */
+  parentId?: string | null;
+  /** formatVersion 2: deltas between this backup and its full base (0 for a full). */
+  chainLength?: number;
+  /** formatVersion 2, delta: the parent it was computed against. */
+  parent?: { backupId: string; artifactKey: string; snapshotSha256: string; pageCount: number };
+  /** formatVersion 2, delta: the delta payload (decrypted, decompressed artifact bytes) and its changed pages. */
+  delta?: { sizeBytes: number; sha256: string; changedPages: number };
+  /** formatVersion 2: the full base of the chain and the stored bytes of its deltas up to and including this one. */
+  chain?: { baseId: string; baseArtifactBytes: number; deltaArtifactBytes: number };
+  /** formatVersion 2: the page map of the snapshot (`<databaseId>/<backupId>.pagemap`). */
+  pageMap?: { key: string; sizeBytes: number; sha256: string };
+}
+
+/** Incremental (page-level) backups: see docs/backup-format.md, "Incremental backups". */
+export interface IncrementalOptions {
+  /** Default true: databases of at least `minSizeBytes` get formatVersion 2 full/delta backups. */
+  enabled?: boolean;
+  /** A full after this many deltas (default 7). */
+  fullEvery?: number;
+  /** A full once the chain's deltas together store more than this fraction of the full (default 0.5). */
+  maxChainRatio?: number;
+  /** Smaller databases keep formatVersion 1 full backups (default 64 MiB). */
+  minSizeBytes?: number;
+  /** This backup is a full whatever the policy says (`--full`). */
+  forceFull?: boolean;
 }
 
 export interface Progress {
@@ -42,6 +71,11 @@ export interface BackupOptions {
   compression: { algorithm: CompressionAlgorithm; level?: number };
   /** Absent = unencrypted. `chunkSize`: plaintext bytes per GCM chunk (default 1 MiB). */
   encryption?: { keyId: string; key: Buffer; chunkSize?: number };
+  /**
+   * Page-level incremental backups (default: on for databases of 64 MiB and more). When they
+   * apply, the snapshot is the page-identical `backup-api` one whatever `snapshotMethod` says.
+   */
+  incremental?: IncrementalOptions;
   /** Default `vacuum-into` (see "Snapshot method" in docs/architecture.md). */
   snapshotMethod?: 'vacuum-into' | 'backup-api';
   /** How long to wait for a writer's lock on the source (default 30 s): BACKUP_SOURCE_BUSY after. */
@@ -74,6 +108,8 @@ export interface BackupResult {
   manifest: Manifest;
   manifestKey: string;
   timings: StageTimings;
+  /** Why this backup is a full or a formatVersion 1 one, or `delta`. */
+  incrementalReason?: string;
 }
 
 export interface VerifyOptions {

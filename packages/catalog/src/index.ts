@@ -15,3 +15,7 @@ export {
   CatalogCorruptError,
   CatalogIoError,
 } from './errors.js';
+export { openPostgresCatalog, PostgresCatalog } from './postgres.catalog.js';
+export type { OpenPostgresCatalogOptions } from './postgres.catalog.js';
+export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres.migrations.js';
+export { copyCatalog, type CopyReport, type CopyOptions } from './copy.js';

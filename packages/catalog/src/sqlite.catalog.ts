@@ -13,13 +13,8 @@ import type {
   StorageUsage,
   NewLocation,
 } from './types.js';
-import {
-  CatalogInvalidQueryError,
-  CatalogInvalidRecordError,
-  CatalogNotFoundError,
-  CatalogSchemaTooNewError,
-  mapDbError,
-} from './errors.js';
+import { CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogNotFoundError, CatalogSchemaTooNewError, mapDbError } from './errors.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, encodeCursor, isoOrNow, locationRow, toMs } from './records.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export interface OpenCatalogOptions {
@@ -90,72 +85,6 @@ const usageSql = (where: string): string =>
    FROM backup_locations l JOIN backups b ON b.backup_id = l.backup_id
    ${where}
    GROUP BY l.database_id, l.target ORDER BY l.database_id, l.target`;
-
-const CURSOR_VERSION = 1;
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 500;
-
-function toMs(value: string, field: string): number {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new CatalogInvalidQueryError(`${field}: not an ISO-8601 time: ${JSON.stringify(value).slice(0, 60)}`);
-  return ms;
-}
-
-function isoOrNow(value: string | undefined, now: () => Date, field: string): string {
-  if (value === undefined) return now().toISOString();
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new CatalogInvalidRecordError(`${field}: not an ISO-8601 time`);
-  return new Date(ms).toISOString();
-}
-
-function encodeCursor(createdMs: number, backupId: string): string {
-  return Buffer.from(JSON.stringify([CURSOR_VERSION, createdMs, backupId])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { t: number; id: string } {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v[0] === CURSOR_VERSION && Number.isSafeInteger(v[1]) && typeof v[2] === 'string') {
-      return { t: v[1] as number, id: v[2] };
-    }
-  } catch {
-    // fall through to the error below
-  }
-  throw new CatalogInvalidQueryError('cursor: not a cursor returned by this catalog');
-}
-
-/** The fields the catalog itself relies on; full manifest validation is the engine's job. */
-function checkManifest(m: Manifest): number {
-  if (typeof m !== 'object' || m === null) throw new CatalogInvalidRecordError('manifest: not an object');
-  if (typeof m.backupId !== 'string' || m.backupId === '') throw new CatalogInvalidRecordError('manifest.backupId: missing');
-  if (typeof m.databaseId !== 'string' || m.databaseId === '') throw new CatalogInvalidRecordError('manifest.databaseId: missing');
-  const ms = typeof m.createdAt === 'string' ? Date.parse(m.createdAt) : NaN;
-  if (Number.isNaN(ms)) throw new CatalogInvalidRecordError('manifest.createdAt: not an ISO-8601 time');
-  if (!m.artifact || !Number.isSafeInteger(m.artifact.sizeBytes) || m.artifact.sizeBytes < 0) {
-    throw new CatalogInvalidRecordError('manifest.artifact.sizeBytes: not a size');
-  }
-  return ms;
-}
-
-function checkLocation(loc: NewLocation): void {
-  if (typeof loc.target !== 'string' || loc.target === '') throw new CatalogInvalidRecordError('location.target: missing');
-  if (typeof loc.artifactKey !== 'string' || loc.artifactKey === '') throw new CatalogInvalidRecordError('location.artifactKey: missing');
-  const c = loc.storageClass;
-  if (c !== undefined && c !== null && (typeof c !== 'string' || c === '')) throw new CatalogInvalidRecordError('location.storageClass: not a class name');
-}
-
-/** Parameters of `upsertLocation`; a null class (unknown) keeps a class recorded before. */
-function locationRow(backupId: string, loc: NewLocation, storedAt: string, b: { database_id: string; created_ms: number }) {
-  return {
-    backupId,
-    target: loc.target,
-    artifactKey: loc.artifactKey,
-    storedAt,
-    databaseId: b.database_id,
-    createdMs: b.created_ms,
-    storageClass: loc.storageClass ?? null,
-  };
-}
 
 /**
  * The SQLite catalog (better-sqlite3, WAL, busy_timeout). Statements are synchronous in
@@ -394,10 +323,7 @@ export class SqliteCatalog implements Catalog {
 
   /** SQL for `listBackups`; `null` when the query cannot match anything. */
   private buildListQuery(query: BackupQuery): { sql: string; params: Record<string, unknown>; limit: number } | null {
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      throw new CatalogInvalidQueryError(`limit: must be an integer 1-${MAX_LIMIT}, got ${String(limit)}`);
-    }
+    const limit = checkLimit(query.limit);
     if (query.status !== undefined && query.status !== 'available' && query.status !== 'deleted') {
       throw new CatalogInvalidQueryError(`status: must be available or deleted, got ${JSON.stringify(query.status)}`);
     }
@@ -504,11 +430,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   async upsertSchedule(sch: Omit<ScheduleRecord, 'updatedAt'>): Promise<ScheduleRecord> {
-    if (!sch.databaseId || !sch.scheduleId) throw new CatalogInvalidRecordError('schedule: databaseId and scheduleId are required');
-    if (!['backup', 'verify', 'prune'].includes(sch.job)) throw new CatalogInvalidRecordError(`schedule.job: must be backup, verify or prune`);
-    if (!['config', 'api'].includes(sch.origin)) throw new CatalogInvalidRecordError(`schedule.origin: must be config or api`);
-    if (typeof sch.cron !== 'string' || sch.cron.trim() === '') throw new CatalogInvalidRecordError('schedule.cron: missing');
-    if (typeof sch.timezone !== 'string' || sch.timezone === '') throw new CatalogInvalidRecordError('schedule.timezone: missing');
+    checkSchedule(sch);
     const rec: ScheduleRecord = {
       databaseId: sch.databaseId,
       scheduleId: sch.scheduleId,
@@ -567,10 +489,7 @@ export class SqliteCatalog implements Catalog {
 
   /** Newest finished first; limit 1-500, default 50. */
   async listJobs(query: { databaseId?: string; limit?: number }): Promise<JobHistoryRecord[]> {
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      throw new CatalogInvalidQueryError(`limit: must be an integer 1-${MAX_LIMIT}, got ${String(limit)}`);
-    }
+    const limit = checkLimit(query.limit);
     return this.guard('list jobs', () =>
       (query.databaseId === undefined ? this.s.listJobs.all(limit) : this.s.listJobsOf.all(query.databaseId, limit)).map(jobFromRow),
     );

@@ -5,18 +5,46 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '@mfb/backup';
-import { MIGRATIONS, SCHEMA_VERSION, openCatalog } from '../src/index.js';
-import type { BackupQuery, BackupRecord, SqliteCatalog } from '../src/index.js';
+import { MIGRATIONS, SCHEMA_VERSION, SqliteCatalog, openCatalog, openPostgresCatalog } from '../src/index.js';
+import type { BackupQuery, BackupRecord, Catalog } from '../src/index.js';
+
+/**
+ * The catalog conformance suite. It runs on the SQLite catalog here, and on the PostgreSQL
+ * catalog when `catalog.postgres.test.ts` imports it with MFB_TEST_CATALOG_URL set (each test
+ * in its own schema). Tests of one store's mechanics (file modes, SQLite locks, query plans)
+ * run only on that store.
+ */
+const PG_URL = process.env.MFB_TEST_CATALOG_URL;
+const SQLITE = !PG_URL;
 
 let dir: string;
-let cat: SqliteCatalog;
+let cat: Catalog;
+let schema: string | undefined;
+
+/** The SQLite catalog of this test (tests of SQLite's mechanics only). */
+function sqlite(): SqliteCatalog {
+  if (!(cat instanceof SqliteCatalog)) throw new Error('SQLite-only test');
+  return cat;
+}
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-'));
-  cat = await openCatalog(path.join(dir, 'sub', 'catalog.db'));
+  if (PG_URL) {
+    schema = `t_${randomBytes(6).toString('hex')}`;
+    cat = await openPostgresCatalog(PG_URL, { schema });
+  } else {
+    cat = await openCatalog(path.join(dir, 'sub', 'catalog.db'));
+  }
 });
 afterEach(async () => {
   await cat.close();
+  if (PG_URL && schema) {
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  }
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -67,12 +95,12 @@ async function pageAll(q: Omit<BackupQuery, 'cursor'>): Promise<string[]> {
   throw new Error('pagination did not end');
 }
 
-describe('migrations', () => {
+describe.runIf(SQLITE)('migrations (SQLite)', () => {
   it('creates a versioned schema, 0600 in a 0700 directory, in WAL mode', async () => {
     const file = path.join(dir, 'sub', 'catalog.db');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
-    expect(cat.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(sqlite().schemaVersion()).toBe(SCHEMA_VERSION);
     const db = new Database(file, { readonly: true });
     try {
       const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
@@ -89,7 +117,7 @@ describe('migrations', () => {
     await cat.migrate();
     await cat.close();
     cat = await openCatalog(path.join(dir, 'sub', 'catalog.db'));
-    expect(cat.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(sqlite().schemaVersion()).toBe(SCHEMA_VERSION);
     expect((await cat.getBackup(m.backupId))?.databaseId).toBe('db1');
   });
 
@@ -154,7 +182,7 @@ describe('migrations', () => {
 });
 
 describe('concurrency', () => {
-  it('a write blocked by another connection past busy_timeout is CATALOG_BUSY (transient)', async () => {
+  it.runIf(SQLITE)('a write blocked by another connection past busy_timeout is CATALOG_BUSY (transient)', async () => {
     const file = path.join(dir, 'busy.db');
     const c = await openCatalog(file, { busyTimeoutMs: 50 });
     const other = new Database(file);
@@ -173,8 +201,8 @@ describe('concurrency', () => {
     }
   });
 
-  it('two catalogs on one file see each other\'s writes', async () => {
-    const c2 = await openCatalog(path.join(dir, 'sub', 'catalog.db'));
+  it('two catalogs on one store (processes, hosts) see each other\'s writes', async () => {
+    const c2 = PG_URL ? await openPostgresCatalog(PG_URL, { schema: schema! }) : await openCatalog(path.join(dir, 'sub', 'catalog.db'));
     try {
       const m = await add('db1', new Date());
       expect((await c2.getBackup(m.backupId))?.backupId).toBe(m.backupId);
@@ -364,7 +392,7 @@ describe('pagination and filters', () => {
     expect([...p1.items.map((b) => b.backupId), ...rest]).toEqual(want);
   });
 
-  it('pages through the indexes, without sorting', () => {
+  it.runIf(SQLITE)('pages through the indexes, without sorting', () => {
     const queries: BackupQuery[] = [
       {},
       { databaseId: 'db1' },
@@ -376,7 +404,7 @@ describe('pagination and filters', () => {
       { databaseId: 'db1', createdAfter: '2026-01-01T00:00:00Z', createdBefore: '2027-01-01T00:00:00Z' },
     ];
     for (const q of queries) {
-      const plan = cat.explainListBackups({ ...q, cursor: Buffer.from(JSON.stringify([1, Date.now(), 'x'])).toString('base64url') }).join(' | ');
+      const plan = sqlite().explainListBackups({ ...q, cursor: Buffer.from(JSON.stringify([1, Date.now(), 'x'])).toString('base64url') }).join(' | ');
       expect(plan, JSON.stringify(q)).toMatch(/USING (COVERING )?INDEX/);
       expect(plan, JSON.stringify(q)).not.toMatch(/TEMP B-TREE/);
     }
@@ -406,7 +434,7 @@ describe('storage usage', () => {
     await cat.markLocationDeleted(ms[1]!.backupId, 'nas');
     expect((await cat.storageUsage({ databaseId: 'db1' })).find((u) => u.target === 'nas')).toMatchObject({ backups: 0, bytes: 0 });
     // one database's usage reads its rows through the index
-    expect(cat.explainStorageUsage({ databaseId: 'db1' }).join(' | ')).toMatch(/USING (COVERING )?INDEX locations_db_target/);
+    if (SQLITE) expect(sqlite().explainStorageUsage({ databaseId: 'db1' }).join(' | ')).toMatch(/USING (COVERING )?INDEX locations_db_target/);
   });
 });
 

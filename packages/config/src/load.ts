@@ -19,6 +19,7 @@ import type {
   CompressionConfig,
   Config,
   DatabaseConfig,
+  IncrementalConfig,
   RetentionConfig,
   ScheduleConfig,
   TargetConfig,
@@ -44,6 +45,7 @@ export const DEFAULT_CONFIG_FILE = 'mfb.config.yaml';
 interface FileShape {
   dataDir?: string;
   catalogPath?: string;
+  catalogUrl?: string;
   tmpDir?: string;
   storageUrl?: string;
   localRetention?: RetentionConfig;
@@ -57,6 +59,7 @@ interface FileShape {
         targets?: Array<string | undefined>;
         retention?: RetentionConfig;
         schedules?: Array<ScheduleConfig | undefined>;
+        incremental?: IncrementalConfig;
       }
     | undefined
   >;
@@ -201,6 +204,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   };
   const catalogPath = pathOpt('catalogPath', 'MFB_CATALOG_PATH', path.join(dataDir, 'catalog.db'));
   const tmpDir = pathOpt('tmpDir', 'MFB_TMP_DIR', path.join(dataDir, 'tmp'));
+  const catalogUrl = envStr(env, 'MFB_CATALOG_URL') !== undefined ? fromEnv<string>('MFB_CATALOG_URL', PathsSchema.catalogUrl) : top.catalogUrl;
   let storageUrl = pathToFileURL(path.join(dataDir, 'backups')).href;
   if (envStr(env, 'MFB_STORAGE_URL') !== undefined) {
     const u = fromEnv<string>('MFB_STORAGE_URL', PathsSchema.storageUrl);
@@ -296,6 +300,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       targets: tnames,
       retention: d.retention ?? localRetention,
       schedules: (d.schedules ?? []).filter((s): s is ScheduleConfig => s !== undefined),
+      ...(d.incremental !== undefined ? { incremental: d.incremental } : {}),
     });
   });
   checkDistinctFiles(p, files);
@@ -315,7 +320,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const ro = top.redis ?? {};
   const redisUrl = (envStr(env, 'REDIS_URL') !== undefined ? fromEnv<string>('REDIS_URL', field(RedisSchema, 'url')) : ro.url) ?? DEFAULTS.redisUrl;
   const redisPrefix = fromEnv<string>('MFB_REDIS_PREFIX', field(RedisSchema, 'prefix')) ?? ro.prefix ?? DEFAULTS.redisPrefix;
-  const redisTls = ro.tls ?? redisUrl.startsWith('rediss://');
+  const redisTls = ro.tls ?? redisUrl.startsWith('rediss');
 
   // ---- worker
   const wo = top.worker ?? {};
@@ -390,6 +395,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     source: file ?? 'defaults',
     dataDir,
     catalogPath,
+    ...(catalogUrl !== undefined ? { catalogUrl } : {}),
     tmpDir,
     storageUrl,
     localRetention,
@@ -447,6 +453,7 @@ export function redactConfig(c: Config): Record<string, unknown> {
   return {
     ...c,
     storageUrl: redactUrl(c.storageUrl),
+    ...(c.catalogUrl !== undefined ? { catalogUrl: redactUrl(c.catalogUrl) } : {}),
     targets: c.targets.map((t) => ({
       ...t,
       url: redactUrl(t.url),

@@ -32,6 +32,16 @@ export interface ScheduleConfig {
   paused: boolean;
 }
 
+export interface IncrementalConfig {
+  enabled?: boolean;
+  /** A full after this many deltas (1-1000). */
+  fullEvery?: number;
+  /** A full once the chain's deltas store more than this fraction of the full's bytes (0-100). */
+  maxChainRatio?: number;
+  /** Smaller databases get plain full backups (bytes). */
+  minSizeBytes?: number;
+}
+
 export interface DatabaseConfig {
   /** Stable id used in storage keys, metrics labels and URLs: `ID_PATTERN` of @mfb/client. */
   id: string;
@@ -44,6 +54,11 @@ export interface DatabaseConfig {
   targets: string[];
   retention: RetentionConfig;
   schedules: ScheduleConfig[];
+  /**
+   * Page-level incremental backups (issue 12; engine defaults when absent: enabled, a full
+   * every 7 deltas or when the deltas store more than 0.5 of the full, databases >= 64 MiB).
+   */
+  incremental?: IncrementalConfig;
   /**
    * True only for the embedded-default `demo` entry (added when no database is configured);
    * the CLI generates the demo finance database at `path` when it is missing.
@@ -78,8 +93,13 @@ export interface Config {
   source: string;
   /** Root for embedded defaults (`./data`). Created 0700. */
   dataDir: string;
-  /** SQLite catalog file. Default `${dataDir}/catalog.db`. */
+  /** SQLite catalog file. Default `${dataDir}/catalog.db`. Unused when `catalogUrl` is set. */
   catalogPath: string;
+  /**
+   * `postgres://user:pass@host/db[?schema=name]`: a PostgreSQL catalog that API and worker
+   * processes on several hosts share (docs/scaling.md). Absent: the SQLite file at `catalogPath`.
+   */
+  catalogUrl?: string;
   /** Scratch space for snapshots and restores. Default `${dataDir}/tmp`. */
   tmpDir: string;
   /** Primary storage every backup is written to first. Default `file://${dataDir}/backups`. */

@@ -266,7 +266,7 @@ describe('validation errors name the field and what is wrong', () => {
     ['key not base64', 'keys:\n  - id: k\n    base64: "!!!notbase64!!!"\n', 'keys[0].base64: is not valid base64'],
     ['key with neither source', 'keys:\n  - id: k\n', 'keys[0]: needs exactly one of base64 or file'],
     ['missing key file', 'keys:\n  - id: k\n    file: ./missing.key\n', 'keys[0].file: key file'],
-    ['redis url', 'redis:\n  url: http://localhost\n', 'redis.url: must be a redis:// or rediss:// URL'],
+    ['redis url', 'redis:\n  url: http://localhost\n', 'redis.url: must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL'],
     ['worker concurrency', 'worker:\n  concurrency: 0\n', 'worker.concurrency: must be 1-256, got 0'],
     ['attempts', 'worker:\n  attempts: { backup: 0 }\n', 'worker.attempts.backup: must be 1-100, got 0'],
     ['log level', 'log:\n  level: loud\n', 'log.level: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
@@ -276,6 +276,7 @@ describe('validation errors name the field and what is wrong', () => {
     ['headers timeout above request timeout', 'api:\n  requestTimeoutMs: 5000\n  headersTimeoutMs: 6000\n', 'api.headersTimeoutMs: must not exceed api.requestTimeoutMs (5000), got 6000'],
     ['admin user without password', 'api:\n  adminUser: admin\n', 'api.adminPassword: adminUser and adminPassword must be set together'],
     ['root not a mapping', '- 1\n- 2\n', '(root): must be a mapping, got a list'],
+    ['catalog url', 'catalogUrl: mysql://u:pw@db/x\n', 'catalogUrl: must be a postgres:// URL (omit it for the embedded SQLite catalog at catalogPath), got "mysql://db/x"'],
   ];
   for (const [name, yamlText, expected] of cases) {
     it(name, () => {
@@ -293,6 +294,18 @@ describe('validation errors name the field and what is wrong', () => {
     expect(problemOf(undefined, { MFB_KEY_MAIN: 'dG9vIHNob3J0' }).message).toContain('env MFB_KEY_MAIN: must decode to 32 bytes');
     expect(problemOf(undefined, { MFB_API_KEYS: 'justonepart' }).message).toContain('env MFB_API_KEYS[0]: must be id:secret:scopes');
     expect(problemOf(undefined, { REDIS_URL: 'localhost:6379' }).message).toContain('env REDIS_URL: must be a redis://');
+  });
+
+  it('accepts Sentinel and Cluster Redis URLs and a PostgreSQL catalog; TLS follows rediss', () => {
+    const c = load('catalogUrl: postgres://mfb:pw@db.internal:5432/mfb?schema=prod\nredis:\n  url: rediss+sentinel://:pw@s1:26379,s2:26379/mymaster\n');
+    expect(c.catalogUrl).toBe('postgres://mfb:pw@db.internal:5432/mfb?schema=prod');
+    expect(c.redis).toMatchObject({ url: 'rediss+sentinel://:pw@s1:26379,s2:26379/mymaster', tls: true });
+    expect(JSON.stringify(redactConfig(c))).not.toContain('pw');
+    expect(load(undefined, { REDIS_URL: 'redis+cluster://n1:7000,n2:7001', MFB_CATALOG_URL: 'postgresql://h/db' })).toMatchObject({
+      catalogUrl: 'postgresql://h/db',
+      redis: { url: 'redis+cluster://n1:7000,n2:7001', tls: false },
+    });
+    expect(load(undefined, {}).catalogUrl).toBeUndefined();
   });
 
   it('reports every problem at once', () => {

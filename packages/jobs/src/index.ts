@@ -16,5 +16,15 @@ export { createQueues, closeQueues, queueName, type Queues, type JobQueue } from
 export { enqueue, enqueueBackupNow, newJobId, followUpJobId, JOB_ID_SEPARATOR, backupNowDedupId, type EnqueueOptions } from './enqueue.js';
 export { reconcileSchedules, syncSchedules, schedulerId, scheduledPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName, type ScheduleSource } from './schedules.js';
 export { getJobStatus, type JobStatus } from './status.js';
-export { createRedis, checkRedis, type RedisSettings, type RedisCheck } from './redis.js';
+export {
+  createRedis,
+  checkRedis,
+  effectivePrefix,
+  parseRedisUrl,
+  REDIS_URL_PATTERN,
+  type RedisConnection,
+  type RedisSettings,
+  type RedisCheck,
+  type RedisTopology,
+} from './redis.js';
 export { DatabaseLocks, type HeldLock } from './lock.js';

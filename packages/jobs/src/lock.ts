@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 
 // Compare-and-delete / compare-and-extend: only the owner token may release or renew, so a
 // holder whose lock expired (paused process, lost network) can never free someone else's lock.
@@ -21,7 +21,7 @@ export interface HeldLock {
  * renewed every ttl/3 while held, released with a compare-and-delete script. A lock of a
  * killed worker disappears after `ttlMs`.
  */
-type LockRedis = Redis & {
+type LockRedis = RedisConnection & {
   mfbLockRelease(key: string, token: string): Promise<number>;
   mfbLockRenew(key: string, token: string, ttlMs: string): Promise<number>;
 };
@@ -30,7 +30,7 @@ export class DatabaseLocks {
   private readonly redis: LockRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly prefix: string,
     private readonly ttlMs: number,
   ) {

@@ -9,6 +9,7 @@ import {
   closeQueues,
   createQueues,
   createRedis,
+  effectivePrefix,
   enqueue,
   enqueueBackupNow,
   getJobStatus,
@@ -17,18 +18,26 @@ import {
   validatePayload,
   type DesiredSchedule,
   type Queues,
+  type RedisConnection,
 } from '@mfb/jobs';
 import { ownRedis, type OwnRedis } from '@mfb/testkit';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The Redis this suite runs on: one server by default; `jobs.cluster.test.ts` and
+ * `jobs.sentinel.test.ts` run the same suite on a Redis Cluster (hash-tagged prefix) and on a
+ * Sentinel-managed primary by setting MFB_TEST_REDIS_URL before importing this file.
+ */
+const REDIS_URL = process.env.MFB_TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Tests that start their own single redis-server (FLUSHALL, eviction policy) run once, on the default topology. */
+const SINGLE = !process.env.MFB_TEST_REDIS_URL;
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 
-function setup(url = REDIS_URL, retry = {}): { queues: Queues; prefix: string; redis: Redis } {
-  const prefix = `t-${randomUUID()}`;
+function setup(url = REDIS_URL, retry = {}): { queues: Queues; prefix: string; redis: RedisConnection } {
+  const prefix = effectivePrefix({ url, prefix: `t-${randomUUID()}` });
   const redis = createRedis({ url, tls: false }, 'worker');
   const queues = createQueues(redis, prefix, retry);
   cleanups.push(async () => {
@@ -185,7 +194,7 @@ describe('schedules', () => {
     expect(await queues.backup.getJobSchedulersCount()).toBe(1);
   });
 
-  it('restores schedules after FLUSHALL (own redis-server)', async () => {
+  it.runIf(SINGLE)('restores schedules after FLUSHALL (own redis-server)', async () => {
     const own: OwnRedis = await ownRedis();
     cleanups.push(() => own.dispose());
     const { queues, redis } = setup(own.url);
@@ -201,7 +210,7 @@ describe('schedules', () => {
   });
 });
 
-describe('redis check', () => {
+describe.runIf(SINGLE)('redis check', () => {
   it('reports the eviction policy, and explains how to start Redis when unreachable', async () => {
     const own = await ownRedis();
     cleanups.push(() => own.dispose());

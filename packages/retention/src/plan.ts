@@ -1,3 +1,4 @@
+import { keepChainParents } from './chains.js';
 import { RetentionInputError } from './errors.js';
 import { compilePolicy, formatBytes } from './policy.js';
 import type { RetentionPolicy } from './policy.js';
@@ -256,6 +257,7 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
   }
   plan.totals.kept = plan.keep.length;
   plan.totals.deleted = plan.delete.length;
+  keepChainParents(plan, backups);
   return plan;
 }
 

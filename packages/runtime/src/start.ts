@@ -1,30 +1,43 @@
 import { mkdir } from 'node:fs/promises';
-import { openCatalog, type Catalog } from '@mfb/catalog';
+import { openCatalog, openPostgresCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config } from '@mfb/config';
 import { redactUrl } from '@mfb/errors';
-import { DatabaseLocks, checkRedis, createQueues, type Queues } from '@mfb/jobs';
+import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type Queues, type RedisConnection } from '@mfb/jobs';
 import { createLogger, type Logger } from '@mfb/observability';
-import type { Redis } from 'ioredis';
 
 /**
- * Open the catalog of `config` and bring its schema up to date. Creates the data directory
- * (0700) when missing; an existing directory keeps its mode (the operator may have chosen it).
+ * Open the catalog of `config` and bring its schema up to date: PostgreSQL when `catalogUrl` is
+ * set (`?schema=name` picks the schema, default `mfb`), else the SQLite file at `catalogPath`.
+ * Creates the data directory (0700) when missing; an existing directory keeps its mode (the
+ * operator may have chosen it).
  */
-export async function openMigratedCatalog(config: Pick<Config, 'dataDir' | 'catalogPath'>): Promise<Catalog> {
+export async function openMigratedCatalog(config: Pick<Config, 'dataDir' | 'catalogPath' | 'catalogUrl'>): Promise<Catalog> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  if (config.catalogUrl !== undefined) {
+    const { url, schema } = splitSchema(config.catalogUrl);
+    return openPostgresCatalog(url, schema ? { schema } : {});
+  }
   const catalog = await openCatalog(config.catalogPath);
   await catalog.migrate();
   return catalog;
 }
 
+/** `postgres://...?schema=x` -> the URL for the driver and the schema name. */
+function splitSchema(catalogUrl: string): { url: string; schema?: string } {
+  const u = new URL(catalogUrl);
+  const schema = u.searchParams.get('schema') ?? undefined;
+  u.searchParams.delete('schema');
+  return { url: u.href, ...(schema ? { schema } : {}) };
+}
+
 /** The job queues over `redis`, with the config's retry settings (`worker.attempts`, `worker.backoffMs`). */
-export function queuesFor(config: Pick<Config, 'redis' | 'worker'>, redis: Redis): Queues {
-  return createQueues(redis, config.redis.prefix, { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+export function queuesFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): Queues {
+  return createQueues(redis, effectivePrefix(config.redis), { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
 }
 
 /** The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`) and TTL in every process. */
-export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: Redis): DatabaseLocks {
-  return new DatabaseLocks(redis, config.redis.prefix, config.worker.lockTtlMs);
+export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): DatabaseLocks {
+  return new DatabaseLocks(redis, effectivePrefix(config.redis), config.worker.lockTtlMs);
 }
 
 /** A start-up step failed; `exitCode` is what the process exits with (2: bad config, 1: otherwise). */

@@ -1,5 +1,6 @@
 /** Test support shared by the packages' and apps' test suites (never imported by src/). */
 export { freePort, ownRedis, type OwnRedis } from './redis-server.js';
+export { startRedisCluster, startRedisSentinel, type RedisTopologyServer, type SentinelServer } from './redis-topologies.js';
 export { testConfig, type TestConfigOptions, type RawConfig } from './config.js';
 export { startS3rver, rawS3Client, writeCredentialsFile, type S3TestServer } from './s3-server.js';
 export { startRadosgw, radosgwMissing } from './radosgw.js';
@@ -8,3 +9,4 @@ export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azur
 export { tsNode } from './ts-process.js';
 export { runProcess, type ProcessRun } from './process.js';
 export { canMountTmpfs, mountTmpfs } from './tmpfs.js';
+export { ensurePostgres, POSTGRES_URL } from './postgres.js';

@@ -8,6 +8,8 @@ import { isAppError } from '@mfb/errors';
 import { ApiProblem, HTTP_PROBLEMS } from '../errors.js';
 import { httpProblem, problem, sendProblem } from './problem.js';
 import type { Authenticator } from './auth.js';
+import type { RedisConnection } from '@mfb/jobs';
+import { sharedRateLimitStore } from './rate-limit-store.js';
 
 /** Pages rendered by browsers; they get @fastify/helmet's headers instead (docs.ts). */
 const BROWSER_PAGES = /^\/(docs|admin)(\/|\?|$)/;
@@ -15,6 +17,12 @@ const BROWSER_PAGES = /^\/(docs|admin)(\/|\?|$)/;
 export interface HardeningOptions {
   authenticator: Authenticator;
   rateLimitPerMinute: number;
+  /**
+   * Counters shared by every API process (keys under `rateLimitKeyPrefix`); without it each
+   * process counts alone.
+   */
+  redis?: RedisConnection;
+  rateLimitKeyPrefix?: string;
   /** Event-loop delay (ms) above which requests get 503. @defaultValue 1000 */
   maxEventLoopDelayMs?: number;
 }
@@ -44,6 +52,18 @@ export const hardeningPlugin = fp(
       global: false,
       max: opts.rateLimitPerMinute,
       timeWindow: 60_000,
+      ...(opts.redis
+        ? {
+            store: sharedRateLimitStore({
+              redis: opts.redis,
+              keyPrefix: opts.rateLimitKeyPrefix ?? 'mfb:ratelimit:',
+              onDegraded: (degraded, reason) =>
+                degraded
+                  ? app.log.warn({ reason }, 'rate limit: Redis unavailable, counting per process until it is back')
+                  : app.log.info('rate limit: counting in Redis again'),
+            }),
+          }
+        : {}),
       keyGenerator: (req) => {
         const p = opts.authenticator.resolve(req);
         if (p) return `principal:${p.id}`;

@@ -8,6 +8,8 @@ export interface BackupCommandOptions {
   compression?: string;
   level?: string;
   busyTimeout?: string;
+  /** A full backup even when the incremental policy would take a delta. */
+  full?: boolean;
 }
 
 /** `--busy-timeout` seconds as milliseconds (undefined = the engine's default). */
@@ -32,6 +34,9 @@ export function backupSummary(manifest: Manifest, storageUrl: string, elapsedMs:
     encrypted: manifest.encryption !== null,
     keyId: manifest.encryption?.keyId ?? null,
     artifactSha256: manifest.artifact.sha256,
+    kind: manifest.kind ?? 'full',
+    parentId: manifest.parentId ?? null,
+    chainLength: manifest.chainLength ?? 0,
     elapsedMs: Math.round(elapsedMs),
   };
 }
@@ -42,6 +47,7 @@ export function humanBackup(s: ReturnType<typeof backupSummary>): string {
     ['database', s.databaseId],
     ['artifact', `${s.storage.replace(/\/$/, '')}/${s.artifactKey}`],
     ['size', `${bytes(s.artifactBytes)} (snapshot ${bytes(s.snapshotBytes)}, ${s.compression.algorithm}${s.compression.level !== null ? `-${s.compression.level}` : ''})`],
+    ['kind', s.kind === 'delta' ? `delta of ${s.parentId} (chain length ${s.chainLength})` : 'full'],
     ['encrypted', s.encrypted ? `yes (key ${s.keyId})` : 'no'],
     ['sha256', s.artifactSha256],
     ['took', seconds(s.elapsedMs)],
@@ -86,6 +92,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
       ...(encryption ? { encryption } : {}),
       tmpDir: cfg.tmpDir,
       ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
+      incremental: { ...db.incremental, ...(o.full ? { forceFull: true } : {}) },
       signal: interrupt.signal,
       onProgress: (p) => ctx.progress.update(p),
     });

@@ -38,3 +38,61 @@ export function humanCatalogRebuild(r: Awaited<ReturnType<typeof runCatalogRebui
   ]);
   return r.skipped.length ? `${out}\n${r.skipped.map((s) => `  skipped ${s.key}: ${s.reason}`).join('\n')}` : out;
 }
+
+export interface MigrateCommandOptions {
+  from: string;
+  to: string;
+}
+
+/** `sqlite:/path/catalog.db`, a bare path, or `postgres://...[?schema=x]`. */
+async function openCatalogAt(where: string) {
+  const { openCatalog, openPostgresCatalog } = await import('@mfb/catalog');
+  if (/^postgres(ql)?:\/\//.test(where)) {
+    const u = new URL(where);
+    const schema = u.searchParams.get('schema');
+    u.searchParams.delete('schema');
+    return openPostgresCatalog(u.href, schema ? { schema } : {});
+  }
+  const file = where.replace(/^sqlite:(\/\/)?/, '');
+  if (file === '') throw new UsageError(`--from/--to: "${where}" is neither sqlite:<file> nor postgres://...`);
+  return openCatalog(file);
+}
+
+/**
+ * Move a catalog to another store (`--from sqlite:data/catalog.db --to postgres://...`): every
+ * backup with its copies, pins, schedules and recent job history. The source is only read; the
+ * destination is migrated first; running it again finishes an interrupted move.
+ */
+export async function runCatalogMigrate(o: MigrateCommandOptions) {
+  const { existsSync } = await import('node:fs');
+  const { copyCatalog } = await import('@mfb/catalog');
+  const { redactUrl } = await import('@mfb/errors');
+  const srcFile = /^postgres(ql)?:\/\//.test(o.from) ? null : o.from.replace(/^sqlite:(\/\/)?/, '');
+  // Opening a missing SQLite file would create an empty catalog and "move" nothing.
+  if (srcFile !== null && !existsSync(srcFile)) throw new UsageError(`--from: no catalog at ${srcFile}`);
+  if (o.from === o.to) throw new UsageError('--from and --to name the same catalog');
+  const from = await openCatalogAt(o.from);
+  try {
+    const to = await openCatalogAt(o.to);
+    try {
+      const report = await copyCatalog(from, to);
+      return { from: redactUrl(o.from), to: redactUrl(o.to), ...report };
+    } finally {
+      await to.close();
+    }
+  } finally {
+    await from.close();
+  }
+}
+
+export function humanCatalogMigrate(r: Awaited<ReturnType<typeof runCatalogMigrate>>): string {
+  return fields([
+    ['from', r.from],
+    ['to', r.to],
+    ['backups', r.backups],
+    ['copies', `${r.copies} (${r.deletedCopies} deleted)`],
+    ['pinned', r.pinned],
+    ['schedules', r.schedules],
+    ['job history', r.jobs],
+  ]);
+}

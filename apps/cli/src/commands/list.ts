@@ -26,6 +26,9 @@ export async function runList(ctx: Context, databaseId: string | undefined, o: L
       sizeBytes: b.sizeBytes,
       pinned: b.pinned,
       compression: b.manifest.compression,
+      kind: b.manifest.kind ?? 'full',
+      parentId: b.manifest.parentId ?? null,
+      chainLength: b.manifest.chainLength ?? 0,
       encrypted: b.manifest.encryption !== null,
       locations: b.locations,
     })),
@@ -35,12 +38,13 @@ export async function runList(ctx: Context, databaseId: string | undefined, o: L
 export function humanList(r: Awaited<ReturnType<typeof runList>>): string {
   if (r.items.length === 0) return 'no backups';
   return table(
-    ['BACKUP', 'DATABASE', 'CREATED', 'SIZE', 'COMPRESSION', 'ENC', 'COPIES'],
+    ['BACKUP', 'DATABASE', 'CREATED', 'SIZE', 'KIND', 'COMPRESSION', 'ENC', 'COPIES'],
     r.items.map((b) => [
       b.backupId,
       b.databaseId,
       b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
       bytes(b.sizeBytes),
+      b.kind === 'delta' ? `delta+${b.chainLength}` : 'full',
       `${b.compression.algorithm}${b.compression.level !== null ? `-${b.compression.level}` : ''}`,
       b.encrypted ? 'yes' : 'no',
       b.locations.filter((l) => l.deletedAt === null).map((l) => l.target).join(',') || '(deleted)',

@@ -53,6 +53,7 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
       ...(keyId !== undefined && key !== undefined ? { encryption: { keyId, key } } : {}),
       tmpDir: ctx.tmpDir,
       ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
+      ...(db.incremental ? { incremental: db.incremental } : {}),
       signal: ctx.signal,
       onProgress: (p) => ctx.progress(p),
     });

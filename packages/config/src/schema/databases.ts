@@ -4,7 +4,7 @@ import { checkCron } from '../cron.js';
 import { DEFAULTS } from '../defaults.js';
 import type { CompressionAlgorithm, CompressionConfig, ScheduleConfig } from '../types.js';
 import { join, show, type Problems } from '../validate.js';
-import { Id, OneOf } from './common.js';
+import { Id, Int, OneOf } from './common.js';
 import { RetentionSchema } from './retention.js';
 
 const LEVELS = { gzip: [1, 9], zstd: [1, 19] } as const;
@@ -72,6 +72,19 @@ export const ScheduleSchema = Type.Object(
   { additionalProperties: false, refine: refineSchedule },
 );
 
+/** Page-level incremental backups (issue 12); absent fields take the engine's defaults. */
+export const IncrementalSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: 'default true: databases of at least minSizeBytes get full + delta backups' })),
+    fullEvery: Type.Optional(Int(1, 1000, 'a full after this many deltas; default 7')),
+    maxChainRatio: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100, description: "a full once the chain's deltas store more than this fraction of the full; default 0.5" }),
+    ),
+    minSizeBytes: Type.Optional(Int(0, Number.MAX_SAFE_INTEGER, 'smaller databases get plain full backups; default 67108864 (64 MiB)')),
+  },
+  { additionalProperties: false },
+);
+
 export const DatabaseSchema = Type.Object(
   {
     id: Id('stable id used in storage keys, metrics labels and URLs'),
@@ -81,6 +94,7 @@ export const DatabaseSchema = Type.Object(
     targets: Type.Optional(Type.Array(Type.String(), { description: 'names of targets[] each backup is uploaded to' })),
     retention: Type.Optional(RetentionSchema),
     schedules: Type.Optional(Type.Array(ScheduleSchema, { refine: refineSchedules })),
+    incremental: Type.Optional(IncrementalSchema),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,4 @@
-/** Top-level paths: `dataDir`, `catalogPath`, `tmpDir`, `storageUrl` (the primary storage). */
+/** Top-level paths: `dataDir`, `catalogPath` or `catalogUrl`, `tmpDir`, `storageUrl` (the primary storage). */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Type } from '@sinclair/typebox';
@@ -25,12 +25,22 @@ export function absolutizeStorageUrl(url: string, base: string): string {
   return url;
 }
 
+/** A PostgreSQL URL for the catalog (`postgres://` or `postgresql://`); never echoed with its password. */
+export function refineCatalogUrl(url: string, fp: string, p: Problems): string | undefined {
+  if (/^postgres(ql)?:\/\/[^\s]+$/.test(url)) return url;
+  p.add(fp, `must be a postgres:// URL (omit it for the embedded SQLite catalog at catalogPath), got ${show(redactUrl(url))}`);
+  return undefined;
+}
+
 /** A storage URL (may hold credentials: never echoed). */
 export const StorageUrl = (description: string) => Type.String({ secret: true, refine: refineStorageUrl, description });
 
 export const PathsSchema = {
   dataDir: Type.Optional(Type.String({ description: 'root of the embedded defaults (0700)', default: './data' })),
   catalogPath: Type.Optional(Type.String({ description: 'SQLite catalog; default <dataDir>/catalog.db' })),
+  catalogUrl: Type.Optional(
+    Type.String({ secret: true, refine: refineCatalogUrl, description: 'postgres://... for a PostgreSQL catalog shared by several hosts (env MFB_CATALOG_URL); absent: SQLite at catalogPath' }),
+  ),
   tmpDir: Type.Optional(Type.String({ description: 'scratch space for snapshots and restores; default <dataDir>/tmp' })),
   storageUrl: Type.Optional(StorageUrl('primary storage, every backup is written here first; default file://<dataDir>/backups')),
 };

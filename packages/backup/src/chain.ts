@@ -1,0 +1,253 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { StorageDriver } from '@mfb/storage';
+import { AppError } from '@mfb/errors';
+import { createDecompressStream } from './compress.js';
+import { DecryptStream } from './crypto.js';
+import { DeltaApplier } from './delta.js';
+import {
+  AbortedError,
+  ArtifactNotFoundError,
+  ChainBrokenError,
+  ChecksumMismatchError,
+  DecompressError,
+  ManifestMismatchError,
+  UnknownKeyIdError,
+} from './errors.js';
+import { sha256 } from './hash.js';
+import { MANIFEST_SUFFIX } from './ids.js';
+import { readManifest } from './manifest.js';
+import { PAGE_HASH_BYTES, PageMapBuilder, loadPageMap, type PageMap } from './pagemap.js';
+import type { BackupOptions, IncrementalOptions, KeyRing, Manifest, VerifyOptions } from './types.js';
+
+export const INCREMENTAL_DEFAULTS: Required<Omit<IncrementalOptions, 'forceFull'>> = {
+  enabled: true,
+  fullEvery: 7,
+  maxChainRatio: 0.5,
+  minSizeBytes: 64 * 1024 * 1024,
+};
+
+/** Longest chain restore will follow (a loop guard; the policy keeps chains far shorter). */
+const MAX_CHAIN = 1000;
+
+export interface IncrementalPlan {
+  /** formatVersion 2 (page-identical snapshot + page map). */
+  v2: boolean;
+  /** Set: this backup is a delta against it. */
+  parent: { manifest: Manifest; map: PageMap } | null;
+  /** Why a full (or why formatVersion 1). */
+  reason: string;
+}
+
+/** Newest manifest of `databaseId` in `storage` (by backup id), or null. */
+async function newestManifestKey(storage: StorageDriver, databaseId: string): Promise<string | null> {
+  let newest: string | null = null;
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list(`${databaseId}/`, cursor ? { cursor } : {});
+    for (const o of page.items) if (o.key.endsWith(MANIFEST_SUFFIX) && (newest === null || o.key > newest)) newest = o.key;
+    cursor = page.cursor;
+  } while (cursor);
+  return newest;
+}
+
+/**
+ * Links of the chain ending at `m`, full base first, each proven to be the parent its child
+ * names (same database, backup id, snapshot SHA-256, page count, chain position and base).
+ * BACKUP_CHAIN_BROKEN for a missing, foreign or reordered link.
+ */
+export async function resolveChain(storage: StorageDriver, m: Manifest): Promise<Manifest[]> {
+  const links = [m];
+  let child = m;
+  while (child.formatVersion === 2 && child.kind === 'delta') {
+    if (links.length > MAX_CHAIN) throw new ChainBrokenError(m.artifactKey, `longer than ${MAX_CHAIN} links`);
+    const want = child.parent!;
+    let p: Manifest;
+    try {
+      p = await readManifest(storage, want.artifactKey);
+    } catch (err) {
+      const why = err instanceof ArtifactNotFoundError ? 'is missing' : `cannot be read (${(err as Error).message})`;
+      throw new ChainBrokenError(m.artifactKey, `link ${want.backupId} ${why}`, { cause: err });
+    }
+    const problem =
+      p.formatVersion !== 2
+        ? 'is not an incremental-format backup'
+        : p.databaseId !== child.databaseId
+          ? `belongs to database ${p.databaseId}`
+          : p.backupId !== child.parentId
+            ? `is ${p.backupId}, not ${child.parentId}`
+            : p.snapshot.sha256 !== want.snapshotSha256 || p.snapshot.sqlite.pageCount !== want.pageCount
+              ? 'is not the snapshot the delta was computed against'
+              : p.chainLength !== child.chainLength! - 1 || p.chain!.baseId !== child.chain!.baseId
+                ? 'is out of order in the chain'
+                : null;
+    if (problem) throw new ChainBrokenError(m.artifactKey, `link ${want.backupId} ${problem}`);
+    links.unshift(p);
+    child = p;
+  }
+  if (child.formatVersion === 2 && child.chain!.baseId !== child.backupId) throw new ChainBrokenError(m.artifactKey, 'the base is not a full backup');
+  return links;
+}
+
+/**
+ * Decide what the next backup of `opts.databaseId` is. A parent is used only when the newest
+ * stored backup is a formatVersion 2 one with the same encryption key, the policy allows one
+ * more delta, every link of its chain is there (manifest + artifact of the recorded size) and
+ * its page map proves out; anything else makes this backup a full, never a broken delta.
+ */
+export async function planIncremental(opts: BackupOptions, sourceBytes: number, keys: KeyRing): Promise<IncrementalPlan> {
+  const cfg = { ...INCREMENTAL_DEFAULTS, ...opts.incremental };
+  if (!cfg.enabled) return { v2: false, parent: null, reason: 'incremental backups are disabled' };
+  if (sourceBytes < cfg.minSizeBytes) return { v2: false, parent: null, reason: `database smaller than ${cfg.minSizeBytes} bytes` };
+  if (opts.incremental?.forceFull) return { v2: true, parent: null, reason: 'a full backup was asked for' };
+  const full = (reason: string): IncrementalPlan => ({ v2: true, parent: null, reason });
+  const key = await newestManifestKey(opts.storage, opts.databaseId);
+  if (!key) return full('no earlier backup');
+  let parent: Manifest;
+  try {
+    parent = await readManifest(opts.storage, key.slice(0, -MANIFEST_SUFFIX.length));
+  } catch (err) {
+    return full(`the newest backup is unreadable (${(err as Error).message})`);
+  }
+  if (parent.formatVersion !== 2) return full('the newest backup has no page map (formatVersion 1)');
+  if ((parent.encryption?.keyId ?? null) !== (opts.encryption?.keyId ?? null)) return full('the newest backup uses another encryption key');
+  if (parent.chainLength! + 1 > cfg.fullEvery) return full(`the chain has ${parent.chainLength} deltas (fullEvery ${cfg.fullEvery})`);
+  const c = parent.chain!;
+  if (c.deltaArtifactBytes > cfg.maxChainRatio * c.baseArtifactBytes)
+    return full(`the chain's deltas store ${c.deltaArtifactBytes} bytes, more than ${cfg.maxChainRatio} of the full`);
+  try {
+    const links = await resolveChain(opts.storage, parent);
+    for (const l of links) {
+      const head = await opts.storage.head(l.artifactKey);
+      if (!head || head.size !== l.artifact.sizeBytes) throw new ChainBrokenError(parent.artifactKey, `artifact of ${l.backupId} is missing or of another size`);
+    }
+    return { v2: true, parent: { manifest: parent, map: await loadPageMap(opts.storage, parent, keys) }, reason: 'delta' };
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return full(`the newest backup's chain cannot be used (${err.message})`);
+  }
+}
+
+/** Counts and hashes bytes as they pass. */
+class Meter extends Transform {
+  readonly hash = sha256();
+  bytes = 0;
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+function mapStreamError(err: unknown, signal: AbortSignal | undefined, key: string): unknown {
+  if (err instanceof AppError) return err;
+  if (signal?.aborted) return new AbortedError({ cause: err });
+  const code = (err as { code?: string }).code ?? '';
+  if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /zstd|Zstd|frame|Unknown frame/i.test(String((err as Error).message)))
+    return new DecompressError((err as Error).message, { cause: err });
+  if (err instanceof Error && !(err as { code?: string }).code) return new ChainBrokenError(key, err.message, { cause: err });
+  return err;
+}
+
+/** Apply one delta link to the image at `path` (its parent's snapshot), checking every byte. */
+async function applyDelta(opts: VerifyOptions, d: Manifest, path: string): Promise<void> {
+  const { storage, signal } = opts;
+  if (d.encryption && !opts.keys.has(d.encryption.keyId)) throw new UnknownKeyIdError(d.encryption.keyId);
+  const head = await storage.head(d.artifactKey);
+  if (!head) throw new ChainBrokenError(d.artifactKey, `artifact of ${d.backupId} is missing`);
+  if (head.size !== d.artifact.sizeBytes) throw new ManifestMismatchError(d.artifactKey, `stored size ${head.size} != manifest ${d.artifact.sizeBytes}`);
+  const fh = await open(path, 'r+');
+  try {
+    const fetched = new Meter();
+    const plain = new Meter();
+    const decrypt = d.encryption ? new DecryptStream(opts.keys) : null;
+    const applier = new DeltaApplier(fh, (h) => {
+      const p = d.parent!;
+      if (h.pageSize !== d.snapshot.sqlite.pageSize || h.pageCount !== d.snapshot.sqlite.pageCount || h.parentPageCount !== p.pageCount || h.parentSha256 !== p.snapshotSha256)
+        throw new ChainBrokenError(d.artifactKey, 'the delta header does not match its manifest');
+    });
+    try {
+      await pipeline(
+        [await storage.get(d.artifactKey, signal ? { signal } : {}), fetched, ...(decrypt ? [decrypt] : []), createDecompressStream(d.compression.algorithm), plain, applier],
+        ...(signal ? [{ signal }] : []),
+      );
+    } catch (err) {
+      throw mapStreamError(err, signal, d.artifactKey);
+    }
+    if (fetched.bytes !== d.artifact.sizeBytes || fetched.hash.digest('hex') !== d.artifact.sha256) throw new ChecksumMismatchError('artifact', d.artifactKey);
+    if (decrypt && d.encryption) {
+      const h = decrypt.decryptor.header!;
+      if (h.keyId !== d.encryption.keyId || h.chunkSize !== d.encryption.chunkSize) throw new ManifestMismatchError(d.artifactKey, 'encryption header differs from the manifest');
+    }
+    const delta = d.delta!;
+    if (plain.bytes !== delta.sizeBytes || plain.hash.digest('hex') !== delta.sha256) throw new ChecksumMismatchError('snapshot', d.artifactKey);
+    if (applier.endSha256 !== d.snapshot.sha256 || applier.records !== delta.changedPages) throw new ChainBrokenError(d.artifactKey, 'the delta end record does not match its manifest');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Check the reconstructed image at `path` against the target's manifest: every page against
+ * the page map (the first differing page is named), then size and whole-file SHA-256.
+ */
+async function checkImage(path: string, m: Manifest, map: PageMap, signal?: AbortSignal): Promise<void> {
+  const ps = m.snapshot.sqlite.pageSize;
+  const h = sha256();
+  const builder = new PageMapBuilder(ps);
+  let pgno = 0;
+  let bytes = 0;
+  const stream = createReadStream(path, { highWaterMark: Math.max(1, Math.floor((2 << 20) / ps)) * ps, ...(signal ? { signal } : {}) });
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    bytes += chunk.length;
+    const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    const whole = data.length - (data.length % ps);
+    if (whole > 0) {
+      builder.add(data.subarray(0, whole));
+      const got = builder.lastHashes();
+      for (let i = 0; i < whole / ps; i++) {
+        pgno++;
+        if (pgno > map.pageCount || !got.subarray(i * PAGE_HASH_BYTES, (i + 1) * PAGE_HASH_BYTES).equals(map.hashOf(pgno)))
+          throw new ChainBrokenError(m.artifactKey, `page ${pgno} of the restored image differs from the page map`);
+      }
+    }
+    rest = Buffer.from(data.subarray(whole));
+  }
+  if (rest.length || pgno !== map.pageCount || bytes !== m.snapshot.sizeBytes || h.digest('hex') !== m.snapshot.sha256)
+    throw new ChecksumMismatchError('snapshot', m.artifactKey);
+}
+
+/**
+ * Rebuild the snapshot of the delta `m` at `path`: `fetchBase` writes the full base there
+ * (checked against its own manifest), every delta after it is applied in order with every
+ * link's checksums and bindings checked, and the result is checked page by page against
+ * `m`'s page map and by its SHA-256.
+ */
+export async function reconstructChain(
+  opts: VerifyOptions,
+  m: Manifest,
+  path: string,
+  fetchBase: (base: Manifest) => Promise<void>,
+  onLink?: (done: number, total: number) => void,
+): Promise<void> {
+  const links = await resolveChain(opts.storage, m);
+  for (const l of links) if (l.encryption && !opts.keys.has(l.encryption.keyId)) throw new UnknownKeyIdError(l.encryption.keyId);
+  const map = await loadPageMap(opts.storage, m, opts.keys);
+  try {
+    await fetchBase(links[0]!);
+  } catch (err) {
+    if (err instanceof ArtifactNotFoundError) throw new ChainBrokenError(m.artifactKey, `the artifact of the base ${links[0]!.backupId} is missing`, { cause: err });
+    throw err;
+  }
+  onLink?.(1, links.length);
+  for (let i = 1; i < links.length; i++) {
+    opts.signal?.throwIfAborted();
+    await applyDelta(opts, links[i]!, path);
+    onLink?.(i + 1, links.length);
+  }
+  await checkImage(path, m, map, opts.signal);
+}

@@ -1,0 +1,462 @@
+import pg from 'pg';
+import { redactUrl } from '@mfb/errors';
+import type { Manifest } from '@mfb/backup';
+import type { BackupLocation, BackupQuery, BackupRecord, Catalog, JobHistoryRecord, NewLocation, Page, ScheduleRecord, StorageUsage } from './types.js';
+import { CatalogBusyError, CatalogInvalidRecordError, CatalogIoError, CatalogNotFoundError, CatalogSchemaTooNewError } from './errors.js';
+import { AppError } from '@mfb/errors';
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres.migrations.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, encodeCursor, isoOrNow, locationRow, toMs } from './records.js';
+
+// BIGINT (ms timestamps, byte sizes) as numbers: every value we store is below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface OpenPostgresCatalogOptions {
+  /** Apply pending migrations while opening (default true). */
+  migrate?: boolean;
+  /**
+   * Schema (namespace) holding the catalog's tables; created if missing. Default `mfb`. Lets
+   * several deployments, or tests, share one database.
+   */
+  schema?: string;
+  /** Connections in the pool. Default 5. */
+  poolSize?: number;
+  /** Clock for `updatedAt` / default timestamps (tests). */
+  now?: () => Date;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Map a `pg` error to a catalog error (connection problems and lock conflicts are transient). */
+function mapPgError(operation: string, err: unknown): Error {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: string } | undefined)?.code ?? '';
+  // serialization_failure, deadlock_detected, lock_not_available, query_canceled (lock_timeout)
+  if (code === '40001' || code === '40P01' || code === '55P03' || code === '57014') return new CatalogBusyError(operation, err);
+  return new CatalogIoError(operation, err);
+}
+
+interface Queryable {
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+interface BackupRow {
+  backup_id: string;
+  database_id: string;
+  created_ms: number;
+  size_bytes: number;
+  pinned: boolean;
+  manifest: string;
+}
+
+interface LocationRow {
+  backup_id: string;
+  target: string;
+  artifact_key: string;
+  stored_at: string;
+  deleted_at: string | null;
+  storage_class: string | null;
+}
+
+interface ScheduleRow {
+  database_id: string;
+  schedule_id: string;
+  job: ScheduleRecord['job'];
+  cron: string;
+  timezone: string;
+  paused: boolean;
+  origin: ScheduleRecord['origin'];
+  updated_at: string;
+}
+
+interface JobRow {
+  queue: string;
+  job_id: string;
+  name: string;
+  database_id: string;
+  state: JobHistoryRecord['state'];
+  attempts: number;
+  started_at: string;
+  finished_at: string;
+  error: string | null;
+  result: string | null;
+}
+
+const BACKUP_COLS = 'b.backup_id, b.database_id, b.created_ms, b.size_bytes, b.pinned, b.manifest';
+
+/**
+ * The PostgreSQL catalog (`catalog.url: postgres://...`), for several API and worker processes
+ * on several hosts. Same contract and the same answers as the SQLite catalog (one conformance
+ * suite runs against both); writes that must not interleave take row locks (`FOR UPDATE`) in
+ * one transaction, where SQLite takes its single write lock.
+ */
+export class PostgresCatalog implements Catalog {
+  private readonly pool: pg.Pool;
+  private readonly now: () => Date;
+  readonly schema: string;
+  /** Where the catalog is, for messages (credentials removed). */
+  readonly location: string;
+
+  constructor(url: string, opts: OpenPostgresCatalogOptions = {}) {
+    this.schema = opts.schema ?? 'mfb';
+    if (!SCHEMA_NAME.test(this.schema)) throw new CatalogInvalidRecordError(`catalog schema "${this.schema}": lower-case letters, digits and _ only`);
+    this.now = opts.now ?? (() => new Date());
+    this.location = `${redactUrl(url)} (schema ${this.schema})`;
+    this.pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 5, options: `-c search_path=${this.schema}` });
+    // An idle connection that the server drops must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+  }
+
+  private async q<R extends pg.QueryResultRow>(op: string, text: string, values: unknown[] = [], on: Queryable = this.pool): Promise<R[]> {
+    try {
+      return (await on.query<R>(text, values)).rows;
+    } catch (err) {
+      throw mapPgError(op, err);
+    }
+  }
+
+  /** Run `fn` in one transaction on one connection; rolled back if it throws. */
+  private async tx<T>(op: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapPgError(op, err);
+    }
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw mapPgError(op, err);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Applied schema version (0 = empty schema). */
+  async schemaVersion(): Promise<number> {
+    const rows = await this.q<{ v: number | null }>(
+      'read schema version',
+      `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END AS v`,
+    );
+    return Number(rows[0]?.v ?? 0);
+  }
+
+  async migrate(): Promise<void> {
+    await this.tx(`migrate catalog ${this.location}`, async (c) => {
+      // Processes starting together (API and workers on several hosts) take turns here.
+      await c.query(`SELECT pg_advisory_xact_lock(hashtext('mfb-catalog-migrate:' || $1))`, [this.schema]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+      const current = Number((await c.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations')).rows[0]?.v ?? 0);
+      if (current > PG_SCHEMA_VERSION) throw new CatalogSchemaTooNewError(this.location, current, PG_SCHEMA_VERSION);
+      for (const m of PG_MIGRATIONS) {
+        if (m.version <= current) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, this.now().toISOString()]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /** Keep `live_count` equal to the live copies of `backupId` (in the caller's transaction). */
+  private async refreshLive(c: Queryable, backupId: string): Promise<void> {
+    await c.query(
+      `UPDATE backups SET live_count = (SELECT count(*) FROM backup_locations WHERE backup_id = $1 AND deleted_at IS NULL) WHERE backup_id = $1`,
+      [backupId],
+    );
+  }
+
+  private async upsertLocation(c: Queryable, r: ReturnType<typeof locationRow>): Promise<void> {
+    await c.query(
+      `INSERT INTO backup_locations AS l (backup_id, target, artifact_key, stored_at, deleted_at, database_id, created_ms, storage_class)
+       VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)
+       ON CONFLICT (backup_id, target) DO UPDATE SET artifact_key = excluded.artifact_key,
+         storage_class = COALESCE(excluded.storage_class, l.storage_class),
+         stored_at = CASE WHEN l.deleted_at IS NULL THEN l.stored_at ELSE excluded.stored_at END,
+         deleted_at = NULL`,
+      [r.backupId, r.target, r.artifactKey, r.storedAt, r.databaseId, r.createdMs, r.storageClass],
+    );
+    await this.refreshLive(c, r.backupId);
+  }
+
+  private async brief(c: Queryable, backupId: string): Promise<{ database_id: string; created_ms: number } | undefined> {
+    return (await c.query<{ database_id: string; created_ms: number }>('SELECT database_id, created_ms FROM backups WHERE backup_id = $1 FOR UPDATE', [backupId])).rows[0];
+  }
+
+  async recordBackup(manifest: Manifest, location: NewLocation): Promise<void> {
+    const createdMs = checkManifest(manifest);
+    checkLocation(location);
+    const storedAt = isoOrNow(location.storedAt, this.now, 'location.storedAt');
+    await this.tx(`record backup ${manifest.backupId}`, async (c) => {
+      await c.query(
+        `INSERT INTO backups (backup_id, database_id, created_ms, size_bytes, pinned, manifest) VALUES ($1, $2, $3, $4, false, $5)
+         ON CONFLICT (backup_id) DO NOTHING`,
+        [manifest.backupId, manifest.databaseId, createdMs, manifest.artifact.sizeBytes, JSON.stringify(manifest)],
+      );
+      const b = (await this.brief(c, manifest.backupId))!;
+      await this.upsertLocation(c, locationRow(manifest.backupId, location, storedAt, b));
+    });
+  }
+
+  async addLocation(backupId: string, location: NewLocation): Promise<void> {
+    checkLocation(location);
+    const storedAt = isoOrNow(location.storedAt, this.now, 'location.storedAt');
+    await this.tx(`add location ${location.target} to backup ${backupId}`, async (c) => {
+      const b = await this.brief(c, backupId);
+      if (!b) throw new CatalogNotFoundError(`backup ${backupId}`);
+      await this.upsertLocation(c, locationRow(backupId, location, storedAt, b));
+    });
+  }
+
+  async markLocationDeleted(backupId: string, target: string, at?: string): Promise<void> {
+    const when = isoOrNow(at, this.now, 'at');
+    await this.tx(`mark ${target} copy of backup ${backupId} deleted`, async (c) => {
+      if (!(await this.brief(c, backupId))) throw new CatalogNotFoundError(`backup ${backupId}`);
+      const exists = await c.query('SELECT 1 FROM backup_locations WHERE backup_id = $1 AND target = $2', [backupId, target]);
+      if (exists.rowCount === 0) throw new CatalogNotFoundError(`copy of backup ${backupId} on target ${target}`);
+      await c.query('UPDATE backup_locations SET deleted_at = $1 WHERE backup_id = $2 AND target = $3 AND deleted_at IS NULL', [when, backupId, target]);
+      await this.refreshLive(c, backupId);
+    });
+  }
+
+  private async toRecords(rows: BackupRow[]): Promise<BackupRecord[]> {
+    if (rows.length === 0) return [];
+    const locs = await this.q<LocationRow>(
+      'read backup locations',
+      `SELECT backup_id, target, artifact_key, stored_at, deleted_at, storage_class FROM backup_locations
+       WHERE backup_id = ANY($1::text[]) ORDER BY stored_at, target`,
+      [rows.map((r) => r.backup_id)],
+    );
+    const byId = new Map<string, BackupLocation[]>();
+    for (const l of locs) {
+      let arr = byId.get(l.backup_id);
+      if (!arr) byId.set(l.backup_id, (arr = []));
+      arr.push({ target: l.target, artifactKey: l.artifact_key, storedAt: l.stored_at, storageClass: l.storage_class, deletedAt: l.deleted_at });
+    }
+    return rows.map((r) => ({
+      backupId: r.backup_id,
+      databaseId: r.database_id,
+      createdAt: new Date(r.created_ms).toISOString(),
+      sizeBytes: r.size_bytes,
+      pinned: r.pinned,
+      manifest: JSON.parse(r.manifest) as Manifest,
+      locations: byId.get(r.backup_id) ?? [],
+    }));
+  }
+
+  async getBackup(backupId: string): Promise<BackupRecord | null> {
+    const rows = await this.q<BackupRow>(`get backup ${backupId}`, `SELECT ${BACKUP_COLS} FROM backups b WHERE b.backup_id = $1`, [backupId]);
+    return rows[0] ? (await this.toRecords(rows))[0]! : null;
+  }
+
+  /** SQL for `listBackups` (the same filters and order as the SQLite catalog); `null` when nothing can match. */
+  private buildListQuery(query: BackupQuery): { sql: string; values: unknown[]; limit: number } | null {
+    const limit = checkLimit(query.limit);
+    if (query.status !== undefined && query.status !== 'available' && query.status !== 'deleted') {
+      throw new CatalogInvalidRecordError(`status: must be available or deleted, got ${JSON.stringify(query.status)}`);
+    }
+    const values: unknown[] = [];
+    const v = (x: unknown): string => {
+      values.push(x);
+      return `$${values.length}`;
+    };
+    const where: string[] = [];
+    const byTarget = query.target !== undefined;
+    const t = byTarget ? 'l' : 'b';
+    if (byTarget) {
+      if (query.status === 'deleted') return null;
+      where.push(`l.target = ${v(query.target)}`, 'l.deleted_at IS NULL');
+    } else if (query.status === 'available') {
+      where.push('b.live_count > 0');
+    } else if (query.status === 'deleted') {
+      where.push('b.live_count = 0');
+    }
+    if (query.databaseId !== undefined) where.push(`${t}.database_id = ${v(query.databaseId)}`);
+    if (query.createdAfter !== undefined) where.push(`${t}.created_ms > ${v(toMs(query.createdAfter, 'createdAfter'))}`);
+    if (query.createdBefore !== undefined) where.push(`${t}.created_ms < ${v(toMs(query.createdBefore, 'createdBefore'))}`);
+    if (query.cursor !== undefined && query.cursor !== '') {
+      const c = decodeCursor(query.cursor);
+      where.push(`(${t}.created_ms, ${t}.backup_id) < (${v(c.t)}, ${v(c.id)})`);
+    }
+    const from = byTarget ? 'backup_locations l JOIN backups b ON b.backup_id = l.backup_id' : 'backups b';
+    const sql =
+      `SELECT ${BACKUP_COLS} FROM ${from}` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY ${t}.created_ms DESC, ${t}.backup_id DESC LIMIT ${v(limit + 1)}`;
+    return { sql, values, limit };
+  }
+
+  async listBackups(query: BackupQuery): Promise<Page<BackupRecord>> {
+    const q = this.buildListQuery(query);
+    if (!q) return { items: [], nextCursor: null };
+    const rows = await this.q<BackupRow>('list backups', q.sql, q.values);
+    const more = rows.length > q.limit;
+    const page = more ? rows.slice(0, q.limit) : rows;
+    const last = page[page.length - 1];
+    return { items: await this.toRecords(page), nextCursor: more && last ? encodeCursor(last.created_ms, last.backup_id) : null };
+  }
+
+  /** `EXPLAIN` of `listBackups(query)`, for tests and the benchmark. */
+  async explainListBackups(query: BackupQuery): Promise<string[]> {
+    const q = this.buildListQuery(query);
+    if (!q) return [];
+    return (await this.q<{ 'QUERY PLAN': string }>('explain', `EXPLAIN ${q.sql}`, q.values)).map((r) => r['QUERY PLAN']);
+  }
+
+  async setPinned(backupId: string, pinned: boolean): Promise<void> {
+    const rows = await this.q<{ backup_id: string }>(`pin backup ${backupId}`, 'UPDATE backups SET pinned = $1 WHERE backup_id = $2 RETURNING backup_id', [pinned, backupId]);
+    if (rows.length === 0) throw new CatalogNotFoundError(`backup ${backupId}`);
+  }
+
+  async latestBackup(databaseId: string): Promise<BackupRecord | null> {
+    const rows = await this.q<BackupRow>(
+      `latest backup of ${databaseId}`,
+      `SELECT ${BACKUP_COLS} FROM backups b WHERE b.database_id = $1 AND b.live_count > 0 ORDER BY b.created_ms DESC, b.backup_id DESC LIMIT 1`,
+      [databaseId],
+    );
+    return rows[0] ? (await this.toRecords(rows))[0]! : null;
+  }
+
+  async storageUsage(query: { databaseId?: string } = {}): Promise<StorageUsage[]> {
+    const where = query.databaseId === undefined ? '' : 'WHERE l.database_id = $1';
+    const rows = await this.q<{ database_id: string; target: string; backups: number; bytes: number; first_ms: number | null }>(
+      'storage usage',
+      `SELECT l.database_id, l.target,
+              count(*) FILTER (WHERE l.deleted_at IS NULL)::bigint AS backups,
+              coalesce(sum(b.size_bytes) FILTER (WHERE l.deleted_at IS NULL), 0)::bigint AS bytes,
+              min(l.created_ms) AS first_ms
+       FROM backup_locations l JOIN backups b ON b.backup_id = l.backup_id
+       ${where}
+       GROUP BY l.database_id, l.target ORDER BY l.database_id, l.target`,
+      query.databaseId === undefined ? [] : [query.databaseId],
+    );
+    return rows.map((r) => ({
+      databaseId: r.database_id,
+      target: r.target,
+      backups: Number(r.backups),
+      bytes: Number(r.bytes),
+      firstCopyAt: r.first_ms === null ? null : new Date(Number(r.first_ms)).toISOString(),
+    }));
+  }
+
+  async upsertSchedule(sch: Omit<ScheduleRecord, 'updatedAt'>): Promise<ScheduleRecord> {
+    checkSchedule(sch);
+    const rec: ScheduleRecord = { ...pickSchedule(sch), updatedAt: this.now().toISOString() };
+    await this.q(
+      `save schedule ${sch.databaseId}:${sch.scheduleId}`,
+      `INSERT INTO schedules (database_id, schedule_id, job, cron, timezone, paused, origin, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (database_id, schedule_id) DO UPDATE SET job = excluded.job, cron = excluded.cron, timezone = excluded.timezone,
+         paused = excluded.paused, origin = excluded.origin, updated_at = excluded.updated_at`,
+      [rec.databaseId, rec.scheduleId, rec.job, rec.cron, rec.timezone, rec.paused, rec.origin, rec.updatedAt],
+    );
+    return rec;
+  }
+
+  async listSchedules(databaseId?: string): Promise<ScheduleRecord[]> {
+    const rows =
+      databaseId === undefined
+        ? await this.q<ScheduleRow>('list schedules', 'SELECT * FROM schedules ORDER BY database_id, schedule_id')
+        : await this.q<ScheduleRow>('list schedules', 'SELECT * FROM schedules WHERE database_id = $1 ORDER BY schedule_id', [databaseId]);
+    return rows.map(scheduleFromRow);
+  }
+
+  async getSchedule(databaseId: string, scheduleId: string): Promise<ScheduleRecord | null> {
+    const rows = await this.q<ScheduleRow>(`get schedule ${databaseId}:${scheduleId}`, 'SELECT * FROM schedules WHERE database_id = $1 AND schedule_id = $2', [
+      databaseId,
+      scheduleId,
+    ]);
+    return rows[0] ? scheduleFromRow(rows[0]) : null;
+  }
+
+  async deleteSchedule(databaseId: string, scheduleId: string): Promise<boolean> {
+    const rows = await this.q(`delete schedule ${databaseId}:${scheduleId}`, 'DELETE FROM schedules WHERE database_id = $1 AND schedule_id = $2 RETURNING 1', [
+      databaseId,
+      scheduleId,
+    ]);
+    return rows.length > 0;
+  }
+
+  async recordJob(job: JobHistoryRecord): Promise<void> {
+    if (job.state !== 'completed' && job.state !== 'failed') throw new CatalogInvalidRecordError('job.state: must be completed or failed');
+    let result: string | null;
+    try {
+      result = job.result === undefined ? null : (JSON.stringify(job.result) ?? null);
+    } catch {
+      throw new CatalogInvalidRecordError('job.result: not JSON-serializable');
+    }
+    await this.q(
+      `record job ${job.queue}/${job.jobId}`,
+      `INSERT INTO job_history (queue, job_id, name, database_id, state, attempts, started_at, finished_at, error, result)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (queue, job_id) DO UPDATE SET name = excluded.name, database_id = excluded.database_id, state = excluded.state,
+         attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error, result = excluded.result`,
+      [job.queue, job.jobId, job.name, job.databaseId, job.state, job.attempts, job.startedAt, job.finishedAt, job.error, result],
+    );
+  }
+
+  async listJobs(query: { databaseId?: string; limit?: number }): Promise<JobHistoryRecord[]> {
+    const limit = checkLimit(query.limit);
+    const rows =
+      query.databaseId === undefined
+        ? await this.q<JobRow>('list jobs', 'SELECT * FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT $1', [limit])
+        : await this.q<JobRow>('list jobs', 'SELECT * FROM job_history WHERE database_id = $1 ORDER BY finished_at DESC, job_id DESC LIMIT $2', [query.databaseId, limit]);
+    return rows.map(jobFromRow);
+  }
+
+  async getJob(jobId: string): Promise<JobHistoryRecord | null> {
+    const rows = await this.q<JobRow>(`get job ${jobId}`, 'SELECT * FROM job_history WHERE job_id = $1 ORDER BY finished_at DESC, queue LIMIT 1', [jobId]);
+    return rows[0] ? jobFromRow(rows[0]) : null;
+  }
+}
+
+function pickSchedule(s: Omit<ScheduleRecord, 'updatedAt'>): Omit<ScheduleRecord, 'updatedAt'> {
+  return { databaseId: s.databaseId, scheduleId: s.scheduleId, job: s.job, cron: s.cron, timezone: s.timezone, paused: s.paused, origin: s.origin };
+}
+
+function jobFromRow(r: JobRow): JobHistoryRecord {
+  return {
+    jobId: r.job_id,
+    queue: r.queue,
+    name: r.name,
+    databaseId: r.database_id,
+    state: r.state,
+    attempts: r.attempts,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+  };
+}
+
+function scheduleFromRow(r: ScheduleRow): ScheduleRecord {
+  return {
+    databaseId: r.database_id,
+    scheduleId: r.schedule_id,
+    job: r.job,
+    cron: r.cron,
+    timezone: r.timezone,
+    paused: r.paused,
+    origin: r.origin,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Open the PostgreSQL catalog at `url` and apply pending migrations (unless `opts.migrate === false`). */
+export async function openPostgresCatalog(url: string, opts: OpenPostgresCatalogOptions = {}): Promise<PostgresCatalog> {
+  const c = new PostgresCatalog(url, opts);
+  if (opts.migrate !== false) {
+    try {
+      await c.migrate();
+    } catch (err) {
+      await c.close();
+      throw err;
+    }
+  }
+  return c;
+}

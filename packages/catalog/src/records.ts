@@ -1,0 +1,90 @@
+/**
+ * Rules every catalog implementation shares (SQLite, PostgreSQL): record checks, cursors,
+ * limits, timestamps. One place, so both stores accept and refuse exactly the same input.
+ */
+import type { Manifest } from '@mfb/backup';
+import type { NewLocation, ScheduleRecord } from './types.js';
+import { CatalogInvalidQueryError, CatalogInvalidRecordError } from './errors.js';
+
+const CURSOR_VERSION = 1;
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 500;
+
+export function toMs(value: string, field: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new CatalogInvalidQueryError(`${field}: not an ISO-8601 time: ${JSON.stringify(value).slice(0, 60)}`);
+  return ms;
+}
+
+export function isoOrNow(value: string | undefined, now: () => Date, field: string): string {
+  if (value === undefined) return now().toISOString();
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new CatalogInvalidRecordError(`${field}: not an ISO-8601 time`);
+  return new Date(ms).toISOString();
+}
+
+export function encodeCursor(createdMs: number, backupId: string): string {
+  return Buffer.from(JSON.stringify([CURSOR_VERSION, createdMs, backupId])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { t: number; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v[0] === CURSOR_VERSION && Number.isSafeInteger(v[1]) && typeof v[2] === 'string') {
+      return { t: v[1] as number, id: v[2] };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new CatalogInvalidQueryError('cursor: not a cursor returned by this catalog');
+}
+
+/** The fields the catalog itself relies on; full manifest validation is the engine's job. */
+export function checkManifest(m: Manifest): number {
+  if (typeof m !== 'object' || m === null) throw new CatalogInvalidRecordError('manifest: not an object');
+  if (typeof m.backupId !== 'string' || m.backupId === '') throw new CatalogInvalidRecordError('manifest.backupId: missing');
+  if (typeof m.databaseId !== 'string' || m.databaseId === '') throw new CatalogInvalidRecordError('manifest.databaseId: missing');
+  const ms = typeof m.createdAt === 'string' ? Date.parse(m.createdAt) : NaN;
+  if (Number.isNaN(ms)) throw new CatalogInvalidRecordError('manifest.createdAt: not an ISO-8601 time');
+  if (!m.artifact || !Number.isSafeInteger(m.artifact.sizeBytes) || m.artifact.sizeBytes < 0) {
+    throw new CatalogInvalidRecordError('manifest.artifact.sizeBytes: not a size');
+  }
+  return ms;
+}
+
+export function checkLocation(loc: NewLocation): void {
+  if (typeof loc.target !== 'string' || loc.target === '') throw new CatalogInvalidRecordError('location.target: missing');
+  if (typeof loc.artifactKey !== 'string' || loc.artifactKey === '') throw new CatalogInvalidRecordError('location.artifactKey: missing');
+  const c = loc.storageClass;
+  if (c !== undefined && c !== null && (typeof c !== 'string' || c === '')) throw new CatalogInvalidRecordError('location.storageClass: not a class name');
+}
+
+/** Parameters of `upsertLocation`; a null class (unknown) keeps a class recorded before. */
+export function locationRow(backupId: string, loc: NewLocation, storedAt: string, b: { database_id: string; created_ms: number }) {
+  return {
+    backupId,
+    target: loc.target,
+    artifactKey: loc.artifactKey,
+    storedAt,
+    databaseId: b.database_id,
+    createdMs: b.created_ms,
+    storageClass: loc.storageClass ?? null,
+  };
+}
+
+
+/** A page size 1..MAX_LIMIT (default DEFAULT_LIMIT). */
+export function checkLimit(limit: number | undefined): number {
+  const l = limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(l) || l < 1 || l > MAX_LIMIT) throw new CatalogInvalidQueryError(`limit: must be an integer 1-${MAX_LIMIT}, got ${String(l)}`);
+  return l;
+}
+
+/** The fields a schedule must have before either store saves it. */
+export function checkSchedule(sch: Omit<ScheduleRecord, 'updatedAt'>): void {
+  if (!sch.databaseId || !sch.scheduleId) throw new CatalogInvalidRecordError('schedule: databaseId and scheduleId are required');
+  if (!['backup', 'verify', 'prune'].includes(sch.job)) throw new CatalogInvalidRecordError(`schedule.job: must be backup, verify or prune`);
+  if (!['config', 'api'].includes(sch.origin)) throw new CatalogInvalidRecordError(`schedule.origin: must be config or api`);
+  if (typeof sch.cron !== 'string' || sch.cron.trim() === '') throw new CatalogInvalidRecordError('schedule.cron: missing');
+  if (typeof sch.timezone !== 'string' || sch.timezone === '') throw new CatalogInvalidRecordError('schedule.timezone: missing');
+}

@@ -1,0 +1,102 @@
+/**
+ * The job suite (jobs.test.ts) through Redis Sentinel (a primary, a replica, three sentinels on
+ * loopback), then a failover in the middle of a stream of jobs: no acknowledged job is lost and
+ * the per-database lock still serializes the jobs of each database.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Worker } from 'bullmq';
+import { DatabaseLocks, closeQueues, createQueues, createRedis, enqueue, parseRedisUrl } from '@mfb/jobs';
+import { startRedisSentinel } from '@mfb/testkit';
+
+const sentinel = await startRedisSentinel();
+afterAll(() => sentinel.dispose());
+process.env.MFB_TEST_REDIS_URL = sentinel.url;
+await import('./jobs.test.js');
+
+describe('Redis Sentinel', () => {
+  it('reads sentinel and cluster URLs, with the secret kept out of errors', () => {
+    expect(parseRedisUrl('redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2/mymaster/2')).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '10.0.0.2', port: 26379 },
+      ],
+      name: 'mymaster',
+      db: 2,
+      password: 's3cret',
+    });
+    expect(parseRedisUrl('redis+cluster://a:7000,b:7001')).toEqual({ kind: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }] });
+    expect(() => parseRedisUrl('redis+sentinel://:s3cret@10.0.0.1:26379')).toThrow(/name the primary/);
+    expect(() => parseRedisUrl('redis+sentinel://:s3cret@10.0.0.1:26379')).not.toThrow(/s3cret/);
+    expect(() => parseRedisUrl('redis+cluster://:s3cret@a:1/3')).toThrow(/no database number/);
+  });
+
+  it('a failover in the middle of a stream of jobs loses no job and keeps one job per database at a time', { timeout: 90_000 }, async () => {
+    const url = sentinel.url;
+    const prefix = `t-${randomUUID()}`;
+    const producerConn = createRedis({ url, tls: false }, 'worker');
+    const workerConn = createRedis({ url, tls: false }, 'worker');
+    const lockConn = createRedis({ url, tls: false }, 'worker');
+    for (const c of [producerConn, workerConn, lockConn]) c.on('error', () => undefined);
+    const queues = createQueues(producerConn, prefix, { attempts: { verify: 10 }, backoffMs: 100 });
+    const locks = new DatabaseLocks(lockConn, prefix, 5_000);
+    const runs: Array<{ db: string; start: number; end: number; id: string }> = [];
+    const worker = new Worker(
+      'verify',
+      async (job) => {
+        const db = String((job.data as { databaseId: string }).databaseId);
+        const lock = await locks.tryAcquire(db);
+        // Busy database: try again later (as the worker's runner does with a delay).
+        if (!lock) throw new Error(`database ${db} busy`);
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, 30));
+        runs.push({ db, start, end: Date.now(), id: String(job.id) });
+        await lock.release();
+      },
+      { connection: workerConn, prefix, concurrency: 4 },
+    );
+    worker.on('error', () => undefined);
+    const before = await sentinel.primaryPort();
+    const ids: string[] = [];
+    const enqueueSome = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        // An enqueue that fails during the switch is retried by the caller, as the API's client would.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            ids.push(String((await enqueue(queues, 'verify', { databaseId: `db${i % 3}` })).id));
+            break;
+          } catch (err) {
+            if (attempt > 50) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }
+    };
+    try {
+      await enqueueSome(30);
+      const [after] = await Promise.all([sentinel.failover(), enqueueSome(30)]);
+      expect(after).not.toBe(before);
+      await enqueueSome(15);
+      // Every acknowledged job completes on the new primary.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const states = await Promise.all(ids.map((id) => queues.verify.getJobState(id)));
+        if (states.every((s) => s === 'completed')) break;
+        if (Date.now() > deadline) throw new Error(`not completed: ${ids.filter((_, i) => states[i] !== 'completed').join(', ')} (${states.join(',')})`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(new Set(runs.map((r) => r.id))).toEqual(new Set(ids));
+      // No two runs of one database overlapped.
+      for (const db of ['db0', 'db1', 'db2']) {
+        const mine = runs.filter((r) => r.db === db).sort((a, b) => a.start - b.start);
+        for (let i = 1; i < mine.length; i++) expect(mine[i]!.start).toBeGreaterThanOrEqual(mine[i - 1]!.end);
+      }
+    } finally {
+      await worker.close();
+      await queues.verify.obliterate({ force: true }).catch(() => undefined);
+      await closeQueues(queues);
+      for (const c of [producerConn, workerConn, lockConn]) c.disconnect();
+    }
+  });
+});
