@@ -17,10 +17,14 @@ export function observeStages(metrics: Pick<Metrics, 'stageDuration'>, timings: 
   }
 }
 
-/** Sizes of a database's newest backup: artifact, snapshot and their ratio. */
-export function setBackupSizes(metrics: Pick<Metrics, 'backupSizeBytes' | 'snapshotSizeBytes' | 'compressionRatio'>, m: Pick<Manifest, 'databaseId' | 'artifact' | 'snapshot'>): void {
+/**
+ * Sizes of a database's newest backup: artifact, snapshot and the compression ratio (of what
+ * the artifact holds: the snapshot, or for an incremental backup its changed pages).
+ */
+export function setBackupSizes(metrics: Pick<Metrics, 'backupSizeBytes' | 'snapshotSizeBytes' | 'compressionRatio'>, m: Pick<Manifest, 'databaseId' | 'artifact' | 'snapshot' | 'kind' | 'delta'>): void {
   const database = m.databaseId;
   metrics.backupSizeBytes.set({ database }, m.artifact.sizeBytes);
   metrics.snapshotSizeBytes.set({ database }, m.snapshot.sizeBytes);
-  if (m.artifact.sizeBytes > 0) metrics.compressionRatio.set({ database }, m.snapshot.sizeBytes / m.artifact.sizeBytes);
+  const payload = m.kind === 'delta' && m.delta ? m.delta.sizeBytes : m.snapshot.sizeBytes;
+  if (m.artifact.sizeBytes > 0) metrics.compressionRatio.set({ database }, payload / m.artifact.sizeBytes);
 }
