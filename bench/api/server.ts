@@ -24,7 +24,7 @@ export function dbIds(n: number): string[] {
 }
 
 /** The benchmark's config, built like a user's (a file read by `loadConfig`) under the catalog's directory. */
-export async function benchConfig(dir: string, prefix: string, dbs: number, catalogPath = join(dir, 'catalog.db')): Promise<Config> {
+export async function benchConfig(dir: string, prefix: string, dbs: number, catalogPath = join(dir, 'catalog.db'), catalogUrl?: string): Promise<Config> {
   const { config } = await testConfig({
     dir,
     redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -32,6 +32,7 @@ export async function benchConfig(dir: string, prefix: string, dbs: number, cata
     settings: {
       dataDir: '.',
       catalogPath,
+      ...(catalogUrl ? { catalogUrl } : {}),
       databases: dbIds(dbs).map((id) => ({ id, path: `${id}.db` })),
       api: { keys: [{ id: 'bench', key: BENCH_KEY, scopes: ['admin'] }], rateLimitPerMinute: 1_000_000, bodyLimitBytes: 64 * 1024 },
     },
@@ -41,13 +42,13 @@ export async function benchConfig(dir: string, prefix: string, dbs: number, cata
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { prefix: { type: 'string' }, dbs: { type: 'string', default: '1000' }, catalog: { type: 'string' } },
+    options: { prefix: { type: 'string' }, dbs: { type: 'string', default: '1000' }, catalog: { type: 'string' }, 'catalog-url': { type: 'string' } },
     strict: true,
   });
   if (!values.prefix || !values.catalog) throw new Error('--prefix and --catalog are required');
   const dir = dirname(values.catalog);
   mkdirSync(join(dir, 'backups'), { recursive: true });
-  const config = await benchConfig(dir, values.prefix, Number(values.dbs), values.catalog);
+  const config = await benchConfig(dir, values.prefix, Number(values.dbs), values.catalog, values['catalog-url']);
   const catalog = await openMigratedCatalog(config);
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
   const queues = queuesFor(config, redis);

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { reclaimStaleScratch } from '@mfb/backup';
 import type { Catalog } from '@mfb/catalog';
 import { loadConfig, type Config, type DatabaseConfig } from '@mfb/config';
-import { createStorages, databaseFor, openMigratedCatalog, type Storages } from '@mfb/runtime';
+import { createStorages, databaseFor, openCheckedCatalog, type Storages } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
 import { bytes } from './format.js';
 import type { Output } from './output.js';
@@ -36,9 +36,12 @@ export class Context {
     return this.configP;
   }
 
-  /** The catalog, migrated (migrations run at start-up of every command that uses it). */
+  /**
+   * The catalog, migrated (migrations run at start-up of every command that uses it), after
+   * refusing a config that removed a key live backups still need (KEY_STILL_IN_USE).
+   */
   catalog(): Promise<Catalog> {
-    this.catalogP ??= this.config().then(openMigratedCatalog);
+    this.catalogP ??= this.config().then(openCheckedCatalog);
     return this.catalogP;
   }
 

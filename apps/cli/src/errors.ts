@@ -3,6 +3,7 @@ import { AppError } from '@mfb/errors';
 /** Shared with the API and the worker: one code per situation (docs/errors.md). */
 export { BackupNotFoundError, DatabaseNotFoundError, InvalidIdError, TargetNotFoundError } from '@mfb/errors';
 export { UnknownKeyIdError } from '@mfb/backup';
+export { KeyStillInUseError } from '@mfb/runtime';
 
 /** Added to BACKUP_UNKNOWN_KEY_ID in the CLI: where an operator gives a key. */
 export const NO_KEY_HINT = 'use --key-file or configure keys';
@@ -42,5 +43,12 @@ export class KeyFileError extends CliError {
 export class NoApiKeyError extends CliError {
   constructor(scope: string) {
     super('CLI_NO_API_KEY', `no API key with "${scope}" scope: pass --api-key-file or configure api.keys`, { permanent: true, status: 400 });
+  }
+}
+
+/** Another process (a worker's job, another CLI run) holds the per-database lock. */
+export class DatabaseLockedError extends CliError {
+  constructor(databaseId: string, holder: string, hint: string) {
+    super('CLI_DATABASE_LOCKED', `database ${databaseId} is locked by ${holder}: ${hint}`, { permanent: false, status: 409, details: { databaseId } });
   }
 }

@@ -174,6 +174,20 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     });
 
   program
+    .command('rekey')
+    .description('re-encrypt existing backups with another configured key (streamed, verified; old copies deleted only after the new ones verify)')
+    .argument('<database-id>', 'database id from the config')
+    .option('--backup <id>', 'this backup')
+    .option('--all', 'every live backup of the database (those already on the key are left alone)')
+    .option('--to-key <id>', 'key id from the config to re-encrypt with')
+    .option('--force', 'go on without the per-database lock when Redis cannot be reached (stop every worker first)')
+    .addOption(new Option('--test-only-pause-at <step>').hideHelp())
+    .action(async (id: string, o, cmd: Command) => {
+      const { runRekey, humanRekey } = await import('./commands/rekey.js');
+      emit(await runRekey(await context(cmd), id, o), humanRekey);
+    });
+
+  program
     .command('usage')
     .description('storage used per database and target: live backup copies and their bytes, from the catalog')
     .argument('[database-id]', 'only this database')

@@ -17,3 +17,17 @@ export class JobAbortedError extends AppError {
     super('WORKER_JOB_ABORTED', `job aborted: ${reason}`, { permanent: false, status: 503 });
   }
 }
+
+/**
+ * A restore drill failed on at least one target (each target's outcome is in the catalog and
+ * the metrics; the job's result lists them). Permanent: a person must look.
+ */
+export class RestoreDrillFailedError extends AppError {
+  constructor(databaseId: string, failures: readonly string[]) {
+    super('RESTORE_DRILL_FAILED', `restore drill of ${databaseId} failed on ${failures.join(', ')}`, {
+      permanent: true,
+      status: 500,
+      details: { databaseId, failures: [...failures] },
+    });
+  }
+}

@@ -20,6 +20,7 @@ import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
+import { loadDrillMetrics } from './handlers/verify.handler.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
 import { refreshStorageMetrics, seedBackupMetrics } from './storage-metrics.js';
@@ -150,6 +151,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   if (metricsEnabled) {
     await refreshStorageMetrics({ config, catalog, metrics, log });
     await seedBackupMetrics({ config, catalog, metrics, log });
+    await loadDrillMetrics(catalog, metrics);
   }
   await reconcile();
   const timer = setInterval(() => {

@@ -184,12 +184,16 @@ export async function finished(queues: Queues, job: Job | { id?: string; queueNa
   );
 }
 
-/** Wait until no queue has waiting, active or delayed jobs. */
+/**
+ * Wait until no queue has waiting, active or delayed jobs. The next run of a job scheduler
+ * (the restore drill every database has by default) waits as a delayed `repeat:` job: not work.
+ */
 export async function idle(queues: Queues): Promise<void> {
   await waitUntil(async () => {
     for (const n of JOB_NAMES) {
       const c = await queues[n].getJobCounts('waiting', 'active', 'delayed');
-      if ((c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) > 0) return false;
+      if ((c.waiting ?? 0) + (c.active ?? 0) > 0) return false;
+      if ((c.delayed ?? 0) > 0 && (await queues[n].getDelayed()).some((j) => !String(j.id).startsWith('repeat:'))) return false;
     }
     return true;
   }, 60_000, 'queues idle');

@@ -172,11 +172,15 @@ beforeAll(async () => {
   await waitUntil(async () => (await fetch(`${promUrl}/-/ready`).catch(() => null))?.ok, 30_000, `Prometheus ready: ${promOut.slice(-500)}`);
 
   // Traffic: a lock wait, backups that succeed (uploads to nas succeed, to broken fail), a
-  // verify that succeeds and one that fails, backups of a database whose file is missing.
+  // restore drill, a verify that succeeds and one that fails, backups of a database whose file
+  // is missing.
   const redis = createRedis(config.redis, 'producer');
   cleanups.push(async () => redis.disconnect());
   await redis.set(`${config.redis.prefix}:mfb:lock:db:good`, 'someone-else', 'PX', 1500);
   for (let i = 0; i < 3; i++) expect(await runJob('/v1/databases/good/backups')).toBe('completed');
+  // A restore drill of every copy: local and nas verify (mfb_last_verified_restore_timestamp_seconds),
+  // broken has no copy, so the drill job fails (RESTORE_DRILL_FAILED).
+  expect(await runJob('/v1/databases/good/verifies', { drill: true })).toBe('failed');
   expect(await runJob('/v1/databases/good/verifies')).toBe('completed');
   for (let i = 0; i < 3; i++) expect(await runJob('/v1/databases/missing/backups')).toBe('failed');
   expect(await runJob('/v1/databases/missing/verifies')).toBe('failed');

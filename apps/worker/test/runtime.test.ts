@@ -90,7 +90,6 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
     expect(text).toMatch(/mfb_last_backup_success_timestamp_seconds\{database="a",target="local"\} \d/);
     expect(text).toMatch(/mfb_last_backup_success_timestamp_seconds\{database="a",target="nas"\} \d/);
     expect(text).toMatch(/mfb_last_backup_attempt_timestamp_seconds\{database="a",target="nas"\} \d/);
-    expect(text).toMatch(/mfb_last_verified_restore_timestamp_seconds\{database="a",target="local"\} \d/);
     expect(text).toMatch(/mfb_consecutive_failures\{queue="upload",database="a",target="nas"\} 0\n/);
     for (const stage of ['snapshot', 'compress_encrypt', 'store', 'upload', 'download', 'restore_check']) {
       expect(text).toMatch(new RegExp(`mfb_stage_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));

@@ -41,13 +41,13 @@ describe('schedules in the worker', () => {
       await catalog.close();
     });
     const q = runtime.queues;
-    expect((await catalog.listSchedules('a')).map((s) => `${s.scheduleId}:${s.origin}`).sort()).toEqual(['from-api:api', 'nightly:config', 'off:config', 'weekly-verify:config']);
+    expect((await catalog.listSchedules('a')).map((s) => `${s.scheduleId}:${s.origin}`).sort()).toEqual(['from-api:api', 'nightly:config', 'off:config', 'restore-drill:config', 'weekly-verify:config']);
     const ids = async (): Promise<string[]> => {
       const out: string[] = [];
       for (const n of JOB_NAMES) for (const s of await q[n].getJobSchedulers(0, -1)) out.push(`${n}/${s.key}`);
       return out.sort();
     };
-    expect(await ids()).toEqual(['backup/mfb.a.nightly', 'prune/mfb.a.from-api', 'verify/mfb.a.weekly-verify']);
+    expect(await ids()).toEqual(['backup/mfb.a.nightly', 'prune/mfb.a.from-api', 'verify/mfb.a.restore-drill', 'verify/mfb.a.weekly-verify']);
     expect((await q.backup.getJobScheduler('mfb.a.nightly'))?.tz).toBe('Europe/Berlin');
 
     // A flushed Redis gets its schedules back without a person (periodic reconcile).
@@ -55,8 +55,8 @@ describe('schedules in the worker', () => {
     const r = new Redis(own.url);
     await r.flushall();
     r.disconnect();
-    await waitUntil(async () => (await ids()).length === 3, 15_000, 'schedules restored');
-    expect(await ids()).toEqual(['backup/mfb.a.nightly', 'prune/mfb.a.from-api', 'verify/mfb.a.weekly-verify']);
+    await waitUntil(async () => (await ids()).length === 4, 15_000, 'schedules restored');
+    expect(await ids()).toEqual(['backup/mfb.a.nightly', 'prune/mfb.a.from-api', 'verify/mfb.a.restore-drill', 'verify/mfb.a.weekly-verify']);
 
     // A change in the catalog (as the API makes) is applied by reconcile().
     await catalog.deleteSchedule('a', 'from-api');

@@ -17,6 +17,8 @@ import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
 import type { BackupOptions, BackupResult, KeyRing, Manifest, Progress } from './types.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
 
+const MAX_MANIFEST_TABLES = 1000;
+
 /**
  * Back up a live SQLite database: consistent snapshot -> parallel block compression ->
  * optional AES-256-GCM chunked encryption -> SHA-256 -> `storage.put(artifactKey)`, then the
@@ -209,6 +211,8 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         sha256: snapshotSha256,
         method: snap.method,
         sqlite: { pageSize: snap.pageSize, pageCount: snap.pageCount, userVersion: snap.userVersion, journalMode: snap.journalMode },
+        // A manifest must stay small (it is read whole): very wide schemas record no counts.
+        ...(Object.keys(snap.tables).length <= MAX_MANIFEST_TABLES ? { tables: snap.tables } : {}),
       },
       compression: { algorithm, level },
       encryption: encryptor && opts.encryption ? { algorithm: ENCRYPTION_ALGORITHM, keyId: opts.encryption.keyId, chunkSize: encryptor.chunkSize } : null,

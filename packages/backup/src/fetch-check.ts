@@ -67,6 +67,23 @@ async function newScratchFile(path: string): Promise<WriteStream> {
   return out;
 }
 
+/**
+ * Compare the rows per table the manifest recorded at backup time with the restored
+ * database's; a description of the first differences, or null when equal (or when the
+ * manifest predates row counts).
+ */
+export function rowCountProblems(expected: Record<string, number> | undefined, actual: Record<string, number>): string | null {
+  if (expected === undefined) return null;
+  const diffs: string[] = [];
+  for (const name of new Set([...Object.keys(expected), ...Object.keys(actual)])) {
+    const e = Object.hasOwn(expected, name) ? expected[name] : undefined;
+    const a = Object.hasOwn(actual, name) ? actual[name] : undefined;
+    if (e !== a) diffs.push(`${JSON.stringify(name)}: manifest ${e ?? 'none'}, restored ${a ?? 'none'}`);
+  }
+  if (diffs.length === 0) return null;
+  return diffs.slice(0, 5).join('; ') + (diffs.length > 5 ? `; and ${diffs.length - 5} more` : '');
+}
+
 export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapshot> {
   const { storage, artifactKey, signal } = opts;
   const progress = (stage: Progress['stage'], bytesDone: number, bytesTotal: number): void => opts.onProgress?.({ stage, bytesDone, bytesTotal });
@@ -105,6 +122,8 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
       if (err instanceof SqliteTaskError) throw new IntegrityCheckError(err.failure.message, { cause: err });
       throw err;
     }
+    const rowCounts = rowCountProblems(manifest.snapshot.tables, tables);
+    if (rowCounts) throw new ManifestMismatchError(artifactKey, `row counts differ from the manifest: ${rowCounts}`);
     progress('verify', manifest.snapshot.sizeBytes, manifest.snapshot.sizeBytes);
     const timings = { download: Number(fetching.ns) / 1e9, restoreCheck: Number(process.hrtime.bigint() - started - fetching.ns) / 1e9 };
     return { manifest, path: plainPath, tables, cleanup, timings };

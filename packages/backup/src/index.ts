@@ -1,6 +1,7 @@
 export type * from './types.js';
 export { createBackup } from './backup.js';
 export { verifyBackup } from './verify.js';
+export { rekeyBackup, rekeyedBackupId, type RekeyCopy, type RekeyedCopy, type RekeyOptions, type RekeyResult, type RekeyStep } from './rekey.js';
 export { restoreBackup } from './restore.js';
 export { readManifest, manifestProblems } from './manifest.js';
 export { inspectArtifact, type ArtifactInspection } from './inspect.js';

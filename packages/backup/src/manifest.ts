@@ -44,6 +44,8 @@ export function manifestProblems(value: unknown): string[] {
     typeof s.sqlite.journalMode !== 'string'
   )
     p.push('snapshot');
+  else if (s.tables !== undefined && (!isObj(s.tables) || !Object.values(s.tables).every(isCount))) p.push('snapshot.tables');
+  if (m.rekeyedFrom !== undefined && (typeof m.rekeyedFrom !== 'string' || !BACKUP_ID_RE.test(m.rekeyedFrom))) p.push('rekeyedFrom');
   const c = m.compression;
   if (!isObj(c) || !['gzip', 'zstd', 'none'].includes(c.algorithm as string) || !(c.level === null || isCount(c.level))) p.push('compression');
   const e = m.encryption;

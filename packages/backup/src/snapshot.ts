@@ -22,6 +22,8 @@ export interface SnapshotInfo {
   userVersion: number;
   /** Journal mode of the source database (`wal`, `delete`, ...). */
   journalMode: string;
+  /** Rows per table of the snapshot (`sqlite_*` tables excluded). */
+  tables: Record<string, number>;
 }
 
 export interface SnapshotOptions {

@@ -116,6 +116,7 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
         pageCount: Number(snap.pragma('page_count', { simple: true })),
         userVersion: Number(snap.pragma('user_version', { simple: true })),
         journalMode,
+        tables: tables(snap),
       };
     } finally {
       snap.close();

@@ -19,10 +19,21 @@ export interface Manifest {
     sha256: string;
     method: 'vacuum-into' | 'backup-api';
     sqlite: { pageSize: number; pageCount: number; userVersion: number; journalMode: string };
+    /**
+     * Rows per table of the snapshot (`sqlite_*` tables excluded), counted at backup time;
+     * a verify or restore drill compares them with the restored database. Absent in
+     * manifests written before it existed (then nothing is compared).
+     */
+    tables?: Record<string, number>;
   };
   compression: { algorithm: CompressionAlgorithm; level: number | null };
   encryption: { algorithm: 'aes-256-gcm-chunked-v1'; keyId: string; chunkSize: number } | null;
   tool: { name: 'myfinance-backup'; version: string };
+  /**
+   * Set by `rekeyBackup`: the backup this one re-encrypts (same snapshot, same `createdAt`,
+   * another key). Absent otherwise.
+   */
+  rekeyedFrom?: string;
   /** formatVersion 2: `full` (artifact = the snapshot) or `delta` (artifact = changed pages against `parentId`). */
   kind?: 'full' | 'delta';
   /** formatVersion 2: the backup this delta applies to (null for a full). */

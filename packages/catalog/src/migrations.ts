@@ -121,6 +121,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE backup_locations ADD COLUMN storage_class TEXT;
     `,
   },
+  {
+    version: 9,
+    name: 'restore drills per database and target; key ids of the config',
+    sql: `
+      -- The last restore drill of each (database, target) and the last one that succeeded.
+      CREATE TABLE restore_drills (
+        database_id       TEXT NOT NULL,
+        target            TEXT NOT NULL,
+        last_run_at       TEXT NOT NULL,
+        last_outcome      TEXT NOT NULL CHECK (last_outcome IN ('ok', 'failed')),
+        last_backup_id    TEXT,
+        last_error_code   TEXT,
+        last_error        TEXT,
+        last_ok_at        TEXT,
+        last_ok_backup_id TEXT,
+        PRIMARY KEY (database_id, target)
+      ) WITHOUT ROWID;
+      -- Key ids the config had at the last start that passed the key check: a key that
+      -- disappears from the config while live backups need it is refused (KEY_STILL_IN_USE).
+      CREATE TABLE config_keys (
+        key_id  TEXT PRIMARY KEY,
+        seen_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Highest schema version this program knows. */

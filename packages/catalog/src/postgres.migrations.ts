@@ -71,6 +71,28 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX job_history_job ON job_history (job_id, finished_at DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'restore drills per database and target; key ids of the config (SQLite catalog schema 9)',
+    sql: `
+      CREATE TABLE restore_drills (
+        database_id       TEXT COLLATE "C" NOT NULL,
+        target            TEXT COLLATE "C" NOT NULL,
+        last_run_at       TEXT NOT NULL,
+        last_outcome      TEXT NOT NULL CHECK (last_outcome IN ('ok', 'failed')),
+        last_backup_id    TEXT,
+        last_error_code   TEXT,
+        last_error        TEXT,
+        last_ok_at        TEXT,
+        last_ok_backup_id TEXT,
+        PRIMARY KEY (database_id, target)
+      );
+      CREATE TABLE config_keys (
+        key_id  TEXT COLLATE "C" PRIMARY KEY,
+        seen_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Highest PostgreSQL schema version this program knows. */

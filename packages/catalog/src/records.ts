@@ -3,7 +3,7 @@
  * limits, timestamps. One place, so both stores accept and refuse exactly the same input.
  */
 import type { Manifest } from '@mfb/backup';
-import type { NewLocation, ScheduleRecord } from './types.js';
+import type { DrillRecord, NewLocation, ScheduleRecord } from './types.js';
 import { CatalogInvalidQueryError, CatalogInvalidRecordError } from './errors.js';
 
 const CURSOR_VERSION = 1;
@@ -87,4 +87,31 @@ export function checkSchedule(sch: Omit<ScheduleRecord, 'updatedAt'>): void {
   if (!['config', 'api'].includes(sch.origin)) throw new CatalogInvalidRecordError(`schedule.origin: must be config or api`);
   if (typeof sch.cron !== 'string' || sch.cron.trim() === '') throw new CatalogInvalidRecordError('schedule.cron: missing');
   if (typeof sch.timezone !== 'string' || sch.timezone === '') throw new CatalogInvalidRecordError('schedule.timezone: missing');
+}
+
+/** A `restore_drills` row (both catalogs). */
+export interface DrillRow {
+  database_id: string;
+  target: string;
+  last_run_at: string;
+  last_outcome: 'ok' | 'failed';
+  last_backup_id: string | null;
+  last_error_code: string | null;
+  last_error: string | null;
+  last_ok_at: string | null;
+  last_ok_backup_id: string | null;
+}
+
+export function drillFromRow(r: DrillRow): DrillRecord {
+  return {
+    databaseId: r.database_id,
+    target: r.target,
+    lastRunAt: r.last_run_at,
+    lastOutcome: r.last_outcome,
+    lastBackupId: r.last_backup_id,
+    lastErrorCode: r.last_error_code,
+    lastError: r.last_error,
+    lastVerifiedAt: r.last_ok_at,
+    lastVerifiedBackupId: r.last_ok_backup_id,
+  };
 }

@@ -3,6 +3,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Manifest } from '@mfb/backup';
 import type {
+  DrillOutcome,
+  DrillRecord,
+  KeyUsage,
   BackupLocation,
   BackupQuery,
   BackupRecord,
@@ -14,7 +17,7 @@ import type {
   NewLocation,
 } from './types.js';
 import { CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogNotFoundError, CatalogSchemaTooNewError, mapDbError } from './errors.js';
-import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, encodeCursor, isoOrNow, locationRow, toMs } from './records.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow } from './records.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export interface OpenCatalogOptions {
@@ -174,6 +177,29 @@ export class SqliteCatalog implements Catalog {
       ),
       listJobs: db.prepare<[number], JobRow>('SELECT * FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT ?'),
       getJob: db.prepare<[string], JobRow>('SELECT * FROM job_history WHERE job_id = ? ORDER BY finished_at DESC, queue LIMIT 1'),
+      upsertDrill: db.prepare(
+        `INSERT INTO restore_drills (database_id, target, last_run_at, last_outcome, last_backup_id, last_error_code, last_error, last_ok_at, last_ok_backup_id)
+         VALUES (@databaseId, @target, @at, @outcome, @backupId, @errorCode, @error,
+                 CASE WHEN @outcome = 'ok' THEN @at END, CASE WHEN @outcome = 'ok' THEN @backupId END)
+         ON CONFLICT (database_id, target) DO UPDATE SET last_run_at = excluded.last_run_at, last_outcome = excluded.last_outcome,
+           last_backup_id = excluded.last_backup_id, last_error_code = excluded.last_error_code, last_error = excluded.last_error,
+           last_ok_at = COALESCE(excluded.last_ok_at, restore_drills.last_ok_at),
+           last_ok_backup_id = CASE WHEN excluded.last_ok_at IS NULL THEN restore_drills.last_ok_backup_id ELSE excluded.last_ok_backup_id END`,
+      ),
+      getDrill: db.prepare<[string, string], DrillRow>('SELECT * FROM restore_drills WHERE database_id = ? AND target = ?'),
+      listDrills: db.prepare<[], DrillRow>('SELECT * FROM restore_drills ORDER BY database_id, target'),
+      listDrillsOf: db.prepare<[string], DrillRow>('SELECT * FROM restore_drills WHERE database_id = ? ORDER BY target'),
+      keyUsage: db.prepare<[], { key_id: string; n: number }>(
+        `SELECT json_extract(manifest, '$.encryption.keyId') AS key_id, count(*) AS n FROM backups
+         WHERE live_count > 0 AND key_id IS NOT NULL GROUP BY key_id ORDER BY key_id`,
+      ),
+      keyExamples: db.prepare<[string], { database_id: string; backup_id: string }>(
+        `SELECT database_id, backup_id FROM backups WHERE live_count > 0 AND json_extract(manifest, '$.encryption.keyId') = ?
+         ORDER BY created_ms DESC, backup_id DESC LIMIT 20`,
+      ),
+      configKeyIds: db.prepare<[], { key_id: string }>('SELECT key_id FROM config_keys ORDER BY key_id'),
+      clearConfigKeys: db.prepare('DELETE FROM config_keys'),
+      addConfigKey: db.prepare('INSERT INTO config_keys (key_id, seen_at) VALUES (?, ?)'),
       listJobsOf: db.prepare<[string, number], JobRow>(
         'SELECT * FROM job_history WHERE database_id = ? ORDER BY finished_at DESC, job_id DESC LIMIT ?',
       ),
@@ -492,6 +518,57 @@ export class SqliteCatalog implements Catalog {
     const limit = checkLimit(query.limit);
     return this.guard('list jobs', () =>
       (query.databaseId === undefined ? this.s.listJobs.all(limit) : this.s.listJobsOf.all(query.databaseId, limit)).map(jobFromRow),
+    );
+  }
+
+  async recordDrill(d: DrillOutcome): Promise<DrillRecord> {
+    if (!d.databaseId || !d.target) throw new CatalogInvalidRecordError('drill: databaseId and target are required');
+    if (d.outcome !== 'ok' && d.outcome !== 'failed') throw new CatalogInvalidRecordError('drill.outcome: must be ok or failed');
+    const at = isoOrNow(d.at, this.now, 'drill.at');
+    return this.guard(`record restore drill ${d.databaseId}:${d.target}`, () => {
+      this.s.upsertDrill.run({
+        databaseId: d.databaseId,
+        target: d.target,
+        at,
+        outcome: d.outcome,
+        backupId: d.backupId,
+        errorCode: d.outcome === 'ok' ? null : (d.errorCode ?? null),
+        error: d.outcome === 'ok' ? null : (d.error ?? null),
+      });
+      return drillFromRow(this.s.getDrill.get(d.databaseId, d.target)!);
+    });
+  }
+
+  async listDrills(databaseId?: string): Promise<DrillRecord[]> {
+    return this.guard('list restore drills', () =>
+      (databaseId === undefined ? this.s.listDrills.all() : this.s.listDrillsOf.all(databaseId)).map(drillFromRow),
+    );
+  }
+
+  async keyUsage(): Promise<KeyUsage[]> {
+    return this.guard('key usage', () =>
+      this.s.keyUsage.all().map((r) => ({
+        keyId: r.key_id,
+        backups: r.n,
+        examples: this.s.keyExamples.all(r.key_id).map((e) => ({ databaseId: e.database_id, backupId: e.backup_id })),
+      })),
+    );
+  }
+
+  async configKeyIds(): Promise<string[]> {
+    return this.guard('read config key ids', () => this.s.configKeyIds.all().map((r) => r.key_id));
+  }
+
+  async setConfigKeyIds(keyIds: readonly string[]): Promise<void> {
+    const at = this.now().toISOString();
+    const s = this.s;
+    this.guard('save config key ids', () =>
+      this.db
+        .transaction(() => {
+          s.clearConfigKeys.run();
+          for (const id of new Set(keyIds)) s.addConfigKey.run(id, at);
+        })
+        .immediate(),
     );
   }
 

@@ -92,6 +92,43 @@ export interface JobHistoryRecord {
   result: unknown;
 }
 
+/** Outcome of one restore drill of one database on one target (`recordDrill`). */
+export interface DrillOutcome {
+  databaseId: string;
+  /** `local` = primary storage. */
+  target: string;
+  /** When the drill finished (ISO-8601). */
+  at: string;
+  outcome: 'ok' | 'failed';
+  /** The backup drilled; null when the target had none to drill. */
+  backupId: string | null;
+  /** Failed drills: the error code and message (no secrets). */
+  errorCode?: string | null;
+  error?: string | null;
+}
+
+/** "Last verified restore" of one database on one target. */
+export interface DrillRecord {
+  databaseId: string;
+  target: string;
+  lastRunAt: string;
+  lastOutcome: 'ok' | 'failed';
+  lastBackupId: string | null;
+  lastErrorCode: string | null;
+  lastError: string | null;
+  /** The last drill that succeeded: the last verified restore. Null: never verified. */
+  lastVerifiedAt: string | null;
+  lastVerifiedBackupId: string | null;
+}
+
+/** Live backups encrypted with one key id (`keyUsage`). */
+export interface KeyUsage {
+  keyId: string;
+  backups: number;
+  /** Up to 20 of them, newest first. */
+  examples: Array<{ databaseId: string; backupId: string }>;
+}
+
 /**
  * The catalog. Async on purpose: the embedded default is SQLite, a PostgreSQL
  * implementation can serve multi-host deployments without touching callers.
@@ -125,4 +162,15 @@ export interface Catalog {
   listJobs(query: { databaseId?: string; limit?: number }): Promise<JobHistoryRecord[]>;
   /** The finished job `jobId` (of any queue; the newest if two queues used the id), or `null`. */
   getJob(jobId: string): Promise<JobHistoryRecord | null>;
+
+  /** Record the outcome of a restore drill (keeps the last success when this one failed). */
+  recordDrill(d: DrillOutcome): Promise<DrillRecord>;
+  /** Last drills, per database and target (sorted by database then target). */
+  listDrills(databaseId?: string): Promise<DrillRecord[]>;
+  /** Key ids that protect live (not deleted) backups, with how many each. Unencrypted backups are not listed. */
+  keyUsage(): Promise<KeyUsage[]>;
+  /** Key ids the config had at the last start that passed the key check (`setConfigKeyIds`). */
+  configKeyIds(): Promise<string[]>;
+  /** Replace the remembered key ids of the config. */
+  setConfigKeyIds(keyIds: readonly string[]): Promise<void>;
 }

@@ -214,6 +214,9 @@ export const VerifyBody = Type.Object(
   {
     backupId: Type.Optional(BackupIdSchema),
     from: Type.Optional(TargetNameSchema),
+    drill: Type.Optional(
+      Type.Boolean({ description: 'Run a restore drill now: the newest backup of every target, outcome recorded per target (`backupId` and `from` not allowed)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -240,11 +243,26 @@ export const DatabaseHealthSchema = Type.Object({
 });
 export type DatabaseHealth = Static<typeof DatabaseHealthSchema>;
 
+/** The last restore drill of a database on one target (docs/operations.md "Restore drills"). */
+export const RestoreDrillSchema = Type.Object({
+  target: Type.String({ description: '`local` = primary storage' }),
+  lastRunAt: Type.String(),
+  lastOutcome: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
+  lastBackupId: Type.Union([Type.String(), Type.Null()]),
+  lastErrorCode: Type.Union([Type.String(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  lastVerifiedAt: Type.Union([Type.String(), Type.Null()], { description: 'Last verified restore: the last drill that succeeded' }),
+  lastVerifiedBackupId: Type.Union([Type.String(), Type.Null()]),
+});
+export type RestoreDrill = Static<typeof RestoreDrillSchema>;
+
 export const DatabaseDetailSchema = Type.Intersect([
   DatabaseSummarySchema,
   Type.Object({
     lastBackup: Type.Union([BackupSummarySchema, Type.Null()]),
     health: DatabaseHealthSchema,
+    /** One entry per target (`local` first) that had a drill. */
+    restoreDrills: Type.Array(RestoreDrillSchema),
   }),
 ]);
 export type DatabaseDetail = Static<typeof DatabaseDetailSchema>;

@@ -21,4 +21,9 @@ export const DEFAULTS = Object.freeze({
   idleTimeoutMs: 300_000,
   logLevel: 'info',
   demoDatabaseId: 'demo',
+  /** `databases[].restoreDrill`: weekly, Sunday 04:30 UTC. */
+  restoreDrill: Object.freeze({ enabled: true, cron: '30 4 * * 0', timezone: 'UTC' }),
 });
+
+/** Schedule id of the restore drill (`databases[].restoreDrill`); reserved in `schedules`. */
+export const RESTORE_DRILL_SCHEDULE_ID = 'restore-drill';

@@ -1,6 +1,6 @@
 export type * from './types.js';
 export { ConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './errors.js';
-export { loadConfig, redactConfig, DEFAULTS, DEFAULT_CONFIG_FILE } from './load.js';
+export { loadConfig, redactConfig, DEFAULTS, DEFAULT_CONFIG_FILE, RESTORE_DRILL_SCHEDULE_ID } from './load.js';
 export type { LoadConfigOptions } from './load.js';
 export { keyFileModeProblem, readKeyFile, type KeyFileResult } from './keyfile.js';
 export { renderConfigTemplate, generateKeyFile, keyFingerprint } from './template.js';

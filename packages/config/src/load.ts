@@ -16,6 +16,7 @@ import { RedisSchema } from './schema/redis.js';
 import { WorkerSchema } from './schema/worker.js';
 import type {
   ApiKeyConfig,
+  RestoreDrillConfig,
   CompressionConfig,
   Config,
   DatabaseConfig,
@@ -41,6 +42,9 @@ export interface LoadConfigOptions {
 /** File name looked up in the working directory when no config file is named. */
 export const DEFAULT_CONFIG_FILE = 'mfb.config.yaml';
 
+/** Schedule id of the restore drill (`restoreDrill`); reserved in `schedules`. */
+export { RESTORE_DRILL_SCHEDULE_ID } from './defaults.js';
+
 /** The config file after the schema check: invalid parts left out (see schema/check.ts). */
 interface FileShape {
   dataDir?: string;
@@ -59,6 +63,7 @@ interface FileShape {
         targets?: Array<string | undefined>;
         retention?: RetentionConfig;
         schedules?: Array<ScheduleConfig | undefined>;
+        restoreDrill?: RestoreDrillConfig;
         incremental?: IncrementalConfig;
       }
     | undefined
@@ -300,6 +305,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       targets: tnames,
       retention: d.retention ?? localRetention,
       schedules: (d.schedules ?? []).filter((s): s is ScheduleConfig => s !== undefined),
+      restoreDrill: d.restoreDrill ?? { ...DEFAULTS.restoreDrill },
       ...(d.incremental !== undefined ? { incremental: d.incremental } : {}),
     });
   });
@@ -312,6 +318,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       targets: [],
       retention: localRetention,
       schedules: [],
+      restoreDrill: { ...DEFAULTS.restoreDrill },
       demo: true,
     });
   }

@@ -32,6 +32,14 @@ export interface ScheduleConfig {
   paused: boolean;
 }
 
+export interface RestoreDrillConfig {
+  enabled: boolean;
+  /** Cron pattern (5 or 6 fields). */
+  cron: string;
+  /** IANA time zone. */
+  timezone: string;
+}
+
 export interface IncrementalConfig {
   enabled?: boolean;
   /** A full after this many deltas (1-1000). */
@@ -54,6 +62,12 @@ export interface DatabaseConfig {
   targets: string[];
   retention: RetentionConfig;
   schedules: ScheduleConfig[];
+  /**
+   * Restore drill (docs/operations.md "Restore drills"): a scheduled verify job (schedule id
+   * `restore-drill`) that restores the newest backup of every target to scratch and checks it.
+   * Default weekly (`30 4 * * 0`, UTC); `restoreDrill: false` turns it off.
+   */
+  restoreDrill: RestoreDrillConfig;
   /**
    * Page-level incremental backups (issue 12; engine defaults when absent: enabled, a full
    * every 7 deltas or when the deltas store more than 0.5 of the full, databases >= 64 MiB).

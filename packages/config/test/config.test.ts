@@ -58,6 +58,7 @@ describe('defaults', () => {
         targets: [],
         retention: { keepLast: 7 },
         schedules: [],
+        restoreDrill: { enabled: true, cron: '30 4 * * 0', timezone: 'UTC' },
         demo: true,
       },
     ]);
@@ -137,7 +138,7 @@ describe('defaults', () => {
       tmpDir: path.join(dir, 'data', 'tmp'),
       storageUrl: `file://${path.join(dir, 'data', 'backups')}`,
       localRetention: { keepLast: 3 },
-      databases: [{ id: 'db1', path: '/x/db1.db', compression: { algorithm: 'zstd', level: 3 }, targets: ['nas'], retention: { keepLast: 3 }, schedules: [] }],
+      databases: [{ id: 'db1', path: '/x/db1.db', compression: { algorithm: 'zstd', level: 3 }, targets: ['nas'], retention: { keepLast: 3 }, schedules: [], restoreDrill: { enabled: true, cron: '0 5 * * 1', timezone: 'Europe/Berlin' } }],
       targets: [{ name: 'nas', url: `file://${dir}/nas`, retention: { keepLast: 2 } }],
       redis: { url: 'redis://127.0.0.1:6379', prefix: 't-1', tls: false },
       worker: {
@@ -261,6 +262,9 @@ describe('validation errors name the field and what is wrong', () => {
       'databases:\n  - id: a\n    path: /a.db\n    schedules:\n      - { id: n, cron: "0 3 * * *" }\n      - { id: n, cron: "0 4 * * *" }\n',
       'databases[0].schedules[1].id: duplicate schedule id "n" for this database',
     ],
+    ['restore drill cron', 'databases:\n  - id: a\n    path: /a.db\n    restoreDrill: { cron: "0 3 * *" }\n', 'databases[0].restoreDrill.cron: cron must have 5 fields'],
+    ['restore drill key', 'databases:\n  - id: a\n    path: /a.db\n    restoreDrill: { every: week }\n', 'databases[0].restoreDrill'],
+    ['reserved schedule id', 'databases:\n  - id: a\n    path: /a.db\n    schedules:\n      - { id: restore-drill, cron: "0 3 * * *", job: verify }\n', 'databases[0].schedules[0].id: "restore-drill" is reserved for the restore drill'],
     ['schedule job', 'databases:\n  - id: a\n    path: /a.db\n    schedules:\n      - { id: n, cron: "0 3 * * *", job: upload }\n', 'databases[0].schedules[0].job: must be one of backup, verify, prune, got "upload"'],
     ['key of the wrong length', 'keys:\n  - id: k\n    base64: "c2hvcnQ="\n', 'keys[0].base64: must decode to 32 bytes (AES-256), got 5'],
     ['key not base64', 'keys:\n  - id: k\n    base64: "!!!notbase64!!!"\n', 'keys[0].base64: is not valid base64'],
@@ -285,6 +289,23 @@ describe('validation errors name the field and what is wrong', () => {
       expect(err.problems.some((p) => p.includes(expected))).toBe(true);
     });
   }
+
+  it('restoreDrill: weekly by default, its own cron and time zone, or false for off', () => {
+    const load = (text: string) => {
+      writeFileSync(path.join(dir, 'drill.yaml'), text);
+      return loadConfig({ file: path.join(dir, 'drill.yaml'), env: {}, cwd: dir }).databases.map((d) => d.restoreDrill);
+    };
+    expect(
+      load(
+        'databases:\n  - { id: a, path: /a.db }\n  - { id: b, path: /b.db, restoreDrill: false }\n  - { id: c, path: /c.db, restoreDrill: { cron: "0 2 1 * *", timezone: Europe/Berlin } }\n  - { id: d, path: /d.db, restoreDrill: { enabled: false } }\n',
+      ),
+    ).toEqual([
+      { enabled: true, cron: '30 4 * * 0', timezone: 'UTC' },
+      { enabled: false, cron: '30 4 * * 0', timezone: 'UTC' },
+      { enabled: true, cron: '0 2 1 * *', timezone: 'Europe/Berlin' },
+      { enabled: false, cron: '30 4 * * 0', timezone: 'UTC' },
+    ]);
+  });
 
   it('environment variables are named in their errors', () => {
     expect(problemOf(undefined, { MFB_API_PORT: 'eighty' }).message).toContain('env MFB_API_PORT: must be an integer, got a string "eighty"');

@@ -58,6 +58,12 @@ export const VerifyPayload = Type.Object(
     /** Absent = the newest backup of the database. */
     backupId: Type.Optional(BackupId),
     from: Type.Optional(TargetName),
+    /**
+     * Restore drill: verify the newest backup of EVERY target of the database (`local` and each
+     * configured target) and record the outcome per target (catalog, metrics). Scheduled
+     * verifies are drills; `backupId` and `from` are then not allowed.
+     */
+    drill: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

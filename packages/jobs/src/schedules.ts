@@ -36,7 +36,7 @@ export function schedulerId(s: Pick<DesiredSchedule, 'databaseId' | 'scheduleId'
 }
 
 /**
- * Payload a schedule's jobs carry. A scheduled prune prunes the primary (`local`) storage,
+ * Payload a schedule's jobs carry. A scheduled verify is a restore drill (every target). A scheduled prune prunes the primary (`local`) storage,
  * then chains one prune per target of the database (`everyTarget`).
  */
 export function scheduledPayload(s: DesiredSchedule): Payloads[ScheduledJobName] {
@@ -44,7 +44,7 @@ export function scheduledPayload(s: DesiredSchedule): Payloads[ScheduledJobName]
     case 'backup':
       return validatePayload('backup', { databaseId: s.databaseId, trigger: 'schedule', scheduleId: s.scheduleId });
     case 'verify':
-      return validatePayload('verify', { databaseId: s.databaseId });
+      return validatePayload('verify', { databaseId: s.databaseId, drill: true });
     case 'prune':
       return validatePayload('prune', { databaseId: s.databaseId, target: 'local', everyTarget: true });
   }
@@ -101,7 +101,7 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
  * network instead of 10,000 sequential ones. Bounded so a huge fleet does not queue 100,000
  * promises and scripts at once.
  */
-const RECONCILE_PARALLELISM = 64;
+const RECONCILE_PARALLELISM = 8;
 
 async function inParallel<T>(parallelism: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

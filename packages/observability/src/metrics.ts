@@ -78,6 +78,8 @@ export interface Metrics {
   readonly diskFreeBytes: Gauge<'volume'>;
   /** Size in bytes of the file system holding each volume; read on scrape. */
   readonly diskSizeBytes: Gauge<'volume'>;
+  /** Restore drills by database, target and outcome (`ok`, `failed`); the drill's success also sets `lastVerifiedRestore`. */
+  readonly restoreDrillsTotal: Counter<'database' | 'target' | 'outcome'>;
   /** API requests by method, route pattern (never the raw URL) and status class (`2xx`...). */
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
   /**
@@ -284,6 +286,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     storageBackups: gauge('mfb_storage_backups', 'Live backup copies per database and target (local = primary storage)', ['database', 'target']),
     diskFreeBytes,
     diskSizeBytes,
+    restoreDrillsTotal: counter('mfb_restore_drills_total', 'Restore drills by database, target and outcome (ok, failed)', ['database', 'target', 'outcome']),
     httpRequestDuration: tracked(new Histogram({
       name: 'mfb_http_request_duration_seconds',
       help: 'API request duration by method, route pattern and status class',

@@ -4,7 +4,9 @@
  * processes (CLI included) open storage with `createStorages` and look databases up with
  * `databaseFor`.
  */
-export { startService, runService, openMigratedCatalog, queuesFor, locksFor, StartupError, type Started } from './start.js';
+export { checkKeysInUse, KeyStillInUseError } from './keys.js';
+export { tryDatabaseLock, type DatabaseLockAttempt } from './cli-lock.js';
+export { startService, runService, openMigratedCatalog, openCheckedCatalog, queuesFor, locksFor, StartupError, type Started } from './start.js';
 export { createStorages, type Storages, type StoragesOptions } from './storage.js';
 export { databaseFor } from './databases.js';
 export {

@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '@mfb/config';
 import { redactUrl } from '@mfb/errors';
 import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type Queues, type RedisConnection } from '@mfb/jobs';
 import { createLogger, type Logger } from '@mfb/observability';
+import { checkKeysInUse, KeyStillInUseError } from './keys.js';
 
 /**
  * Open the catalog of `config` and bring its schema up to date: PostgreSQL when `catalogUrl` is
@@ -19,6 +20,22 @@ export async function openMigratedCatalog(config: Pick<Config, 'dataDir' | 'cata
   }
   const catalog = await openCatalog(config.catalogPath);
   await catalog.migrate();
+  return catalog;
+}
+
+/**
+ * {@link openMigratedCatalog}, then refuse a config whose `keys` lost a key that live backups
+ * still need (the CLI's catalog; the API and the worker do the same in `startService`).
+ * @throws KeyStillInUseError
+ */
+export async function openCheckedCatalog(config: Pick<Config, 'dataDir' | 'catalogPath' | 'catalogUrl' | 'keys'>): Promise<Catalog> {
+  const catalog = await openMigratedCatalog(config);
+  try {
+    await checkKeysInUse(config, catalog);
+  } catch (err) {
+    await catalog.close();
+    throw err;
+  }
   return catalog;
 }
 
@@ -61,7 +78,8 @@ export interface Started {
 /**
  * The start-up of a long-running process (API, worker), in order: load and validate the
  * config (`--config file` or the usual lookup), create the logger, check that Redis is
- * reachable and will not evict jobs, open and migrate the catalog.
+ * reachable and will not evict jobs, open and migrate the catalog, refuse a config that removed
+ * a key live backups still need (KEY_STILL_IN_USE, exit 2).
  * @throws StartupError (exit code 2 for an invalid config, 1 for an unreachable Redis).
  */
 export async function startService(
@@ -89,6 +107,16 @@ export async function startService(
     throw new StartupError(err instanceof Error ? err.message : String(err), 1, log);
   }
   const catalog = await openMigratedCatalog(config);
+  try {
+    await checkKeysInUse(config, catalog);
+  } catch (err) {
+    await catalog.close();
+    if (err instanceof KeyStillInUseError) {
+      log.fatal({ code: err.code, keyIds: err.details?.['keyIds'] }, 'a removed key still protects live backups');
+      throw new StartupError(`invalid configuration: ${err.code}: ${err.message}`, 2, log);
+    }
+    throw err;
+  }
   return { config, log, catalog };
 }
 

@@ -1,8 +1,9 @@
 /** `databases[]`: what is backed up, how (compression, encryption), where to and when. */
 import { Type } from '@sinclair/typebox';
 import { checkCron } from '../cron.js';
-import { DEFAULTS } from '../defaults.js';
-import type { CompressionAlgorithm, CompressionConfig, ScheduleConfig } from '../types.js';
+import { DEFAULTS, RESTORE_DRILL_SCHEDULE_ID } from '../defaults.js';
+import type { CompressionAlgorithm, CompressionConfig, RestoreDrillConfig, ScheduleConfig } from '../types.js';
+import { check } from './check.js';
 import { join, show, type Problems } from '../validate.js';
 import { Id, Int, OneOf } from './common.js';
 import { RetentionSchema } from './retention.js';
@@ -56,6 +57,7 @@ function refineSchedules(list: Array<ScheduleConfig | undefined>, path: string, 
   return list.map((s, i) => {
     if (s === undefined) return s;
     if (seen.has(s.id)) p.add(join(join(path, i), 'id'), `duplicate schedule id ${show(s.id)} for this database`);
+    if (s.id === RESTORE_DRILL_SCHEDULE_ID) p.add(join(join(path, i), 'id'), `${show(s.id)} is reserved for the restore drill (set restoreDrill instead)`);
     seen.add(s.id);
     return s;
   });
@@ -72,6 +74,16 @@ export const ScheduleSchema = Type.Object(
   { additionalProperties: false, refine: refineSchedule },
 );
 
+/** The restore drill's own fields; `restoreDrill: false` is off, `true` the default. */
+const RestoreDrillObjectSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: 'default true' })),
+    cron: Type.Optional(Type.String({ description: 'cron (the schedules rule); default 30 4 * * 0 (weekly)' })),
+    timezone: Type.Optional(Type.String({ description: 'IANA time zone; default UTC' })),
+  },
+  { additionalProperties: false },
+);
+
 /** Page-level incremental backups (issue 12); absent fields take the engine's defaults. */
 export const IncrementalSchema = Type.Object(
   {
@@ -85,6 +97,23 @@ export const IncrementalSchema = Type.Object(
   { additionalProperties: false },
 );
 
+function refineRestoreDrill(v: unknown, path: string, p: Problems): RestoreDrillConfig | undefined {
+  const d = DEFAULTS.restoreDrill;
+  if (v === true) return { ...d };
+  if (v === false) return { ...d, enabled: false };
+  const o = check(RestoreDrillObjectSchema, v, path, p) as { enabled?: boolean; cron?: string; timezone?: string } | undefined;
+  if (o === undefined) return undefined;
+  const s = refineSchedule({ id: RESTORE_DRILL_SCHEDULE_ID, cron: o.cron ?? d.cron, timezone: o.timezone ?? d.timezone }, path, p);
+  if (s === undefined) return undefined;
+  return { enabled: o.enabled ?? true, cron: s.cron, timezone: s.timezone };
+}
+
+/** `restoreDrill`: `false` (off), `true` or a mapping `{cron?, timezone?, enabled?}`; docs/operations.md "Restore drills". */
+export const RestoreDrillSchema = Type.Unknown({
+  description: 'restore drill (a scheduled verify of every target): false = off, or {cron?, timezone?, enabled?}; default weekly',
+  refine: refineRestoreDrill,
+});
+
 export const DatabaseSchema = Type.Object(
   {
     id: Id('stable id used in storage keys, metrics labels and URLs'),
@@ -94,6 +123,7 @@ export const DatabaseSchema = Type.Object(
     targets: Type.Optional(Type.Array(Type.String(), { description: 'names of targets[] each backup is uploaded to' })),
     retention: Type.Optional(RetentionSchema),
     schedules: Type.Optional(Type.Array(ScheduleSchema, { refine: refineSchedules })),
+    restoreDrill: Type.Optional(RestoreDrillSchema),
     incremental: Type.Optional(IncrementalSchema),
   },
   { additionalProperties: false },

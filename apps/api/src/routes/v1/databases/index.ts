@@ -35,7 +35,7 @@ const databases: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       const db = databaseOr404(app, req.params.databaseId);
       const now = app.now();
-      const [last, schedules] = await Promise.all([app.catalog.latestBackup(db.id), app.catalog.listSchedules(db.id)]);
+      const [last, schedules, drills] = await Promise.all([app.catalog.latestBackup(db.id), app.catalog.listSchedules(db.id), app.catalog.listDrills(db.id)]);
       const intervals = schedules
         .filter((s) => s.job === 'backup' && !s.paused)
         .map((s) => describeSchedule(s.cron, s.timezone, now)?.intervalSeconds)
@@ -48,7 +48,13 @@ const databases: FastifyPluginAsyncTypebox = async (app) => {
         ageSeconds: age === null ? null : Math.round(age),
         expectedIntervalSeconds: expected,
       };
-      return { ...databaseSummary(db), lastBackup: last ? backupSummary(last) : null, health };
+      // Drills of configured targets only: the database's own first, in its order.
+      const order = [...new Set(['local', ...db.targets, ...app.config.targets.map((t) => t.name)])];
+      const restoreDrills = drills
+        .filter((d) => order.includes(d.target))
+        .sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target))
+        .map(({ databaseId: _db, ...d }) => d);
+      return { ...databaseSummary(db), lastBackup: last ? backupSummary(last) : null, health, restoreDrills };
     },
   );
 };

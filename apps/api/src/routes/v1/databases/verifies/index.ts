@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AcceptedSchema, DatabaseParams, VerifyBody } from '@mfb/client';
 import { enqueue } from '@mfb/jobs';
-import { BackupNotOnTargetError } from '../../../../errors.js';
+import { BackupNotOnTargetError, InvalidRequestError } from '../../../../errors.js';
 import { acceptedResponse, databaseOr404, problemResponses } from '../../../common.js';
 import { jobUrl } from '../../../../services/views.js';
 import { backupOr404 } from '../backups/index.js';
@@ -15,7 +15,7 @@ const verifies: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['restores'],
         operationId: 'verify',
-        summary: 'Verify a backup (default: the newest) without restoring it',
+        summary: 'Verify a backup (default: the newest) without restoring it, or run a restore drill of every target (`drill: true`)',
         params: DatabaseParams,
         body: VerifyBody,
         response: { 202: acceptedResponse(AcceptedSchema), ...problemResponses },
@@ -24,7 +24,8 @@ const verifies: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const { databaseId } = req.params;
       databaseOr404(app, databaseId);
-      const { backupId, from } = req.body;
+      const { backupId, from, drill } = req.body;
+      if (drill && (backupId !== undefined || from !== undefined)) throw new InvalidRequestError('VALIDATION_FAILED', 'drill verifies the newest backup of every target: give no backupId or from with it');
       if (from !== undefined) app.storageFor(from);
       if (backupId !== undefined) {
         const rec = await backupOr404(app, databaseId, backupId);
@@ -36,6 +37,7 @@ const verifies: FastifyPluginAsyncTypebox = async (app) => {
         databaseId,
         ...(backupId !== undefined ? { backupId } : {}),
         ...(from !== undefined ? { from } : {}),
+        ...(drill ? { drill: true } : {}),
       });
       const id = String(job.id);
       reply.header('location', jobUrl(id));
