@@ -27,12 +27,14 @@ export async function refreshStorageMetrics(deps: { config: Pick<Config, 'databa
  * At worker start, set what the catalog already knows, so a restarted worker does not lose
  * (and an alert on it does not silently resolve) the age of each database's newest backup:
  * `mfb_last_backup_success_timestamp_seconds` per database and target (the newest live copy's
- * time) and the newest backup's sizes. Never throws.
+ * time) and the newest backup's sizes; `mfb_restore_drills_total` at 0. Never throws.
  */
 export async function seedBackupMetrics(deps: { config: Pick<Config, 'databases'>; catalog: Catalog; metrics: Metrics; log: Logger }): Promise<void> {
   try {
     for (const db of deps.config.databases) {
       for (const target of ['local', ...db.targets]) {
+        // Drill counters exist at 0 from the start, so the first failure is an increase.
+        for (const outcome of ['ok', 'failed']) deps.metrics.restoreDrillsTotal.inc({ database: db.id, target, outcome }, 0);
         const newest = (await deps.catalog.listBackups({ databaseId: db.id, target, status: 'available', limit: 1 })).items[0];
         if (!newest) continue;
         const loc = newest.locations.find((l) => l.target === target && l.deletedAt === null);

@@ -216,7 +216,7 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
     };
     const rules = rulesBody.data.groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.name).sort()).toEqual(
-      ['MfbBackupRepeatedFailures', 'MfbBackupTooOld', 'MfbDiskLow', 'MfbNoWorkerAlive', 'MfbQueueStuck', 'MfbUploadFailing', 'MfbVerifyFailing', 'MfbVerifyTooOld'].sort(),
+      ['MfbBackupRepeatedFailures', 'MfbBackupTooOld', 'MfbDiskLow', 'MfbNoWorkerAlive', 'MfbQueueStuck', 'MfbRestoreDrillFailed', 'MfbUploadFailing', 'MfbVerifyFailing', 'MfbVerifyTooOld'].sort(),
     );
     const ruleSelectors = [...new Set(rules.flatMap((r) => selectors(r.query)))];
     expect(ruleSelectors.length).toBeGreaterThan(8);
@@ -234,7 +234,8 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
           return (
             empty.length === 0 &&
             wanted('MfbBackupRepeatedFailures', { database: 'missing' }) &&
-            wanted('MfbUploadFailing', { database: 'good', target: 'broken' })
+            wanted('MfbUploadFailing', { database: 'good', target: 'broken' }) &&
+            wanted('MfbRestoreDrillFailed', { database: 'good', target: 'broken' })
           );
         },
         45_000,
@@ -249,7 +250,7 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
     const names = (l: Record<string, string>): string => `${l.alertname}/${l.database ?? ''}/${l.target ?? ''}`;
     const alerting = firing.map((f) => names(f.labels));
     expect(alerting).not.toContain('MfbNoWorkerAlive//');
-    expect(alerting.filter((a) => a.startsWith('MfbBackupRepeatedFailures/good') || a.startsWith('MfbUploadFailing/good/nas'))).toEqual([]);
+    expect(alerting.filter((a) => a.startsWith('MfbBackupRepeatedFailures/good') || a.startsWith('MfbUploadFailing/good/nas') || a.startsWith('MfbRestoreDrillFailed/good/nas'))).toEqual([]);
     expect(await query('mfb_lock_waits_total{queue="backup"} > 0')).not.toHaveLength(0);
     expect(await query('mfb_job_failures_total{queue="backup",code="BACKUP_SOURCE_NOT_FOUND"} >= 3')).not.toHaveLength(0);
   }, 90_000);
