@@ -23,9 +23,9 @@ module.exports = {
     },
     {
       name: 'engine-imports-queue',
-      comment: 'backup, storage, catalog and retention know no queue: the worker handlers are where they meet @mfb/jobs and BullMQ.',
+      comment: 'backup, storage, catalog, retention and notify know no queue: the worker handlers are where they meet @mfb/jobs and BullMQ.',
       severity: 'error',
-      from: { path: '^packages/(backup|storage|catalog|retention)/' },
+      from: { path: '^packages/(backup|storage|catalog|retention|notify)/' },
       to: { path: ['^packages/jobs/', 'node_modules/bullmq/'] },
     },
     {

@@ -9,6 +9,9 @@ import { browserPages, openApiPlugin } from './plugins/docs.js';
 import { hardeningPlugin } from './plugins/hardening.js';
 import { clientErrorHandler, frameworkErrors, problemPlugin } from './plugins/problem.js';
 import healthRoutes from './routes/health/index.js';
+import healthV1Routes from './routes/health/v1.js';
+import statusPage from './routes/status/index.js';
+import { HealthService } from './services/health.js';
 import metricsRoutes from './routes/metrics/index.js';
 import databaseRoutes from './routes/v1/databases/index.js';
 import backupRoutes from './routes/v1/databases/backups/index.js';
@@ -99,6 +102,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
 
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(metricsRoutes, { prefix: '/metrics' });
+  const health = new HealthService(app);
+  await app.register(healthV1Routes, { prefix: '/v1/health', service: health });
+  await app.register(statusPage, { service: health, version: API_VERSION });
   await app.register(databaseRoutes, { prefix: '/v1/databases' });
   await app.register(backupRoutes, { prefix: '/v1/databases/:databaseId/backups' });
   await app.register(restoreRoutes, { prefix: '/v1/databases/:databaseId/restores' });

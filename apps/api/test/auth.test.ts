@@ -47,7 +47,7 @@ describe('auth matrix: every route x {no key, wrong key, read, write, admin}', (
         if (who === 'none' || who === 'wrong') {
           expect(res.statusCode).toBe(401);
           expect(problemOf(res).code).toBe(who === 'none' ? 'AUTH_REQUIRED' : 'AUTH_INVALID_CREDENTIALS');
-          expect(res.headers['www-authenticate']).toMatch(/^(docs|admin)/.test(r.url.slice(1)) ? /^Basic realm=/ : /^Bearer realm=/);
+          expect(res.headers['www-authenticate']).toMatch(/^(docs|admin|status)/.test(r.url.slice(1)) ? /^Basic realm=/ : /^Bearer realm=/);
           return;
         }
         if (RANK[who] < RANK[r.scope]) {

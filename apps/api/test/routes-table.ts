@@ -15,6 +15,8 @@ export interface RouteCase {
 export const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/health/live', scope: 'public', params: [] },
   { method: 'GET', url: '/health/ready', scope: 'read', params: [] },
+  { method: 'GET', url: '/v1/health', scope: 'read', params: [] },
+  { method: 'GET', url: '/status', scope: 'read', params: [] },
   { method: 'GET', url: '/metrics', scope: 'read', params: [] },
   { method: 'GET', url: '/docs/json', scope: 'read', params: [] },
   { method: 'GET', url: '/docs', scope: 'read', params: [] },

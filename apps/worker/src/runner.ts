@@ -34,6 +34,8 @@ export interface RunnerDeps {
   progressIntervalMs?: number;
   /** Refresh the storage usage gauges from the catalog after backups, uploads and prunes. @defaultValue true */
   refreshUsage?: boolean;
+  /** Told each final outcome (success, or failure after the last attempt); must not throw or block (notifications). */
+  onOutcome?: (o: { databaseId: string; job: string; target?: string; ok: boolean; error: string | null; jobId: string }) => void;
 }
 
 function jitter(base: number): number {
@@ -94,6 +96,16 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       });
     } catch (err) {
       log.error({ err: describe(err), jobId: job.id }, 'could not write job history to the catalog');
+    }
+  }
+
+  function outcome(job: Job, queue: JobName, databaseId: string, payload: unknown, error: string | null): void {
+    if (!deps.onOutcome) return;
+    const target = (payload as { target?: unknown }).target;
+    try {
+      deps.onOutcome({ databaseId, job: queue, ...(typeof target === 'string' ? { target } : {}), ok: error === null, error, jobId: String(job.id) });
+    } catch (err) {
+      log.warn({ err: describe(err), jobId: job.id }, 'outcome hook failed');
     }
   }
 
@@ -208,6 +220,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
         metrics.lastBackupAttempt.set({ database: database.id, target: perTarget.target }, now);
       }
       await history(job, queue, database.id, 'completed', null, result);
+      outcome(job, queue, database.id, payload, null);
       if (deps.refreshUsage !== false && USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
       log.info({ jobId: job.id, queue, databaseId: database.id, pid: process.pid }, 'job completed');
       return result;
@@ -236,7 +249,10 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       if (BACKUP_COPY_JOBS.has(queue)) metrics.lastBackupAttempt.set({ database: database.id, target: perTarget.target }, Date.now() / 1000);
       if (queue === 'upload') metrics.uploadsTotal.inc({ target: perTarget.target, outcome: 'failed' });
       log.error({ jobId: job.id, queue, databaseId: database.id, err: describe(err), permanent, final }, 'job failed');
-      if (final) await history(job, queue, database.id, 'failed', describe(err), null);
+      if (final) {
+        await history(job, queue, database.id, 'failed', describe(err), null);
+        outcome(job, queue, database.id, payload, describe(err));
+      }
       if (permanent) throw new UnrecoverableError(describe(err));
       throw err;
     } finally {

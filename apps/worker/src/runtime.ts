@@ -21,6 +21,7 @@ import type { Handlers } from './context.js';
 import { JobAbortedError } from './errors.js';
 import { handlers as realHandlers } from './handlers/index.js';
 import { loadDrillMetrics } from './handlers/verify.handler.js';
+import { createNotifications } from './notifications.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
 import { refreshStorageMetrics, seedBackupMetrics } from './storage-metrics.js';
@@ -96,6 +97,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   storages.openAll();
 
   const shutdown = new AbortController();
+  const notifications = createNotifications(config, connection, log);
   const processor = createProcessor({
     config,
     catalog,
@@ -108,6 +110,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     shutdownSignal: shutdown.signal,
     ...(opts.metricsEnabled === false ? { refreshUsage: false } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(notifications ? { onOutcome: (o) => notifications.report(o) } : {}),
   });
 
   const stall = stallSettings(config.worker.lockTtlMs);
@@ -216,6 +219,8 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
         clearTimeout(grace);
         await closeQueues(queues);
         if (server) await new Promise<void>((r) => server!.close(() => r()));
+        // Pending notifications get a moment (their incidents are already recorded in Redis).
+        await notifications?.close();
         await connection.quit().catch(() => connection.disconnect());
       })();
       return closed;

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { redactUrl } from '@mfb/errors';
 import type { Manifest } from '@mfb/backup';
-import type { BackupLocation, BackupQuery, BackupRecord, Catalog, DrillOutcome, DrillRecord, JobHistoryRecord, KeyUsage, NewLocation, Page, ScheduleRecord, StorageUsage } from './types.js';
+import type { BackupLocation, BackupQuery, BackupRecord, Catalog, DrillOutcome, DrillRecord, JobHistoryRecord, KeyUsage, NewLocation, Page, ScheduleRecord, StorageUsage, HealthSummary } from './types.js';
 import { CatalogBusyError, CatalogInvalidRecordError, CatalogIoError, CatalogNotFoundError, CatalogSchemaTooNewError } from './errors.js';
 import { AppError } from '@mfb/errors';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres.migrations.js';
-import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow } from './records.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT } from './records.js';
 
 // BIGINT (ms timestamps, byte sizes) as numbers: every value we store is below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -410,6 +410,41 @@ export class PostgresCatalog implements Catalog {
         ? await this.q<JobRow>('list jobs', 'SELECT * FROM job_history ORDER BY finished_at DESC, job_id DESC LIMIT $1', [limit])
         : await this.q<JobRow>('list jobs', 'SELECT * FROM job_history WHERE database_id = $1 ORDER BY finished_at DESC, job_id DESC LIMIT $2', [query.databaseId, limit]);
     return rows.map(jobFromRow);
+  }
+
+  async healthSummary(databaseIds: readonly string[], opts: { backupJobs: number; verify: boolean }): Promise<Map<string, HealthSummary>> {
+    const k = Math.max(1, Math.min(MAX_LIMIT, Math.floor(opts.backupJobs)));
+    const ids = [...databaseIds];
+    const out = new Map<string, HealthSummary>(ids.map((id) => [id, { lastBackupAt: null, backupJobs: [], lastVerifiedAt: null }]));
+    if (ids.length === 0) return out;
+    const [latest, jobs, verified] = await Promise.all([
+      this.q<{ database_id: string; created_ms: number }>(
+        'health summary (backups)',
+        `SELECT DISTINCT ON (database_id) database_id, created_ms FROM backups
+         WHERE database_id = ANY($1) AND live_count > 0 ORDER BY database_id, created_ms DESC, backup_id DESC`,
+        [ids],
+      ),
+      this.q<{ database_id: string; state: 'completed' | 'failed'; finished_at: string; error: string | null }>(
+        'health summary (jobs)',
+        `SELECT database_id, state, finished_at, error FROM (
+           SELECT database_id, state, finished_at, error, row_number() OVER (PARTITION BY database_id ORDER BY finished_at DESC) AS rn
+           FROM job_history WHERE database_id = ANY($1) AND name = 'backup') t
+         WHERE rn <= $2 ORDER BY database_id, finished_at DESC`,
+        [ids, k],
+      ),
+      opts.verify
+        ? this.q<{ database_id: string; finished_at: string }>(
+            'health summary (verifies)',
+            `SELECT database_id, max(finished_at) AS finished_at FROM job_history
+             WHERE database_id = ANY($1) AND name = 'verify' AND state = 'completed' GROUP BY database_id`,
+            [ids],
+          )
+        : Promise.resolve([]),
+    ]);
+    for (const r of latest) out.get(r.database_id)!.lastBackupAt = new Date(r.created_ms).toISOString();
+    for (const r of jobs) out.get(r.database_id)!.backupJobs.push({ state: r.state, finishedAt: r.finished_at, error: r.error });
+    for (const r of verified) out.get(r.database_id)!.lastVerifiedAt = r.finished_at;
+    return out;
   }
 
   async getJob(jobId: string): Promise<JobHistoryRecord | null> {

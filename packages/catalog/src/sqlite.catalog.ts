@@ -10,6 +10,7 @@ import type {
   BackupQuery,
   BackupRecord,
   Catalog,
+  HealthSummary,
   JobHistoryRecord,
   Page,
   ScheduleRecord,
@@ -17,7 +18,7 @@ import type {
   NewLocation,
 } from './types.js';
 import { CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogNotFoundError, CatalogSchemaTooNewError, mapDbError } from './errors.js';
-import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow } from './records.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT } from './records.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export interface OpenCatalogOptions {
@@ -155,6 +156,15 @@ export class SqliteCatalog implements Catalog {
       latest: db.prepare<[string], BackupRow>(
         `SELECT backup_id, database_id, created_ms, size_bytes, pinned, manifest FROM backups
          WHERE database_id = ? AND live_count > 0 ORDER BY created_ms DESC, backup_id DESC LIMIT 1`,
+      ),
+      latestCreated: db.prepare<[string], { created_ms: number }>(
+        'SELECT created_ms FROM backups WHERE database_id = ? AND live_count > 0 ORDER BY created_ms DESC, backup_id DESC LIMIT 1',
+      ),
+      lastBackupJobs: db.prepare<[string, number], { state: 'completed' | 'failed'; finished_at: string; error: string | null }>(
+        "SELECT state, finished_at, error FROM job_history WHERE database_id = ? AND name = 'backup' ORDER BY finished_at DESC LIMIT ?",
+      ),
+      lastVerified: db.prepare<[string], { finished_at: string }>(
+        "SELECT finished_at FROM job_history WHERE database_id = ? AND name = 'verify' AND state = 'completed' ORDER BY finished_at DESC LIMIT 1",
       ),
       usageAll: db.prepare<[], UsageRow>(usageSql('')),
       usageOf: db.prepare<[string], UsageRow>(usageSql('WHERE l.database_id = ?')),
@@ -570,6 +580,22 @@ export class SqliteCatalog implements Catalog {
         })
         .immediate(),
     );
+  }
+
+  async healthSummary(databaseIds: readonly string[], opts: { backupJobs: number; verify: boolean }): Promise<Map<string, HealthSummary>> {
+    const k = Math.max(1, Math.min(MAX_LIMIT, Math.floor(opts.backupJobs)));
+    return this.guard('health summary', () => {
+      const out = new Map<string, HealthSummary>();
+      for (const id of databaseIds) {
+        const last = this.s.latestCreated.get(id);
+        out.set(id, {
+          lastBackupAt: last ? new Date(last.created_ms).toISOString() : null,
+          backupJobs: this.s.lastBackupJobs.all(id, k).map((r) => ({ state: r.state, finishedAt: r.finished_at, error: r.error })),
+          lastVerifiedAt: opts.verify ? (this.s.lastVerified.get(id)?.finished_at ?? null) : null,
+        });
+      }
+      return out;
+    });
   }
 
   async getJob(jobId: string): Promise<JobHistoryRecord | null> {

@@ -173,4 +173,20 @@ export interface Catalog {
   configKeyIds(): Promise<string[]>;
   /** Replace the remembered key ids of the config. */
   setConfigKeyIds(keyIds: readonly string[]): Promise<void>;
+  /**
+   * What `/v1/health` needs of many databases in one call (indexed reads, no manifests): the
+   * newest backup with a live copy, the last `backupJobs` finished backup jobs (newest first)
+   * and, when `verify` is set, the last successful verify.
+   */
+  healthSummary(databaseIds: readonly string[], opts: { backupJobs: number; verify: boolean }): Promise<Map<string, HealthSummary>>;
+}
+
+/** One database's part of `healthSummary`. */
+export interface HealthSummary {
+  /** `createdAt` of the newest backup with a live copy. */
+  lastBackupAt: string | null;
+  /** Newest first. */
+  backupJobs: Array<Pick<JobHistoryRecord, 'state' | 'finishedAt' | 'error'>>;
+  /** `finishedAt` of the last completed verify job; null when none, or not asked. */
+  lastVerifiedAt: string | null;
 }

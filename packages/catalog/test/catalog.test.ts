@@ -482,3 +482,44 @@ describe('job history', () => {
     expect(await cat.getJob('nope')).toBeNull();
   });
 });
+
+describe('healthSummary', () => {
+  const job = (databaseId: string, name: string, state: 'completed' | 'failed', finishedAt: string, error: string | null = null) => ({
+    jobId: `${name}-${randomBytes(4).toString('hex')}`,
+    queue: name,
+    name,
+    databaseId,
+    state,
+    attempts: 1,
+    startedAt: finishedAt,
+    finishedAt,
+    error,
+    result: null,
+  });
+
+  it('answers for every database: newest live backup, last K backup jobs newest first, last completed verify', async () => {
+    await cat.migrate();
+    const older = await add('a', new Date('2026-01-01T00:00:00.000Z'));
+    const newest = await add('a', new Date('2026-01-02T00:00:00.000Z'));
+    // The newest has no live copy left: the older one counts.
+    await cat.markLocationDeleted(newest.backupId, 'local');
+    await cat.recordJob(job('a', 'backup', 'completed', '2026-01-01T00:00:00.000Z'));
+    await cat.recordJob(job('a', 'verify', 'completed', '2026-01-01T01:00:00.000Z'));
+    await cat.recordJob(job('a', 'backup', 'failed', '2026-01-01T02:00:00.000Z', 'E1'));
+    await cat.recordJob(job('a', 'upload', 'failed', '2026-01-01T03:00:00.000Z', 'U'));
+    await cat.recordJob(job('a', 'backup', 'failed', '2026-01-01T04:00:00.000Z', 'E2'));
+    await cat.recordJob(job('a', 'verify', 'failed', '2026-01-01T05:00:00.000Z', 'V'));
+
+    const s = await cat.healthSummary(['a', 'none'], { backupJobs: 2, verify: true });
+    expect(s.get('a')).toEqual({
+      lastBackupAt: older.createdAt,
+      backupJobs: [
+        { state: 'failed', finishedAt: '2026-01-01T04:00:00.000Z', error: 'E2' },
+        { state: 'failed', finishedAt: '2026-01-01T02:00:00.000Z', error: 'E1' },
+      ],
+      lastVerifiedAt: '2026-01-01T01:00:00.000Z',
+    });
+    expect(s.get('none')).toEqual({ lastBackupAt: null, backupJobs: [], lastVerifiedAt: null });
+    expect((await cat.healthSummary(['a'], { backupJobs: 5, verify: false })).get('a')).toMatchObject({ lastVerifiedAt: null, backupJobs: [expect.anything(), expect.anything(), expect.anything()] });
+  });
+});

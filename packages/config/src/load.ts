@@ -10,7 +10,9 @@ import { ConfigError } from './errors.js';
 import { decodeKey, readKeyFile } from './keyfile.js';
 import { ConfigFileSchema, check } from './schema/index.js';
 import { ApiSchema, CorsOriginSchema } from './schema/api.js';
+import { HEALTH_DEFAULTS } from './schema/health.js';
 import { LogSchema } from './schema/log.js';
+import { NOTIFY_DEFAULTS, redactHookUrls, webhooksOf } from './schema/notifications.js';
 import { PathsSchema, absolutizeStorageUrl } from './schema/paths.js';
 import { RedisSchema } from './schema/redis.js';
 import { WorkerSchema } from './schema/worker.js';
@@ -20,6 +22,8 @@ import type {
   CompressionConfig,
   Config,
   DatabaseConfig,
+  DatabaseHealthConfig,
+  WebhookConfig,
   IncrementalConfig,
   RetentionConfig,
   ScheduleConfig,
@@ -64,6 +68,8 @@ interface FileShape {
         retention?: RetentionConfig;
         schedules?: Array<ScheduleConfig | undefined>;
         restoreDrill?: RestoreDrillConfig;
+        health?: DatabaseHealthConfig;
+        notifications?: RawNotifications;
         incremental?: IncrementalConfig;
       }
     | undefined
@@ -72,8 +78,15 @@ interface FileShape {
   redis?: { url?: string; prefix?: string; tls?: boolean };
   worker?: Partial<Omit<Config['worker'], 'attempts'>> & { attempts?: Partial<Config['worker']['attempts']> };
   api?: Partial<Omit<Config['api'], 'keys'>> & { keys?: Array<{ id?: string; key?: string; scopes?: unknown[] } | undefined> };
+  health?: Partial<Config['health']>;
+  notifications?: RawNotifications & Partial<Omit<Config['notifications'], 'webhooks' | 'heartbeatUrl'>>;
   log?: { level?: Config['log']['level'] };
 }
+
+type RawNotifications = {
+  webhooks?: Array<{ url?: string; format?: WebhookConfig['format']; events?: Array<'failure' | 'recovery' | undefined> } | undefined>;
+  heartbeatUrl?: string;
+};
 
 /** The schema of one field of an object schema (to check an environment value with it). */
 function field(objectSchema: TSchema, key: string): TSchema {
@@ -306,6 +319,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       retention: d.retention ?? localRetention,
       schedules: (d.schedules ?? []).filter((s): s is ScheduleConfig => s !== undefined),
       restoreDrill: d.restoreDrill ?? { ...DEFAULTS.restoreDrill },
+      ...(d.health ? { health: d.health } : {}),
+      ...(d.notifications
+        ? { notifications: { webhooks: webhooksOf(d.notifications.webhooks), ...(d.notifications.heartbeatUrl !== undefined ? { heartbeatUrl: d.notifications.heartbeatUrl } : {}) } }
+        : {}),
       ...(d.incremental !== undefined ? { incremental: d.incremental } : {}),
     });
   });
@@ -390,6 +407,28 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     idleTimeoutMs: apo.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
   };
 
+  // ---- health, notifications
+  const health: Config['health'] = {
+    maxAgeIntervals: top.health?.maxAgeIntervals ?? HEALTH_DEFAULTS.maxAgeIntervals,
+    ...(top.health?.maxAgeSeconds !== undefined ? { maxAgeSeconds: top.health.maxAgeSeconds } : {}),
+    failedBackups: top.health?.failedBackups ?? HEALTH_DEFAULTS.failedBackups,
+    verifyMaxAgeDays: top.health?.verifyMaxAgeDays ?? HEALTH_DEFAULTS.verifyMaxAgeDays,
+    diskFreePercent: top.health?.diskFreePercent ?? HEALTH_DEFAULTS.diskFreePercent,
+    targetProbe: top.health?.targetProbe ?? HEALTH_DEFAULTS.targetProbe,
+    targetProbeTimeoutMs: top.health?.targetProbeTimeoutMs ?? HEALTH_DEFAULTS.targetProbeTimeoutMs,
+    targetProbeCacheSeconds: top.health?.targetProbeCacheSeconds ?? HEALTH_DEFAULTS.targetProbeCacheSeconds,
+    cacheSeconds: top.health?.cacheSeconds ?? HEALTH_DEFAULTS.cacheSeconds,
+  };
+  const no = top.notifications ?? {};
+  const notifications: Config['notifications'] = {
+    webhooks: webhooksOf(no.webhooks),
+    ...(no.heartbeatUrl !== undefined ? { heartbeatUrl: no.heartbeatUrl } : {}),
+    timeoutMs: no.timeoutMs ?? NOTIFY_DEFAULTS.timeoutMs,
+    attempts: no.attempts ?? NOTIFY_DEFAULTS.attempts,
+    backoffMs: no.backoffMs ?? NOTIFY_DEFAULTS.backoffMs,
+    queueSize: no.queueSize ?? NOTIFY_DEFAULTS.queueSize,
+  };
+
   // ---- log
   const level = fromEnv<Config['log']['level']>('MFB_LOG_LEVEL', field(LogSchema, 'level')) ?? top.log?.level ?? (DEFAULTS.logLevel as Config['log']['level']);
 
@@ -412,6 +451,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     redis: { url: redisUrl, prefix: redisPrefix, tls: redisTls },
     worker,
     api,
+    health,
+    notifications,
     log: { level },
   };
   return deepFreeze(config);
@@ -466,6 +507,8 @@ export function redactConfig(c: Config): Record<string, unknown> {
       url: redactUrl(t.url),
       ...(t.options ? { options: Object.fromEntries(Object.entries(t.options).map(([k, v]) => [k, isSecretName(k) ? 'REDACTED' : v])) } : {}),
     })),
+    databases: c.databases.map((d) => (d.notifications ? { ...d, notifications: redactHookUrls(d.notifications) } : d)),
+    notifications: redactHookUrls(c.notifications),
     keys: [...c.keys.keys()],
     redis: { ...c.redis, url: redactUrl(c.redis.url) },
     api: {

@@ -62,6 +62,10 @@ export interface DatabaseConfig {
   targets: string[];
   retention: RetentionConfig;
   schedules: ScheduleConfig[];
+  /** Overrides of the global `health` thresholds for this database. */
+  health?: DatabaseHealthConfig;
+  /** Extra webhooks, and a heartbeat URL replacing the global one, for this database. */
+  notifications?: DatabaseNotificationsConfig;
   /**
    * Restore drill (docs/operations.md "Restore drills"): a scheduled verify job (schedule id
    * `restore-drill`) that restores the newest backup of every target to scratch and checks it.
@@ -168,5 +172,70 @@ export interface Config {
     /** A connection with no traffic in either direction for this long is closed. */
     idleTimeoutMs: number;
   };
+  /** Thresholds of `/v1/health` (docs/operations.md). */
+  health: HealthConfig;
+  /** Failure/recovery webhooks and heartbeat pings sent by the worker (docs/operations.md). */
+  notifications: NotificationsConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+/** Health thresholds a database may override (`databases[].health`). */
+export interface DatabaseHealthConfig {
+  /** Critical when the last successful backup is older than N x the shortest active backup schedule interval (warning past 75% of it). */
+  readonly maxAgeIntervals?: number;
+  /** A fixed age (seconds) instead; also the only age check for databases without an active backup schedule. */
+  readonly maxAgeSeconds?: number;
+  /** Critical when the last K finished backup jobs all failed; warning when the last one did. */
+  readonly failedBackups?: number;
+  /** Warning when no verify succeeded for this many days, critical past twice that; 0 = not checked. */
+  readonly verifyMaxAgeDays?: number;
+}
+
+export interface HealthConfig {
+  /** @defaultValue 2 */
+  maxAgeIntervals: number;
+  maxAgeSeconds?: number;
+  /** @defaultValue 3 */
+  failedBackups: number;
+  /** @defaultValue 0 (not checked) */
+  verifyMaxAgeDays: number;
+  /** Critical when the scratch or local storage volume has less free space (%), warning below twice that; 0 = not checked. @defaultValue 10 */
+  diskFreePercent: number;
+  /** Probe each target (a cheap list with a timeout) and report unreachable ones. @defaultValue true */
+  targetProbe: boolean;
+  /** @defaultValue 2000 */
+  targetProbeTimeoutMs: number;
+  /** A probe result is reused this long. @defaultValue 60 */
+  targetProbeCacheSeconds: number;
+  /** A computed report is reused this long (`0` = computed for every request). @defaultValue 5 */
+  cacheSeconds: number;
+}
+
+export interface WebhookConfig {
+  /** http(s) URL; a secret (never logged or echoed). */
+  url: string;
+  /** Body shape. @defaultValue json */
+  format: 'json' | 'slack' | 'discord';
+  /** @defaultValue both */
+  events?: Array<'failure' | 'recovery'>;
+}
+
+export interface DatabaseNotificationsConfig {
+  webhooks: WebhookConfig[];
+  heartbeatUrl?: string;
+}
+
+export interface NotificationsConfig {
+  /** Every database's failures and recoveries go here (plus the database's own webhooks). */
+  webhooks: WebhookConfig[];
+  /** Pinged after each successful backup of any database without its own heartbeat URL; `<url>/fail` after a failed one. */
+  heartbeatUrl?: string;
+  /** Per HTTP attempt. @defaultValue 5000 */
+  timeoutMs: number;
+  /** @defaultValue 4 */
+  attempts: number;
+  /** First retry delay, doubled each attempt. @defaultValue 1000 */
+  backoffMs: number;
+  /** Pending notifications at most per worker (more are dropped and logged). @defaultValue 1000 */
+  queueSize: number;
 }

@@ -151,6 +151,8 @@ describe('defaults', () => {
         backoffMs: 200,
       },
       api: { host: '127.0.0.1', port: 0, keys: [], metricsPublic: true, rateLimitPerMinute: 1000, bodyLimitBytes: 1000000 , corsOrigins: [], requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 300_000 },
+      health: { maxAgeIntervals: 2, failedBackups: 3, verifyMaxAgeDays: 0, diskFreePercent: 10, targetProbe: true, targetProbeTimeoutMs: 2000, targetProbeCacheSeconds: 60, cacheSeconds: 5 },
+      notifications: { webhooks: [], timeoutMs: 5000, attempts: 4, backoffMs: 1000, queueSize: 1000 },
       log: { level: 'info' },
     };
     const c = load(JSON.stringify(json, null, 2));

@@ -9,4 +9,5 @@ export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azur
 export { tsNode } from './ts-process.js';
 export { runProcess, type ProcessRun } from './process.js';
 export { canMountTmpfs, mountTmpfs } from './tmpfs.js';
+export { startWebhookReceiver, type ReceivedRequest } from './webhook-receiver.js';
 export { ensurePostgres, POSTGRES_URL } from './postgres.js';

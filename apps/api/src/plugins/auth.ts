@@ -8,7 +8,7 @@ import { impliedScopes } from '@mfb/client';
 import type { Principal, RouteAuth, Scope } from '../types.js';
 
 /** Pages a browser opens (Swagger UI, Bull Board). */
-const BROWSER_PATH = /^\/(docs|admin)(\/|\?|$)/;
+const BROWSER_PATH = /^\/(docs|admin|status)(\/|\?|$)/;
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 

@@ -6,6 +6,8 @@ import type { CompressionAlgorithm, CompressionConfig, RestoreDrillConfig, Sched
 import { check } from './check.js';
 import { join, show, type Problems } from '../validate.js';
 import { Id, Int, OneOf } from './common.js';
+import { DatabaseHealthSchema } from './health.js';
+import { DatabaseNotificationsSchema } from './notifications.js';
 import { RetentionSchema } from './retention.js';
 
 const LEVELS = { gzip: [1, 9], zstd: [1, 19] } as const;
@@ -124,6 +126,8 @@ export const DatabaseSchema = Type.Object(
     retention: Type.Optional(RetentionSchema),
     schedules: Type.Optional(Type.Array(ScheduleSchema, { refine: refineSchedules })),
     restoreDrill: Type.Optional(RestoreDrillSchema),
+    health: Type.Optional(DatabaseHealthSchema),
+    notifications: Type.Optional(DatabaseNotificationsSchema),
     incremental: Type.Optional(IncrementalSchema),
   },
   { additionalProperties: false },

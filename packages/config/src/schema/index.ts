@@ -7,8 +7,10 @@
 import { Type } from '@sinclair/typebox';
 import { ApiSchema } from './api.js';
 import { DatabasesSchema } from './databases.js';
+import { HealthSchema } from './health.js';
 import { KeysSchema } from './keys.js';
 import { LogSchema } from './log.js';
+import { NotificationsSchema } from './notifications.js';
 import { PathsSchema } from './paths.js';
 import { RedisSchema } from './redis.js';
 import { RetentionSchema } from './retention.js';
@@ -25,6 +27,8 @@ export const ConfigFileSchema = Type.Object(
     redis: Type.Optional(RedisSchema),
     worker: Type.Optional(WorkerSchema),
     api: Type.Optional(ApiSchema),
+    health: Type.Optional(HealthSchema),
+    notifications: Type.Optional(NotificationsSchema),
     log: Type.Optional(LogSchema),
   },
   { additionalProperties: false },

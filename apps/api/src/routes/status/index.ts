@@ -1,0 +1,54 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { JOB_NAMES } from '@mfb/jobs';
+import type { HealthService } from '../../services/health.js';
+import { renderStatusPage, type StatusPageData } from './render.js';
+
+/** Backups per database drawn in the size trend. */
+const TREND = 20;
+
+/** Only this page's own inline CSS and SVG: no script, nothing from elsewhere. */
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * `/status`: a server-rendered page for people (a phone included): each database's health,
+ * last backup, size trend, next run, recent failures and the queues. Same auth as `/docs`
+ * (a key with `read`, or basic auth in a browser).
+ */
+const statusPage: FastifyPluginAsync<{ service: HealthService; version: string }> = async (app, opts) => {
+  // Size trends read every backup's record: reused for `health.cacheSeconds`, like the report.
+  let trends: { at: number; sizes: StatusPageData['sizes'] } | undefined;
+  const sizeTrends = async (): Promise<StatusPageData['sizes']> => {
+    if (trends && Date.now() - trends.at < app.config.health.cacheSeconds * 1000) return trends.sizes;
+    const sizes = new Map(
+      await Promise.all(
+        app.config.databases.map(async (db) => {
+          const page = await app.catalog.listBackups({ databaseId: db.id, limit: TREND });
+          return [db.id, page.items.map((b) => ({ createdAt: b.createdAt, sizeBytes: b.sizeBytes })).reverse()] as const;
+        }),
+      ),
+    );
+    trends = { at: Date.now(), sizes };
+    return sizes;
+  };
+
+  app.get('/status', { config: { auth: 'read' }, schema: { hide: true } }, async (_req, reply) => {
+    const [report, queues, jobs] = await Promise.all([
+      opts.service.report(),
+      Promise.all(JOB_NAMES.map(async (name) => ({ name, counts: await app.queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children') }))),
+      app.catalog.listJobs({ limit: 200 }),
+    ]);
+    const sizes = await sizeTrends();
+    for (const q of queues) q.counts['waiting'] = (q.counts['waiting'] ?? 0) + (q.counts['prioritized'] ?? 0) + (q.counts['waiting-children'] ?? 0);
+    const failures = jobs.filter((j) => j.state === 'failed').slice(0, 10).map((j) => ({ databaseId: j.databaseId, name: j.name, finishedAt: j.finishedAt, error: j.error, jobId: j.jobId }));
+    const html = renderStatusPage({ report, sizes, queues, failures, version: opts.version }, app.now());
+    return reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', CSP)
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .send(html);
+  });
+};
+
+export default statusPage;
