@@ -170,6 +170,8 @@ beforeAll(async () => {
   await worker.waitForLog((l) => l.msg === 'worker ready', 30_000);
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${apiPort}/health/live`).catch(() => null))?.ok, 30_000, `API up: ${apiOut.slice(-500)}`);
   await waitUntil(async () => (await fetch(`${promUrl}/-/ready`).catch(() => null))?.ok, 30_000, `Prometheus ready: ${promOut.slice(-500)}`);
+  // Prometheus has scraped the worker once (its counters at 0), so the traffic below is an increase.
+  await waitUntil(async () => (await query('mfb_restore_drills_total{database="good",target="broken"} == 0').catch(() => [])).length > 0, 30_000, 'a first scrape of the worker');
 
   // Traffic: a lock wait, backups that succeed (uploads to nas succeed, to broken fail), a
   // restore drill, a verify that succeeds and one that fails, backups of a database whose file
