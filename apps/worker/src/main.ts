@@ -14,6 +14,9 @@ import { startWorker, type WorkerRuntimeOptions } from './runtime.js';
 const { values: args } = parseArgs({
   options: {
     config: { type: 'string' },
+    // No /metrics server and no catalog reads for metrics (deployments without Prometheus,
+    // and the "metrics off" side of bench/observability).
+    'disable-metrics': { type: 'boolean' },
     // Test-only switches (used by apps/worker/test and bench/jobs; see src/test-only/).
     'test-only-handler': { type: 'string' },
     'test-only-sleep-ms': { type: 'string' },
@@ -40,7 +43,7 @@ runService('worker', async () => {
   const reclaimed = await reclaimStaleScratch(config.tmpDir);
   if (reclaimed.files > 0 || reclaimed.failed.length > 0) log.warn({ tmpDir: config.tmpDir, ...reclaimed }, 'removed scratch files left by killed runs');
 
-  const runtime = await startWorker({ config, catalog, log, ...extra });
+  const runtime = await startWorker({ config, catalog, log, ...extra, ...(args['disable-metrics'] ? { metricsEnabled: false } : {}) });
   log.info({ pid: process.pid, metricsPort: runtime.httpPort, prefix: config.redis.prefix, concurrency: config.worker.concurrency }, 'worker ready');
 
   let stopping = false;

@@ -34,6 +34,8 @@ export interface RunnerDeps {
   lockRetryMs?: number;
   /** Minimum interval between progress writes to Redis. @defaultValue 500 */
   progressIntervalMs?: number;
+  /** Refresh the storage usage gauges from the catalog after backups, uploads and prunes. @defaultValue true */
+  refreshUsage?: boolean;
   /** Told each final outcome (success, or failure after the last attempt); must not throw or block (notifications). */
   onOutcome?: (o: { databaseId: string; job: string; target?: string; ok: boolean; error: string | null; jobId: string }) => void;
 }
@@ -47,6 +49,23 @@ function describe(err: unknown): string {
   if (isAppError(err)) return `${err.code}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Error code of a failure for `mfb_job_failures_total` (a fixed set: the documented codes, or UNKNOWN). */
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isAppError(err) && typeof code === 'string' ? code : 'UNKNOWN';
+}
+
+/** The storage a job works on, for the per-target metrics: `local` (primary) or a target name. */
+function targetOf(queue: JobName, payload: unknown): string {
+  const p = payload as { target?: unknown; from?: unknown };
+  if (queue === 'upload' || queue === 'prune') return typeof p.target === 'string' ? p.target : 'local';
+  if (queue === 'verify' || queue === 'restore') return typeof p.from === 'string' ? p.from : 'local';
+  return 'local';
+}
+
+/** Jobs whose attempts set `mfb_last_backup_{attempt,success}_timestamp_seconds`. */
+const BACKUP_COPY_JOBS: ReadonlySet<string> = new Set(['backup', 'upload']);
 
 function isPermanent(err: unknown): boolean {
   return err instanceof UnrecoverableError || (typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true);
@@ -110,6 +129,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       payload = validatePayload(queue, job.data);
     } catch (err) {
       metrics.jobsTotal.inc({ queue, outcome: 'failed' });
+      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
       await history(job, queue, databaseIdRaw, 'failed', describe(err), null);
       throw new UnrecoverableError(describe(err));
     }
@@ -117,6 +137,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     if (!database) {
       const err = new DatabaseNotFoundError(payload.databaseId);
       metrics.jobsTotal.inc({ queue, outcome: 'failed' });
+      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
       await history(job, queue, payload.databaseId, 'failed', describe(err), null);
       throw new UnrecoverableError(describe(err));
     }
@@ -151,6 +172,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       signal.throwIfAborted();
     };
     const info = { jobId: String(job.id), queue, databaseId: database.id };
+    const perTarget = { queue, database: database.id, target: targetOf(queue, payload) };
     const followUps: Array<{ name: JobName; data: unknown; id: string }> = [];
     let jobLog: Logger | undefined;
     let lastProgress = 0;
@@ -259,9 +281,15 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       deps.hooks?.afterRelease?.(info);
       metrics.jobDuration.observe({ queue }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.jobsTotal.inc({ queue, outcome: 'completed' });
+      metrics.consecutiveFailures.set(perTarget, 0);
+      if (BACKUP_COPY_JOBS.has(queue)) {
+        const now = Date.now() / 1000;
+        metrics.lastBackupSuccess.set({ database: database.id, target: perTarget.target }, now);
+        metrics.lastBackupAttempt.set({ database: database.id, target: perTarget.target }, now);
+      }
       await history(job, queue, database.id, 'completed', null, result, lockTimes);
       outcome(job, queue, database.id, payload, null);
-      if (USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
+      if (deps.refreshUsage !== false && USAGE_CHANGING_JOBS.has(queue)) await refreshStorageMetrics({ config, catalog, metrics, log }, database.id);
       log.info({ jobId: job.id, queue, databaseId: database.id, pid: process.pid }, 'job completed');
       return result;
     } catch (err) {
@@ -283,6 +311,11 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       const code = (err as { code?: unknown } | null)?.code;
       if (code === 'BACKUP_DISK_FULL' || code === 'STORAGE_DISK_FULL' || code === 'RESTORE_DISK_FULL') metrics.diskFullTotal.inc({ queue, code });
       metrics.jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
+      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
+      metrics.consecutiveFailures.inc(perTarget);
+      metrics.lastFailure.set(perTarget, Date.now() / 1000);
+      if (BACKUP_COPY_JOBS.has(queue)) metrics.lastBackupAttempt.set({ database: database.id, target: perTarget.target }, Date.now() / 1000);
+      if (queue === 'upload') metrics.uploadsTotal.inc({ target: perTarget.target, outcome: 'failed' });
       log.error({ jobId: job.id, queue, databaseId: database.id, err: describe(err), permanent, final }, 'job failed');
       await releaseLock().catch(() => undefined);
       if (final) {

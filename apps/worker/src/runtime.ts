@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
@@ -13,7 +14,7 @@ import {
   type Queues,
   type ReconcileResult,
 } from '@mfb/jobs';
-import { createMetrics, type Logger, type Metrics } from '@mfb/observability';
+import { createMetrics, type DiskVolume, type Logger, type Metrics } from '@mfb/observability';
 import { createStorages, locksFor, queuesFor, runHousekeeping } from '@mfb/runtime';
 import type { StorageDriver } from '@mfb/storage';
 import type { Handlers } from './context.js';
@@ -23,7 +24,7 @@ import { loadDrillMetrics } from './handlers/verify.handler.js';
 import { createNotifications } from './notifications.js';
 import { createProcessor, type RunnerHooks } from './runner.js';
 import { seedConfigSchedules } from './schedules.js';
-import { refreshStorageMetrics } from './storage-metrics.js';
+import { refreshStorageMetrics, seedBackupMetrics } from './storage-metrics.js';
 
 export interface WorkerRuntimeOptions {
   config: Config;
@@ -40,6 +41,11 @@ export interface WorkerRuntimeOptions {
   wrapStorage?: (driver: StorageDriver, target: string) => StorageDriver;
   /** Serve /metrics and /health on config.worker.metricsPort. @defaultValue true */
   http?: boolean;
+  /**
+   * false: no /metrics server and no catalog reads for the storage and backup gauges (the
+   * worker's `--disable-metrics`; the "metrics off" side of bench/observability). @defaultValue true
+   */
+  metricsEnabled?: boolean;
   /** How often schedules are reconciled into Redis. @defaultValue 60000 */
   reconcileIntervalMs?: number;
   /** How often the catalog is trimmed (`config.housekeeping`; also once at start). @defaultValue 3600000 */
@@ -74,6 +80,13 @@ export function stallSettings(lockTtlMs: number): { lockDuration: number; stalle
   };
 }
 
+/** Volumes whose free space `mfb_disk_free_bytes` reports: the scratch directory, and primary storage when it is a directory. */
+export function diskVolumes(config: Pick<Config, 'tmpDir' | 'storageUrl'>): DiskVolume[] {
+  const out: DiskVolume[] = [{ volume: 'scratch', path: config.tmpDir }];
+  if (config.storageUrl.startsWith('file:')) out.push({ volume: 'local', path: fileURLToPath(config.storageUrl) });
+  return out;
+}
+
 /** Start one BullMQ worker per queue in this process. */
 export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   const { config, log } = opts;
@@ -100,6 +113,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     handlers: opts.handlers ?? realHandlers,
     storages,
     shutdownSignal: shutdown.signal,
+    ...(opts.metricsEnabled === false ? { refreshUsage: false } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(notifications ? { onOutcome: (o) => notifications.report(o) } : {}),
   });
@@ -117,13 +131,11 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
     return w;
   });
 
+  metrics.setDiskVolumes(diskVolumes(config));
   metrics.setQueueDepthCollector(async () => {
-    const rows: Array<{ queue: string; state: string; count: number }> = [];
-    for (const name of JOB_NAMES) {
-      const counts = await queues[name].getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized');
-      for (const [state, count] of Object.entries(counts)) rows.push({ queue: name, state, count });
-    }
-    return rows;
+    // All queues at once: one round trip's latency per scrape, not one per queue.
+    const all = await Promise.all(JOB_NAMES.map((name) => queues[name].getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized')));
+    return all.flatMap((counts, i) => Object.entries(counts).map(([state, count]) => ({ queue: JOB_NAMES[i]!, state, count })));
   });
 
   let reconciling: Promise<ReconcileResult> | null = null;
@@ -143,8 +155,12 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
 
   await seedConfigSchedules(catalog, config);
   // Storage usage from the catalog at start, so the gauges exist before the first job.
-  await refreshStorageMetrics({ config, catalog, metrics, log });
-  await loadDrillMetrics(catalog, metrics);
+  const metricsEnabled = opts.metricsEnabled !== false;
+  if (metricsEnabled) {
+    await refreshStorageMetrics({ config, catalog, metrics, log });
+    await seedBackupMetrics({ config, catalog, metrics, log });
+    await loadDrillMetrics(catalog, metrics);
+  }
   await reconcile();
   const timer = setInterval(() => {
     reconcile().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedule reconcile failed'));
@@ -177,12 +193,12 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
 
   let server: Server | undefined;
   let httpPort = 0;
-  if (opts.http !== false) {
+  if (opts.http !== false && opts.metricsEnabled !== false) {
     server = createServer((req, res) => {
       if (req.url === '/metrics') {
-        metrics.registry.metrics().then(
+        metrics.renderBuffer().then(
           (body) => {
-            res.writeHead(200, { 'content-type': metrics.registry.contentType });
+            res.writeHead(200, { 'content-type': metrics.contentType });
             res.end(body);
           },
           (err: unknown) => {

@@ -87,7 +87,22 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
     const res = await fetch(`http://127.0.0.1:${runtime.httpPort}/metrics`);
     const text = await res.text();
     expect(text).toMatch(/mfb_jobs_total\{queue="backup",outcome="completed"\} 3/);
-    expect(text).toMatch(/mfb_last_backup_success_timestamp_seconds\{database="a"\} \d/);
+    expect(text).toMatch(/mfb_last_backup_success_timestamp_seconds\{database="a",target="local"\} \d/);
+    expect(text).toMatch(/mfb_last_backup_success_timestamp_seconds\{database="a",target="nas"\} \d/);
+    expect(text).toMatch(/mfb_last_backup_attempt_timestamp_seconds\{database="a",target="nas"\} \d/);
+    expect(text).toMatch(/mfb_consecutive_failures\{queue="upload",database="a",target="nas"\} 0\n/);
+    for (const stage of ['snapshot', 'compress_encrypt', 'store', 'upload', 'download', 'restore_check']) {
+      expect(text).toMatch(new RegExp(`mfb_stage_duration_seconds_count\\{stage="${stage}"\\} [1-9]`));
+    }
+    // the generated database compresses: ratio of snapshot to artifact bytes above 1
+    expect(Number(/mfb_backup_compression_ratio\{database="a"\} ([\d.]+)/.exec(text)?.[1])).toBeGreaterThan(1);
+    expect(text).toMatch(/mfb_read_bytes_total\{queue="restore"\} [1-9]/);
+    expect(text).toMatch(/mfb_written_bytes_total\{queue="backup"\} [1-9]/);
+    expect(text).toMatch(/mfb_disk_free_bytes\{volume="scratch"\} [1-9]/);
+    expect(text).toMatch(/mfb_disk_size_bytes\{volume="local"\} [1-9]/);
+    // no family without samples (no lock waits or disk-full failures happened here)
+    expect(text).not.toContain('mfb_disk_full_total');
+    expect(text).not.toContain('mfb_http_request_duration_seconds');
     expect(text).toMatch(/mfb_queue_depth\{queue="backup",state="completed"\} 3/);
     expect(text).toMatch(/mfb_job_duration_seconds_bucket\{le="[^"]+",queue="upload"\}/);
     // storage usage from the catalog after backup, upload and prune: two copies on each
@@ -116,6 +131,13 @@ describe('worker runtime (real engine, catalog, storage, Redis)', () => {
     expect(missing.opts.attempts).toBe(3);
     expect((await getJobStatus(q, String(missing.id)))?.state).toBe('failed');
     expect((await catalog.listJobs({ databaseId: 'missing' }))[0]).toMatchObject({ state: 'failed', attempts: 1 });
+    const text = await runtime.metrics.render();
+    expect(text).toMatch(/mfb_job_failures_total\{queue="backup",code="JOBS_INVALID_PAYLOAD"\} 1\n/);
+    expect(text).toMatch(/mfb_job_failures_total\{queue="verify",code="DATABASE_NOT_FOUND"\} 1\n/);
+    expect(text).toMatch(/mfb_job_failures_total\{queue="backup",code="BACKUP_SOURCE_NOT_FOUND"\} 1\n/);
+    expect(text).toMatch(/mfb_consecutive_failures\{queue="backup",database="missing",target="local"\} 1\n/);
+    expect(text).toMatch(/mfb_last_backup_attempt_timestamp_seconds\{database="missing",target="local"\} \d/);
+    expect(text).not.toMatch(/mfb_last_backup_success_timestamp_seconds\{database="missing"/);
   });
 
   it('waits for a locked database (lock wait metric), dedups "backup now" until the backup starts', async () => {

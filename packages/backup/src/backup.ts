@@ -56,8 +56,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   let pageMapStored = false;
   let quickCheck: Promise<void> | null = null;
 
+  const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
   try {
     progress('snapshot', 0, 0);
+    const snapStarted = process.hrtime.bigint();
     const snap = await takeSnapshot({
       sourcePath: opts.sourcePath,
       destPath: snapPath,
@@ -70,6 +72,9 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     });
     progress('snapshot', snap.sizeBytes, snap.sizeBytes);
     fence();
+    const snapshotSeconds = since(snapStarted);
+    // Time the producer works between being resumed and yielding (see StageTimings).
+    let producerNs = 0n;
     if (plan.v2) {
       // The corruption detection VACUUM INTO gives for free (docs/backup-format.md 6.1), in a
       // worker thread alongside the page hashing and compression; awaited before the manifest.
@@ -108,6 +113,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     let failedDownstream = false;
 
     async function* artifactBytes(): AsyncGenerator<Buffer> {
+      let resumed = process.hrtime.bigint();
       try {
         const window = defaultWindow();
         // 'none' passes the read blocks downstream as they are: they cannot be recycled.
@@ -136,7 +142,9 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
             artifactHash.update(p);
             artifactSize += p.length;
             try {
+              producerNs += process.hrtime.bigint() - resumed;
               yield p;
+              resumed = process.hrtime.bigint();
             } catch (err) {
               failedDownstream = true;
               throw err;
@@ -147,12 +155,14 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
           yield* emit(encryptor ? encryptor.update(block) : [block]);
         }
         if (encryptor) yield* emit(encryptor.final());
+        producerNs += process.hrtime.bigint() - resumed;
       } catch (err) {
         if (!failedDownstream) producerError = err;
         throw err;
       }
     }
 
+    const writeStarted = process.hrtime.bigint();
     try {
       const info = await opts.storage.put(artifactKey, Readable.from(artifactBytes(), { objectMode: false, highWaterMark: 1 }), {
         contentType: 'application/octet-stream',
@@ -220,7 +230,9 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     };
     const manifestKey = await writeManifest(opts.storage, manifest, signal);
     progress('store', artifactSize, artifactSize);
-    return { manifest, manifestKey, incrementalReason: parent ? 'delta' : reason };
+    const compressEncrypt = Number(producerNs) / 1e9;
+    const timings = { snapshot: snapshotSeconds, compressEncrypt, store: Math.max(0, since(writeStarted) - compressEncrypt) };
+    return { manifest, manifestKey, timings, incrementalReason: parent ? 'delta' : reason };
   } catch (err) {
     // Without its manifest an artifact is invisible, but do not leave it behind either.
     if (artifactStored) await opts.storage.delete(artifactKey).catch(() => undefined);

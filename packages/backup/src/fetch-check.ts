@@ -22,7 +22,7 @@ import { sha256 } from './hash.js';
 import { readManifest } from './manifest.js';
 import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
-import type { Manifest, Progress, VerifyOptions } from './types.js';
+import type { Manifest, Progress, StageTimings, VerifyOptions } from './types.js';
 
 /** Counts and hashes bytes as they pass. */
 class Meter extends Transform {
@@ -46,6 +46,8 @@ export interface CheckedSnapshot {
   tables: Record<string, number>;
   /** Remove every scratch file of this run. */
   cleanup(): Promise<void>;
+  /** Seconds spent fetching full artifacts (`download`) and on everything else: deltas, decrypt, decompress, checksums, integrity_check (`restoreCheck`). */
+  timings: StageTimings;
 }
 
 /**
@@ -102,12 +104,14 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
     await Promise.all([removeWithSidecars(fetchPath), removeWithSidecars(plainPath)]);
   };
 
+  const started = process.hrtime.bigint();
+  const fetching = { ns: 0n };
   try {
     if (manifest.formatVersion === 2 && manifest.kind === 'delta') {
       // A delta: its full base into plainPath, then every delta of the chain applied in order.
-      await reconstructChain(opts, manifest, plainPath, (base) => fetchImage(opts, base, fetchPath, plainPath, progress));
+      await reconstructChain(opts, manifest, plainPath, (base) => fetchImage(opts, base, fetchPath, plainPath, progress, fetching));
     } else {
-      await fetchImage(opts, manifest, fetchPath, plainPath, progress);
+      await fetchImage(opts, manifest, fetchPath, plainPath, progress, fetching);
     }
 
     // 3. the database itself
@@ -121,7 +125,8 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
     const rowCounts = rowCountProblems(manifest.snapshot.tables, tables);
     if (rowCounts) throw new ManifestMismatchError(artifactKey, `row counts differ from the manifest: ${rowCounts}`);
     progress('verify', manifest.snapshot.sizeBytes, manifest.snapshot.sizeBytes);
-    return { manifest, path: plainPath, tables, cleanup };
+    const timings = { download: Number(fetching.ns) / 1e9, restoreCheck: Number(process.hrtime.bigint() - started - fetching.ns) / 1e9 };
+    return { manifest, path: plainPath, tables, cleanup, timings };
   } catch (err) {
     await cleanup();
     if (signal?.aborted && !(err instanceof AppError)) throw new AbortedError({ cause: err });
@@ -141,6 +146,7 @@ async function fetchImage(
   fetchPath: string,
   plainPath: string,
   progress: (stage: Progress['stage'], bytesDone: number, bytesTotal: number) => void,
+  fetching: { ns: bigint },
 ): Promise<void> {
   const { storage, signal } = opts;
   const artifactKey = manifest.artifactKey;
@@ -151,6 +157,7 @@ async function fetchImage(
     throw new ManifestMismatchError(artifactKey, `stored size ${head.size} != manifest ${manifest.artifact.sizeBytes}`);
   }
   // 1. fetch + artifact checksum
+  const fetchStarted = process.hrtime.bigint();
   const total = manifest.artifact.sizeBytes;
   const fetched = new Meter((n) => progress('fetch', n, total));
   await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, await newScratchFile(fetchPath), {
@@ -158,6 +165,7 @@ async function fetchImage(
   });
   if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
   if (fetched.hash.digest('hex') !== manifest.artifact.sha256) throw new ChecksumMismatchError('artifact', artifactKey);
+  fetching.ns += process.hrtime.bigint() - fetchStarted;
 
   // 2. decrypt (authenticated) + decompress into the plaintext temp file
   const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));

@@ -53,6 +53,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       manifest: checked.manifest,
       integrity: 'ok',
       tables: checked.tables,
+      timings: checked.timings,
       targetPath: target,
       ...(safetyCopyPath ? { safetyCopyPath } : {}),
     };

@@ -105,9 +105,26 @@ export interface BackupOptions {
   now?: () => Date;
 }
 
+/**
+ * Wall time (seconds) the engine spent in each stage of one run, for the worker's metrics
+ * (the engine itself records nothing). Compression, encryption and the write to storage run
+ * as one stream: `compressEncrypt` is the time the stream's producer worked (read, compress,
+ * encrypt, hash), `store` the rest of the write plus the manifest (time waiting on storage).
+ */
+export interface StageTimings {
+  snapshot?: number;
+  compressEncrypt?: number;
+  store?: number;
+  /** Fetch of the artifact to scratch, with its SHA-256. */
+  download?: number;
+  /** Decrypt, decompress, snapshot SHA-256 and `PRAGMA integrity_check`. */
+  restoreCheck?: number;
+}
+
 export interface BackupResult {
   manifest: Manifest;
   manifestKey: string;
+  timings: StageTimings;
   /** Why this backup is a full or a formatVersion 1 one, or `delta`. */
   incrementalReason?: string;
 }
@@ -134,6 +151,7 @@ export interface VerifyResult {
   integrity: 'ok';
   /** Rows per table, for operators and tests. */
   tables: Record<string, number>;
+  timings: StageTimings;
 }
 
 export interface RestoreOptions extends VerifyOptions {

@@ -8,7 +8,7 @@ import type { VerifyOptions, VerifyResult } from './types.js';
 export async function verifyBackup(opts: VerifyOptions): Promise<VerifyResult> {
   const checked = await fetchAndCheck(opts);
   try {
-    return { manifest: checked.manifest, integrity: 'ok', tables: checked.tables };
+    return { manifest: checked.manifest, integrity: 'ok', tables: checked.tables, timings: checked.timings };
   } finally {
     await checked.cleanup();
   }

@@ -1,6 +1,7 @@
 import { createBackup, readManifest, type Manifest } from '@mfb/backup';
 import { checkBackupSpace } from '@mfb/runtime';
 import type { Handler } from '../context.js';
+import { observeStages, setBackupSizes } from '../job-metrics.js';
 import { UnknownKeyIdError } from '../errors.js';
 
 /** Written to the job's progress once the artifact is durable, so a retry does not redo it. */
@@ -61,6 +62,9 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
       onProgress: (p) => ctx.progress(p),
     });
     manifest = result.manifest;
+    observeStages(ctx.metrics, result.timings);
+    ctx.metrics.bytesReadTotal.inc({ queue: 'backup' }, manifest.snapshot.sizeBytes);
+    ctx.metrics.bytesWrittenTotal.inc({ queue: 'backup' }, manifest.artifact.sizeBytes);
     const size = manifest.artifact.sizeBytes;
     await ctx.job.updateProgress({ stage: 'stored', backupId: manifest.backupId, artifactKey: manifest.artifactKey, bytesDone: size, bytesTotal: size } satisfies StoredMarker);
   }
@@ -69,8 +73,7 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
     ctx.fence();
     await ctx.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
   }
-  ctx.metrics.lastBackupSuccess.set({ database: db.id }, Date.now() / 1000);
-  ctx.metrics.backupSizeBytes.set({ database: db.id }, m.artifact.sizeBytes);
+  setBackupSizes(ctx.metrics, m);
 
   const uploads = db.targets.map((target) => ctx.followUp('upload', { databaseId: db.id, backupId: m.backupId, target }));
   const prune = ctx.followUp('prune', { databaseId: db.id, target: 'local' });

@@ -1,5 +1,6 @@
 import { restoreBackup } from '@mfb/backup';
 import type { Handler } from '../context.js';
+import { observeStages } from '../job-metrics.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 import { InvalidPayloadError } from '@mfb/jobs';
 
@@ -14,7 +15,7 @@ interface RestoredMarker {
  * re-run of a restore that completed (the worker died before the job was acknowledged) returns
  * the recorded result instead of restoring again.
  */
-export const restoreHandler: Handler<'restore', 'job' | 'catalog' | 'storageFor' | 'keys' | 'tmpDir'> = async (ctx) => {
+export const restoreHandler: Handler<'restore', 'job' | 'catalog' | 'storageFor' | 'keys' | 'tmpDir' | 'metrics'> = async (ctx) => {
   const done = ctx.job.progress as Partial<RestoredMarker> | null;
   if (done && typeof done === 'object' && done.stage === 'restored' && done.result) return done.result;
   const { backupId, mode, databaseId } = ctx.payload;
@@ -36,6 +37,9 @@ export const restoreHandler: Handler<'restore', 'job' | 'catalog' | 'storageFor'
     fence: ctx.fence,
     onProgress: (p) => ctx.progress(p),
   });
+  observeStages(ctx.metrics, res.timings);
+  ctx.metrics.bytesReadTotal.inc({ queue: 'restore' }, rec.manifest.artifact.sizeBytes);
+  ctx.metrics.bytesWrittenTotal.inc({ queue: 'restore' }, rec.manifest.snapshot.sizeBytes);
   const result = { backupId, from, targetPath: res.targetPath, safetyCopyPath: res.safetyCopyPath ?? null, integrity: res.integrity, tables: res.tables };
   await ctx.job.updateProgress({ stage: 'restored', result } satisfies RestoredMarker).catch(() => undefined);
   return result;

@@ -39,6 +39,7 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
   if (!local) throw new BackupNotOnTargetError(backupId, 'local');
   const configured = ctx.targets.find((t) => t.name === target)?.options?.storageClass;
 
+  const started = process.hrtime.bigint();
   const copy = await copyBackup(ctx.primary, dst, { ...rec.manifest, artifactKey: local.artifactKey }, {
     pinned: rec.pinned,
     ...(typeof configured === 'string' ? { storageClass: configured } : {}),
@@ -46,6 +47,9 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
     fence: ctx.fence,
     onProgress: (bytesDone) => ctx.progress({ stage: 'store', bytesDone, bytesTotal: size }),
   });
+  ctx.metrics.stageDuration.observe({ stage: 'upload' }, Number(process.hrtime.bigint() - started) / 1e9);
+  ctx.metrics.bytesReadTotal.inc({ queue: 'upload' }, size);
+  ctx.metrics.bytesWrittenTotal.inc({ queue: 'upload' }, size);
   ctx.fence();
   await ctx.catalog.addLocation(backupId, { target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
   // The API pins and unpins without the database lock, on the copies the catalog lists: a

@@ -3,6 +3,7 @@ import type { BackupRecord, Catalog } from '@mfb/catalog';
 import type { Metrics } from '@mfb/observability';
 import { isAppError } from '@mfb/errors';
 import type { Handler, HandlerContext } from '../context.js';
+import { observeStages } from '../job-metrics.js';
 import { BackupNotFoundError, BackupNotOnTargetError, NoBackupError, RestoreDrillFailedError } from '../errors.js';
 
 type VerifyReach = 'catalog' | 'storageFor' | 'keys' | 'tmpDir' | 'metrics';
@@ -46,6 +47,8 @@ export const verifyHandler: Handler<'verify', VerifyReach> = async (ctx) => {
     signal: ctx.signal,
     onProgress: (p) => ctx.progress(p),
   });
+  observeStages(ctx.metrics, res.timings);
+  ctx.metrics.bytesReadTotal.inc({ queue: 'verify' }, rec.manifest.artifact.sizeBytes);
   return { backupId: rec.backupId, from, integrity: res.integrity, tables: res.tables };
 };
 
@@ -85,6 +88,8 @@ async function runDrill(ctx: HandlerContext<'verify', VerifyReach>): Promise<{ d
         signal: ctx.signal,
         onProgress: (p) => ctx.progress(p),
       });
+      observeStages(ctx.metrics, res.timings);
+      ctx.metrics.bytesReadTotal.inc({ queue: 'verify' }, rec.manifest.artifact.sizeBytes);
       const tables = Object.values(res.tables);
       r = { target, outcome: 'ok', backupId: rec.backupId, tables: tables.length, rows: tables.reduce((a, n) => a + n, 0) };
     } catch (err) {

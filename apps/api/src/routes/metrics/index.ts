@@ -19,9 +19,8 @@ const metrics: FastifyPluginAsync = async (app) => {
       },
     },
     async (_req, reply) => {
-      const registry = app.metrics.registry;
-      reply.type(registry.contentType);
-      return registry.metrics();
+      reply.type(app.metrics.contentType);
+      return app.metrics.render();
     },
   );
 };
