@@ -34,6 +34,12 @@ export interface DatabaseLockOptions {
   waitMs?: number;
   /** How long to try reaching Redis before falling back to the local lock. @defaultValue 1000 */
   redisTimeoutMs?: number;
+  /**
+   * No fallback to the local lock when Redis is unreachable: refuse (CLI_USAGE) unless
+   * `force`. For deleting (`prune`): a worker on another host, which the local lock file does
+   * not reach, must never prune the same database at the same time.
+   */
+  requireRedis?: boolean;
 }
 
 const HINT = 'wait for it to finish, or pass --force to proceed anyway (a running job and this command may then collide)';
@@ -99,6 +105,13 @@ export async function withDatabaseLock<T>(ctx: Context, databaseId: string, o: D
         await local.lock.release();
         throw err;
       });
+      if (remote === 'unreachable' && o.requireRedis) {
+        await local.lock.release();
+        throw new UsageError(
+          `cannot take the per-database lock of ${databaseId} (Redis unreachable): ${what} deletes backups and needs the lock that workers on every host take; ` +
+            'start Redis, or stop every worker of this deployment and pass --force',
+        );
+      }
       if (remote !== 'held') return run(ctx, databaseId, local.lock, remote, fn);
       await local.lock.release();
       holder = 'a worker job (the Redis lock is held)';

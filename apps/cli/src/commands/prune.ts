@@ -38,7 +38,7 @@ export async function runPrune(ctx: Context, databaseId: string, o: PruneOptions
   const catalog = await ctx.catalog();
   if (o.dryRun) return { ...(await planTargetRetention({ config, catalog }, db, target, new Date())).view, dryRun: true };
 
-  return withDatabaseLock(ctx, db.id, { ...(o.force ? { force: true } : {}), what: 'backupctl prune' }, async (lock) => {
+  return withDatabaseLock(ctx, db.id, { ...(o.force ? { force: true } : {}), what: 'backupctl prune', requireRedis: true }, async (lock) => {
     const interrupt = interruptSignal();
     try {
       const r = await pruneTarget({ config, catalog, storage }, db, target, new Date(), {

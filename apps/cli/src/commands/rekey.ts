@@ -82,7 +82,7 @@ export async function runRekey(ctx: Context, databaseId: string, o: RekeyCliOpti
   if (!config.keys.has(toKey)) throw new UnknownKeyIdError(toKey);
   const catalog = await ctx.catalog();
 
-  return withDatabaseLock(ctx, db.id, { ...(o.force ? { force: true } : {}), what: 'backupctl rekey' }, async (lock) => {
+  return withDatabaseLock(ctx, db.id, { ...(o.force ? { force: true } : {}), what: 'backupctl rekey', requireRedis: true }, async (lock) => {
     const interrupt = interruptSignal();
     const signal = AbortSignal.any([interrupt.signal, lock.signal]);
     try {
