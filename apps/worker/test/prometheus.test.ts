@@ -180,6 +180,19 @@ beforeAll(async () => {
   cleanups.push(async () => redis.disconnect());
   await redis.set(`${config.redis.prefix}:mfb:lock:db:good`, 'someone-else', 'PX', 1500);
   for (let i = 0; i < 3; i++) expect(await runJob('/v1/databases/good/backups')).toBe('completed');
+  // The uploads each backup chains run after it: wait until nas holds the newest backup (and
+  // its prune kept 2), or the drill below could find nas still empty and fail there.
+  await waitUntil(
+    async () => {
+      const onNas = await api('GET', '/v1/databases/good/backups?target=nas');
+      const all = await api('GET', '/v1/databases/good/backups?limit=1');
+      const newest = (all.json.items as Array<{ backupId: string }> | undefined)?.[0]?.backupId;
+      const nas = (onNas.json.items as Array<{ backupId: string }> | undefined) ?? [];
+      return newest !== undefined && nas.length === 2 && nas[0]!.backupId === newest;
+    },
+    30_000,
+    'the uploads to nas',
+  );
   // A restore drill of every copy: local and nas verify (mfb_last_verified_restore_timestamp_seconds),
   // broken has no copy, so the drill job fails (RESTORE_DRILL_FAILED).
   expect(await runJob('/v1/databases/good/verifies', { drill: true })).toBe('failed');
