@@ -24,7 +24,7 @@ import type {
 import { CatalogBackupDeletingError, CatalogBusyError, CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogIoError, CatalogNotFoundError, CatalogSchemaTooNewError } from './errors.js';
 import { AppError } from '@mfb/errors';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres.migrations.js';
-import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT } from './records.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT, jobFromRow, scheduleFromRow, type JobRow, type ScheduleRow } from './records.js';
 
 // BIGINT (ms timestamps, byte sizes) as numbers: every value we store is below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -76,31 +76,7 @@ interface LocationRow {
   storage_class: string | null;
 }
 
-interface ScheduleRow {
-  database_id: string;
-  schedule_id: string;
-  job: ScheduleRecord['job'];
-  cron: string;
-  timezone: string;
-  paused: boolean;
-  origin: ScheduleRecord['origin'];
-  updated_at: string;
-}
 
-interface JobRow {
-  queue: string;
-  job_id: string;
-  name: string;
-  database_id: string;
-  state: JobHistoryRecord['state'];
-  attempts: number;
-  started_at: string;
-  finished_at: string;
-  error: string | null;
-  result: string | null;
-  lock_acquired_at: string | null;
-  lock_released_at: string | null;
-}
 
 const BACKUP_COLS = 'b.backup_id, b.database_id, b.created_ms, b.size_bytes, b.pinned, b.manifest';
 
@@ -649,35 +625,7 @@ function pickSchedule(s: Omit<ScheduleRecord, 'updatedAt'>): Omit<ScheduleRecord
   return { databaseId: s.databaseId, scheduleId: s.scheduleId, job: s.job, cron: s.cron, timezone: s.timezone, paused: s.paused, origin: s.origin };
 }
 
-function jobFromRow(r: JobRow): JobHistoryRecord {
-  return {
-    jobId: r.job_id,
-    queue: r.queue,
-    name: r.name,
-    databaseId: r.database_id,
-    state: r.state,
-    attempts: r.attempts,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    error: r.error,
-    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
-    lockAcquiredAt: r.lock_acquired_at ?? null,
-    lockReleasedAt: r.lock_released_at ?? null,
-  };
-}
 
-function scheduleFromRow(r: ScheduleRow): ScheduleRecord {
-  return {
-    databaseId: r.database_id,
-    scheduleId: r.schedule_id,
-    job: r.job,
-    cron: r.cron,
-    timezone: r.timezone,
-    paused: r.paused,
-    origin: r.origin,
-    updatedAt: r.updated_at,
-  };
-}
 
 /** Open the PostgreSQL catalog at `url` and apply pending migrations (unless `opts.migrate === false`). */
 export async function openPostgresCatalog(url: string, opts: OpenPostgresCatalogOptions = {}): Promise<PostgresCatalog> {

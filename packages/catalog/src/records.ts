@@ -3,7 +3,7 @@
  * limits, timestamps. One place, so both stores accept and refuse exactly the same input.
  */
 import type { Manifest } from '@mfb/backup';
-import type { DrillRecord, NewLocation, ScheduleRecord } from './types.js';
+import type { DrillRecord, JobHistoryRecord, NewLocation, ScheduleRecord } from './types.js';
 import { CatalogInvalidQueryError, CatalogInvalidRecordError } from './errors.js';
 
 const CURSOR_VERSION = 1;
@@ -113,5 +113,63 @@ export function drillFromRow(r: DrillRow): DrillRecord {
     lastError: r.last_error,
     lastVerifiedAt: r.last_ok_at,
     lastVerifiedBackupId: r.last_ok_backup_id,
+  };
+}
+
+/** A job_history row, as both stores return it. */
+export interface JobRow {
+  queue: string;
+  job_id: string;
+  name: string;
+  database_id: string;
+  state: JobHistoryRecord['state'];
+  attempts: number;
+  started_at: string;
+  finished_at: string;
+  error: string | null;
+  result: string | null;
+  lock_acquired_at: string | null;
+  lock_released_at: string | null;
+}
+
+/** A schedules row (`paused`: 0/1 in SQLite, a boolean in PostgreSQL). */
+export interface ScheduleRow {
+  database_id: string;
+  schedule_id: string;
+  job: ScheduleRecord['job'];
+  cron: string;
+  timezone: string;
+  paused: number | boolean;
+  origin: ScheduleRecord['origin'];
+  updated_at: string;
+}
+
+export function jobFromRow(r: JobRow): JobHistoryRecord {
+  return {
+    jobId: r.job_id,
+    queue: r.queue,
+    name: r.name,
+    databaseId: r.database_id,
+    state: r.state,
+    attempts: r.attempts,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+    lockAcquiredAt: r.lock_acquired_at ?? null,
+    lockReleasedAt: r.lock_released_at ?? null,
+  };
+}
+
+export function scheduleFromRow(r: ScheduleRow): ScheduleRecord {
+  return {
+    databaseId: r.database_id,
+    scheduleId: r.schedule_id,
+    job: r.job,
+    cron: r.cron,
+    timezone: r.timezone,
+    paused: r.paused === true || r.paused === 1,
+    origin: r.origin,
+    updatedAt: r.updated_at,
   };
 }

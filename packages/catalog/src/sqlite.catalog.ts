@@ -23,7 +23,7 @@ import type {
   NewLocation,
 } from './types.js';
 import { CatalogBackupDeletingError, CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogNotFoundError, CatalogSchemaTooNewError, mapDbError } from './errors.js';
-import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT } from './records.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT, jobFromRow, scheduleFromRow, type JobRow, type ScheduleRow } from './records.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export interface OpenCatalogOptions {
@@ -69,31 +69,7 @@ interface UsageRow {
   first_ms: number | null;
 }
 
-interface ScheduleRow {
-  database_id: string;
-  schedule_id: string;
-  job: ScheduleRecord['job'];
-  cron: string;
-  timezone: string;
-  paused: number;
-  origin: ScheduleRecord['origin'];
-  updated_at: string;
-}
 
-interface JobRow {
-  queue: string;
-  job_id: string;
-  name: string;
-  database_id: string;
-  state: JobHistoryRecord['state'];
-  attempts: number;
-  started_at: string;
-  finished_at: string;
-  error: string | null;
-  result: string | null;
-  lock_acquired_at: string | null;
-  lock_released_at: string | null;
-}
 
 /** Live copies per (database, target) and the oldest backup ever copied there (`where` filters `l`). */
 const usageSql = (where: string): string =>
@@ -754,35 +730,7 @@ export class SqliteCatalog implements Catalog {
   }
 }
 
-function jobFromRow(r: JobRow): JobHistoryRecord {
-  return {
-    jobId: r.job_id,
-    queue: r.queue,
-    name: r.name,
-    databaseId: r.database_id,
-    state: r.state,
-    attempts: r.attempts,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    error: r.error,
-    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
-    lockAcquiredAt: r.lock_acquired_at ?? null,
-    lockReleasedAt: r.lock_released_at ?? null,
-  };
-}
 
-function scheduleFromRow(r: ScheduleRow): ScheduleRecord {
-  return {
-    databaseId: r.database_id,
-    scheduleId: r.schedule_id,
-    job: r.job,
-    cron: r.cron,
-    timezone: r.timezone,
-    paused: r.paused === 1,
-    origin: r.origin,
-    updatedAt: r.updated_at,
-  };
-}
 
 /**
  * Open (creating 0600 in a 0700 directory if needed) the SQLite catalog at `file` and apply
