@@ -1,5 +1,5 @@
 import { tryLocalLock, type LocalLock } from '@mfb/backup';
-import { createRedis, DatabaseLocks, type HeldLock } from '@mfb/jobs';
+import { createRedis, DatabaseLocks, effectivePrefix, type HeldLock } from '@mfb/jobs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from './context.js';
 import { DatabaseLockedError, UsageError } from './errors.js';
@@ -62,7 +62,8 @@ async function redisLock(ctx: Context, databaseId: string, timeoutMs: number): P
     return 'unreachable';
   }
   try {
-    const held = await new DatabaseLocks(redis, cfg.redis.prefix, cfg.worker.lockTtlMs).tryAcquire(databaseId);
+    // The workers' key space: on a Redis Cluster the prefix is a hash tag (effectivePrefix).
+    const held = await new DatabaseLocks(redis, effectivePrefix(cfg.redis), cfg.worker.lockTtlMs).tryAcquire(databaseId);
     if (!held) {
       redis.disconnect();
       return 'held';

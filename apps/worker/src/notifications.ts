@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '@mfb/config';
 import type { Logger } from '@mfb/observability';
 import { Notifier, redisIncidentStore, type JobOutcome, type NotifyRoute } from '@mfb/notify';
+import { effectivePrefix } from '@mfb/jobs';
 
 /** Jobs whose final outcomes open and close incidents (a restore is an operator's one-off). */
 const NOTIFIED_JOBS = new Set(['backup', 'upload', 'verify', 'prune']);
@@ -21,7 +22,7 @@ export function createNotifications(config: Config, redis: Redis | Cluster, log:
   const n = config.notifications;
   const notifier = new Notifier({
     routeFor: (id) => routes.get(id),
-    store: redisIncidentStore(redis, config.redis.prefix),
+    store: redisIncidentStore(redis, effectivePrefix(config.redis)),
     timeoutMs: n.timeoutMs,
     attempts: n.attempts,
     backoffMs: n.backoffMs,
