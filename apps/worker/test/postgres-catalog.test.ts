@@ -51,11 +51,20 @@ describe('PostgreSQL catalog shared by worker processes', () => {
     cleanups.push(() => catalog.close());
     // The worker writes a job's history right after BullMQ completes it, and chains follow-ups:
     // wait for the queues to drain and for every database's 3 backups and 3 uploads on record.
-    await waitUntil(async () => {
-      await idle(producer.queues);
-      const jobs = await catalog.listJobs({ limit: 500 });
-      return ['backup', 'upload'].every((n) => jobs.filter((j) => j.name === n && j.state === 'completed').length === 3 * dbs.length);
-    }, 60_000, 'job history of every backup and upload');
+    let seen = '';
+    await waitUntil(
+      async () => {
+        await idle(producer.queues).catch(() => undefined);
+        const jobs = await catalog.listJobs({ limit: 500 });
+        const counts = ['backup', 'upload'].map((n) => jobs.filter((j) => j.name === n && j.state === 'completed').length);
+        seen = `completed backup/upload jobs in the history: ${counts.join('/')}; all: ${jobs.map((j) => `${j.name}:${j.state}`).join(', ')}`;
+        return counts.every((c) => c >= 3 * dbs.length);
+      },
+      90_000,
+      'job history of every backup and upload',
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${seen}`);
+    });
     await idle(producer.queues);
     expect(catalog.constructor.name).toBe('PostgresCatalog');
     for (const d of dbs) {
