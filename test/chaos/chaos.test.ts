@@ -41,7 +41,14 @@ const ORPHAN_RECLAIM = 'orphanArtifactAgeMs' in DEFAULTS;
  * after the release round trip (and the follow-up enqueues sent with it), so a follow-up that
  * takes the lock at once shows a few ms of overlap there; the workers' own record does not.
  */
-const HISTORY_TOLERANCE_MS = Number(process.env.CHAOS_HISTORY_TOLERANCE_MS ?? 0);
+/**
+ * Slack for the catalog's lock stamps only (ms wall-clock stamps taken around Redis round
+ * trips). When a fault deletes the lock key (FLUSHALL, a Redis restart without the key), the
+ * holder's release stamp can trail the next holder's acquisition by a millisecond or two after
+ * its work is done (seen: 1 ms). The workers' own recorded work intervals are checked with no
+ * slack, and writes after a lost lock are counted as fence violations.
+ */
+const HISTORY_TOLERANCE_MS = Number(process.env.CHAOS_HISTORY_TOLERANCE_MS ?? 5);
 /** Count known gaps as violations too (see `unlistedAfterFlush`). */
 const STRICT = process.env.CHAOS_STRICT === '1';
 const LOCK_TTL_MS = 2000;
