@@ -57,7 +57,7 @@ describe('PostgreSQL catalog shared by worker processes', () => {
         await idle(producer.queues).catch(() => undefined);
         const jobs = await catalog.listJobs({ limit: 500 });
         const counts = ['backup', 'upload'].map((n) => jobs.filter((j) => j.name === n && j.state === 'completed').length);
-        seen = `completed backup/upload jobs in the history: ${counts.join('/')}; all: ${jobs.map((j) => `${j.name}:${j.state}`).join(', ')}`;
+        seen = `completed backup/upload jobs in the history: ${counts.join('/')}; failed: ${jobs.filter((j) => j.state === 'failed').map((j) => `${j.name} ${j.jobId}: ${j.error}`).join('; ')}`;
         return counts.every((c) => c >= 3 * dbs.length);
       },
       90_000,

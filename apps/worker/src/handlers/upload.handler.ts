@@ -36,7 +36,18 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
       return { backupId, target, artifactKey: key, sizeBytes: size, storageClass: artifact.storageClass ?? null, alreadyThere: true, prune };
     }
   }
-  if (!local) throw new BackupNotOnTargetError(backupId, 'local');
+  if (!local) {
+    // Retention removed the primary copy before this upload ran: uploads of one database can
+    // run out of order (each waits for the database's lock), and once a newer backup reached
+    // the target, an older one still waiting counts as made before the target had copies
+    // (`pendingUploads` in @mfb/runtime). Retention would not keep it on the target either:
+    // nothing to copy, not a failure.
+    if (rec.locations.some((l) => l.target === 'local' && l.deletedAt !== null)) {
+      ctx.log.warn({ backupId, target }, 'not uploaded: retention deleted the primary copy before this upload ran');
+      return { backupId, target, skipped: 'the primary copy was deleted by retention before this upload ran' };
+    }
+    throw new BackupNotOnTargetError(backupId, 'local');
+  }
   const configured = ctx.targets.find((t) => t.name === target)?.options?.storageClass;
 
   const started = process.hrtime.bigint();
