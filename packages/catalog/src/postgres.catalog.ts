@@ -2,7 +2,6 @@ import pg from 'pg';
 import { redactUrl } from '@mfb/errors';
 import type { Manifest } from '@mfb/backup';
 import type {
-  BackupLocation,
   BackupQuery,
   BackupRecord,
   BeginDeletesResult,
@@ -24,7 +23,7 @@ import type {
 import { CatalogBackupDeletingError, CatalogBusyError, CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogIoError, CatalogNotFoundError, CatalogSchemaTooNewError } from './errors.js';
 import { AppError } from '@mfb/errors';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres.migrations.js';
-import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT, jobFromRow, scheduleFromRow, type JobRow, type ScheduleRow } from './records.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT, jobFromRow, scheduleFromRow, type JobRow, type ScheduleRow, recordsFromRows, type BackupRow, type LocationRow } from './records.js';
 
 // BIGINT (ms timestamps, byte sizes) as numbers: every value we store is below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -58,23 +57,7 @@ interface Queryable {
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
-interface BackupRow {
-  backup_id: string;
-  database_id: string;
-  created_ms: number;
-  size_bytes: number;
-  pinned: boolean;
-  manifest: string;
-}
 
-interface LocationRow {
-  backup_id: string;
-  target: string;
-  artifact_key: string;
-  stored_at: string;
-  deleted_at: string | null;
-  storage_class: string | null;
-}
 
 
 
@@ -233,21 +216,7 @@ export class PostgresCatalog implements Catalog {
        WHERE backup_id = ANY($1::text[]) ORDER BY stored_at, target`,
       [rows.map((r) => r.backup_id)],
     );
-    const byId = new Map<string, BackupLocation[]>();
-    for (const l of locs) {
-      let arr = byId.get(l.backup_id);
-      if (!arr) byId.set(l.backup_id, (arr = []));
-      arr.push({ target: l.target, artifactKey: l.artifact_key, storedAt: l.stored_at, storageClass: l.storage_class, deletedAt: l.deleted_at });
-    }
-    return rows.map((r) => ({
-      backupId: r.backup_id,
-      databaseId: r.database_id,
-      createdAt: new Date(r.created_ms).toISOString(),
-      sizeBytes: r.size_bytes,
-      pinned: r.pinned,
-      manifest: JSON.parse(r.manifest) as Manifest,
-      locations: byId.get(r.backup_id) ?? [],
-    }));
+    return recordsFromRows(rows, locs);
   }
 
   async getBackup(backupId: string): Promise<BackupRecord | null> {

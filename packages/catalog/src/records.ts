@@ -3,7 +3,7 @@
  * limits, timestamps. One place, so both stores accept and refuse exactly the same input.
  */
 import type { Manifest } from '@mfb/backup';
-import type { DrillRecord, JobHistoryRecord, NewLocation, ScheduleRecord } from './types.js';
+import type { BackupLocation, BackupRecord, DrillRecord, JobHistoryRecord, NewLocation, ScheduleRecord } from './types.js';
 import { CatalogInvalidQueryError, CatalogInvalidRecordError } from './errors.js';
 
 const CURSOR_VERSION = 1;
@@ -172,4 +172,43 @@ export function scheduleFromRow(r: ScheduleRow): ScheduleRecord {
     origin: r.origin,
     updatedAt: r.updated_at,
   };
+}
+
+/** A backups row (`pinned`: 0/1 in SQLite, a boolean in PostgreSQL). */
+export interface BackupRow {
+  backup_id: string;
+  database_id: string;
+  created_ms: number;
+  size_bytes: number;
+  pinned: number | boolean;
+  manifest: string;
+}
+
+/** A backup_locations row. */
+export interface LocationRow {
+  backup_id: string;
+  target: string;
+  artifact_key: string;
+  stored_at: string;
+  deleted_at: string | null;
+  storage_class: string | null;
+}
+
+/** Backup records from their rows and the rows of their locations (any order). */
+export function recordsFromRows(rows: readonly BackupRow[], locs: readonly LocationRow[]): BackupRecord[] {
+  const byId = new Map<string, BackupLocation[]>();
+  for (const l of locs) {
+    let arr = byId.get(l.backup_id);
+    if (!arr) byId.set(l.backup_id, (arr = []));
+    arr.push({ target: l.target, artifactKey: l.artifact_key, storedAt: l.stored_at, storageClass: l.storage_class, deletedAt: l.deleted_at });
+  }
+  return rows.map((r) => ({
+    backupId: r.backup_id,
+    databaseId: r.database_id,
+    createdAt: new Date(r.created_ms).toISOString(),
+    sizeBytes: r.size_bytes,
+    pinned: r.pinned === true || r.pinned === 1,
+    manifest: JSON.parse(r.manifest) as Manifest,
+    locations: byId.get(r.backup_id) ?? [],
+  }));
 }

@@ -6,7 +6,6 @@ import type {
   DrillOutcome,
   DrillRecord,
   KeyUsage,
-  BackupLocation,
   BackupQuery,
   BackupRecord,
   BeginDeletesResult,
@@ -23,7 +22,7 @@ import type {
   NewLocation,
 } from './types.js';
 import { CatalogBackupDeletingError, CatalogInvalidQueryError, CatalogInvalidRecordError, CatalogNotFoundError, CatalogSchemaTooNewError, mapDbError } from './errors.js';
-import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT, jobFromRow, scheduleFromRow, type JobRow, type ScheduleRow } from './records.js';
+import { checkLimit, checkLocation, checkManifest, checkSchedule, decodeCursor, drillFromRow, encodeCursor, isoOrNow, locationRow, toMs, type DrillRow, MAX_LIMIT, jobFromRow, scheduleFromRow, type JobRow, type ScheduleRow, recordsFromRows, type BackupRow, type LocationRow } from './records.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export interface OpenCatalogOptions {
@@ -35,23 +34,7 @@ export interface OpenCatalogOptions {
   now?: () => Date;
 }
 
-interface BackupRow {
-  backup_id: string;
-  database_id: string;
-  created_ms: number;
-  size_bytes: number;
-  pinned: number;
-  manifest: string;
-}
 
-interface LocationRow {
-  backup_id: string;
-  target: string;
-  artifact_key: string;
-  stored_at: string;
-  deleted_at: string | null;
-  storage_class: string | null;
-}
 
 interface DeletingRow {
   backup_id: string;
@@ -371,21 +354,7 @@ export class SqliteCatalog implements Catalog {
   private toRecords(rows: BackupRow[]): BackupRecord[] {
     if (rows.length === 0) return [];
     const locs = this.s.locationsOf.all(JSON.stringify(rows.map((r) => r.backup_id)));
-    const byId = new Map<string, BackupLocation[]>();
-    for (const l of locs) {
-      let arr = byId.get(l.backup_id);
-      if (!arr) byId.set(l.backup_id, (arr = []));
-      arr.push({ target: l.target, artifactKey: l.artifact_key, storedAt: l.stored_at, storageClass: l.storage_class, deletedAt: l.deleted_at });
-    }
-    return rows.map((r) => ({
-      backupId: r.backup_id,
-      databaseId: r.database_id,
-      createdAt: new Date(r.created_ms).toISOString(),
-      sizeBytes: r.size_bytes,
-      pinned: r.pinned === 1,
-      manifest: JSON.parse(r.manifest) as Manifest,
-      locations: byId.get(r.backup_id) ?? [],
-    }));
+    return recordsFromRows(rows, locs);
   }
 
   async getBackup(backupId: string): Promise<BackupRecord | null> {
