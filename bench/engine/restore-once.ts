@@ -33,4 +33,4 @@ const res = await restoreBackup({
   mode: 'new',
 });
 const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-process.stdout.write(JSON.stringify({ elapsedMs, integrity: res.integrity, targetPath: res.targetPath }) + '\n');
+process.stdout.write(JSON.stringify({ elapsedMs, integrity: res.integrity, targetPath: res.targetPath, timings: res.timings }) + '\n');

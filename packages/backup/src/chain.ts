@@ -1,25 +1,17 @@
-import { createReadStream } from 'node:fs';
+import { hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StorageDriver } from '@mfb/storage';
 import { AppError } from '@mfb/errors';
 import { createDecompressStream } from './compress.js';
 import { DecryptStream } from './crypto.js';
 import { DeltaApplier } from './delta.js';
-import {
-  AbortedError,
-  ArtifactNotFoundError,
-  ChainBrokenError,
-  ChecksumMismatchError,
-  DecompressError,
-  ManifestMismatchError,
-  UnknownKeyIdError,
-} from './errors.js';
+import { ArtifactNotFoundError, ChainBrokenError, ChecksumMismatchError, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
 import { sha256 } from './hash.js';
 import { MANIFEST_SUFFIX } from './ids.js';
 import { readManifest } from './manifest.js';
-import { PAGE_HASH_BYTES, PageMapBuilder, loadPageMap, type PageMap } from './pagemap.js';
+import { PAGE_HASH_BYTES, loadPageMap, type PageMap } from './pagemap.js';
+import { chainStreamError, mapStreamError, Meter } from './restore-io.js';
 import type { BackupOptions, IncrementalOptions, KeyRing, Manifest, VerifyOptions } from './types.js';
 
 export const INCREMENTAL_DEFAULTS: Required<Omit<IncrementalOptions, 'forceFull'>> = {
@@ -28,6 +20,9 @@ export const INCREMENTAL_DEFAULTS: Required<Omit<IncrementalOptions, 'forceFull'
   maxChainRatio: 0.5,
   minSizeBytes: 64 * 1024 * 1024,
 };
+
+/** Read size of the final check of a reconstructed image (whole pages). */
+const CHECK_BLOCK = 2 * 1024 * 1024;
 
 /** Longest chain restore will follow (a loop guard; the policy keeps chains far shorter). */
 const MAX_CHAIN = 1000;
@@ -130,27 +125,6 @@ export async function planIncremental(opts: BackupOptions, sourceBytes: number, 
   }
 }
 
-/** Counts and hashes bytes as they pass. */
-class Meter extends Transform {
-  readonly hash = sha256();
-  bytes = 0;
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-}
-
-function mapStreamError(err: unknown, signal: AbortSignal | undefined, key: string): unknown {
-  if (err instanceof AppError) return err;
-  if (signal?.aborted) return new AbortedError({ cause: err });
-  const code = (err as { code?: string }).code ?? '';
-  if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /zstd|Zstd|frame|Unknown frame/i.test(String((err as Error).message)))
-    return new DecompressError((err as Error).message, { cause: err });
-  if (err instanceof Error && !(err as { code?: string }).code) return new ChainBrokenError(key, err.message, { cause: err });
-  return err;
-}
-
 /** Apply one delta link to the image at `path` (its parent's snapshot), checking every byte. */
 async function applyDelta(opts: VerifyOptions, d: Manifest, path: string): Promise<void> {
   const { storage, signal } = opts;
@@ -174,7 +148,7 @@ async function applyDelta(opts: VerifyOptions, d: Manifest, path: string): Promi
         ...(signal ? [{ signal }] : []),
       );
     } catch (err) {
-      throw mapStreamError(err, signal, d.artifactKey);
+      throw mapStreamError(err, signal, chainStreamError(d.artifactKey));
     }
     if (fetched.bytes !== d.artifact.sizeBytes || fetched.hash.digest('hex') !== d.artifact.sha256) throw new ChecksumMismatchError('artifact', d.artifactKey);
     if (decrypt && d.encryption) {
@@ -191,49 +165,63 @@ async function applyDelta(opts: VerifyOptions, d: Manifest, path: string): Promi
 
 /**
  * Check the reconstructed image at `path` against the target's manifest: every page against
- * the page map (the first differing page is named), then size and whole-file SHA-256.
+ * the page map (the first differing page is named), then size and whole-file SHA-256. Reads
+ * into two reused buffers (the next read runs while a block is hashed), so a 1 GiB image
+ * leaves no trail of garbage blocks.
  */
 async function checkImage(path: string, m: Manifest, map: PageMap, signal?: AbortSignal): Promise<void> {
   const ps = m.snapshot.sqlite.pageSize;
   const h = sha256();
-  const builder = new PageMapBuilder(ps);
-  let pgno = 0;
-  let bytes = 0;
-  const stream = createReadStream(path, { highWaterMark: Math.max(1, Math.floor((2 << 20) / ps)) * ps, ...(signal ? { signal } : {}) });
-  let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    h.update(chunk);
-    bytes += chunk.length;
-    const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-    const whole = data.length - (data.length % ps);
-    if (whole > 0) {
-      builder.add(data.subarray(0, whole));
-      const got = builder.lastHashes();
-      for (let i = 0; i < whole / ps; i++) {
+  const size = Math.max(1, Math.floor(CHECK_BLOCK / ps)) * ps;
+  const bufs = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  const fh = await open(path, 'r');
+  try {
+    let pos = 0;
+    let pgno = 0;
+    let reading = fh.read(bufs[0]!, 0, size, 0);
+    for (let i = 0; ; i++) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await reading;
+      if (bytesRead === 0) break;
+      const block = bufs[i % 2]!.subarray(0, bytesRead);
+      pos += bytesRead;
+      reading = fh.read(bufs[(i + 1) % 2]!, 0, size, pos);
+      h.update(block);
+      if (bytesRead % ps !== 0) {
+        // Only the end of a file that is not a whole number of pages reads short.
+        await reading;
+        throw new ChecksumMismatchError('snapshot', m.artifactKey);
+      }
+      for (let k = 0; k < bytesRead; k += ps) {
         pgno++;
-        if (pgno > map.pageCount || !got.subarray(i * PAGE_HASH_BYTES, (i + 1) * PAGE_HASH_BYTES).equals(map.hashOf(pgno)))
+        if (pgno > map.pageCount || hash('sha256', block.subarray(k, k + ps), 'buffer').compare(map.hashes, (pgno - 1) * PAGE_HASH_BYTES, pgno * PAGE_HASH_BYTES, 0, PAGE_HASH_BYTES) !== 0) {
+          await reading;
           throw new ChainBrokenError(m.artifactKey, `page ${pgno} of the restored image differs from the page map`);
+        }
       }
     }
-    rest = Buffer.from(data.subarray(whole));
+    if (pgno !== map.pageCount || pos !== m.snapshot.sizeBytes || h.digest('hex') !== m.snapshot.sha256) throw new ChecksumMismatchError('snapshot', m.artifactKey);
+  } finally {
+    await fh.close();
   }
-  if (rest.length || pgno !== map.pageCount || bytes !== m.snapshot.sizeBytes || h.digest('hex') !== m.snapshot.sha256)
-    throw new ChecksumMismatchError('snapshot', m.artifactKey);
 }
 
 /**
  * Rebuild the snapshot of the delta `m` at `path`: `fetchBase` writes the full base there
  * (checked against its own manifest), every delta after it is applied in order with every
  * link's checksums and bindings checked, and the result is checked page by page against
- * `m`'s page map and by its SHA-256.
+ * `m`'s page map and by its SHA-256. `alongside` (restore: the database check) runs while the
+ * result is checked; its result is returned once both passed, and a failed page-map or
+ * SHA-256 check is the error even when `alongside` failed too.
  */
-export async function reconstructChain(
+export async function reconstructChain<T = void>(
   opts: VerifyOptions,
   m: Manifest,
   path: string,
   fetchBase: (base: Manifest) => Promise<void>,
   onLink?: (done: number, total: number) => void,
-): Promise<void> {
+  alongside?: () => Promise<T>,
+): Promise<T | undefined> {
   const links = await resolveChain(opts.storage, m);
   for (const l of links) if (l.encryption && !opts.keys.has(l.encryption.keyId)) throw new UnknownKeyIdError(l.encryption.keyId);
   const map = await loadPageMap(opts.storage, m, opts.keys);
@@ -249,5 +237,8 @@ export async function reconstructChain(
     await applyDelta(opts, links[i]!, path);
     onLink?.(i + 1, links.length);
   }
-  await checkImage(path, m, map, opts.signal);
+  const [image, other] = await Promise.allSettled([checkImage(path, m, map, opts.signal), alongside?.()]);
+  if (image.status === 'rejected') throw image.reason;
+  if (other.status === 'rejected') throw other.reason;
+  return other.value;
 }

@@ -1,43 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '@mfb/errors';
+import { fsyncFile } from '@mfb/storage';
 import { createDecompressStream } from './compress.js';
 import { DecryptStream } from './crypto.js';
-import {
-  AbortedError,
-  ArtifactNotFoundError,
-  ChecksumMismatchError,
-  DecompressError,
-  DiskFullError,
-  isDiskFull,
-  IntegrityCheckError,
-  ManifestMismatchError,
-  UnknownKeyIdError,
-} from './errors.js';
+import { AbortedError, ArtifactNotFoundError, ChecksumMismatchError, DiskFullError, isDiskFull, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
 import { reconstructChain } from './chain.js';
-import { sha256 } from './hash.js';
 import { readManifest } from './manifest.js';
-import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
+import { artifactDiffers, checkDatabase, mapStreamError, Meter } from './restore-io.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
 import type { Manifest, Progress, StageTimings, VerifyOptions } from './types.js';
-
-/** Counts and hashes bytes as they pass. */
-class Meter extends Transform {
-  readonly hash = sha256();
-  bytes = 0;
-  constructor(private readonly onBytes?: (n: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.onBytes?.(this.bytes);
-    cb(null, chunk);
-  }
-}
 
 export interface CheckedSnapshot {
   manifest: Manifest;
@@ -46,16 +20,15 @@ export interface CheckedSnapshot {
   tables: Record<string, number>;
   /** Remove every scratch file of this run. */
   cleanup(): Promise<void>;
-  /** Seconds spent fetching full artifacts (`download`) and on everything else: deltas, decrypt, decompress, checksums, integrity_check (`restoreCheck`). */
+  /**
+   * Seconds until the scratch database was built and its checksums proven (`download`: fetch,
+   * decrypt, decompress and SHA-256 in one stream, for a chain every link) and for the checks
+   * of the result (`restoreCheck`: integrity_check and row counts, for a chain the page-map
+   * check alongside).
+   */
   timings: StageTimings;
 }
 
-/**
- * Everything verify and restore have in common, and all of it happens before any target is
- * touched: manifest -> key lookup -> fetch to a temp file while hashing -> artifact SHA-256 ->
- * decrypt (each chunk authenticated before its plaintext moves on) -> decompress -> plaintext
- * SHA-256 -> `PRAGMA integrity_check`. On failure every scratch file is already removed.
- */
 /**
  * A new private scratch file, open before it is handed to a pipeline: a pipeline that fails
  * early would otherwise let the asynchronous open create the file after `cleanup` ran,
@@ -84,7 +57,15 @@ export function rowCountProblems(expected: Record<string, number> | undefined, a
   return diffs.slice(0, 5).join('; ') + (diffs.length > 5 ? `; and ${diffs.length - 5} more` : '');
 }
 
-export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapshot> {
+/**
+ * Everything verify and restore have in common, and all of it happens before any target is
+ * touched: manifest -> key lookup -> one stream from storage: artifact SHA-256, decrypt (each
+ * chunk authenticated before its plaintext moves on), decompress, plaintext SHA-256, into a
+ * private scratch file -> both checksums against the manifest -> `PRAGMA integrity_check`
+ * and row counts. On failure every scratch file is already removed. `durable`: the scratch
+ * file will become the restore target, flush it to disk during the check.
+ */
+export async function fetchAndCheck(opts: VerifyOptions, how: { durable?: boolean } = {}): Promise<CheckedSnapshot> {
   const { storage, artifactKey, signal } = opts;
   const progress = (stage: Progress['stage'], bytesDone: number, bytesTotal: number): void => opts.onProgress?.({ stage, bytesDone, bytesTotal });
   if (signal?.aborted) throw new AbortedError();
@@ -98,34 +79,32 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
 
   await ensurePrivateDir(opts.tmpDir);
   const run = randomBytes(4).toString('hex');
-  const fetchPath = tempPath(opts.tmpDir, manifest.databaseId, manifest.backupId, `fetch-${run}`);
   const plainPath = tempPath(opts.tmpDir, manifest.databaseId, manifest.backupId, `restore-${run}.sqlite`);
-  const cleanup = async (): Promise<void> => {
-    await Promise.all([removeWithSidecars(fetchPath), removeWithSidecars(plainPath)]);
-  };
+  const cleanup = (): Promise<void> => removeWithSidecars(plainPath);
 
   const started = process.hrtime.bigint();
-  const fetching = { ns: 0n };
+  let built = started;
+  // 3. the database itself: integrity_check and row counts; for a restore the scratch file
+  // is flushed to disk meanwhile (it becomes the target), so placing it costs no second wait.
+  const checkDb = async (): Promise<Record<string, number>> => {
+    built = process.hrtime.bigint();
+    const [tables] = await Promise.all([checkDatabase(plainPath, signal), how.durable ? fsyncFile(plainPath) : undefined]);
+    return tables;
+  };
   try {
-    if (manifest.formatVersion === 2 && manifest.kind === 'delta') {
-      // A delta: its full base into plainPath, then every delta of the chain applied in order.
-      await reconstructChain(opts, manifest, plainPath, (base) => fetchImage(opts, base, fetchPath, plainPath, progress, fetching));
-    } else {
-      await fetchImage(opts, manifest, fetchPath, plainPath, progress, fetching);
-    }
-
-    // 3. the database itself
     let tables: Record<string, number>;
-    try {
-      ({ tables } = await runSqliteTask<{ tables: Record<string, number> }>('check', { path: plainPath }, signal));
-    } catch (err) {
-      if (err instanceof SqliteTaskError) throw new IntegrityCheckError(err.failure.message, { cause: err });
-      throw err;
+    if (manifest.formatVersion === 2 && manifest.kind === 'delta') {
+      // A delta: its full base into plainPath, then every delta of the chain applied in order;
+      // the result's page-map and SHA-256 check runs alongside the database check.
+      tables = (await reconstructChain(opts, manifest, plainPath, (base) => fetchImage(opts, base, plainPath, progress), undefined, checkDb))!;
+    } else {
+      await fetchImage(opts, manifest, plainPath, progress);
+      tables = await checkDb();
     }
     const rowCounts = rowCountProblems(manifest.snapshot.tables, tables);
     if (rowCounts) throw new ManifestMismatchError(artifactKey, `row counts differ from the manifest: ${rowCounts}`);
     progress('verify', manifest.snapshot.sizeBytes, manifest.snapshot.sizeBytes);
-    const timings = { download: Number(fetching.ns) / 1e9, restoreCheck: Number(process.hrtime.bigint() - started - fetching.ns) / 1e9 };
+    const timings = { download: Number(built - started) / 1e9, restoreCheck: Number(process.hrtime.bigint() - built) / 1e9 };
     return { manifest, path: plainPath, tables, cleanup, timings };
   } catch (err) {
     await cleanup();
@@ -136,18 +115,13 @@ export async function fetchAndCheck(opts: VerifyOptions): Promise<CheckedSnapsho
 }
 
 /**
- * Fetch the artifact of the full backup `manifest` to `fetchPath` while hashing, then
- * decrypt (authenticated) and decompress it into `plainPath`, checking the artifact's and the
- * snapshot's size and SHA-256 against the manifest.
+ * Stream the artifact of the full backup `manifest` from storage through its SHA-256,
+ * decryption (each chunk authenticated before its plaintext moves on) and decompression into
+ * the scratch file `plainPath`, then check the artifact's and the snapshot's size and SHA-256
+ * against the manifest. One pass, no fetched copy: nothing reads the scratch file before
+ * every check passed.
  */
-async function fetchImage(
-  opts: VerifyOptions,
-  manifest: Manifest,
-  fetchPath: string,
-  plainPath: string,
-  progress: (stage: Progress['stage'], bytesDone: number, bytesTotal: number) => void,
-  fetching: { ns: bigint },
-): Promise<void> {
+async function fetchImage(opts: VerifyOptions, manifest: Manifest, plainPath: string, progress: (stage: Progress['stage'], bytesDone: number, bytesTotal: number) => void): Promise<void> {
   const { storage, signal } = opts;
   const artifactKey = manifest.artifactKey;
   if (manifest.encryption && !opts.keys.has(manifest.encryption.keyId)) throw new UnknownKeyIdError(manifest.encryption.keyId);
@@ -156,32 +130,22 @@ async function fetchImage(
   if (head.size !== manifest.artifact.sizeBytes) {
     throw new ManifestMismatchError(artifactKey, `stored size ${head.size} != manifest ${manifest.artifact.sizeBytes}`);
   }
-  // 1. fetch + artifact checksum
-  const fetchStarted = process.hrtime.bigint();
   const total = manifest.artifact.sizeBytes;
   const fetched = new Meter((n) => progress('fetch', n, total));
-  await pipeline(await storage.get(artifactKey, signal ? { signal } : {}), fetched, await newScratchFile(fetchPath), {
-    ...(signal ? { signal } : {}),
-  });
-  if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
-  if (fetched.hash.digest('hex') !== manifest.artifact.sha256) throw new ChecksumMismatchError('artifact', artifactKey);
-  fetching.ns += process.hrtime.bigint() - fetchStarted;
-
-  // 2. decrypt (authenticated) + decompress into the plaintext temp file
   const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
   const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
   const decompress = createDecompressStream(manifest.compression.algorithm);
-  const stages = [createReadStream(fetchPath), ...(decrypt ? [decrypt] : []), decompress, plain, await newScratchFile(plainPath)];
   try {
-    await pipeline(stages, ...(signal ? [{ signal }] : []));
+    const source = await storage.get(artifactKey, signal ? { signal } : {});
+    await pipeline([source, fetched, ...(decrypt ? [decrypt] : []), decompress, plain, await newScratchFile(plainPath)], ...(signal ? [{ signal }] : []));
   } catch (err) {
-    if (err instanceof AppError) throw err;
-    if (signal?.aborted) throw new AbortedError({ cause: err });
-    const code = (err as { code?: string }).code ?? '';
-    if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /zstd|Zstd|frame|Unknown frame/i.test(String((err as Error).message)))
-      throw new DecompressError((err as Error).message, { cause: err });
-    throw err;
+    // An artifact that is not the one its manifest describes fails as it did when its
+    // checksum was compared before decrypting.
+    if (!signal?.aborted && !(err instanceof ArtifactNotFoundError) && (await artifactDiffers(storage, manifest, signal))) throw new ChecksumMismatchError('artifact', artifactKey, { cause: err });
+    throw mapStreamError(err, signal);
   }
+  if (fetched.bytes !== total) throw new ManifestMismatchError(artifactKey, `fetched ${fetched.bytes} bytes, manifest says ${total}`);
+  if (fetched.hash.digest('hex') !== manifest.artifact.sha256) throw new ChecksumMismatchError('artifact', artifactKey);
   if (decrypt && manifest.encryption) {
     const h = decrypt.decryptor.header!;
     if (h.keyId !== manifest.encryption.keyId || h.chunkSize !== manifest.encryption.chunkSize) {
@@ -191,5 +155,4 @@ async function fetchImage(
   if (plain.bytes !== manifest.snapshot.sizeBytes || plain.hash.digest('hex') !== manifest.snapshot.sha256) {
     throw new ChecksumMismatchError('snapshot', artifactKey);
   }
-  await removeWithSidecars(fetchPath);
 }

@@ -32,7 +32,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
 
   let checked;
   try {
-    checked = await fetchAndCheck(opts);
+    checked = await fetchAndCheck(opts, { durable: true });
   } catch (err) {
     // The scratch space of the restore, not a backup's.
     if (err instanceof DiskFullError) throw new RestoreDiskFullError(`scratch files in ${opts.tmpDir}`, { cause: err });

@@ -1,0 +1,84 @@
+import { availableParallelism } from 'node:os';
+import { Transform, type TransformCallback } from 'node:stream';
+import type { StorageDriver } from '@mfb/storage';
+import { AppError } from '@mfb/errors';
+import { AbortedError, ChainBrokenError, DecompressError, IntegrityCheckError } from './errors.js';
+import { sha256 } from './hash.js';
+import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
+import type { Manifest } from './types.js';
+
+/** Shared by the restore side (fetch-check.ts, chain.ts): streams from storage into scratch, and the database check. */
+
+/** Counts and hashes bytes as they pass. */
+export class Meter extends Transform {
+  readonly hash = sha256();
+  bytes = 0;
+  constructor(private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
+    cb(null, chunk);
+  }
+}
+
+/**
+ * An error of a fetch -> decrypt -> decompress stream as the engine's error: app errors as
+ * they are, an abort as ABORTED, the decompressors' errors as BACKUP_DECOMPRESS_FAILED;
+ * `other` maps anything else (or returns it unchanged).
+ */
+export function mapStreamError(err: unknown, signal: AbortSignal | undefined, other: (err: unknown) => unknown = (e) => e): unknown {
+  if (err instanceof AppError) return err;
+  if (signal?.aborted) return new AbortedError({ cause: err });
+  const code = (err as { code?: string }).code ?? '';
+  if (code.startsWith('Z_') || code.startsWith('ERR_ZLIB') || /zstd|Zstd|frame|Unknown frame/i.test(String((err as Error).message)))
+    return new DecompressError((err as Error).message, { cause: err });
+  return other(err);
+}
+
+/**
+ * Whether the stored artifact of `m` is not the one its manifest describes (size or SHA-256),
+ * read once more from storage. Restore streams an artifact straight into decryption and
+ * checks its SHA-256 at the end; when that stream fails, this names the cause the way a
+ * check before decrypting would have: BACKUP_CHECKSUM_MISMATCH for an artifact that changed.
+ * False when it cannot be read (the stream's own error then stands).
+ */
+export async function artifactDiffers(storage: StorageDriver, m: Manifest, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const meter = new Meter();
+    for await (const chunk of await storage.get(m.artifactKey, signal ? { signal } : {})) meter.write(chunk as Buffer);
+    return meter.bytes !== m.artifact.sizeBytes || meter.hash.digest('hex') !== m.artifact.sha256;
+  } catch {
+    return false;
+  }
+}
+
+/** At most this many SQLite worker threads check one restored database together. */
+const CHECK_THREADS = 2;
+
+/**
+ * `PRAGMA integrity_check` of the restored scratch database at `path`, spread over up to two
+ * worker threads (sqlite-task.ts `check`: the same findings as one integrity_check), and the
+ * rows per table. BACKUP_INTEGRITY_CHECK_FAILED when it finds a problem.
+ */
+export async function checkDatabase(path: string, signal?: AbortSignal): Promise<Record<string, number>> {
+  const workers = Math.max(1, Math.min(CHECK_THREADS, availableParallelism()));
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const parts = await Promise.allSettled(
+    Array.from({ length: workers }, (_, i) => runSqliteTask<{ tables?: Record<string, number> }>('check', { path, next, split: workers > 1, counts: i === 0 }, signal)),
+  );
+  const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+  if (failed) {
+    const err: unknown = failed.reason;
+    if (err instanceof SqliteTaskError) throw new IntegrityCheckError(err.failure.message, { cause: err });
+    throw err;
+  }
+  return (parts[0] as PromiseFulfilledResult<{ tables?: Record<string, number> }>).value.tables!;
+}
+
+/** A chain step's stream error: an unexplained plain Error (the delta applier's) is a broken link. */
+export function chainStreamError(key: string): (err: unknown) => unknown {
+  return (err) => (err instanceof Error && !(err as { code?: string }).code ? new ChainBrokenError(key, err.message, { cause: err }) : err);
+}
