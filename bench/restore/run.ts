@@ -17,7 +17,8 @@
  * - `engine`: `tsx bench/engine/restore-once.ts` (the engine benchmark's harness: TypeScript
  *   source through tsx, as in bench/engine/RESULTS.md).
  *
- * Needs sqlite3, pigz, gunzip and /usr/bin/time.
+ * `--baseline DIR` adds the same CLI restores run from another built checkout (e.g. main before
+ * a change) to the same rounds. Needs sqlite3, pigz, gunzip and /usr/bin/time.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     db: { type: 'string' },
     only: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 const sizeMiB = Number(values['size-mib']);
@@ -129,10 +131,10 @@ interface Run {
   t: Timed;
   timings?: Record<string, number>;
 }
-async function viaCli(key: string): Promise<Run> {
+async function viaCli(key: string, bin = cli): Promise<Run> {
   const dir = join(work, `cli-${seq++}`);
   mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
-  const t = await timed('node', [cli, '--json', '-q', 'restore', key, '--from-dir', store, '--key-file', `bench=${keyFile}`, '--tmp-dir', join(dir, 'tmp'), '--to', join(dir, 'restored.db')]);
+  const t = await timed('node', [bin, '--json', '-q', 'restore', key, '--from-dir', store, '--key-file', `bench=${keyFile}`, '--tmp-dir', join(dir, 'tmp'), '--to', join(dir, 'restored.db')]);
   const out = JSON.parse(t.stdout) as { integrity: string; tables: Record<string, number> };
   if (out.integrity !== 'ok') throw new Error(`restore said ${t.stdout}`);
   rmSync(dir, { recursive: true, force: true });
@@ -164,6 +166,13 @@ const cases: Record<string, () => Promise<Run>> = {
   'cli zstd-3 full': () => viaCli(fixture.zstdFull),
   'cli zstd-3 full + 7 deltas': () => viaCli(fixture.zstdChain),
 };
+if (values.baseline) {
+  // The same CLI built from another checkout (e.g. main before a change), in the same rounds.
+  const bin = join(resolve(values.baseline), 'apps/cli/bin/backupctl.js');
+  cases['baseline cli gzip-6 full'] = () => viaCli(fixture.gzipFull, bin);
+  cases['baseline cli zstd-3 full'] = () => viaCli(fixture.zstdFull, bin);
+  cases['baseline cli zstd-3 full + 7 deltas'] = () => viaCli(fixture.zstdChain, bin);
+}
 const names = values.only ? values.only.split(',') : Object.keys(cases);
 const runs: Record<string, Run[]> = Object.fromEntries(names.map((n) => [n, []]));
 const loads: string[] = [uptime()];

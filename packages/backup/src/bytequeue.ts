@@ -10,10 +10,10 @@ export class ByteQueue {
     this.length += b.length;
   }
 
-  /** Remove and return exactly `n` bytes (n <= length). */
-  take(n: number): Buffer {
+  /** Remove and return exactly `n` bytes (n <= length), in `into` (reused by the caller) when given. */
+  take(n: number, into?: Buffer): Buffer {
     if (n > this.length) throw new RangeError('ByteQueue.take beyond length');
-    const out = Buffer.allocUnsafe(n);
+    const out = into && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const p = this.parts[0]!;

@@ -184,6 +184,7 @@ export class Decryptor {
   private dataKey: Buffer | null = null;
   private index = 0;
   private done = false;
+  private sealed: Buffer | null = null;
 
   constructor(private readonly keys: KeyRing) {}
 
@@ -228,7 +229,10 @@ export class Decryptor {
     }
     const sealedSize = this.header.chunkSize + TAG_BYTES;
     const out: Buffer[] = [];
-    while (this.queue.length > sealedSize) out.push(this.open(this.queue.take(sealedSize), false));
+    // One reused buffer for the sealed chunk: `open` copies what it releases, so a restore
+    // of a large artifact does not leave a garbage buffer per chunk behind.
+    if (this.queue.length > sealedSize) this.sealed ??= Buffer.allocUnsafeSlow(sealedSize);
+    while (this.queue.length > sealedSize) out.push(this.open(this.queue.take(sealedSize, this.sealed!), false));
     return out;
   }
 
