@@ -47,9 +47,13 @@ export function mapStreamError(err: unknown, signal: AbortSignal | undefined, ot
  */
 export async function artifactDiffers(storage: StorageDriver, m: Manifest, signal?: AbortSignal): Promise<boolean> {
   try {
-    const meter = new Meter();
-    for await (const chunk of await storage.get(m.artifactKey, signal ? { signal } : {})) meter.write(chunk as Buffer);
-    return meter.bytes !== m.artifact.sizeBytes || meter.hash.digest('hex') !== m.artifact.sha256;
+    const h = sha256();
+    let bytes = 0;
+    for await (const chunk of await storage.get(m.artifactKey, signal ? { signal } : {})) {
+      h.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+    return bytes !== m.artifact.sizeBytes || h.digest('hex') !== m.artifact.sha256;
   } catch {
     return false;
   }
