@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '@mfb/backup';
 import { MIGRATIONS, SCHEMA_VERSION, SqliteCatalog, openCatalog, openPostgresCatalog } from '../src/index.js';
 import type { BackupQuery, BackupRecord, Catalog } from '../src/index.js';
+import { fakeManifest } from './fixtures.js';
 
 /**
  * The catalog conformance suite. It runs on the SQLite catalog here, and on the PostgreSQL
@@ -48,31 +49,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-let seq = 0;
-/** A well-formed v1 manifest (passes the engine's manifestProblems). */
-export function fakeManifest(databaseId: string, createdAt: Date, opts: { size?: number } = {}): Manifest {
-  const iso = createdAt.toISOString();
-  const stamp = iso.slice(0, 19).replace(/[-:]/g, '') + iso.slice(20, 23) + 'Z';
-  const backupId = `${stamp}-${(seq++).toString(16).padStart(8, '0')}`;
-  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId,
-    createdAt: iso,
-    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: opts.size ?? 1000, sha256: h('a' + backupId) },
-    snapshot: {
-      sizeBytes: 4096,
-      sha256: h('s' + backupId),
-      method: 'vacuum-into',
-      sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' },
-    },
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  };
-}
 
 async function add(dbId: string, at: Date, targets: string[] = ['local']): Promise<Manifest> {
   const m = fakeManifest(dbId, at);
