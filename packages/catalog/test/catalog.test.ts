@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '@mfb/backup';
-import { MIGRATIONS, SCHEMA_VERSION, SqliteCatalog, openCatalog, openPostgresCatalog } from '../src/index.js';
+import { MIGRATIONS, SCHEMA_VERSION, SqliteCatalog, openCatalog } from '../src/index.js';
 import type { BackupQuery, BackupRecord, Catalog } from '../src/index.js';
-import { fakeManifest } from './fixtures.js';
+import { fakeManifest, openTestCatalog, type TestCatalog } from './fixtures.js';
 
 /**
  * The catalog conformance suite. It runs on the SQLite catalog here, and on the PostgreSQL
@@ -18,9 +17,9 @@ import { fakeManifest } from './fixtures.js';
 const PG_URL = process.env.MFB_TEST_CATALOG_URL;
 const SQLITE = !PG_URL;
 
+let t: TestCatalog;
 let dir: string;
 let cat: Catalog;
-let schema: string | undefined;
 
 /** The SQLite catalog of this test (tests of SQLite's mechanics only). */
 function sqlite(): SqliteCatalog {
@@ -29,25 +28,11 @@ function sqlite(): SqliteCatalog {
 }
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-'));
-  if (PG_URL) {
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    cat = await openPostgresCatalog(PG_URL, { schema });
-  } else {
-    cat = await openCatalog(path.join(dir, 'sub', 'catalog.db'));
-  }
+  t = await openTestCatalog(PG_URL, { sqliteFile: path.join('sub', 'catalog.db') });
+  cat = t.cat;
+  dir = t.dir;
 });
-afterEach(async () => {
-  await cat.close();
-  if (PG_URL && schema) {
-    const { default: pg } = await import('pg');
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
-  }
-  await rm(dir, { recursive: true, force: true });
-});
+afterEach(() => t.dispose(cat));
 
 
 async function add(dbId: string, at: Date, targets: string[] = ['local']): Promise<Manifest> {
@@ -178,7 +163,7 @@ describe('concurrency', () => {
   });
 
   it('two catalogs on one store (processes, hosts) see each other\'s writes', async () => {
-    const c2 = PG_URL ? await openPostgresCatalog(PG_URL, { schema: schema! }) : await openCatalog(path.join(dir, 'sub', 'catalog.db'));
+    const c2 = await t.openAnother();
     try {
       const m = await add('db1', new Date());
       expect((await c2.getBackup(m.backupId))?.backupId).toBe(m.backupId);

@@ -4,41 +4,25 @@
  * left marked `deleting`, restore drill results (the "last verified restore" health reads) and
  * the config's key ids (the key-removal check).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensurePostgres } from '@mfb/testkit';
-import { copyCatalog, openCatalog, openPostgresCatalog, type Catalog } from '../src/index.js';
-import { fakeManifest } from './fixtures.js';
+import { copyCatalog, type Catalog } from '../src/index.js';
+import { fakeManifest, openTestCatalog, type TestCatalog } from './fixtures.js';
 
 describe.each(['sqlite', 'postgres'] as const)('copyCatalog from SQLite into %s', (kind) => {
-  let dir: string;
+  let src: TestCatalog;
+  let dst: TestCatalog;
   let from: Catalog;
   let to: Catalog;
-  let schema: string | undefined;
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-copy-'));
-    from = await openCatalog(path.join(dir, 'from.db'));
-    if (kind === 'sqlite') to = await openCatalog(path.join(dir, 'to.db'));
-    else {
-      schema = `t_${randomBytes(6).toString('hex')}`;
-      to = await openPostgresCatalog(await ensurePostgres(), { schema });
-    }
+    src = await openTestCatalog(undefined);
+    dst = await openTestCatalog(kind === 'postgres' ? await ensurePostgres() : undefined);
+    from = src.cat;
+    to = dst.cat;
   });
   afterEach(async () => {
-    await from.close();
-    await to.close();
-    if (schema) {
-      const c = new pg.Client({ connectionString: await ensurePostgres() });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-      schema = undefined;
-    }
-    await rm(dir, { recursive: true, force: true });
+    await src.dispose();
+    await dst.dispose();
   });
 
   it('carries deleting marks, drill results and config key ids, and a second run changes nothing', async () => {

@@ -1,37 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensurePostgres } from '@mfb/testkit';
-import { openCatalog, openPostgresCatalog, type Catalog } from '../src/index.js';
-import { fakeManifest } from './fixtures.js';
+import type { Catalog } from '../src/index.js';
+import { fakeManifest, openTestCatalog, type TestCatalog } from './fixtures.js';
 
 
 describe.each(['sqlite', 'postgres'] as const)('restore drills and key usage in the %s catalog', (kind) => {
-  let dir: string;
+  let t: TestCatalog;
   let cat: Catalog;
-  let schema: string | undefined;
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-drills-'));
-    if (kind === 'sqlite') cat = await openCatalog(path.join(dir, 'catalog.db'));
-    else {
-      schema = `t_${randomBytes(6).toString('hex')}`;
-      cat = await openPostgresCatalog(await ensurePostgres(), { schema });
-    }
+    t = await openTestCatalog(kind === 'postgres' ? await ensurePostgres() : undefined);
+    cat = t.cat;
   });
-  afterEach(async () => {
-    await cat.close();
-    if (schema) {
-      const c = new pg.Client({ connectionString: await ensurePostgres() });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-      schema = undefined;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => t.dispose());
 
   it('keeps the last drill and the last verified restore per database and target', async () => {
     await cat.recordDrill({ databaseId: 'a', target: 'nas', at: '2026-12-01T04:30:00.000Z', outcome: 'ok', backupId: 'b1' });
