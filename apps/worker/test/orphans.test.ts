@@ -6,14 +6,8 @@ import { utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newBackupId } from '@mfb/backup';
-import { openCatalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, closeQueues, createRedis } from '@mfb/jobs';
-import { createLogger, createMetrics } from '@mfb/observability';
-import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
-import { handlers } from '../src/handlers/index.js';
-import { createProcessor } from '../src/runner.js';
-import { listFiles, tempDir, testConfig } from './helpers.js';
+import { inProcessRunner, listFiles, tempDir, testConfig } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -27,26 +21,7 @@ describe('orphan artifacts (defect 7)', () => {
     const dbPath = join(tmp.dir, 'db05.sqlite');
     await generateFinanceDb(dbPath, { sizeBytes: 128 * 1024 });
     const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'db05', path: dbPath }] });
-    const catalog = await openCatalog(config.catalogPath);
-    cleanups.push(() => catalog.close());
-    const connection = createRedis(config.redis, 'worker');
-    const queues = queuesFor(config, connection);
-    cleanups.push(async () => {
-      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
-      await closeQueues(queues);
-      connection.disconnect();
-    });
-    const processor = createProcessor({
-      config,
-      catalog,
-      queues,
-      locks: locksFor(config, connection),
-      metrics: createMetrics(undefined, { defaults: false }),
-      log: createLogger('test', { level: 'silent' }),
-      handlers,
-      storages: createStorages(config),
-      shutdownSignal: new AbortController().signal,
-    });
+    const { queues, processor } = await inProcessRunner(config, cleanups);
     // What a worker killed between artifact and manifest leaves (seen: db05/<id>.sqlite.gz.enc).
     const root = join(config.dataDir, 'backups');
     await mkdir(join(root, 'db05'), { recursive: true });
