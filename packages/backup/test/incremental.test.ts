@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStorage } from '@mfb/storage';
 import { copyBackup, createBackup, deleteCopy, restoreBackup, verifyBackup, type BackupOptions, type Manifest } from '../src/index.js';
+import { loadPageMap, PAGE_HASH_BYTES, PageMap, sealPageMap } from '../src/pagemap.js';
 import { KEY_A, ls, sandbox, type Sandbox } from './helpers.js';
 
 let sb: Sandbox;
@@ -309,6 +310,25 @@ describe('incremental backups (formatVersion 2)', () => {
       expect(await restoreCode(ms[3]!)).toBe('BACKUP_CHAIN_BROKEN');
       await flip(ms[0]!.artifactKey);
       expect(await restoreCode(ms[1]!)).toMatch(/^BACKUP_(AUTH_FAILED|CHECKSUM_MISMATCH)$/);
+    });
+
+    it('a page map rewritten consistently (its checksums in the manifest too) fails the page check of the rebuilt image, even though integrity_check passes alongside', async () => {
+      const { ms } = await chain();
+      const last = ms[3]!;
+      const real = await loadPageMap(sb.storage, last, keys);
+      const hashes = Buffer.from(real.hashes);
+      hashes[PAGE_HASH_BYTES * 1]! ^= 0xff; // page 2
+      const sealed = sealPageMap(new PageMap(real.pageSize, real.pageCount, hashes), { keyId: 'k', key: KEY_A, chunkSize: 4096 });
+      await writeFile(file(last.pageMap!.key), sealed);
+      await editManifest(last, (j) => {
+        j.pageMap = { ...j.pageMap!, sizeBytes: sealed.length, sha256: createHash('sha256').update(sealed).digest('hex') };
+      });
+      expect(await restoreCode(last)).toBe('BACKUP_CHAIN_BROKEN');
+      await expect(verifyBackup({ storage: sb.storage, artifactKey: last.artifactKey, keys, tmpDir: sb.tmpDir })).rejects.toMatchObject({
+        code: 'BACKUP_CHAIN_BROKEN',
+        message: expect.stringContaining('page 2 of the restored image differs from the page map'),
+      });
+      expect(await restoreCode(ms[2]!)).toBe('restored');
     });
 
     it('missing links: a middle delta manifest or artifact, the base artifact', async () => {
