@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { StorageDriver } from '@mfb/storage';
@@ -61,14 +62,19 @@ export async function artifactDiffers(storage: StorageDriver, m: Manifest, signa
 
 /** At most this many SQLite worker threads check one restored database together. */
 const CHECK_THREADS = 2;
+/**
+ * Smaller databases are checked by one thread: their integrity_check takes well under a
+ * second, less than starting a second worker thread saves.
+ */
+export const SPLIT_CHECK_MIN_BYTES = 64 * 1024 * 1024;
 
 /**
  * `PRAGMA integrity_check` of the restored scratch database at `path`, spread over up to two
- * worker threads (sqlite-task.ts `check`: the same findings as one integrity_check), and the
- * rows per table. BACKUP_INTEGRITY_CHECK_FAILED when it finds a problem.
+ * worker threads from `splitFromBytes` on (sqlite-task.ts `check`: the same findings as one
+ * integrity_check), and the rows per table. BACKUP_INTEGRITY_CHECK_FAILED when it finds a problem.
  */
-export async function checkDatabase(path: string, signal?: AbortSignal): Promise<Record<string, number>> {
-  const workers = Math.max(1, Math.min(CHECK_THREADS, availableParallelism()));
+export async function checkDatabase(path: string, signal?: AbortSignal, splitFromBytes = SPLIT_CHECK_MIN_BYTES): Promise<Record<string, number>> {
+  const workers = (await stat(path)).size < splitFromBytes ? 1 : Math.max(1, Math.min(CHECK_THREADS, availableParallelism()));
   const next = new Int32Array(new SharedArrayBuffer(4));
   const parts = await Promise.allSettled(
     Array.from({ length: workers }, (_, i) => runSqliteTask<{ tables?: Record<string, number> }>('check', { path, next, split: workers > 1, counts: i === 0 }, signal)),

@@ -5,11 +5,12 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@mfb/errors';
 import { createBackup, manifestKeyFor, restoreBackup, verifyBackup, type Manifest } from '../src/index.js';
+import { checkDatabase } from '../src/restore-io.js';
 import { ls, makeLedgerDb, sandbox, type Sandbox } from './helpers.js';
 
 /**
  * The restore's database check (integrity_check, spread over two SQLite threads on a machine
- * with two cores) finds what one `PRAGMA integrity_check` finds, also damage that
+ * with two cores from 64 MiB on) finds what one `PRAGMA integrity_check` finds, also damage that
  * `quick_check` alone misses, and a damaged artifact streamed from storage is still named by
  * its checksum. The stored artifacts here are rewritten with a consistent manifest (as an
  * attacker or a faulty writer could), so only the database check stands between them and
@@ -56,7 +57,16 @@ function quickCheck(path: string): string {
   }
 }
 
+/**
+ * Restore and verify fail with BACKUP_INTEGRITY_CHECK_FAILED (these small databases are
+ * checked by one thread), and so does the check split over two threads that restores of
+ * databases from 64 MiB on use (forced here for a small file).
+ */
 async function expectIntegrityFailure(bytes: Buffer): Promise<AppError> {
+  const file = join(sb.dir, `split-${Math.random().toString(16).slice(2)}.db`);
+  await writeFile(file, bytes);
+  const split = await checkDatabase(file, undefined, 0).catch((e: unknown) => e);
+  expect(split).toMatchObject({ code: 'BACKUP_INTEGRITY_CHECK_FAILED' });
   await storeDatabase(bytes);
   const target = join(sb.dir, 'targets', `t${Math.random().toString(16).slice(2)}.db`);
   const err = await restoreBackup({ storage: sb.storage, artifactKey: m.artifactKey, keys: new Map(), tmpDir: sb.tmpDir, targetPath: target, mode: 'new' }).catch((e: unknown) => e);
@@ -74,6 +84,7 @@ describe('the database check of a restore', () => {
     const r = await restoreBackup({ storage: sb.storage, artifactKey: m.artifactKey, keys: new Map(), tmpDir: sb.tmpDir, targetPath: join(sb.dir, 'fine-restored.db'), mode: 'new' });
     expect(r.integrity).toBe('ok');
     expect(r.tables).toEqual({ accounts: 14, entries: 6000 });
+    expect(await checkDatabase(join(sb.dir, 'fine.db'), undefined, 0)).toEqual({ accounts: 14, entries: 6000 });
   });
 
   it('an index whose entries do not match their rows (quick_check passes, integrity_check does not)', async () => {
@@ -90,6 +101,7 @@ describe('the database check of a restore', () => {
     expect(quickCheck(join(sb.dir, 'index.db'))).toBe('ok');
     const err = await expectIntegrityFailure(bytes);
     expect(err.message).toMatch(/missing from index pairs_x/);
+    await expect(checkDatabase(join(sb.dir, 'index.db'), undefined, 0)).rejects.toThrow(/missing from index pairs_x/);
   });
 
   it('pages that no b-tree and no freelist holds (the whole-file page accounting)', async () => {
@@ -102,6 +114,8 @@ describe('the database check of a restore', () => {
     bytes.writeUInt32BE(0, 36);
     const err = await expectIntegrityFailure(bytes);
     expect(err.message).toMatch(/never used/);
+    await writeFile(join(sb.dir, 'orphan.db'), bytes);
+    await expect(checkDatabase(join(sb.dir, 'orphan.db'), undefined, 0)).rejects.toThrow(/never used/);
   });
 
   it('a byte flipped in a stored unencrypted artifact is a checksum mismatch, found while streaming', async () => {
