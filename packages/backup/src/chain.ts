@@ -3,7 +3,6 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { StorageDriver } from '@mfb/storage';
 import { AppError } from '@mfb/errors';
-import { createDecompressStream } from './compress.js';
 import { DecryptStream } from './crypto.js';
 import { DeltaApplier } from './delta.js';
 import { ArtifactNotFoundError, ChainBrokenError, ChecksumMismatchError, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
@@ -11,7 +10,7 @@ import { sha256 } from './hash.js';
 import { MANIFEST_SUFFIX } from './ids.js';
 import { readManifest } from './manifest.js';
 import { PAGE_HASH_BYTES, loadPageMap, type PageMap } from './pagemap.js';
-import { chainStreamError, mapStreamError, Meter } from './restore-io.js';
+import { chainStreamError, decompressorFor, mapStreamError, Meter } from './restore-io.js';
 import type { BackupOptions, IncrementalOptions, KeyRing, Manifest, VerifyOptions } from './types.js';
 
 export const INCREMENTAL_DEFAULTS: Required<Omit<IncrementalOptions, 'forceFull'>> = {
@@ -144,7 +143,7 @@ async function applyDelta(opts: VerifyOptions, d: Manifest, path: string): Promi
     });
     try {
       await pipeline(
-        [await storage.get(d.artifactKey, signal ? { signal } : {}), fetched, ...(decrypt ? [decrypt] : []), createDecompressStream(d.compression.algorithm), plain, applier],
+        [await storage.get(d.artifactKey, signal ? { signal } : {}), fetched, ...(decrypt ? [decrypt] : []), decompressorFor(opts, d.compression.algorithm), plain, applier],
         ...(signal ? [{ signal }] : []),
       );
     } catch (err) {

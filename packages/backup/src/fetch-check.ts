@@ -4,12 +4,11 @@ import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '@mfb/errors';
 import { fsyncFile } from '@mfb/storage';
-import { createDecompressStream } from './compress.js';
 import { DecryptStream } from './crypto.js';
 import { AbortedError, ArtifactNotFoundError, ChecksumMismatchError, DiskFullError, isDiskFull, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
 import { reconstructChain } from './chain.js';
 import { readManifest } from './manifest.js';
-import { artifactDiffers, checkDatabase, mapStreamError, Meter } from './restore-io.js';
+import { artifactDiffers, checkDatabase, decompressorFor, mapStreamError, Meter } from './restore-io.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
 import type { Manifest, Progress, StageTimings, VerifyOptions } from './types.js';
 
@@ -134,7 +133,7 @@ async function fetchImage(opts: VerifyOptions, manifest: Manifest, plainPath: st
   const fetched = new Meter((n) => progress('fetch', n, total));
   const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
   const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
-  const decompress = createDecompressStream(manifest.compression.algorithm);
+  const decompress = decompressorFor(opts, manifest.compression.algorithm);
   try {
     const source = await storage.get(artifactKey, signal ? { signal } : {});
     await pipeline([source, fetched, ...(decrypt ? [decrypt] : []), decompress, plain, await newScratchFile(plainPath)], ...(signal ? [{ signal }] : []));
