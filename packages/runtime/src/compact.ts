@@ -1,0 +1,93 @@
+import { compactBackup, copyBackup, UnknownKeyIdError, type KeyRing, type Manifest, type Progress } from '@mfb/backup';
+import type { BackupRecord, Catalog } from '@mfb/catalog';
+import type { DatabaseConfig } from '@mfb/config';
+import { BackupNotFoundError } from '@mfb/errors';
+import type { StorageDriver } from '@mfb/storage';
+
+export interface CompactDeps {
+  catalog: Catalog;
+  storageFor(target: string): StorageDriver;
+  keys: KeyRing;
+  tmpDir: string;
+}
+
+export interface CompactRecordedOptions {
+  signal?: AbortSignal;
+  fence?: () => void;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface CompactRecordedResult {
+  /** The delta compacted. */
+  from: string;
+  /** The new full (or the one an earlier compaction of `from` made). */
+  backupId: string;
+  manifest: Manifest;
+  /** Targets the new full is stored on (the one read first). */
+  targets: string[];
+  /** An earlier compaction of `from` was found: nothing done. */
+  already: boolean;
+  /** Stored bytes of the chain the delta needed (base + deltas up to it), and of the new full. */
+  chainBytes: number;
+  fullBytes: number;
+}
+
+/**
+ * The compaction of a recorded delta (`backupctl compact`, and the worker's `compactAfter`):
+ * `compactBackup` on the first storage that holds the delta (primary storage first), the new
+ * full recorded in the catalog, then a proven copy of it (`copyBackup`) to every other target
+ * that holds the delta, each recorded as a location. The old chain stays; retention deletes
+ * what nothing needs any more (docs/retention.md, "Compaction"). The database's configured
+ * compression and key are used. Idempotent: a recorded compaction of the delta is returned.
+ * The caller holds the per-database lock.
+ */
+export async function compactRecorded(deps: CompactDeps, db: DatabaseConfig, rec: BackupRecord, opts: CompactRecordedOptions = {}): Promise<CompactRecordedResult> {
+  const live = rec.locations
+    .filter((l) => l.deletedAt === null)
+    .sort((a, b) => (a.target === 'local' ? -1 : b.target === 'local' ? 1 : a.target.localeCompare(b.target)));
+  if (!live.length) throw new BackupNotFoundError(rec.backupId, { databaseId: db.id });
+  const chainBytes = (rec.manifest.chain?.baseArtifactBytes ?? rec.manifest.artifact.sizeBytes) + (rec.manifest.chain?.deltaArtifactBytes ?? 0);
+  const earlier = await findCompaction(deps.catalog, db.id, rec);
+  if (earlier) {
+    const targets = earlier.locations.filter((l) => l.deletedAt === null).map((l) => l.target);
+    return { from: rec.backupId, backupId: earlier.backupId, manifest: earlier.manifest, targets, already: true, chainBytes, fullBytes: earlier.manifest.artifact.sizeBytes };
+  }
+  const keyId = db.encryptionKeyId;
+  const key = keyId === undefined ? undefined : deps.keys.get(keyId);
+  if (keyId !== undefined && key === undefined) throw new UnknownKeyIdError(keyId);
+  const [first, ...rest] = live;
+  const src = deps.storageFor(first!.target);
+  const res = await compactBackup({
+    storage: src,
+    artifactKey: first!.artifactKey,
+    keys: deps.keys,
+    compression: { algorithm: db.compression.algorithm, level: db.compression.level },
+    ...(keyId !== undefined && key !== undefined ? { encryption: { keyId, key } } : {}),
+    tmpDir: deps.tmpDir,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.fence ? { fence: opts.fence } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  const m = res.manifest;
+  opts.fence?.();
+  await deps.catalog.recordBackup(m, { target: first!.target, artifactKey: m.artifactKey });
+  const targets = [first!.target];
+  for (const l of rest) {
+    const copy = await copyBackup(src, deps.storageFor(l.target), m, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.fence ? { fence: opts.fence } : {}),
+    });
+    opts.fence?.();
+    await deps.catalog.addLocation(m.backupId, { target: l.target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
+    targets.push(l.target);
+  }
+  return { from: rec.backupId, backupId: m.backupId, manifest: m, targets, already: false, chainBytes, fullBytes: m.artifact.sizeBytes };
+}
+
+/** A live backup of the same instant compacted from `rec` (its id sorts right after). */
+async function findCompaction(catalog: Catalog, databaseId: string, rec: BackupRecord): Promise<BackupRecord | null> {
+  const at = Date.parse(rec.createdAt);
+  const around = { createdAfter: new Date(at - 1).toISOString(), createdBefore: new Date(at + 1).toISOString() };
+  const page = await catalog.listBackups({ databaseId, status: 'available', ...around, limit: 50 });
+  return page.items.find((b) => b.manifest.compactedFrom === rec.backupId) ?? null;
+}
