@@ -48,6 +48,11 @@ export interface IncrementalConfig {
   maxChainRatio?: number;
   /** Smaller databases get plain full backups (bytes). */
   minSizeBytes?: number;
+  /**
+   * A prune of the primary storage first compacts (into a full) each delta that retention keeps
+   * by a rule while every link of its chain is kept only for it, so the chain goes (default false).
+   */
+  compactOnPrune?: boolean;
 }
 
 export interface DatabaseConfig {

@@ -1,8 +1,9 @@
 import { compactBackup, copyBackup, UnknownKeyIdError, type KeyRing, type Manifest, type Progress } from '@mfb/backup';
 import type { BackupRecord, Catalog } from '@mfb/catalog';
-import type { DatabaseConfig } from '@mfb/config';
+import type { DatabaseConfig, TargetConfig } from '@mfb/config';
 import { BackupNotFoundError } from '@mfb/errors';
 import type { StorageDriver } from '@mfb/storage';
+import { PENDING_UPLOAD_RULE, planTargetRetention, type RetentionPlanView } from './retention.js';
 
 export interface CompactDeps {
   catalog: Catalog;
@@ -90,4 +91,64 @@ async function findCompaction(catalog: Catalog, databaseId: string, rec: BackupR
   const around = { createdAfter: new Date(at - 1).toISOString(), createdBefore: new Date(at + 1).toISOString() };
   const page = await catalog.listBackups({ databaseId, status: 'available', ...around, limit: 50 });
   return page.items.find((b) => b.manifest.compactedFrom === rec.backupId) ?? null;
+}
+
+/** At most this many compactions per prune (each rebuilds and stores a full: bounded work per job). */
+export const MAX_COMPACTIONS_PER_PRUNE = 3;
+
+/**
+ * The deltas whose compaction lets retention delete a chain (`incremental.compactOnPrune`):
+ * kept by a rule of their own (not only `needed by`), not pinned, not the newest backup (whose
+ * chain the next backup continues), not compacted already, and every link of their chain is
+ * kept ONLY because of them (`needed by <that delta>`, no rule of its own). Compacted, such a
+ * delta is replaced by a full and its whole chain goes at this prune. Oldest first.
+ */
+export function compactionCandidates(plan: RetentionPlanView, records: readonly BackupRecord[]): BackupRecord[] {
+  const item = new Map(plan.items.map((i) => [i.backupId, i]));
+  const rec = new Map(records.map((r) => [r.backupId, r]));
+  const compacted = new Set(records.map((r) => r.manifest.compactedFrom).filter((x): x is string => typeof x === 'string'));
+  const newest = plan.items[0]?.backupId;
+  const out: BackupRecord[] = [];
+  for (const r of records) {
+    const i = item.get(r.backupId);
+    if (!i || i.action !== 'keep' || r.manifest.kind !== 'delta' || r.pinned || r.backupId === newest || compacted.has(r.backupId)) continue;
+    if (!i.rules.some((x) => x !== PENDING_UPLOAD_RULE)) continue;
+    let only = true;
+    for (let p = r.manifest.parentId ?? null; p !== null; p = rec.get(p)?.manifest.parentId ?? null) {
+      const link = item.get(p);
+      if (!link || link.action !== 'keep' || link.rules.length !== 0 || link.reasons.join() !== `needed by ${r.backupId}`) {
+        only = false;
+        break;
+      }
+    }
+    if (only) out.push(r);
+  }
+  return out.reverse();
+}
+
+/**
+ * Before a prune of the primary storage with `incremental.compactOnPrune`: compact the
+ * {@link compactionCandidates} (at most {@link MAX_COMPACTIONS_PER_PRUNE}), so the prune that
+ * follows deletes their chains. Returns the compactions made. The caller holds the lock.
+ */
+export async function compactForRetention(
+  deps: CompactDeps & { config: { readonly targets: readonly TargetConfig[] } },
+  db: DatabaseConfig,
+  now: Date,
+  opts: CompactRecordedOptions = {},
+): Promise<CompactRecordedResult[]> {
+  const { view } = await planTargetRetention(deps, db, 'local', now);
+  const records: BackupRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.catalog.listBackups({ databaseId: db.id, target: 'local', status: 'available', limit: 500, ...(cursor ? { cursor } : {}) });
+    records.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  const done: CompactRecordedResult[] = [];
+  for (const r of compactionCandidates(view, records).slice(0, MAX_COMPACTIONS_PER_PRUNE)) {
+    opts.signal?.throwIfAborted();
+    done.push(await compactRecorded(deps, db, r, opts));
+  }
+  return done;
 }
