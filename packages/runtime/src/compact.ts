@@ -39,7 +39,8 @@ export interface CompactRecordedResult {
  * full recorded in the catalog, then a proven copy of it (`copyBackup`) to every other target
  * that holds the delta, each recorded as a location. The old chain stays; retention deletes
  * what nothing needs any more (docs/retention.md, "Compaction"). The database's configured
- * compression and key are used. Idempotent: a recorded compaction of the delta is returned.
+ * compression and key are used. Idempotent: a recorded compaction of the delta is returned
+ * (and copied to targets that got the delta since).
  * The caller holds the per-database lock.
  */
 export async function compactRecorded(deps: CompactDeps, db: DatabaseConfig, rec: BackupRecord, opts: CompactRecordedOptions = {}): Promise<CompactRecordedResult> {
@@ -50,7 +51,14 @@ export async function compactRecorded(deps: CompactDeps, db: DatabaseConfig, rec
   const chainBytes = (rec.manifest.chain?.baseArtifactBytes ?? rec.manifest.artifact.sizeBytes) + (rec.manifest.chain?.deltaArtifactBytes ?? 0);
   const earlier = await findCompaction(deps.catalog, db.id, rec);
   if (earlier) {
-    const targets = earlier.locations.filter((l) => l.deletedAt === null).map((l) => l.target);
+    // Targets that got the delta after the compaction get the full too.
+    const has = earlier.locations.filter((l) => l.deletedAt === null);
+    const from = has.find((l) => l.target === 'local') ?? has[0];
+    const targets = has.map((l) => l.target);
+    for (const l of from ? live.filter((x) => !targets.includes(x.target)) : []) {
+      await copyTo(deps, deps.storageFor(from!.target), { ...earlier.manifest, artifactKey: from!.artifactKey }, l.target, opts);
+      targets.push(l.target);
+    }
     return { from: rec.backupId, backupId: earlier.backupId, manifest: earlier.manifest, targets, already: true, chainBytes, fullBytes: earlier.manifest.artifact.sizeBytes };
   }
   const keyId = db.encryptionKeyId;
@@ -74,15 +82,20 @@ export async function compactRecorded(deps: CompactDeps, db: DatabaseConfig, rec
   await deps.catalog.recordBackup(m, { target: first!.target, artifactKey: m.artifactKey });
   const targets = [first!.target];
   for (const l of rest) {
-    const copy = await copyBackup(src, deps.storageFor(l.target), m, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.fence ? { fence: opts.fence } : {}),
-    });
-    opts.fence?.();
-    await deps.catalog.addLocation(m.backupId, { target: l.target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
+    await copyTo(deps, src, m, l.target, opts);
     targets.push(l.target);
   }
   return { from: rec.backupId, backupId: m.backupId, manifest: m, targets, already: false, chainBytes, fullBytes: m.artifact.sizeBytes };
+}
+
+/** A proven copy of the backup `m` (in `src`) to `target`, recorded in the catalog. */
+async function copyTo(deps: CompactDeps, src: StorageDriver, m: Manifest, target: string, opts: CompactRecordedOptions): Promise<void> {
+  const copy = await copyBackup(src, deps.storageFor(target), m, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.fence ? { fence: opts.fence } : {}),
+  });
+  opts.fence?.();
+  await deps.catalog.addLocation(m.backupId, { target, artifactKey: copy.artifactKey, storageClass: copy.storageClass });
 }
 
 /** A live backup of the same instant compacted from `rec` (its id sorts right after). */

@@ -29,6 +29,8 @@ export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets'
         )
       : [];
   if (compacted.length) ctx.log.info({ compacted: compacted.map((c) => ({ from: c.from, into: c.backupId })) }, `compacted ${compacted.length} chains before pruning`);
+  // Targets that do not have the delta yet get the new full by the usual upload.
+  const uploads = compacted.flatMap((c) => ctx.database.targets.filter((t) => !c.targets.includes(t)).map((t) => ctx.followUp('upload', { databaseId, backupId: c.backupId, target: t })));
   const r = await pruneTarget({ config: { targets: ctx.targets }, catalog: ctx.catalog, storage: ctx.storageFor(target) }, ctx.database, target, new Date(), {
     signal: ctx.signal,
     onPlan: (plan) => logRetentionPlan(ctx.log, plan.view),
@@ -44,6 +46,7 @@ export const pruneHandler: Handler<'prune', 'catalog' | 'storageFor' | 'targets'
     deleted: r.deleted,
     ...(r.resumed.length ? { resumed: r.resumed } : {}),
     ...(compacted.length ? { compacted: compacted.map((c) => ({ from: c.from, backupId: c.backupId })) } : {}),
+    ...(uploads.length ? { uploads } : {}),
     ...(chained.length ? { prunes: chained } : {}),
   };
 };
