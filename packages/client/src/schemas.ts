@@ -412,7 +412,7 @@ export const RetentionPlanItemSchema = Type.Object({
   pinned: Type.Boolean(),
   action: Type.Union([Type.Literal('keep'), Type.Literal('delete')]),
   reasons: Type.Array(Type.String(), { description: 'Every rule that keeps it, or the one reason it goes (docs/retention.md#reasons)' }),
-  rules: Type.Array(Type.String(), { description: 'Machine-readable: keep rules (`newest`, `keepDaily`...), the delete rule (`maxAge`, `maxTotalBytes`, `none`) or `pendingUpload`' }),
+  rules: Type.Array(Type.String(), { description: 'Machine-readable: keep rules (`newest`, `keepDaily`...), the delete rule (`maxAge`, `maxTotalBytes`, `compacted`, `none`) or `pendingUpload`' }),
 });
 export type RetentionPlanItem = Static<typeof RetentionPlanItemSchema>;
 
