@@ -3,6 +3,9 @@ import type { BackupRecord } from '@mfb/catalog';
 import type { Handler } from '../context.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
 
+/** Longest chain walked for missing links (a loop guard; the policy keeps chains far shorter). */
+const MAX_CHAIN = 1000;
+
 /**
  * Copy a backup from the primary storage to a target (`copyBackup`: artifact proven against
  * the manifest's SHA-256, the pin marker when the backup is pinned, the manifest last), then
@@ -13,9 +16,6 @@ import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
  * and nothing is recorded. Idempotent: a complete copy already there is kept, and a re-run
  * whose copy is already on the target (recorded or not) succeeds without the local copy.
  */
-/** Longest chain walked for missing links (a loop guard; the policy keeps chains far shorter). */
-const MAX_CHAIN = 1000;
-
 export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFor' | 'targets' | 'metrics' | 'followUp'> = async (ctx) => {
   const { backupId, target, databaseId } = ctx.payload;
   const rec = await ctx.catalog.getBackup(backupId);
