@@ -6,11 +6,12 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBackup, restoreBackup, type Manifest } from '@mfb/backup';
+import { copyBackup, createBackup, restoreBackup, type Manifest } from '@mfb/backup';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import type { DatabaseConfig } from '@mfb/config';
 import { createLogger, createMetrics } from '@mfb/observability';
-import { createStorages, planTargetRetention } from '@mfb/runtime';
+import { LocalStorageDriver } from '@mfb/storage';
+import { compactRecorded, createStorages, planTargetRetention } from '@mfb/runtime';
 import { pruneHandler } from '../src/handlers/prune.handler.js';
 import { tempDir, testConfig } from './helpers.js';
 
@@ -112,5 +113,48 @@ describe('prune with incremental.compactOnPrune', () => {
     const again = await prune(on);
     expect(again.compacted).toBeUndefined();
     expect(again.deleted).toEqual([]);
+  }, 240_000);
+
+  it('compactRecorded is idempotent, and copies an earlier compaction to a target that got the delta since', async () => {
+    const tmp = await tempDir();
+    cleanups.push(() => tmp.dispose());
+    const src = join(tmp.dir, 'b.sqlite');
+    const sdb = new Database(src);
+    sdb.exec('CREATE TABLE tx (id INTEGER PRIMARY KEY, memo TEXT)');
+    sdb.transaction(() => {
+      for (let i = 0; i < 2000; i++) sdb.prepare('INSERT INTO tx (memo) VALUES (?)').run(`p ${i} ${'y'.repeat(i % 40)}`);
+    })();
+    sdb.close();
+    const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'b', path: src }] });
+    const catalog: Catalog = await openCatalog(config.catalogPath);
+    cleanups.push(() => catalog.close());
+    const primary = createStorages(config).storageFor('local');
+    const nas = new LocalStorageDriver(join(tmp.dir, 'nas'));
+    const db: DatabaseConfig = { ...config.databases[0]!, incremental: { minSizeBytes: 0 } };
+    const backup = async (): Promise<Manifest> => {
+      const { manifest } = await createBackup({ databaseId: 'b', sourcePath: src, storage: primary, compression: { algorithm: 'gzip', level: 1 }, tmpDir: config.tmpDir, incremental: { minSizeBytes: 0 } });
+      await catalog.recordBackup(manifest, { target: 'local', artifactKey: manifest.artifactKey });
+      return manifest;
+    };
+    await backup();
+    const w = new Database(src);
+    w.prepare('INSERT INTO tx (memo) VALUES (?)').run('change');
+    w.close();
+    const d = await backup();
+    expect(d.kind).toBe('delta');
+    const deps = { catalog, storageFor: (t: string) => (t === 'nas' ? nas : primary), keys: config.keys, tmpDir: config.tmpDir };
+    const first = await compactRecorded(deps, db, (await catalog.getBackup(d.backupId))!);
+    expect(first).toMatchObject({ already: false, targets: ['local'] });
+
+    // The delta reaches nas afterwards (an upload that ran late): compacting again copies the full there.
+    await copyBackup(primary, nas, d);
+    await catalog.addLocation(d.backupId, { target: 'nas', artifactKey: d.artifactKey });
+    const again = await compactRecorded(deps, db, (await catalog.getBackup(d.backupId))!);
+    expect(again).toMatchObject({ already: true, backupId: first.backupId, targets: ['local', 'nas'] });
+    const c = (await catalog.getBackup(first.backupId))!;
+    expect(c.locations.filter((l) => l.deletedAt === null).map((l) => l.target).sort()).toEqual(['local', 'nas']);
+    const out = join(tmp.dir, 'from-nas.sqlite');
+    const res = await restoreBackup({ storage: nas, artifactKey: c.manifest.artifactKey, keys: new Map(), tmpDir: config.tmpDir, targetPath: out, mode: 'new' });
+    expect(res.manifest.snapshot.sha256).toBe(d.snapshot.sha256);
   }, 240_000);
 });
