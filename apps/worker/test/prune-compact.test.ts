@@ -1,7 +1,8 @@
 /**
  * `incremental.compactOnPrune`: a prune of the primary storage first compacts a delta that
  * retention keeps by a rule while its whole chain is kept only for it, so the chain goes in
- * the same prune. Real engine, catalog and storage.
+ * the same prune; and `compactRecorded` (shared with `backupctl compact`) is idempotent. Real
+ * engine, catalog and storage.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
