@@ -48,7 +48,7 @@ export const HEARTBEAT_TTL_MS = 15_000;
 const registryKey = (prefix: string): string => `${prefix}:mfb:workers`;
 const workerKey = (prefix: string, id: string): string => `${prefix}:mfb:worker:${id}`;
 
-/** A worker's liveness entry in Redis; `stop` removes it (graceful shutdown). */
+/** A worker's liveness entry in Redis; `stop` removes it (graceful shutdown; waits at most 2 s for Redis). */
 export interface HostHeartbeat {
   /** This worker's id in the registry: `<machine>-<pid>-<random>`. */
   readonly id: string;
@@ -79,7 +79,13 @@ export async function startHostHeartbeat(
     id,
     async stop() {
       clearInterval(timer);
-      await Promise.all([redis.del(workerKey(prefix, id)), redis.srem(registryKey(prefix), id)]);
+      // A worker connection waits through a Redis outage; a shutdown must not. The entry then
+      // expires on its own within ttlMs.
+      let timeout: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([redis.del(workerKey(prefix, id)), redis.srem(registryKey(prefix), id)]),
+        new Promise((r) => (timeout = setTimeout(r, 2000))),
+      ]).finally(() => clearTimeout(timeout));
     },
   };
 }
