@@ -71,6 +71,7 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
   const parallelism = opts.parallelism ?? RECONCILE_PARALLELISM;
   const result: ReconcileResult = { upserted: [], removed: [], unchanged: [] };
   const payloads = new Map(desired.map((s) => [s, scheduledPayload(s)]));
+  const queueOf = new Map(desired.map((s) => [s, queues.route(s.job, payloads.get(s) as never).name]));
   const hosts = await hostsWithQueues(queues);
   for (const job of SCHEDULED_JOBS) {
     // A backup schedule of a database with a `host` lives in that host's queue; the queues of
@@ -81,7 +82,7 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
       : [queues[job]];
     for (const queue of candidates as Array<Queues['backup']>) {
       const want = new Map(
-        desired.filter((s) => s.job === job && !s.paused && queues.route(job, payloads.get(s) as never).name === queue.name).map((s) => [schedulerId(s), s]),
+        desired.filter((s) => s.job === job && !s.paused && queueOf.get(s) === queue.name).map((s) => [schedulerId(s), s]),
       );
       const existing = (await queue.getJobSchedulers(0, -1, true)).filter((j) => (j.key ?? j.id ?? '').startsWith(SCHEDULER_PREFIX));
       const have = new Map(existing.map((j) => [j.key ?? j.id ?? '', j]));
