@@ -3,7 +3,7 @@ import { cleanupTempFiles, localLockHolder, reclaimOrphanArtifacts, type Progres
 import { rebuildFromStorage, type Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
-import { enqueue, followUpJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
+import { enqueue, followUpJobId, jobPayload, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { Storages } from '@mfb/runtime';
 import type { HandlerContext, Handlers } from './context.js';
@@ -123,10 +123,12 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
 
   return async (job, token, bullSignal) => {
     const queue = job.queueName as JobName;
-    const databaseIdRaw = typeof (job.data as { databaseId?: unknown })?.databaseId === 'string' ? String((job.data as { databaseId: string }).databaseId) : '';
+    // Scheduled jobs carry no data: their payload comes from the scheduler id.
+    const data = jobPayload(queue, job);
+    const databaseIdRaw = typeof (data as { databaseId?: unknown })?.databaseId === 'string' ? String((data as { databaseId: string }).databaseId) : '';
     let payload;
     try {
-      payload = validatePayload(queue, job.data);
+      payload = validatePayload(queue, data);
     } catch (err) {
       metrics.jobsTotal.inc({ queue, outcome: 'failed' });
       metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });

@@ -10,6 +10,7 @@ import {
   createRedis,
   effectivePrefix,
   reconcileSchedules,
+  workerJobSettings,
   type JobName,
   type Queues,
   type ReconcileResult,
@@ -125,6 +126,8 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
       prefix: effectivePrefix(config.redis),
       concurrency: config.worker.concurrency,
       ...stall,
+      // History bounds and backoff of scheduled jobs, which carry no options of their own.
+      ...workerJobSettings(),
     });
     w.on('error', (err) => log.warn({ queue: name, err: err.message }, 'worker error'));
     w.on('stalled', (jobId) => log.warn({ queue: name, jobId }, 'job stalled (its worker died or hung); it will run again'));

@@ -11,10 +11,10 @@
 export * from './contract.js';
 export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError, LockLostError } from './errors.js';
 export { validatePayload, isJobName } from './validate.js';
-export { defaultJobOptions, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, BACKOFF_JITTER, type RetrySettings } from './options.js';
+export { defaultJobOptions, workerJobSettings, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, BACKOFF_JITTER, type RetrySettings } from './options.js';
 export { createQueues, closeQueues, queueName, type Queues, type JobQueue } from './queues.js';
 export { enqueue, enqueueBackupNow, newJobId, followUpJobId, JOB_ID_SEPARATOR, backupNowDedupId, type EnqueueOptions } from './enqueue.js';
-export { reconcileSchedules, syncSchedules, schedulerId, scheduledPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName, type ScheduleSource } from './schedules.js';
+export { reconcileSchedules, syncSchedules, schedulerId, scheduledPayload, jobPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName, type ScheduleSource } from './schedules.js';
 export { getJobStatus, type JobStatus } from './status.js';
 export {
   createRedis,
