@@ -96,7 +96,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   const connection = createRedis(config.redis, 'worker');
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   const queues = queuesFor(config, connection);
-  const locks = locksFor(config, connection);
+  const locks = locksFor(config, connection, log);
   const storages = createStorages(config, opts.wrapStorage ? { wrap: opts.wrapStorage } : {});
   // Open every storage now: an unusable URL or driver option fails the start (naming the
   // target), not every job.

@@ -9,7 +9,7 @@
  * - `DatabaseLocks`: the per-database lock (invariant 5) the worker and the API both take.
  */
 export * from './contract.js';
-export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError, LockLostError } from './errors.js';
+export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError, LockLostError, LockNotReplicatedError } from './errors.js';
 export { validatePayload, isJobName } from './validate.js';
 export { defaultJobOptions, workerJobSettings, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, BACKOFF_JITTER, type RetrySettings } from './options.js';
 export { createQueues, closeQueues, queueName, type Queues, type JobQueue } from './queues.js';
@@ -27,4 +27,4 @@ export {
   type RedisCheck,
   type RedisTopology,
 } from './redis.js';
-export { DatabaseLocks, type HeldLock } from './lock.js';
+export { DatabaseLocks, type HeldLock, type LockOptions, type LockReplicationEvent } from './lock.js';

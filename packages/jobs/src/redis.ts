@@ -66,6 +66,14 @@ export function effectivePrefix(settings: { url: string; prefix: string }): stri
 }
 
 /**
+ * True for a connection to a Sentinel-managed primary: its writes reach the replica that a
+ * failover promotes only asynchronously (the per-database lock then `WAIT`s for it).
+ */
+export function hasReplicas(connection: RedisConnection): boolean {
+  return connection instanceof Redis && (connection.options.sentinels?.length ?? 0) > 0;
+}
+
+/**
  * A new connection from config (one server, Sentinel or Cluster). `role: 'worker'` sets
  * `maxRetriesPerRequest: null` (BullMQ workers must wait through a Redis restart or failover
  * rather than fail commands); producers (the API) fail fast so an HTTP request does not hang

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Worker } from 'bullmq';
-import { DatabaseLocks, closeQueues, createQueues, createRedis, enqueue, parseRedisUrl } from '@mfb/jobs';
+import { Redis } from 'ioredis';
+import { DatabaseLocks, closeQueues, createQueues, createRedis, enqueue, parseRedisUrl, type LockReplicationEvent } from '@mfb/jobs';
 import { startRedisSentinel } from '@mfb/testkit';
 
 const sentinel = await startRedisSentinel();
@@ -30,6 +31,59 @@ describe('Redis Sentinel', () => {
     expect(() => parseRedisUrl('redis+sentinel://:s3cret@10.0.0.1:26379')).toThrow(/name the primary/);
     expect(() => parseRedisUrl('redis+sentinel://:s3cret@10.0.0.1:26379')).not.toThrow(/s3cret/);
     expect(() => parseRedisUrl('redis+cluster://:s3cret@a:1/3')).toThrow(/no database number/);
+  });
+
+  it('a lock is acknowledged by the replica (WAIT) before it counts, on acquisition and renewal; too few replicas: a warning, or JOBS_LOCK_NOT_REPLICATED when required', { timeout: 30_000 }, async () => {
+    const prefix = `t-${randomUUID()}`;
+    const conn = createRedis({ url: sentinel.url, tls: false }, 'worker');
+    conn.on('error', () => undefined);
+    const seen: Array<{ level: 'warn' | 'debug'; event: LockReplicationEvent; msg: string }> = [];
+    const log = {
+      warn: (event: object, msg: string) => seen.push({ level: 'warn', event: event as LockReplicationEvent, msg }),
+      debug: (event: object, msg: string) => seen.push({ level: 'debug', event: event as LockReplicationEvent, msg }),
+    };
+    try {
+      // Sentinel mode: one replica by default.
+      const locks = new DatabaseLocks(conn, prefix, 1500, { log });
+      const held = await locks.tryAcquire('db1');
+      expect(held).not.toBeNull();
+      expect(held!.replicasAcknowledged).toBe(1);
+      expect(seen).toEqual([{ level: 'debug', event: { databaseId: 'db1', phase: 'acquire', acknowledged: 1, wanted: 1, timeoutMs: 1000 }, msg: 'lock replicated' }]);
+      // Acknowledged: the replica a failover would promote already holds the lock.
+      const replicaPort = (await sentinel.primaryPort()) === sentinel.dataPorts[0] ? sentinel.dataPorts[1]! : sentinel.dataPorts[0]!;
+      const onReplica = new Redis({ host: '127.0.0.1', port: replicaPort, maxRetriesPerRequest: 1 });
+      try {
+        expect(await onReplica.get(locks.keyOf('db1'))).toBe(held!.token);
+      } finally {
+        onReplica.disconnect();
+      }
+      // The lock still excludes a second owner, and its renewals are acknowledged too.
+      expect(await new DatabaseLocks(conn, prefix, 1500).tryAcquire('db1')).toBeNull();
+      const end = Date.now() + 10_000;
+      while (!seen.some((e) => e.event.phase === 'renew')) {
+        if (Date.now() > end) throw new Error('no renewal seen');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seen.find((e) => e.event.phase === 'renew')).toMatchObject({ level: 'debug', event: { databaseId: 'db1', acknowledged: 1, wanted: 1 } });
+      expect(held!.lost).toBe(false);
+      await held!.release();
+
+      // More replicas wanted than exist: WAIT runs out; a warning, the lock is kept.
+      seen.length = 0;
+      const greedy = new DatabaseLocks(conn, prefix, 5000, { replicas: 2, replicaTimeoutMs: 200, log });
+      const kept = await greedy.tryAcquire('db2');
+      expect(kept?.replicasAcknowledged).toBe(1);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ level: 'warn', event: { databaseId: 'db2', phase: 'acquire', acknowledged: 1, wanted: 2, timeoutMs: 200 } });
+      expect(seen[0]!.msg).toMatch(/1 of 2 replica\(s\) acknowledged it within 200 ms; a Redis failover now could lose it/);
+      await kept!.release();
+      // ... and when required: refused with a clear code, the key given back.
+      const strict = new DatabaseLocks(conn, prefix, 5000, { replicas: 2, replicaTimeoutMs: 200, requireReplica: true });
+      await expect(strict.tryAcquire('db3')).rejects.toMatchObject({ code: 'JOBS_LOCK_NOT_REPLICATED' });
+      expect(await strict.owner('db3')).toBeNull();
+    } finally {
+      conn.disconnect();
+    }
   });
 
   it('a failover in the middle of a stream of jobs loses no job and keeps one job per database at a time', { timeout: 90_000 }, async () => {
