@@ -68,6 +68,8 @@ describe('defaults', () => {
     expect(c.worker).toEqual({
       concurrency: 1,
       lockTtlMs: 30000,
+      lockReplicaTimeoutMs: 1000,
+      lockReplicaRequired: false,
       orphanArtifactAgeMs: 3600000,
       shutdownGraceMs: 30000,
       metricsPort: 9464,
@@ -145,6 +147,8 @@ describe('defaults', () => {
       worker: {
         concurrency: 4,
         lockTtlMs: 3000,
+        lockReplicaTimeoutMs: 1000,
+        lockReplicaRequired: false,
         orphanArtifactAgeMs: 3600000,
         shutdownGraceMs: 10000,
         metricsPort: 0,

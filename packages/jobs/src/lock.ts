@@ -42,6 +42,11 @@ export function lockSafetyMarginMs(ttlMs: number): number {
   return Math.max(20, Math.floor(ttlMs / 5));
 }
 
+/** While a replica is missing, how long each lock write still waits for one (a probe). */
+const REPLICA_PROBE_MS = 20;
+/** How long after an unacknowledged lock write the locks only probe (renewed by every miss). */
+const REPLICA_DEGRADED_MS = 10_000;
+
 /** What a lock write's replication looked like (`WAIT`), for logs. */
 export interface LockReplicationEvent {
   databaseId: string;
@@ -86,6 +91,8 @@ export class DatabaseLocks {
   private readonly redis: LockRedis;
   private readonly replicas: number;
   private readonly replicaTimeoutMs: number;
+  /** Until then a replica was found missing: lock writes only probe for one. */
+  private degradedUntil = 0;
 
   constructor(
     redis: RedisConnection,
@@ -109,18 +116,31 @@ export class DatabaseLocks {
 
   /**
    * `WAIT` for the replicas after a lock write on this connection: how many acknowledged it,
-   * or `null` without replicas to wait for. Fewer than wanted is logged (a warning).
+   * or `null` without replicas to wait for. Fewer than wanted is logged as a warning, once per
+   * outage: after it, lock writes only probe ({@link REPLICA_PROBE_MS}) until a replica
+   * acknowledges again, so a missing replica does not hold the shared connection for the full
+   * timeout on every lock write.
    */
   private async replicate(databaseId: string, phase: LockReplicationEvent['phase']): Promise<number | null> {
     if (this.replicas <= 0) return null;
-    const acknowledged = Number(await this.redis.call('WAIT', String(this.replicas), String(this.replicaTimeoutMs)));
-    const event: LockReplicationEvent = { databaseId, phase, acknowledged, wanted: this.replicas, timeoutMs: this.replicaTimeoutMs };
+    const degraded = Date.now() < this.degradedUntil;
+    const timeoutMs = degraded ? Math.min(REPLICA_PROBE_MS, this.replicaTimeoutMs) : this.replicaTimeoutMs;
+    const acknowledged = Number(await this.redis.call('WAIT', String(this.replicas), String(timeoutMs)));
+    const event: LockReplicationEvent = { databaseId, phase, acknowledged, wanted: this.replicas, timeoutMs };
     if (acknowledged < this.replicas) {
-      this.opts.log?.warn(
-        event,
-        `lock of database ${databaseId}: ${acknowledged} of ${this.replicas} replica(s) acknowledged it within ${this.replicaTimeoutMs} ms; a Redis failover now could lose it`,
-      );
-    } else this.opts.log?.debug?.(event, 'lock replicated');
+      this.degradedUntil = Date.now() + REPLICA_DEGRADED_MS;
+      if (!degraded) {
+        this.opts.log?.warn(
+          event,
+          `lock of database ${databaseId}: ${acknowledged} of ${this.replicas} replica(s) acknowledged it within ${timeoutMs} ms; a Redis failover now could lose it ` +
+            `(until a replica answers again, locks wait at most ${REPLICA_PROBE_MS} ms for one)`,
+        );
+      } else this.opts.log?.debug?.(event, 'lock not replicated (replica still missing)');
+    } else {
+      if (degraded) this.opts.log?.warn(event, 'locks are acknowledged by a replica again');
+      this.degradedUntil = 0;
+      this.opts.log?.debug?.(event, 'lock replicated');
+    }
     return acknowledged;
   }
 

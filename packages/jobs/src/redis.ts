@@ -102,6 +102,11 @@ export function createRedis(settings: RedisSettings, role: 'worker' | 'producer'
         ...(password ? { password } : {}),
         // A failover closes the old primary's connections; find the new one at once.
         sentinelRetryStrategy: (times) => Math.min(100 * times, 2000),
+        // ... but Sentinel reconfigures the old primary (and so closes those connections) only
+        // seconds after it promoted the replica; meanwhile the old primary still answers, and
+        // every write it takes is lost when it becomes a replica. Listen for the sentinels'
+        // +switch-master and move to the new primary as soon as they announce it.
+        failoverDetector: true,
         ...(settings.tls ? { enableTLSForSentinelMode: true } : {}),
       });
     }
