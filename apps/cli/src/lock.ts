@@ -1,5 +1,5 @@
 import { tryLocalLock, type LocalLock } from '@mfb/backup';
-import { createRedis, type HeldLock } from '@mfb/jobs';
+import { createRedis, LockNotReplicatedError, type HeldLock } from '@mfb/jobs';
 import { locksFor } from '@mfb/runtime';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from './context.js';
@@ -71,8 +71,10 @@ async function redisLock(ctx: Context, databaseId: string, timeoutMs: number): P
       return 'held';
     }
     return { held, close: () => redis.disconnect() };
-  } catch {
+  } catch (err) {
     redis.disconnect();
+    // Reached Redis, but `worker.lockReplicaRequired` and no replica took the lock: say so.
+    if (err instanceof LockNotReplicatedError) throw err;
     return 'unreachable';
   }
 }
