@@ -93,6 +93,8 @@ export class DatabaseLocks {
   private readonly replicaTimeoutMs: number;
   /** Until then a replica was found missing: lock writes only probe for one. */
   private degradedUntil = 0;
+  /** The timeout of the last WAIT (the full one, or the probe's), for the error. */
+  private lastWaitMs = 0;
 
   constructor(
     redis: RedisConnection,
@@ -125,6 +127,7 @@ export class DatabaseLocks {
     if (this.replicas <= 0) return null;
     const degraded = Date.now() < this.degradedUntil;
     const timeoutMs = degraded ? Math.min(REPLICA_PROBE_MS, this.replicaTimeoutMs) : this.replicaTimeoutMs;
+    this.lastWaitMs = timeoutMs;
     const acknowledged = Number(await this.redis.call('WAIT', String(this.replicas), String(timeoutMs)));
     const event: LockReplicationEvent = { databaseId, phase, acknowledged, wanted: this.replicas, timeoutMs };
     if (acknowledged < this.replicas) {
@@ -165,7 +168,7 @@ export class DatabaseLocks {
     }
     if (replicasAcknowledged !== null && replicasAcknowledged < this.replicas && this.opts.requireReplica) {
       await this.redis.mfbLockRelease(key, token).catch(() => undefined);
-      throw new LockNotReplicatedError(databaseId, replicasAcknowledged, this.replicas, this.replicaTimeoutMs);
+      throw new LockNotReplicatedError(databaseId, replicasAcknowledged, this.replicas, this.lastWaitMs);
     }
     const controller = new AbortController();
     let lost = false;
