@@ -160,6 +160,14 @@ export interface Config {
     /** Per-database lock TTL; renewed while a job runs. */
     lockTtlMs: number;
     /**
+     * Redis Sentinel: each lock write (acquisition, renewal) waits this long for a replica to
+     * acknowledge it (`WAIT 1 <ms>`), so a failover does not lose an acknowledged lock; 0 = no
+     * wait. Ignored on one server and on a Cluster.
+     */
+    lockReplicaTimeoutMs: number;
+    /** Sentinel: a lock no replica acknowledged in time is given back (the job is retried) instead of a warning. */
+    lockReplicaRequired: boolean;
+    /**
      * An artifact without its manifest (a writer killed between the two) older than this is
      * deleted under the database lock: by backup jobs in primary storage, by upload jobs on
      * their target.
