@@ -4,10 +4,11 @@
  *
  *   tsx once.ts backup  --db DB --storage URL --tmp DIR --key-file F [--full] [--no-incremental]
  *   tsx once.ts restore --storage URL --tmp DIR --key-file F --artifact KEY --target PATH
+ *   tsx once.ts compact --storage URL --tmp DIR --key-file F --artifact KEY   (a delta -> a new full)
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createBackup, restoreBackup } from '@mfb/backup';
+import { compactBackup, createBackup, restoreBackup } from '@mfb/backup';
 import { openStorage } from '@mfb/storage';
 
 const { values, positionals } = parseArgs({
@@ -38,6 +39,10 @@ if (positionals[0] === 'backup') {
     incremental: values['no-incremental'] ? { enabled: false } : { forceFull: values.full, fullEvery: 100, maxChainRatio: 100 },
   });
   process.stdout.write(JSON.stringify({ elapsedMs: ms(), manifest: res.manifest, reason: res.incrementalReason }) + '\n');
+} else if (positionals[0] === 'compact') {
+  const keys = new Map([['bench', key]]);
+  const res = await compactBackup({ storage, artifactKey: values.artifact!, keys, compression: { algorithm: 'zstd', level: 3 }, encryption: { keyId: 'bench', key }, tmpDir: values.tmp! });
+  process.stdout.write(JSON.stringify({ elapsedMs: ms(), manifest: res.manifest }) + '\n');
 } else {
   const res = await restoreBackup({ storage, artifactKey: values.artifact!, keys: new Map([['bench', key]]), tmpDir: values.tmp!, targetPath: values.target!, mode: 'new' });
   process.stdout.write(JSON.stringify({ elapsedMs: ms(), integrity: res.integrity }) + '\n');

@@ -48,6 +48,11 @@ export interface IncrementalConfig {
   maxChainRatio?: number;
   /** Smaller databases get plain full backups (bytes). */
   minSizeBytes?: number;
+  /**
+   * A prune of the primary storage first compacts (into a full) each delta that retention keeps
+   * by a rule while every link of its chain is kept only for it, so the chain goes (default false).
+   */
+  compactOnPrune?: boolean;
 }
 
 export interface DatabaseConfig {
@@ -55,6 +60,12 @@ export interface DatabaseConfig {
   id: string;
   /** Absolute path of the SQLite file. */
   path: string;
+  /**
+   * The host whose disk holds the file (`HOST_PATTERN` of @mfb/client): its snapshot jobs
+   * (backup, restore `replace`) run only on workers whose `worker.host` is this
+   * (docs/scaling.md). Absent: not bound, any worker takes them (one host, the default).
+   */
+  host?: string;
   compression: CompressionConfig;
   /** Key id from `keys` to encrypt with; absent = not encrypted. */
   encryptionKeyId?: string;
@@ -138,10 +149,24 @@ export interface Config {
     tls: boolean;
   };
   worker: {
+    /**
+     * The host this process runs on (env `MFB_HOST`, else `worker.host`, else the machine's
+     * name, lower-cased, as a `HOST_PATTERN` id). A worker takes the snapshot jobs of the
+     * databases whose `host` is this; `backupctl backup` refuses a database of another host.
+     */
+    host: string;
     /** Jobs at once per queue per worker process (default 1: a backup already uses every core). */
     concurrency: number;
     /** Per-database lock TTL; renewed while a job runs. */
     lockTtlMs: number;
+    /**
+     * Redis Sentinel: each lock write (acquisition, renewal) waits this long for a replica to
+     * acknowledge it (`WAIT 1 <ms>`), so a failover does not lose an acknowledged lock; 0 = no
+     * wait. Ignored on one server and on a Cluster.
+     */
+    lockReplicaTimeoutMs: number;
+    /** Sentinel: a lock no replica acknowledged in time is given back (the job is retried) instead of a warning. */
+    lockReplicaRequired: boolean;
     /**
      * An artifact without its manifest (a writer killed between the two) older than this is
      * deleted under the database lock: by backup jobs in primary storage, by upload jobs on

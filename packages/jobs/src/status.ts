@@ -1,6 +1,7 @@
 import type { Job, JobState } from 'bullmq';
 import { JOB_NAMES, type JobName } from './contract.js';
 import type { Queues } from './queues.js';
+import { jobPayload } from './schedules.js';
 import { isJobName } from './validate.js';
 
 /** What the API shows about one job. */
@@ -44,7 +45,7 @@ async function toStatus(job: Job, name: JobName, stateBefore: JobState | 'unknow
     maxAttempts: job.opts.attempts ?? 1,
     failedReason: job.failedReason ? job.failedReason : null,
     result: job.returnvalue ?? null,
-    data: job.data,
+    data: jobPayload(name, job),
     createdAt: new Date(job.timestamp).toISOString(),
     processedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
@@ -61,10 +62,13 @@ export async function getJobStatus(queues: Queues, id: string): Promise<JobStatu
   const hinted = /^[a-z]+(?=[-.])/.exec(id)?.[0] ?? '';
   const order: JobName[] = isJobName(hinted) ? [hinted, ...JOB_NAMES.filter((n) => n !== hinted)] : [...JOB_NAMES];
   for (const name of order) {
-    const state = await queues[name].getJobState(id);
-    if (state === 'unknown') continue;
-    const job = await queues[name].getJob(id);
-    if (job) return toStatus(job as Job, name, state);
+    // Host queues first: a job moved from the shared queue to its host's keeps its id there.
+    for (const queue of queues.allOf(name)) {
+      const state = await queue.getJobState(id);
+      if (state === 'unknown') continue;
+      const job = await queue.getJob(id);
+      if (job) return toStatus(job as Job, name, state);
+    }
   }
   return null;
 }

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { openCatalog, openPostgresCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config } from '@mfb/config';
 import { redactUrl } from '@mfb/errors';
-import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type Queues, type RedisConnection } from '@mfb/jobs';
+import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type LockOptions, type QueueRouting, type Queues, type RedisConnection } from '@mfb/jobs';
 import { createLogger, type Logger } from '@mfb/observability';
 import { checkKeysInUse, KeyStillInUseError } from './keys.js';
 
@@ -47,14 +47,31 @@ function splitSchema(catalogUrl: string): { url: string; schema?: string } {
   return { url: u.href, ...(schema ? { schema } : {}) };
 }
 
-/** The job queues over `redis`, with the config's retry settings (`worker.attempts`, `worker.backoffMs`). */
-export function queuesFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): Queues {
-  return createQueues(redis, effectivePrefix(config.redis), { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+/**
+ * The job queues over `redis`, with the config's retry settings (`worker.attempts`,
+ * `worker.backoffMs`) and its databases' hosts (host-bound jobs go to their host's queues).
+ */
+export function queuesFor(config: Pick<Config, 'redis' | 'worker' | 'databases'>, redis: RedisConnection): Queues {
+  return createQueues(redis, effectivePrefix(config.redis), { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs }, routingFor(config));
 }
 
-/** The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`) and TTL in every process. */
-export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): DatabaseLocks {
-  return new DatabaseLocks(redis, effectivePrefix(config.redis), config.worker.lockTtlMs);
+/** Where the config's databases are (`databases[].host`): the routing of host-bound jobs. */
+export function routingFor(config: Pick<Config, 'databases'>): QueueRouting {
+  const hostById = new Map(config.databases.filter((d) => d.host !== undefined).map((d) => [d.id, d.host!]));
+  return { hostOf: (id) => hostById.get(id), hosts: [...hostById.values()] };
+}
+
+/**
+ * The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`), TTL and replica
+ * acknowledgement (Sentinel) in every process; `log` gets the warnings of unreplicated locks.
+ */
+export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection, log?: LockOptions['log']): DatabaseLocks {
+  const w = config.worker;
+  return new DatabaseLocks(redis, effectivePrefix(config.redis), w.lockTtlMs, {
+    ...(w.lockReplicaTimeoutMs === 0 ? { replicas: 0 } : { replicaTimeoutMs: w.lockReplicaTimeoutMs }),
+    requireReplica: w.lockReplicaRequired,
+    ...(log ? { log } : {}),
+  });
 }
 
 /** A start-up step failed; `exitCode` is what the process exits with (2: bad config, 1: otherwise). */

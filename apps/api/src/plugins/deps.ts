@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin';
 import { createMetrics } from '@mfb/observability';
-import { JOB_NAMES } from '@mfb/jobs';
 import { createStorages, locksFor } from '@mfb/runtime';
 import type { ApiDeps } from '../types.js';
 
@@ -10,7 +9,7 @@ export const depsPlugin = fp(
     app.decorate('config', deps.config);
     app.decorate('catalog', deps.catalog);
     app.decorate('queues', deps.queues);
-    app.decorate('locks', locksFor(deps.config, deps.redis));
+    app.decorate('locks', locksFor(deps.config, deps.redis, app.log));
     const metrics = deps.metrics ?? createMetrics(undefined, { defaults: true });
     app.decorate('metrics', metrics);
     // Route pattern, not URL (ids would explode the label set); unmatched URLs share one label.
@@ -30,9 +29,9 @@ export const depsPlugin = fp(
       lastLogged = Date.now();
       app.log.warn({ err: err.message }, 'job queue connection error');
     };
-    for (const name of JOB_NAMES) deps.queues[name].on('error', onQueueError);
+    for (const q of deps.queues.all()) q.on('error', onQueueError);
     app.addHook('onClose', async () => {
-      for (const name of JOB_NAMES) deps.queues[name].off('error', onQueueError);
+      for (const q of deps.queues.all()) q.off('error', onQueueError);
     });
     // Every target opened now: a bad target URL or option fails the boot, naming the target.
     const storages = deps.storages ?? createStorages(deps.config);

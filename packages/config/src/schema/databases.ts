@@ -5,7 +5,7 @@ import { DEFAULTS, RESTORE_DRILL_SCHEDULE_ID } from '../defaults.js';
 import type { CompressionAlgorithm, CompressionConfig, RestoreDrillConfig, ScheduleConfig } from '../types.js';
 import { check } from './check.js';
 import { join, show, type Problems } from '../validate.js';
-import { Id, Int, OneOf } from './common.js';
+import { HostId, Id, Int, OneOf } from './common.js';
 import { DatabaseHealthSchema } from './health.js';
 import { DatabaseNotificationsSchema } from './notifications.js';
 import { RetentionSchema } from './retention.js';
@@ -95,6 +95,9 @@ export const IncrementalSchema = Type.Object(
       Type.Number({ minimum: 0, maximum: 100, description: "a full once the chain's deltas store more than this fraction of the full; default 0.5" }),
     ),
     minSizeBytes: Type.Optional(Int(0, Number.MAX_SAFE_INTEGER, 'smaller databases get plain full backups; default 67108864 (64 MiB)')),
+    compactOnPrune: Type.Optional(
+      Type.Boolean({ description: 'default false: a prune of the primary storage first compacts kept deltas whose chain is kept only for them (docs/retention.md, Compaction)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -120,6 +123,7 @@ export const DatabaseSchema = Type.Object(
   {
     id: Id('stable id used in storage keys, metrics labels and URLs'),
     path: Type.String({ minLength: 1, description: 'the SQLite file; relative to the config file' }),
+    host: Type.Optional(HostId('the host whose disk holds the file: its backups and restore-replace jobs run only on workers of that host (worker.host); absent: any worker')),
     compression: Type.Optional(CompressionSchema),
     encryptionKeyId: Type.Optional(Type.String({ description: 'id of a key in keys[]; absent: not encrypted' })),
     targets: Type.Optional(Type.Array(Type.String(), { description: 'names of targets[] each backup is uploaded to' })),
