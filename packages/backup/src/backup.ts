@@ -144,6 +144,8 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         const window = defaultWindow();
         // 'none' passes the read blocks downstream as they are: they cannot be recycled.
         const pool = algorithm === 'none' || stream ? undefined : new BlockPool(BLOCK_SIZE[algorithm], window + 2);
+        // Where a block's memory goes once compressed (or diffed): back to the reader for reuse.
+        const recycle = stream ? (ab: ArrayBufferLike) => stream!.recycle(ab) : pool && ((ab: ArrayBufferLike) => pool.put(ab));
         const onRead = (n: number): void => progress('compress', n, snap.sizeBytes);
         const pages: AsyncIterable<PageBlock> = stream
           ? stream.blocks
@@ -153,7 +155,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         const blocks = parent
           ? tapHash(
               deltaBlocks(
-                tapped,
+                recycleAfter(tapped, recycle),
                 { pageSize: snap.pageSize, parentPageCount: parent.map.pageCount, pageCount: snap.pageCount, parentSha256: parent.manifest.snapshot.sha256 },
                 parent.map,
                 () => snapHash.digest('hex'),
@@ -179,7 +181,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
             }
           }
         };
-        for await (const block of compressBlocks(blocks, codec, window, pool && ((ab) => pool.put(ab)))) {
+        for await (const block of compressBlocks(blocks, codec, window, algorithm === 'none' || parent ? undefined : recycle)) {
           yield* emit(encryptor ? encryptor.update(block) : [block]);
         }
         if (encryptor) yield* emit(encryptor.final());
@@ -290,6 +292,14 @@ async function* tapSnapshot(blocks: AsyncIterable<PageBlock>, hash: Hash, builde
     bytes += b.data.length;
     onRead(bytes);
     yield b;
+  }
+}
+
+/** Hand each block's memory to `recycle` once the consumer has finished with it (asked for the next). */
+async function* recycleAfter(blocks: AsyncIterable<PageBlock>, recycle: ((ab: ArrayBufferLike) => void) | undefined): AsyncGenerator<PageBlock> {
+  for await (const b of blocks) {
+    yield b;
+    recycle?.(b.data.buffer);
   }
 }
 

@@ -162,6 +162,8 @@ export interface PageStream {
   blocks: AsyncGenerator<PageBlock>;
   /** After the last block: what the manifest records; rejects with the mapped snapshot error. */
   done: Promise<SnapshotInfo & { countSeconds: number; checkSeconds: number }>;
+  /** Give a block's memory back for reuse once nothing reads its bytes any more. */
+  recycle(buffer: ArrayBufferLike): void;
   /** Stop reading (if not finished) and wait until the reader has let go of the source. */
   close(): Promise<void>;
 }
@@ -261,6 +263,10 @@ export async function openPageStream(opts: PageStreamOptions): Promise<PageStrea
     journalMode: first.journalMode,
     blocks: blocks(),
     done,
+    recycle(buffer) {
+      if (ended || !(buffer instanceof ArrayBuffer) || buffer.byteLength < first!.pageSize) return;
+      port1.postMessage({ buffer }, [buffer]);
+    },
     async close() {
       if (!ended) stop.abort();
       await done.catch(() => undefined);

@@ -19,7 +19,7 @@ export interface SqliteTaskData {
    * caller whenever it hands a streamed block back (`streamPages`).
    */
   abortFlag: Int32Array;
-  /** `streamPages`: the caller sends `{ credit: true }` (a block consumed) here. */
+  /** `streamPages`: the caller sends `{ credit: true }` (a block consumed) and `{ buffer }` (a block's memory to reuse) here. */
   returnPort?: MessagePort;
 }
 
@@ -108,9 +108,18 @@ async function backupOneStep(src: Db, destPath: string, busyTimeoutMs: number): 
  * one back as `{ credit: true }` on the return port and bumps `abortFlag[1]`), checking the
  * abort flag meanwhile.
  */
-function waitForCredit(credits: { out: number }, max: number): void {
+interface Credits {
+  out: number;
+  free: ArrayBuffer[];
+}
+
+function waitForCredit(credits: Credits, max: number): void {
   const drain = (): void => {
-    for (let m = receiveMessageOnPort(returnPort!); m; m = receiveMessageOnPort(returnPort!)) if ((m.message as { credit?: boolean }).credit) credits.out--;
+    for (let m = receiveMessageOnPort(returnPort!); m; m = receiveMessageOnPort(returnPort!)) {
+      const msg = m.message as { credit?: boolean; buffer?: ArrayBuffer };
+      if (msg.credit) credits.out--;
+      if (msg.buffer && credits.free.length < max + 2) credits.free.push(msg.buffer);
+    }
   };
   drain();
   while (credits.out >= max) {
@@ -216,6 +225,9 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
     const src = new Database(a.sourcePath, { readonly: true, fileMustExist: true, timeout: a.busyTimeoutMs });
     try {
       ctx.stage = 'read';
+      // Every page is read once: a large page cache would only hold memory (the row counts and
+      // quick_check after it walk b-trees, which the OS page cache serves as well).
+      src.pragma('cache_size = -2048');
       const journalMode = String(src.pragma('journal_mode', { simple: true }));
       // BEGIN alone takes no lock: the first read starts the snapshot every later read sees.
       src.exec('BEGIN');
@@ -233,28 +245,31 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
         "WITH RECURSIVE s(p) AS (SELECT ? UNION ALL SELECT p + 1 FROM s WHERE p < ?) SELECT CAST(group_concat(data, '') AS BLOB) FROM s JOIN sqlite_dbpage ON pgno = p",
       ).pluck();
       const one = src.prepare('SELECT data FROM sqlite_dbpage WHERE pgno = ?').pluck();
-      const credits = { out: 0 };
+      const credits: Credits = { out: 0, free: [] };
+      const blockBytes = per * pageSize;
       for (let first = 1; first <= pageCount; first += per) {
         checkAbort();
         waitForCredit(credits, a.maxInFlight);
         const n = Math.min(per, pageCount - first + 1);
-        let data: Buffer;
-        if (utf8) data = batch.get(first, first + n - 1) as Buffer;
-        else {
-          data = Buffer.allocUnsafeSlow(n * pageSize);
+        // A block buffer the caller gave back (it is done with its bytes), else a new one: the
+        // same few buffers go round instead of a fresh 2 MiB per block piling up as garbage.
+        const reuse = credits.free.pop();
+        const data = reuse && reuse.byteLength === blockBytes ? Buffer.from(reuse, 0, n * pageSize) : Buffer.allocUnsafeSlow(n * pageSize);
+        if (utf8) {
+          const got = batch.get(first, first + n - 1) as Buffer | null;
+          if (!Buffer.isBuffer(got) || got.length !== n * pageSize) throw withCode(`sqlite_dbpage gave ${got?.length} bytes for ${n} pages`, 'SQLITE_CORRUPT');
+          got.copy(data);
+        } else {
           for (let i = 0; i < n; i++) (one.get(first + i) as Buffer).copy(data, i * pageSize);
         }
-        if (!Buffer.isBuffer(data) || data.length !== n * pageSize) throw withCode(`sqlite_dbpage gave ${data?.length} bytes for ${n} pages`, 'SQLITE_CORRUPT');
         if (first === 1) normalisePage1(data, pageCount);
         let hashes: Buffer | null = null;
         if (a.pageHashes) {
           hashes = Buffer.allocUnsafeSlow(n * 16);
           for (let i = 0; i < n; i++) createHash('sha256').update(data.subarray(i * pageSize, (i + 1) * pageSize)).digest().copy(hashes, i * 16, 0, 16);
         }
-        // Transfer, not copy: better-sqlite3 hands out a Buffer that owns its ArrayBuffer.
-        const owned = data.byteOffset === 0 && data.buffer.byteLength === data.length ? data : Buffer.from(data);
-        const transfer: ArrayBuffer[] = [owned.buffer as ArrayBuffer, ...(hashes ? [hashes.buffer as ArrayBuffer] : [])];
-        parentPort!.postMessage({ kind: 'block', firstPage: first, pages: n, data: owned, hashes } satisfies StreamBlock, transfer);
+        const transfer: ArrayBuffer[] = [data.buffer as ArrayBuffer, ...(hashes ? [hashes.buffer as ArrayBuffer] : [])];
+        parentPort!.postMessage({ kind: 'block', firstPage: first, pages: n, data, hashes } satisfies StreamBlock, transfer);
         credits.out++;
       }
       ctx.stage = 'count';

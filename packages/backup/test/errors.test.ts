@@ -84,30 +84,51 @@ describe('bad source', () => {
     await nothingLeft();
   });
 
-  for (const method of ['vacuum-into', 'backup-api'] as const) {
+  async function corruptDb(): Promise<Buffer> {
+    const path = join(sb.dir, 'finance.db');
+    makeLedgerDb(path, { txs: 5000, journal: 'delete' });
+    // Overwrite a run of b-tree pages in the middle, keep the header.
+    const fh = await open(path, 'r+');
+    const garbage = Buffer.alloc(4096 * 8, 0x5a);
+    await fh.write(garbage, 0, garbage.length, 4096 * 10);
+    await fh.close();
+    return readFile(path);
+  }
+
+  for (const method of ['stream', 'vacuum-into', 'backup-api'] as const) {
     it(`corrupt database (${method}): BACKUP_SOURCE_CORRUPT, source unchanged`, async () => {
-      const path = join(sb.dir, 'finance.db');
-      makeLedgerDb(path, { txs: 5000, journal: 'delete' });
-      // Overwrite a run of b-tree pages in the middle, keep the header.
-      const fh = await open(path, 'r+');
-      const garbage = Buffer.alloc(4096 * 8, 0x5a);
-      await fh.write(garbage, 0, garbage.length, 4096 * 10);
-      await fh.close();
-      const before = await readFile(path);
+      const before = await corruptDb();
       const err = await rejection(createBackup(opts({ snapshotMethod: method })));
       expect(err.code).toBe('BACKUP_SOURCE_CORRUPT');
       expect(err.permanent).toBe(true);
-      expect((await readFile(path)).equals(before)).toBe(true);
+      expect((await readFile(join(sb.dir, 'finance.db'))).equals(before)).toBe(true);
       await nothingLeft();
     });
   }
+
+  it('corrupt database streamed with sourceCheck none: stored as it is, and verify (the restore drill) fails it', async () => {
+    await corruptDb();
+    const res = await createBackup(opts({ sourceCheck: 'none' }));
+    const err = await rejection(verifyBackup({ storage: sb.storage, artifactKey: res.manifest.artifactKey, keys: new Map(), tmpDir: sb.tmpDir }));
+    expect(err.code).toBe('BACKUP_INTEGRITY_CHECK_FAILED');
+  });
 });
 
 describe('resources and cancellation', () => {
-  it.skipIf(!canMount)('disk full in tmpDir: BACKUP_DISK_FULL (permanent: a retry would fill it again), naming the dir, no temp files', async () => {
+  it.skipIf(!canMount)('a full tmpDir does not matter to the streaming snapshot (no scratch copy): the backup is stored and restores', async () => {
     makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
     await tmpfs(sb.tmpDir, { sizeKiB: 512 });
-    const err = await rejection(createBackup(opts()));
+    const res = await createBackup(opts());
+    expect(res.snapshot).toBe('stream');
+    expect(res.manifest.snapshot.sizeBytes).toBeGreaterThan(1024 * 1024);
+    expect(await ls(sb.tmpDir)).toEqual([]);
+    expect((await verifyBackup({ storage: sb.storage, artifactKey: res.manifest.artifactKey, keys: new Map(), tmpDir: sb.dir })).integrity).toBe('ok');
+  });
+
+  it.skipIf(!canMount)('disk full in tmpDir (scratch-copy snapshot): BACKUP_DISK_FULL (permanent: a retry would fill it again), naming the dir, no temp files', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    await tmpfs(sb.tmpDir, { sizeKiB: 512 });
+    const err = await rejection(createBackup(opts({ snapshotMethod: 'vacuum-into' })));
     expect(err.code).toBe('BACKUP_DISK_FULL');
     expect(err.permanent).toBe(true);
     expect(err.message).toContain(sb.tmpDir);
