@@ -66,6 +66,12 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const scratchMethod: SnapshotMethod = plan.v2 || asked === 'backup-api' ? 'backup-api' : 'vacuum-into';
   const snapshotNote = unavailable ? `scratch copy (${scratchMethod}): ${unavailable}` : streaming ? 'stream' : `scratch copy (${scratchMethod})`;
 
+  // Corruption detection (VACUUM INTO's for free) is an explicit choice: `PRAGMA quick_check`
+  // in the snapshot's read transaction costs more than the whole streamed backup at 1 GiB, so
+  // formatVersion 2 backups (>= incremental.minSizeBytes) leave it to the scheduled verify /
+  // restore drill (`integrity_check` of the restored chain) unless `sourceCheck: 'quick'`;
+  // small databases keep it (docs/architecture.md "Snapshot method").
+  const sourceCheck = opts.sourceCheck ?? (plan.v2 ? 'none' : 'quick');
   const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
   try {
     progress('snapshot', 0, 0);
@@ -73,13 +79,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     let snap: { pageSize: number; pageCount: number; sizeBytes: number };
     let scratchInfo: SnapshotInfo | null = null;
     if (streaming) {
-      // Corruption detection (VACUUM INTO's for free) moved to an explicit check: by default a
-      // quick_check in the snapshot's read transaction for a full, none for a delta (the restore
-      // drill's integrity_check of the chain covers it); docs/architecture.md "Snapshot method".
       stream = await openPageStream({
         sourcePath: opts.sourcePath,
         pageHashes: plan.v2,
-        check: opts.sourceCheck ?? (plan.parent ? 'none' : 'quick'),
+        check: sourceCheck,
         ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
         ...(signal ? { signal } : {}),
       });
@@ -89,8 +92,8 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         sourcePath: opts.sourcePath,
         destPath: snapPath,
         method: scratchMethod,
-        // formatVersion 2: the quick_check runs below, while the snapshot is compressed.
-        ...(plan.v2 ? { check: 'none' as const } : opts.sourceCheck === 'none' ? { check: 'none' as const } : {}),
+        // formatVersion 2: the quick_check (if any) runs below, while the snapshot is compressed.
+        check: plan.v2 ? 'none' : sourceCheck,
         ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
         ...(signal ? { signal } : {}),
       });
@@ -101,7 +104,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     const snapshotSeconds = since(snapStarted);
     // Time the producer works between being resumed and yielding (see StageTimings).
     let producerNs = 0n;
-    if (plan.v2 && !streaming && opts.sourceCheck !== 'none') {
+    if (plan.v2 && !streaming && sourceCheck === 'quick') {
       // The corruption detection VACUUM INTO gives for free (docs/backup-format.md 6.1), in a
       // worker thread alongside the page hashing and compression; awaited before the manifest.
       quickCheck = runSqliteTask('quickCheck', { path: snapPath }, signal).then(

@@ -129,6 +129,15 @@ export function pageStreamUnavailable(): string | null {
   return dbpage;
 }
 
+/**
+ * Whether a backup with this snapshot method writes a scratch copy of the whole database to
+ * `tmpDir` first (so `tmpDir` needs the database's size free): only `vacuum-into`,
+ * `backup-api`, or `stream` on a SQLite build without `sqlite_dbpage`.
+ */
+export function snapshotNeedsScratch(method: 'stream' | 'vacuum-into' | 'backup-api' = 'stream'): boolean {
+  return method !== 'stream' || pageStreamUnavailable() !== null;
+}
+
 /** A run of whole pages of a snapshot, in order. */
 export interface PageBlock {
   firstPage: number;

@@ -98,8 +98,10 @@ export interface BackupOptions {
   /**
    * Corruption check of the source while it is snapshotted: `quick` = `PRAGMA quick_check` in the
    * snapshot's read transaction (BACKUP_SOURCE_CORRUPT), `none` = rely on the scheduled verify /
-   * restore drill (`integrity_check` of the restored result). Default: `quick` for a full, `none`
-   * for a delta. `vacuum-into` detects corruption by itself whatever this says.
+   * restore drill (`integrity_check` of the restored result). Default: `none` for formatVersion 2
+   * backups (databases of at least `incremental.minSizeBytes`: at 1 GiB the check costs more than
+   * the streamed backup itself), `quick` for smaller ones. Damaged b-tree pages met by the row
+   * counts fail the backup either way; `vacuum-into` detects corruption by itself.
    */
   sourceCheck?: 'quick' | 'none';
   /** How long to wait for a writer's lock on the source (default 30 s): BACKUP_SOURCE_BUSY after. */

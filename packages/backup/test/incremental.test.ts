@@ -222,7 +222,7 @@ describe('incremental backups (formatVersion 2)', () => {
     expect(await other.head(ms[1]!.pageMap!.key)).not.toBeNull();
   });
 
-  it('a corrupt source fails a formatVersion 2 backup with BACKUP_SOURCE_CORRUPT (quick_check of the page copy), nothing stored', async () => {
+  it('a corrupt source fails a formatVersion 2 backup with BACKUP_SOURCE_CORRUPT (damaged b-tree pages met by the row counts in the snapshot transaction), nothing stored', async () => {
     const src = join(sb.dir, 'live.db');
     makeDb(src);
     await createBackup(backupOpts(src));

@@ -1,4 +1,4 @@
-import { createBackup, SourceBusyError, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
+import { createBackup, snapshotNeedsScratch, SourceBusyError, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
 import { checkBackupSpace } from '@mfb/runtime';
 import { prepareScratchDir, type Context } from '../context.js';
 import { NO_KEY_HINT, UnknownKeyIdError, UsageError } from '../errors.js';
@@ -87,7 +87,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
 
   const busy = busyTimeoutMs(o.busyTimeout);
   // Room for it? INSUFFICIENT_SPACE before anything is written.
-  await checkBackupSpace({ tmpDir: cfg.tmpDir, storageUrl: storage.url }, catalog, db.id);
+  await checkBackupSpace({ tmpDir: cfg.tmpDir, storageUrl: storage.url }, catalog, db.id, { scratch: snapshotNeedsScratch(db.snapshot?.method) });
   const started = Date.now();
   const interrupt = interruptSignal();
   try {
@@ -101,6 +101,8 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
         tmpDir: cfg.tmpDir,
         ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
         incremental: { ...db.incremental, ...(o.full ? { forceFull: true } : {}) },
+        ...(db.snapshot?.method ? { snapshotMethod: db.snapshot.method } : {}),
+        ...(db.snapshot?.sourceCheck ? { sourceCheck: db.snapshot.sourceCheck } : {}),
         signal: AbortSignal.any([interrupt.signal, lock.signal]),
         fence: lock.fence,
         onProgress: (p) => ctx.progress.update(p),
