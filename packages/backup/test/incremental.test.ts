@@ -151,7 +151,7 @@ describe('incremental backups (formatVersion 2)', () => {
     const after = await createBackup(backupOpts(src, { incremental: { minSizeBytes: 0, maxChainRatio: 0.05 } }));
     expect(after.manifest.kind).toBe('full');
     expect(after.incrementalReason).toMatch(/more than 0.05/);
-  });
+  }, 180_000);
 
   it('property: random writes (insert/update/delete/VACUUM/grow/shrink) with a backup after each; every backup restores the database of its instant', async () => {
     let run = 0;
