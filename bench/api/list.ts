@@ -19,6 +19,7 @@ import { createClient } from '@mfb/client';
 import type { Manifest } from '@mfb/backup';
 import { BENCH_KEY } from './server.js';
 import { fmt, pct, startServer } from './lib.js';
+import { minutelyManifest } from '../lib/manifests.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,23 +33,7 @@ const SECONDS = Number(values.seconds);
 const CONN = Number(values.connections);
 const DB = 'db-0000';
 
-function manifest(i: number): Manifest {
-  const created = new Date(Date.parse('2020-01-01T00:00:00Z') + i * 60_000);
-  const ts = created.toISOString().replace(/[-:]/g, '').replace('.', '');
-  const backupId = `${ts.slice(0, 15)}${ts.slice(15, 18)}Z-${i.toString(16).padStart(8, '0')}`;
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId: DB,
-    createdAt: created.toISOString(),
-    artifactKey: `${DB}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: 1_000_000 + i, sha256: 'a'.repeat(64) },
-    snapshot: { sizeBytes: 4_000_000, sha256: 'b'.repeat(64), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1000, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  };
-}
+const manifest = (i: number): Manifest => minutelyManifest(i, DB);
 
 const dir = mkdtempSync(join(tmpdir(), 'mfb-bench-list-'));
 const catalogPath = join(dir, 'catalog.db');

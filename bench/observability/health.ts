@@ -20,6 +20,7 @@ import { openCatalog } from '@mfb/catalog';
 import type { Manifest } from '@mfb/backup';
 import { BENCH_KEY, dbIds } from '../api/server.js';
 import { fmt, pct, startServer } from '../api/lib.js';
+import { benchManifest } from '../lib/manifests.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,22 +37,7 @@ const CONN = Number(values.connections);
 const SEQ = Number(values.sequential);
 
 let seq = 0;
-function manifest(db: string, created: Date): Manifest {
-  const ts = created.toISOString().replace(/[-:]/g, '').replace('.', '');
-  const backupId = `${ts.slice(0, 15)}${ts.slice(15, 18)}Z-${(seq++).toString(16).padStart(8, '0')}`;
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId: db,
-    createdAt: created.toISOString(),
-    artifactKey: `${db}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: 1_000_000 + seq, sha256: 'a'.repeat(64) },
-    snapshot: { sizeBytes: 4_000_000, sha256: 'b'.repeat(64), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1000, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  };
-}
+const manifest = (db: string, created: Date): Manifest => benchManifest(db, created, seq++);
 
 const dir = mkdtempSync(join(tmpdir(), 'mfb-bench-health-'));
 const catalogPath = join(dir, 'catalog.db');

@@ -23,6 +23,7 @@ import type { Manifest } from '@mfb/backup';
 import { ensurePostgres } from '@mfb/testkit';
 import { BENCH_KEY } from '../api/server.js';
 import { fmt, pct, startServer } from '../api/lib.js';
+import { minutelyManifest } from '../lib/manifests.js';
 
 const { values } = parseArgs({ options: { backups: { type: 'string', default: '1000000' }, ops: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '10' } } });
 const N = Number(values.backups);
@@ -30,23 +31,7 @@ const OPS = Number(values.ops);
 const SECONDS = Number(values.seconds);
 const DB = 'db-0000';
 
-function manifest(i: number, db = DB): Manifest {
-  const created = new Date(Date.parse('2020-01-01T00:00:00Z') + i * 60_000);
-  const ts = created.toISOString().replace(/[-:]/g, '').replace('.', '');
-  const backupId = `${ts.slice(0, 15)}${ts.slice(15, 18)}Z-${i.toString(16).padStart(8, '0')}`;
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId: db,
-    createdAt: created.toISOString(),
-    artifactKey: `${db}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: 1_000_000 + i, sha256: 'a'.repeat(64) },
-    snapshot: { sizeBytes: 4_000_000, sha256: 'b'.repeat(64), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1000, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  };
-}
+const manifest = (i: number, db = DB): Manifest => minutelyManifest(i, db);
 
 async function opsPerSecond(cat: Catalog): Promise<Record<string, number>> {
   const out: Record<string, number> = {};

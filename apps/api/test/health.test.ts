@@ -154,6 +154,19 @@ describe('/v1/health', () => {
     expect(byId(body, 'never')).toMatchObject({ status: 'warning', lastVerifiedAt: null });
   });
 
+  it('a restore drill that succeeded counts as a verified restore (the newest of drills and verify jobs)', async () => {
+    const t = await start({ health: { verifyMaxAgeDays: 7, diskFreePercent: 0 }, databases: [db('drilled'), db('both'), db('failing')] });
+    await t.catalog.recordDrill({ databaseId: 'drilled', target: 'local', at: ago(2 * 24 * H).toISOString(), outcome: 'ok', backupId: 'b1' });
+    await t.catalog.recordJob(job('both', 'verify', 'completed', ago(20 * 24 * H)));
+    await t.catalog.recordDrill({ databaseId: 'both', target: 'offsite', at: ago(3 * 24 * H).toISOString(), outcome: 'ok', backupId: 'b2' });
+    // A failed drill is not a verified restore.
+    await t.catalog.recordDrill({ databaseId: 'failing', target: 'local', at: ago(24 * H).toISOString(), outcome: 'failed', backupId: 'b3', errorCode: 'BACKUP_CHECKSUM_MISMATCH', error: 'artifact checksum' });
+    const { body } = await t.get();
+    expect(byId(body, 'drilled')).toMatchObject({ status: 'ok', lastVerifiedAt: ago(2 * 24 * H).toISOString() });
+    expect(byId(body, 'both')).toMatchObject({ status: 'ok', lastVerifiedAt: ago(3 * 24 * H).toISOString() });
+    expect(byId(body, 'failing')).toMatchObject({ status: 'warning', lastVerifiedAt: null });
+  });
+
   it('low free disk space on the scratch and local volumes, and an unreachable target, are critical', async () => {
     // Any real volume has less than 99% free.
     const t = await start({ health: { diskFreePercent: 99, targetProbeCacheSeconds: 0 }, databases: [db('main', { targets: ['nas'] }), db('solo')] });

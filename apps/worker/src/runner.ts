@@ -234,17 +234,17 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
           return [] as string[];
         });
         if (orphans.length > 0) log.warn({ jobId: job.id, databaseId: database.id, target, orphans }, 'deleted artifacts without a manifest left by a killed writer');
-      }
-      if (queue === 'backup') {
-        // The other half of a killed writer: a complete backup (artifact and manifest stored)
+        // The other half of a killed writer: a complete copy (artifact and manifest stored)
         // whose job died, or lost its lock, before recording it, and whose job never comes
-        // back (Redis flushed). Adopt it into the catalog so listing and retention see it.
+        // back (Redis flushed). Adopt it into the catalog so listing, retention and the prune
+        // of the primary (which keeps copies whose upload looks pending) see it.
         fence();
-        const adopted = await rebuildFromStorage(catalog, deps.storages.primary, 'local', { prefix: `${database.id}/`, onlyUnknown: true }).catch((err: unknown) => {
-          log.warn({ jobId: job.id, databaseId: database.id, err: describe(err) }, 'could not look for unrecorded backups; continuing');
+        const adopted = await rebuildFromStorage(catalog, deps.storages.storageFor(target), target, { prefix: `${database.id}/`, onlyUnknown: true }).catch((err: unknown) => {
+          log.warn({ jobId: job.id, databaseId: database.id, target, err: describe(err) }, 'could not look for unrecorded copies; continuing');
           return null;
         });
-        if (adopted && adopted.added > 0) log.warn({ jobId: job.id, databaseId: database.id, adopted: adopted.added }, 'recorded complete backups that a killed job left unrecorded');
+        const n = adopted ? adopted.added + adopted.updated : 0;
+        if (n > 0) log.warn({ jobId: job.id, databaseId: database.id, target, adopted: n }, 'recorded complete copies that a killed job left unrecorded');
       }
       deps.hooks?.onStart?.(info);
       const ctx: HandlerContext = {

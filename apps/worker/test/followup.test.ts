@@ -5,14 +5,9 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openCatalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, closeQueues, createRedis, followUpJobId, getJobStatus, scheduledPayload } from '@mfb/jobs';
-import { createLogger, createMetrics } from '@mfb/observability';
-import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
-import { handlers } from '../src/handlers/index.js';
-import { createProcessor } from '../src/runner.js';
-import { tempDir, testConfig } from './helpers.js';
+import { followUpJobId, getJobStatus, scheduledPayload } from '@mfb/jobs';
+import { inProcessRunner, tempDir, testConfig } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -31,28 +26,7 @@ describe('follow-up job ids', () => {
     const dbPath = join(tmp.dir, 'a.sqlite');
     await generateFinanceDb(dbPath, { sizeBytes: 128 * 1024 });
     const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'a', path: dbPath, targets: ['nas', 'offsite'] }], targets: ['nas', 'offsite'] });
-    const catalog = await openCatalog(config.catalogPath);
-    await catalog.migrate();
-    cleanups.push(() => catalog.close());
-    const connection = createRedis(config.redis, 'worker');
-    const queues = queuesFor(config, connection);
-    cleanups.push(async () => {
-      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
-      await closeQueues(queues);
-      connection.disconnect();
-    });
-    const processor = createProcessor({
-      config,
-      catalog,
-      queues,
-      locks: locksFor(config, connection),
-      metrics: createMetrics(undefined, { defaults: false }),
-      log: createLogger('test', { level: 'silent' }),
-      handlers,
-      storages: createStorages(config),
-      shutdownSignal: new AbortController().signal,
-    });
-    return { catalog, queues, processor };
+    return inProcessRunner(config, cleanups);
   }
 
   it('a backup job run twice (retried after enqueuing its follow-ups) leaves one backup and one upload job per target', async () => {

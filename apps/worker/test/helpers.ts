@@ -1,12 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
+import type { Manifest } from '@mfb/backup';
+import { openCatalog, type Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { JOB_NAMES, closeQueues, createQueues, createRedis, type Queues } from '@mfb/jobs';
+import { createLogger, createMetrics } from '@mfb/observability';
+import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
 import { testConfig as kitConfig, tsNode } from '@mfb/testkit';
+import { handlers } from '../src/handlers/index.js';
+import { createProcessor } from '../src/runner.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -223,4 +230,53 @@ export async function spawnReadyWorkers(count: number, configFile: string, clean
   cleanups.push(() => stopAll(workers));
   await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready')));
   return workers;
+}
+
+/**
+ * The worker's job runner in this process (no BullMQ workers): the test hands jobs to
+ * `processor` itself. Catalog, queues and Redis connection are closed by `cleanups`.
+ */
+export async function inProcessRunner(config: Config, cleanups: Array<() => Promise<unknown>>): Promise<{ catalog: Catalog; queues: Queues; processor: ReturnType<typeof createProcessor> }> {
+  const catalog = await openCatalog(config.catalogPath);
+  cleanups.push(() => catalog.close());
+  const connection = createRedis(config.redis, 'worker');
+  const queues = queuesFor(config, connection);
+  cleanups.push(async () => {
+    for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
+    await closeQueues(queues);
+    connection.disconnect();
+  });
+  const processor = createProcessor({
+    config,
+    catalog,
+    queues,
+    locks: locksFor(config, connection),
+    metrics: createMetrics(undefined, { defaults: false }),
+    log: createLogger('test', { level: 'silent' }),
+    handlers,
+    storages: createStorages(config),
+    shutdownSignal: new AbortController().signal,
+  });
+  return { catalog, queues, processor };
+}
+
+/**
+ * A formatVersion 1 manifest with no artifact behind it (catalog rows for prune, housekeeping
+ * and space tests); `n` makes the id unique within the second of `createdAt`.
+ */
+export function fakeManifest(databaseId: string, createdAt: Date, n: number, sizes: { artifact?: number; snapshot?: number } = {}): Manifest {
+  const backupId = `${createdAt.toISOString().replace(/[-:.]/g, '').slice(0, 15)}000Z-${n.toString(16).padStart(8, '0')}`;
+  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
+  return {
+    formatVersion: 1,
+    backupId,
+    databaseId,
+    createdAt: createdAt.toISOString(),
+    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
+    artifact: { sizeBytes: sizes.artifact ?? 100, sha256: h('a' + backupId) },
+    snapshot: { sizeBytes: sizes.snapshot ?? 100, sha256: h('s' + backupId), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' } },
+    compression: { algorithm: 'gzip', level: 1 },
+    encryption: null,
+    tool: { name: 'myfinance-backup', version: '0.1.0' },
+  };
 }

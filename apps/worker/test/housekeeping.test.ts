@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '@mfb/backup';
@@ -7,7 +7,7 @@ import { JOB_NAMES } from '@mfb/jobs';
 import { createLogger } from '@mfb/observability';
 import { testConfig as kitConfig } from '@mfb/testkit';
 import { startWorker } from '../src/runtime.js';
-import { REDIS_URL, tempDir, waitUntil } from './helpers.js';
+import { fakeManifest, REDIS_URL, tempDir, waitUntil } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -16,22 +16,7 @@ afterEach(async () => {
 
 const DAY = 86_400_000;
 
-function manifest(createdAt: Date, n: number): Manifest {
-  const backupId = `${createdAt.toISOString().replace(/[-:.]/g, '').slice(0, 15)}000Z-${n.toString(16).padStart(8, '0')}`;
-  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId: 'a',
-    createdAt: createdAt.toISOString(),
-    artifactKey: `a/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: 10, sha256: h('a' + backupId) },
-    snapshot: { sizeBytes: 10, sha256: h('s' + backupId), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 1 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  } as Manifest;
-}
+const manifest = (createdAt: Date, n: number): Manifest => fakeManifest('a', createdAt, n, { artifact: 10, snapshot: 10 });
 
 describe('catalog housekeeping', () => {
   it('defaults, and refuses bad values naming the field', async () => {

@@ -4,7 +4,7 @@
  * snapshot size from the catalog; too little fails the job at once (permanent, one attempt),
  * before anything is written. Root only (mount); skipped, saying so, otherwise.
  */
-import { createHash } from 'node:crypto';
+
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { JOB_NAMES, enqueue } from '@mfb/jobs';
 import { createLogger } from '@mfb/observability';
 import { canMountTmpfs, mountTmpfs } from '@mfb/testkit';
 import { startWorker } from '../src/runtime.js';
-import { finished, listFiles, tempDir, testConfig } from './helpers.js';
+import { fakeManifest, finished, listFiles, tempDir, testConfig } from './helpers.js';
 
 const canMount = canMountTmpfs('apps/worker/test/insufficient-space.test.ts');
 
@@ -27,23 +27,8 @@ afterEach(async () => {
 const MIB = 1024 * 1024;
 
 /** A past backup of `databaseId` in the catalog whose snapshot was `snapshotBytes` big. */
-function pastBackup(databaseId: string, snapshotBytes: number, n: number): Manifest {
-  const createdAt = new Date(Date.now() - 3600_000);
-  const backupId = `${createdAt.toISOString().replace(/[-:.]/g, '').slice(0, 15)}000Z-${n.toString(16).padStart(8, '0')}`;
-  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId,
-    createdAt: createdAt.toISOString(),
-    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: Math.floor(snapshotBytes / 4), sha256: h('a') },
-    snapshot: { sizeBytes: snapshotBytes, sha256: h('s'), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 1 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  } as Manifest;
-}
+const pastBackup = (databaseId: string, snapshotBytes: number, n: number): Manifest =>
+  fakeManifest(databaseId, new Date(Date.now() - 3600_000), n, { artifact: Math.floor(snapshotBytes / 4), snapshot: snapshotBytes });
 
 describe.skipIf(!canMount)('INSUFFICIENT_SPACE (real tmpfs)', () => {
   it('fails a backup before any work when the scratch or the primary volume cannot hold the last snapshot; runs when they can', async () => {

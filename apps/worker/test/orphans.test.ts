@@ -1,19 +1,15 @@
 /**
  * Defect 7 in the worker: a backup job deletes, under its database lock, the artifacts of that
- * database that have no manifest and are older than `worker.orphanArtifactAgeMs`.
+ * database that have no manifest and are older than `worker.orphanArtifactAgeMs`. And the other
+ * half of a killed writer: a complete copy (artifact + manifest) that no job recorded is adopted
+ * by the next backup (primary) or upload (its target) of that database.
  */
-import { utimes, writeFile, mkdir } from 'node:fs/promises';
+import { copyFile, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newBackupId } from '@mfb/backup';
-import { openCatalog } from '@mfb/catalog';
+import { MANIFEST_SUFFIX, newBackupId } from '@mfb/backup';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, closeQueues, createRedis } from '@mfb/jobs';
-import { createLogger, createMetrics } from '@mfb/observability';
-import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
-import { handlers } from '../src/handlers/index.js';
-import { createProcessor } from '../src/runner.js';
-import { listFiles, tempDir, testConfig } from './helpers.js';
+import { inProcessRunner, listFiles, tempDir, testConfig } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -27,26 +23,7 @@ describe('orphan artifacts (defect 7)', () => {
     const dbPath = join(tmp.dir, 'db05.sqlite');
     await generateFinanceDb(dbPath, { sizeBytes: 128 * 1024 });
     const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'db05', path: dbPath }] });
-    const catalog = await openCatalog(config.catalogPath);
-    cleanups.push(() => catalog.close());
-    const connection = createRedis(config.redis, 'worker');
-    const queues = queuesFor(config, connection);
-    cleanups.push(async () => {
-      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
-      await closeQueues(queues);
-      connection.disconnect();
-    });
-    const processor = createProcessor({
-      config,
-      catalog,
-      queues,
-      locks: locksFor(config, connection),
-      metrics: createMetrics(undefined, { defaults: false }),
-      log: createLogger('test', { level: 'silent' }),
-      handlers,
-      storages: createStorages(config),
-      shutdownSignal: new AbortController().signal,
-    });
+    const { queues, processor } = await inProcessRunner(config, cleanups);
     // What a worker killed between artifact and manifest leaves (seen: db05/<id>.sqlite.gz.enc).
     const root = join(config.dataDir, 'backups');
     await mkdir(join(root, 'db05'), { recursive: true });
@@ -62,5 +39,28 @@ describe('orphan artifacts (defect 7)', () => {
     expect(files).not.toContain(old);
     expect(files).toContain(young);
     expect(files).toContain(res.artifactKey);
+  }, 60_000);
+
+  it('an upload job records a complete copy on its target that a killed upload left unrecorded (Redis flushed, job gone)', async () => {
+    const tmp = await tempDir('mfb-adopt-');
+    cleanups.push(() => tmp.dispose());
+    const dbPath = join(tmp.dir, 'a.sqlite');
+    await generateFinanceDb(dbPath, { sizeBytes: 128 * 1024 });
+    const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'a', path: dbPath, targets: ['nas'] }], targets: ['nas'] });
+    const { catalog, queues, processor } = await inProcessRunner(config, cleanups);
+    const backup = async (n: number) => (await processor(await queues.backup.add('backup', { databaseId: 'a', trigger: 'manual' }, { jobId: `backup-${n}` }))) as { backupId: string; artifactKey: string };
+    const lost = await backup(1);
+    // What an upload killed after storing the manifest, before recording the copy, leaves on the target.
+    const local = join(config.dataDir, 'backups');
+    const nas = join(tmp.dir, 'targets', 'nas');
+    await mkdir(join(nas, 'a'), { recursive: true });
+    for (const k of [lost.artifactKey, lost.artifactKey + MANIFEST_SUFFIX]) await copyFile(join(local, k), join(nas, k));
+    expect((await catalog.getBackup(lost.backupId))!.locations.map((l) => l.target)).toEqual(['local']);
+
+    const next = await backup(2);
+    await processor(await queues.upload.add('upload', { databaseId: 'a', backupId: next.backupId, target: 'nas' }, { jobId: 'upload-next' }));
+    const rec = await catalog.getBackup(lost.backupId);
+    expect(rec!.locations.filter((l) => l.deletedAt === null).map((l) => l.target).sort()).toEqual(['local', 'nas']);
+    expect((await catalog.getBackup(next.backupId))!.locations.map((l) => l.target).sort()).toEqual(['local', 'nas']);
   }, 60_000);
 });

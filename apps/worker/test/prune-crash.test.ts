@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manifestKeyFor, pinKeyFor, type Manifest } from '@mfb/backup';
 import { openCatalog } from '@mfb/catalog';
 import { enqueue } from '@mfb/jobs';
-import { listFiles, producerQueues, spawnWorker, stopAll, tempDir, testConfig, waitUntil } from './helpers.js';
+import { fakeManifest, listFiles, producerQueues, spawnWorker, stopAll, tempDir, testConfig, waitUntil } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -14,22 +14,7 @@ afterEach(async () => {
 
 const HOUR = 3600_000;
 
-function manifest(createdAt: Date, n: number): Manifest {
-  const backupId = `${createdAt.toISOString().replace(/[-:.]/g, '').slice(0, 15)}000Z-${n.toString(16).padStart(8, '0')}`;
-  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId: 'a',
-    createdAt: createdAt.toISOString(),
-    artifactKey: `a/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: 100 + n, sha256: h('a' + backupId) },
-    snapshot: { sizeBytes: 100, sha256: h('s' + backupId), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 1 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  } as Manifest;
-}
+const manifest = (createdAt: Date, n: number): Manifest => fakeManifest('a', createdAt, n, { artifact: 100 + n });
 
 const STEPS = ['manifest-delete', 'artifact-delete', 'marker-delete', 'catalog-mark'] as const;
 

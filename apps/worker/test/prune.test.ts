@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,7 @@ import { openCatalog, type Catalog } from '@mfb/catalog';
 import { createLogger, createMetrics } from '@mfb/observability';
 import { createStorages } from '@mfb/runtime';
 import { pruneHandler } from '../src/handlers/prune.handler.js';
-import { tempDir, testConfig } from './helpers.js';
+import { fakeManifest, tempDir, testConfig } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -18,22 +18,7 @@ afterEach(async () => {
 
 const HOUR = 3600_000;
 
-function manifest(databaseId: string, createdAt: Date, size: number, n: number): Manifest {
-  const backupId = `${createdAt.toISOString().replace(/[-:.]/g, '').slice(0, 15)}000Z-${n.toString(16).padStart(8, '0')}`;
-  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId,
-    createdAt: createdAt.toISOString(),
-    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: size, sha256: h('a' + backupId) },
-    snapshot: { sizeBytes: size, sha256: h('s' + backupId), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 1 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  } as Manifest;
-}
+const manifest = (databaseId: string, createdAt: Date, size: number, n: number): Manifest => fakeManifest(databaseId, createdAt, n, { artifact: size, snapshot: size });
 
 describe('prune job: the plan', () => {
   it('keeps the primary copy of a backup whose upload is pending, deletes the rest by policy, and logs the plan', async () => {

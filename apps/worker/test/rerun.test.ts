@@ -10,12 +10,9 @@ import { deleteCopy } from '@mfb/backup';
 import { openCatalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { rm } from 'node:fs/promises';
-import { JOB_NAMES, closeQueues, createRedis, enqueueBackupNow } from '@mfb/jobs';
-import { createLogger, createMetrics } from '@mfb/observability';
-import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
-import { handlers } from '../src/handlers/index.js';
-import { createProcessor } from '../src/runner.js';
-import { producerQueues, spawnReadyWorkers, spawnWorker, stopAll, tempDir, testConfig, waitUntil } from './helpers.js';
+import { enqueueBackupNow } from '@mfb/jobs';
+import { createStorages } from '@mfb/runtime';
+import { inProcessRunner, producerQueues, spawnReadyWorkers, spawnWorker, stopAll, tempDir, testConfig, waitUntil } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -83,26 +80,7 @@ describe('re-run of work already done (defect 8)', () => {
     const dbPath = join(tmp.dir, 'a.sqlite');
     await generateFinanceDb(dbPath, { sizeBytes: 128 * 1024 });
     const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'a', path: dbPath }] });
-    const catalog = await openCatalog(config.catalogPath);
-    cleanups.push(() => catalog.close());
-    const connection = createRedis(config.redis, 'worker');
-    const queues = queuesFor(config, connection);
-    cleanups.push(async () => {
-      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
-      await closeQueues(queues);
-      connection.disconnect();
-    });
-    const processor = createProcessor({
-      config,
-      catalog,
-      queues,
-      locks: locksFor(config, connection),
-      metrics: createMetrics(undefined, { defaults: false }),
-      log: createLogger('test', { level: 'silent' }),
-      handlers,
-      storages: createStorages(config),
-      shutdownSignal: new AbortController().signal,
-    });
+    const { catalog, queues, processor } = await inProcessRunner(config, cleanups);
     const job = await queues.backup.add('backup', { databaseId: 'a', trigger: 'manual' }, { jobId: 'backup-rerun' });
     const first = (await processor(job)) as { backupId: string };
     // The process died before BullMQ recorded the completion: the job comes back as a re-run.

@@ -1,4 +1,4 @@
-import type { Catalog } from './types.js';
+import type { Catalog, DrillRecord } from './types.js';
 
 export interface CopyReport {
   backups: number;
@@ -7,6 +7,12 @@ export interface CopyReport {
   pinned: number;
   schedules: number;
   jobs: number;
+  /** Copies a killed prune left marked `deleting` (the next prune on the new store finishes them). */
+  deletingCopies: number;
+  /** Restore drill records (database x target). */
+  drills: number;
+  /** Key ids the config had at the last start (carried so the key-removal check keeps its memory). */
+  configKeyIds: number;
 }
 
 export interface CopyOptions {
@@ -17,12 +23,14 @@ export interface CopyOptions {
 
 /**
  * Copy every record of `from` into `to` (`backupctl catalog migrate`): backups with all their
- * copies (deleted ones too, with when they were deleted and their storage class), pins,
- * schedules, and the newest job history of each database. Idempotent: records already in `to`
- * are written again with the same values, so an interrupted copy is finished by running it again.
+ * copies (deleted ones too, with when they were deleted and their storage class; `deleting`
+ * marks of a prune that was killed half-way, with their time), pins, schedules, the newest job
+ * history of each database, restore drill results and the config's key ids. Idempotent:
+ * records already in `to` are written again with the same values, so an interrupted copy is
+ * finished by running it again.
  */
 export async function copyCatalog(from: Catalog, to: Catalog, opts: CopyOptions = {}): Promise<CopyReport> {
-  const report: CopyReport = { backups: 0, copies: 0, deletedCopies: 0, pinned: 0, schedules: 0, jobs: 0 };
+  const report: CopyReport = { backups: 0, copies: 0, deletedCopies: 0, pinned: 0, schedules: 0, jobs: 0, deletingCopies: 0, drills: 0, configKeyIds: 0 };
   const databases = new Set<string>();
   let cursor: string | null = null;
   do {
@@ -61,5 +69,29 @@ export async function copyCatalog(from: Catalog, to: Catalog, opts: CopyOptions 
       report.jobs++;
     }
   }
+  // After the pins: a pinned backup is never marked deleting (the source refused that too).
+  const deleting = await from.listDeletingCopies();
+  for (const d of deleting) {
+    const r = await to.beginCopyDeletes([{ backupId: d.backupId, target: d.target }], d.deletingAt);
+    report.deletingCopies += r.started.length;
+  }
+  for (const d of await from.listDrills()) {
+    await copyDrill(to, d);
+    report.drills++;
+  }
+  const keyIds = await from.configKeyIds();
+  if (keyIds.length > 0) await to.setConfigKeyIds(keyIds);
+  report.configKeyIds = keyIds.length;
   return report;
+}
+
+/**
+ * A drill record is written through `recordDrill` (the only writer): the last success first,
+ * then the last run when it failed after it, so both "last verified" and "last run" survive.
+ */
+async function copyDrill(to: Catalog, d: DrillRecord): Promise<void> {
+  const base = { databaseId: d.databaseId, target: d.target };
+  if (d.lastVerifiedAt !== null && d.lastVerifiedAt !== d.lastRunAt)
+    await to.recordDrill({ ...base, at: d.lastVerifiedAt, outcome: 'ok', backupId: d.lastVerifiedBackupId });
+  await to.recordDrill({ ...base, at: d.lastRunAt, outcome: d.lastOutcome, backupId: d.lastBackupId, errorCode: d.lastErrorCode, error: d.lastError });
 }

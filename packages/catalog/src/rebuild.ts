@@ -13,9 +13,10 @@ export interface RebuildOptions {
    */
   markMissing?: boolean;
   /**
-   * Only backups the catalog does not know (their id, from the manifest's key, is looked up
-   * first; known ones are neither read nor touched). What a backup job runs on its database's
-   * prefix to adopt a complete backup whose job died before recording it.
+   * Only copies the catalog never recorded on `target` (the backup id, from the manifest's key,
+   * is looked up first; a backup with any location row on `target`, live or deleted, is neither
+   * read nor touched). What a backup job runs on its database's prefix of the primary storage,
+   * and an upload job on its target, to adopt a complete copy whose job died before recording it.
    */
   onlyUnknown?: boolean;
   signal?: AbortSignal;
@@ -69,7 +70,8 @@ export async function rebuildFromStorage(
       const artifactKey = item.key.slice(0, -MANIFEST_SUFFIX.length);
       if (opts.onlyUnknown) {
         const id = (artifactKey.split('/').pop() ?? '').split('.')[0] ?? '';
-        if (id !== '' && (await catalog.getBackup(id)) !== null) continue;
+        const known = id === '' ? null : await catalog.getBackup(id);
+        if (known?.locations.some((l) => l.target === target)) continue;
       }
       let manifest;
       try {

@@ -1,12 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '@mfb/backup';
-import { MIGRATIONS, SCHEMA_VERSION, SqliteCatalog, openCatalog, openPostgresCatalog } from '../src/index.js';
+import { MIGRATIONS, SCHEMA_VERSION, SqliteCatalog, openCatalog } from '../src/index.js';
 import type { BackupQuery, BackupRecord, Catalog } from '../src/index.js';
+import { fakeManifest, openTestCatalog, type TestCatalog } from './fixtures.js';
 
 /**
  * The catalog conformance suite. It runs on the SQLite catalog here, and on the PostgreSQL
@@ -17,9 +17,9 @@ import type { BackupQuery, BackupRecord, Catalog } from '../src/index.js';
 const PG_URL = process.env.MFB_TEST_CATALOG_URL;
 const SQLITE = !PG_URL;
 
+let t: TestCatalog;
 let dir: string;
 let cat: Catalog;
-let schema: string | undefined;
 
 /** The SQLite catalog of this test (tests of SQLite's mechanics only). */
 function sqlite(): SqliteCatalog {
@@ -28,51 +28,12 @@ function sqlite(): SqliteCatalog {
 }
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-'));
-  if (PG_URL) {
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    cat = await openPostgresCatalog(PG_URL, { schema });
-  } else {
-    cat = await openCatalog(path.join(dir, 'sub', 'catalog.db'));
-  }
+  t = await openTestCatalog(PG_URL, { sqliteFile: path.join('sub', 'catalog.db') });
+  cat = t.cat;
+  dir = t.dir;
 });
-afterEach(async () => {
-  await cat.close();
-  if (PG_URL && schema) {
-    const { default: pg } = await import('pg');
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
-  }
-  await rm(dir, { recursive: true, force: true });
-});
+afterEach(() => t.dispose(cat));
 
-let seq = 0;
-/** A well-formed v1 manifest (passes the engine's manifestProblems). */
-export function fakeManifest(databaseId: string, createdAt: Date, opts: { size?: number } = {}): Manifest {
-  const iso = createdAt.toISOString();
-  const stamp = iso.slice(0, 19).replace(/[-:]/g, '') + iso.slice(20, 23) + 'Z';
-  const backupId = `${stamp}-${(seq++).toString(16).padStart(8, '0')}`;
-  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId,
-    createdAt: iso,
-    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: opts.size ?? 1000, sha256: h('a' + backupId) },
-    snapshot: {
-      sizeBytes: 4096,
-      sha256: h('s' + backupId),
-      method: 'vacuum-into',
-      sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' },
-    },
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  };
-}
 
 async function add(dbId: string, at: Date, targets: string[] = ['local']): Promise<Manifest> {
   const m = fakeManifest(dbId, at);
@@ -202,7 +163,7 @@ describe('concurrency', () => {
   });
 
   it('two catalogs on one store (processes, hosts) see each other\'s writes', async () => {
-    const c2 = PG_URL ? await openPostgresCatalog(PG_URL, { schema: schema! }) : await openCatalog(path.join(dir, 'sub', 'catalog.db'));
+    const c2 = await t.openAnother();
     try {
       const m = await add('db1', new Date());
       expect((await c2.getBackup(m.backupId))?.backupId).toBe(m.backupId);

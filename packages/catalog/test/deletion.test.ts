@@ -1,56 +1,19 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '@mfb/backup';
-import { openCatalog, openPostgresCatalog, type Catalog } from '../src/index.js';
+import type { Catalog } from '../src/index.js';
+import { fakeManifest, openTestCatalog, type TestCatalog } from './fixtures.js';
 
 /** On the SQLite catalog here; on PostgreSQL when catalog.postgres.test.ts imports it with MFB_TEST_CATALOG_URL set. */
 const PG_URL = process.env.MFB_TEST_CATALOG_URL;
 
-let dir: string;
+let t: TestCatalog;
 let cat: Catalog;
-let schema: string | undefined;
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-del-'));
-  if (PG_URL) {
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    cat = await openPostgresCatalog(PG_URL, { schema });
-  } else {
-    cat = await openCatalog(path.join(dir, 'catalog.db'));
-  }
+  t = await openTestCatalog(PG_URL);
+  cat = t.cat;
 });
-afterEach(async () => {
-  await cat.close();
-  if (PG_URL && schema) {
-    const { default: pg } = await import('pg');
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
-  }
-  await rm(dir, { recursive: true, force: true });
-});
+afterEach(() => t.dispose());
 
-let seq = 0;
-function fakeManifest(databaseId: string, createdAt: Date): Manifest {
-  const iso = createdAt.toISOString();
-  const backupId = `${iso.slice(0, 19).replace(/[-:]/g, '')}${iso.slice(20, 23)}Z-${(seq++).toString(16).padStart(8, '0')}`;
-  const h = (s: string): string => createHash('sha256').update(s).digest('hex');
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId,
-    createdAt: iso,
-    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: 1000, sha256: h('a' + backupId) },
-    snapshot: { sizeBytes: 4096, sha256: h('s' + backupId), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  };
-}
 
 async function add(dbId: string, at: Date, targets: string[] = ['local']): Promise<Manifest> {
   const m = fakeManifest(dbId, at);

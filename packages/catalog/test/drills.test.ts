@@ -1,55 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Manifest } from '@mfb/backup';
 import { ensurePostgres } from '@mfb/testkit';
-import { openCatalog, openPostgresCatalog, type Catalog } from '../src/index.js';
+import type { Catalog } from '../src/index.js';
+import { fakeManifest, openTestCatalog, type TestCatalog } from './fixtures.js';
 
-let seq = 0;
-/** A minimal manifest: what the catalog reads of one. */
-function fakeManifest(databaseId: string, createdAt: Date): Manifest {
-  const iso = createdAt.toISOString();
-  const backupId = `${iso.slice(0, 19).replace(/[-:]/g, '')}${iso.slice(20, 23)}Z-${(seq++).toString(16).padStart(8, '0')}`;
-  return {
-    formatVersion: 1,
-    backupId,
-    databaseId,
-    createdAt: iso,
-    artifactKey: `${databaseId}/${backupId}.sqlite.gz`,
-    artifact: { sizeBytes: 1000, sha256: '0'.repeat(64) },
-    snapshot: { sizeBytes: 4096, sha256: '0'.repeat(64), method: 'vacuum-into', sqlite: { pageSize: 4096, pageCount: 1, userVersion: 0, journalMode: 'wal' } },
-    compression: { algorithm: 'gzip', level: 6 },
-    encryption: null,
-    tool: { name: 'myfinance-backup', version: '0.1.0' },
-  };
-}
 
 describe.each(['sqlite', 'postgres'] as const)('restore drills and key usage in the %s catalog', (kind) => {
-  let dir: string;
+  let t: TestCatalog;
   let cat: Catalog;
-  let schema: string | undefined;
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'mfb-catalog-drills-'));
-    if (kind === 'sqlite') cat = await openCatalog(path.join(dir, 'catalog.db'));
-    else {
-      schema = `t_${randomBytes(6).toString('hex')}`;
-      cat = await openPostgresCatalog(await ensurePostgres(), { schema });
-    }
+    t = await openTestCatalog(kind === 'postgres' ? await ensurePostgres() : undefined);
+    cat = t.cat;
   });
-  afterEach(async () => {
-    await cat.close();
-    if (schema) {
-      const c = new pg.Client({ connectionString: await ensurePostgres() });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-      schema = undefined;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => t.dispose());
 
   it('keeps the last drill and the last verified restore per database and target', async () => {
     await cat.recordDrill({ databaseId: 'a', target: 'nas', at: '2026-12-01T04:30:00.000Z', outcome: 'ok', backupId: 'b1' });

@@ -277,13 +277,19 @@ export class HealthService {
   }
 
   /**
-   * Last successful verify per database, reused for a minute: finding it may walk a database's
-   * whole job history, and the thresholds are in days.
+   * Last verified restore per database: the newer of the last successful verify job and the
+   * last successful restore drill on any target. Reused for a minute: finding the verify may
+   * walk a database's whole job history, and the thresholds are in days.
    */
   private async verified(ids: string[]): Promise<Map<string, string | null>> {
     if (this.verifiedCache && Date.now() - this.verifiedCache.at < 60_000) return this.verifiedCache.map;
     const summary = await this.s.catalog.healthSummary(ids, { backupJobs: 1, verify: true });
     const map = new Map([...summary].map(([id, v]) => [id, v.lastVerifiedAt]));
+    for (const d of await this.s.catalog.listDrills()) {
+      if (d.lastVerifiedAt === null || !map.has(d.databaseId)) continue;
+      const cur = map.get(d.databaseId) ?? null;
+      if (cur === null || Date.parse(d.lastVerifiedAt) > Date.parse(cur)) map.set(d.databaseId, d.lastVerifiedAt);
+    }
     this.verifiedCache = { at: Date.now(), map };
     return map;
   }

@@ -109,9 +109,11 @@ export function humanCatalogMigrate(r: Awaited<ReturnType<typeof runCatalogMigra
     ['from', r.from],
     ['to', r.to],
     ['backups', r.backups],
-    ['copies', `${r.copies} (${r.deletedCopies} deleted)`],
+    ['copies', `${r.copies} (${r.deletedCopies} deleted, ${r.deletingCopies} left half-deleted by a killed prune)`],
     ['pinned', r.pinned],
     ['schedules', r.schedules],
     ['job history', r.jobs],
+    ['restore drills', r.drills],
+    ['config key ids', r.configKeyIds],
   ]);
 }
