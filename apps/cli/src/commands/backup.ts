@@ -108,6 +108,8 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
         onProgress: (p) => ctx.progress.update(p),
       });
       ctx.progress.done();
+      // A streaming snapshot that could not run here (a better-sqlite3 build without sqlite_dbpage) fell back to a scratch copy: say why.
+      if (res.snapshot?.includes('sqlite_dbpage')) process.stderr.write(`warning: ${res.snapshot}\n`);
       lock.fence();
       await catalog.recordBackup(res.manifest, { target: 'local', artifactKey: res.manifest.artifactKey });
       return backupSummary(res.manifest, storage.url, Date.now() - started);

@@ -64,6 +64,8 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
       onProgress: (p) => ctx.progress(p),
     });
     manifest = result.manifest;
+    // A streaming snapshot that could not run here (a better-sqlite3 build without sqlite_dbpage) fell back to a scratch copy: say why.
+    if (result.snapshot?.includes('sqlite_dbpage')) ctx.log.warn({ databaseId: db.id, snapshot: result.snapshot }, 'snapshot fell back to a scratch copy');
     observeStages(ctx.metrics, result.timings);
     ctx.metrics.bytesReadTotal.inc({ queue: 'backup' }, manifest.snapshot.sizeBytes);
     ctx.metrics.bytesWrittenTotal.inc({ queue: 'backup' }, manifest.artifact.sizeBytes);
