@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createLogger } from '@mfb/observability';
+import { liveWorkersByHost } from '@mfb/jobs';
 import { authPlugin, Authenticator } from './plugins/auth.js';
 import { corsPlugin } from './plugins/cors.js';
 import { depsPlugin } from './plugins/deps.js';
@@ -102,7 +103,13 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
 
   await app.register(healthRoutes, { prefix: '/health' });
   await app.register(metricsRoutes, { prefix: '/metrics' });
-  const health = new HealthService(app);
+  const health = new HealthService({
+    config: app.config,
+    catalog: app.catalog,
+    storageFor: (target) => app.storageFor(target),
+    now: () => app.now(),
+    liveWorkers: () => liveWorkersByHost(deps.redis, deps.queues.prefix),
+  });
   await app.register(healthV1Routes, { prefix: '/v1/health', service: health });
   await app.register(statusPage, { service: health, version: API_VERSION });
   await app.register(databaseRoutes, { prefix: '/v1/databases' });

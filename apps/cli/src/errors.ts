@@ -53,6 +53,20 @@ export class DatabaseLockedError extends CliError {
   }
 }
 
+/**
+ * `backupctl backup` of a database whose `host` is another machine than this one
+ * (`worker.host` / `MFB_HOST`): the file at its path here is not that database.
+ */
+export class WrongHostError extends CliError {
+  constructor(databaseId: string, host: string, here: string) {
+    super(
+      'CLI_WRONG_HOST',
+      `database ${databaseId} is on host ${host} (databases[].host), and this is ${here} (MFB_HOST / worker.host): run backupctl on ${host}, or pass --any-host to back up the file at its path here`,
+      { permanent: true, status: 409, details: { databaseId, host, here } },
+    );
+  }
+}
+
 /** `catalog rebuild` found no manifest where it was pointed: nothing to rebuild from (wrong or empty folder, target or prefix). */
 export class RebuildFoundNothingError extends CliError {
   constructor(url: string) {

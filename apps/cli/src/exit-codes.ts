@@ -34,6 +34,7 @@ const BY_CODE: Record<string, ExitCode> = {
   CLI_NO_API_KEY: ExitCode.CONFIG,
   CLI_CONFIG_EXISTS: ExitCode.TARGET,
   CLI_DATABASE_LOCKED: ExitCode.LOCKED,
+  CLI_WRONG_HOST: ExitCode.SOURCE,
   JOBS_LOCK_LOST: ExitCode.LOCKED,
   // shared by CLI, API and worker
   INVALID_ID: ExitCode.USAGE,

@@ -12,7 +12,7 @@ Exit codes:
   0  ok                          4  not found (backup, artifact, database id)
   1  other failure               5  integrity/authentication failure (checksum, wrong key, tampered)
   2  usage error                 6  target busy/exists/not writable
-  3  config error                7  source database problem (missing, not SQLite, corrupt, locked)
+  3  config error                7  source database problem (missing, not SQLite, corrupt, locked, on another host)
                                  8  database locked by a worker job or another backupctl (--force)
 `;
 
@@ -75,6 +75,7 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     .option('--full', 'take a full backup even when an incremental (delta) one is due')
     .option('--lock-wait <seconds>', 'how long to wait for the per-database lock a worker job or another backupctl holds (default 30; then exit 8)')
     .option('--force', 'proceed without the per-database lock (workers take it too): a running job of the database may collide')
+    .option('--any-host', 'back up a database whose databases[].host is another machine: the file at its path on this one')
     .action(async (id: string, o, cmd: Command) => {
       const { runBackup, humanBackup } = await import('./commands/backup.js');
       emit(await runBackup(await context(cmd), id, o), humanBackup);

@@ -31,3 +31,18 @@ export class RestoreDrillFailedError extends AppError {
     });
   }
 }
+
+/**
+ * A host-bound job (backup, restore `replace`) reached a worker of another host than its
+ * database's: the producer that queued it and this worker disagree on `databases[].host`.
+ * Permanent: running it would snapshot (or overwrite) whatever file is at that path here.
+ */
+export class WrongHostError extends AppError {
+  constructor(databaseId: string, host: string, workerHost: string, queue: string) {
+    super(
+      'WORKER_WRONG_HOST',
+      `database ${databaseId} is on host ${host} (databases[].host), but this job was queued in ${queue} and taken by a worker of ${workerHost}: make databases[].host the same in every process's config`,
+      { permanent: true, status: 409, details: { databaseId, host, workerHost } },
+    );
+  }
+}

@@ -32,7 +32,7 @@ runService('worker', async () => {
   const { config, log, catalog } = await startService('worker', { configFile: args.config });
 
   const extra: Partial<WorkerRuntimeOptions> = {};
-  if (args['test-only-handler'] !== undefined || args['test-only-throttle-bps'] !== undefined || args['test-only-die-after-release'] !== undefined || args['test-only-kill-after'] !== undefined) {
+  if (args['test-only-handler'] !== undefined || args['test-only-record'] !== undefined || args['test-only-throttle-bps'] !== undefined || args['test-only-die-after-release'] !== undefined || args['test-only-kill-after'] !== undefined) {
     const testOnly = await import('./test-only/switches.js');
     Object.assign(extra, testOnly.testOnlyOptions(args));
     log.warn({ args }, 'TEST-ONLY switches active: not for production');
@@ -44,7 +44,7 @@ runService('worker', async () => {
   if (reclaimed.files > 0 || reclaimed.failed.length > 0) log.warn({ tmpDir: config.tmpDir, ...reclaimed }, 'removed scratch files left by killed runs');
 
   const runtime = await startWorker({ config, catalog, log, ...extra, ...(args['disable-metrics'] ? { metricsEnabled: false } : {}) });
-  log.info({ pid: process.pid, metricsPort: runtime.httpPort, prefix: config.redis.prefix, concurrency: config.worker.concurrency }, 'worker ready');
+  log.info({ pid: process.pid, host: config.worker.host, metricsPort: runtime.httpPort, prefix: config.redis.prefix, concurrency: config.worker.concurrency }, 'worker ready');
 
   let stopping = false;
   const stop = (signal: string): void => {

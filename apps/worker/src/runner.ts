@@ -3,17 +3,18 @@ import { cleanupTempFiles, localLockHolder, reclaimOrphanArtifacts, type Progres
 import { rebuildFromStorage, type Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
-import { enqueue, followUpJobId, validatePayload, type DatabaseLocks, type JobName, type Queues } from '@mfb/jobs';
+import { boundHost, enqueue, followUpJobId, parseQueueName, validatePayload, type DatabaseLocks, type HostBoundJobName, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { Storages } from '@mfb/runtime';
 import type { HandlerContext, Handlers } from './context.js';
-import { DatabaseNotFoundError, JobAbortedError } from './errors.js';
+import { DatabaseNotFoundError, JobAbortedError, WrongHostError } from './errors.js';
 import { USAGE_CHANGING_JOBS, refreshStorageMetrics } from './storage-metrics.js';
 
 /** Test hooks (interval recording); never used in production paths. */
 export interface RunnerHooks {
-  onStart?(info: { jobId: string; queue: JobName; databaseId: string }): void;
-  onEnd?(info: { jobId: string; queue: JobName; databaseId: string; outcome: string }): void;
+  /** `host`: the `worker.host` of this process; `queueName`: the BullMQ queue (`backup@db-1` for a host queue). */
+  onStart?(info: { jobId: string; queue: JobName; queueName: string; host: string; databaseId: string }): void;
+  onEnd?(info: { jobId: string; queue: JobName; queueName: string; host: string; databaseId: string; outcome: string }): void;
   /** After a successful job released its lock and enqueued its follow-ups, before its history is written (kill tests). */
   afterRelease?(info: { jobId: string; queue: JobName; databaseId: string }): void;
 }
@@ -121,25 +122,37 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     }
   }
 
+  /** Fail `job` for good before it ran (nothing to retry): metrics, history, UnrecoverableError. */
+  async function failAtOnce(job: Job, queue: JobName, databaseId: string, err: unknown): Promise<never> {
+    metrics.jobsTotal.inc({ queue, outcome: 'failed' });
+    metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
+    await history(job, queue, databaseId, 'failed', describe(err), null);
+    throw new UnrecoverableError(describe(err));
+  }
+
   return async (job, token, bullSignal) => {
-    const queue = job.queueName as JobName;
+    // `backup@db-1` (a host queue) carries backups as `backup` does.
+    const queue = parseQueueName(job.queueName).job as JobName;
     const databaseIdRaw = typeof (job.data as { databaseId?: unknown })?.databaseId === 'string' ? String((job.data as { databaseId: string }).databaseId) : '';
     let payload;
     try {
       payload = validatePayload(queue, job.data);
     } catch (err) {
-      metrics.jobsTotal.inc({ queue, outcome: 'failed' });
-      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
-      await history(job, queue, databaseIdRaw, 'failed', describe(err), null);
-      throw new UnrecoverableError(describe(err));
+      return failAtOnce(job, queue, databaseIdRaw, err);
     }
     const database = config.databases.find((d) => d.id === payload.databaseId);
-    if (!database) {
-      const err = new DatabaseNotFoundError(payload.databaseId);
-      metrics.jobsTotal.inc({ queue, outcome: 'failed' });
-      metrics.jobFailuresTotal.inc({ queue, code: codeOf(err) });
-      await history(job, queue, payload.databaseId, 'failed', describe(err), null);
-      throw new UnrecoverableError(describe(err));
+    if (!database) return failAtOnce(job, queue, payload.databaseId, new DatabaseNotFoundError(payload.databaseId));
+    const host = boundHost(queue, payload, deps.queues.hostOf);
+    if (host !== undefined && host !== config.worker.host) {
+      if (parseQueueName(job.queueName).host !== undefined) return failAtOnce(job, queue, database.id, new WrongHostError(database.id, host, config.worker.host, job.queueName));
+      // On the shared queue, queued before its database named a host (a config change, or a
+      // producer with an older config): hand it to that host's workers, under the same id
+      // (the API's job status finds it there). Moved, not run: no lock, no history.
+      const target = deps.queues.onHost(queue as HostBoundJobName, host);
+      const jobId = String(job.id).replace(/[^A-Za-z0-9_.-]/g, '_');
+      await target.add(job.name as never, job.data as never, { jobId });
+      log.warn({ jobId: job.id, queue, databaseId: database.id, movedTo: target.name }, "job moved to the queue of its database's host");
+      return { movedTo: target.name, jobId };
     }
 
     let lock = await locks.tryAcquire(database.id);
@@ -171,7 +184,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       lock.check();
       signal.throwIfAborted();
     };
-    const info = { jobId: String(job.id), queue, databaseId: database.id };
+    const info = { jobId: String(job.id), queue, queueName: job.queueName, host: config.worker.host, databaseId: database.id };
     const perTarget = { queue, database: database.id, target: targetOf(queue, payload) };
     const followUps: Array<{ name: JobName; data: unknown; id: string }> = [];
     let jobLog: Logger | undefined;
@@ -184,7 +197,7 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
     };
 
     try {
-      log.info({ jobId: job.id, queue, databaseId: database.id, attempt: job.attemptsMade + 1, pid: process.pid }, 'job started');
+      log.info({ jobId: job.id, queue, databaseId: database.id, attempt: job.attemptsMade + 1, pid: process.pid, host: config.worker.host }, 'job started');
       // From here on the backup has started: a new "backup now" must queue a fresh backup.
       if (job.deduplicationId) await job.removeDeduplicationKey();
       // A re-run of a job whose run completed and wrote its history (then the process died

@@ -5,12 +5,15 @@ import { Worker } from 'bullmq';
 import type { Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import {
+  HOST_BOUND_JOBS,
   JOB_NAMES,
   closeQueues,
   createRedis,
   effectivePrefix,
+  hostQueueName,
+  liveWorkersByHost,
   reconcileSchedules,
-  type JobName,
+  startHostHeartbeat,
   type Queues,
   type ReconcileResult,
 } from '@mfb/jobs';
@@ -119,10 +122,14 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   });
 
   const stall = stallSettings(config.worker.lockTtlMs);
-  const workers = JOB_NAMES.map((name: JobName) => {
+  const prefix = effectivePrefix(config.redis);
+  // The shared queues (every worker), and this host's queues of host-bound jobs (backups and
+  // restore `replace` of the databases whose `host` is `worker.host`).
+  const queueNames = [...JOB_NAMES, ...HOST_BOUND_JOBS.map((n) => hostQueueName(n, config.worker.host))];
+  const workers = queueNames.map((name) => {
     const w = new Worker(name, processor, {
       connection,
-      prefix: effectivePrefix(config.redis),
+      prefix,
       concurrency: config.worker.concurrency,
       ...stall,
     });
@@ -133,9 +140,29 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
 
   metrics.setDiskVolumes(diskVolumes(config));
   metrics.setQueueDepthCollector(async () => {
-    // All queues at once: one round trip's latency per scrape, not one per queue.
-    const all = await Promise.all(JOB_NAMES.map((name) => queues[name].getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized')));
-    return all.flatMap((counts, i) => Object.entries(counts).map(([state, count]) => ({ queue: JOB_NAMES[i]!, state, count })));
+    // All queues at once: one round trip's latency per scrape, not one per queue. The host
+    // queues of a job name count with its shared queue (the label stays the job name).
+    const all = await Promise.all(
+      JOB_NAMES.flatMap((name) => queues.allOf(name).map(async (q) => ({ name, counts: await q.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized') }))),
+    );
+    const sums = new Map<string, { queue: string; state: string; count: number }>();
+    for (const { name, counts } of all) {
+      for (const [state, count] of Object.entries(counts)) {
+        const row = sums.get(`${name}\u0000${state}`) ?? { queue: name, state, count: 0 };
+        row.count += count;
+        sums.set(`${name}\u0000${state}`, row);
+      }
+    }
+    return [...sums.values()];
+  });
+  metrics.setHostWorkersCollector(async () => {
+    const live = await liveWorkersByHost(connection, prefix);
+    const hosts = new Set([...queues.hosts, ...live.keys()]);
+    return [...hosts].sort().map((host) => ({ host, workers: live.get(host) ?? 0 }));
+  });
+  // Announce the host this worker serves (`/v1/health`, `mfb_host_workers`).
+  const heartbeat = await startHostHeartbeat(connection, prefix, config.worker.host, {
+    onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'worker heartbeat failed (retrying)'),
   });
 
   let reconciling: Promise<ReconcileResult> | null = null;
@@ -236,6 +263,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
         // close() without force: stop fetching, wait for running jobs (aborted after the grace).
         await Promise.all(workers.map((w) => w.close()));
         clearTimeout(grace);
+        await heartbeat.stop().catch(() => undefined);
         await closeQueues(queues);
         if (server) await new Promise<void>((r) => server!.close(() => r()));
         // Pending notifications get a moment (their incidents are already recorded in Redis).

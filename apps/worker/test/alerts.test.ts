@@ -68,7 +68,7 @@ describe('Prometheus alert rules (ops/prometheus, Debian promtool)', () => {
       await writeFile(join(dir, 'prometheus.yml'), cfg.replace('/etc/mfb-config/prometheus-api-key', join(dir, 'key')));
       await writeFile(join(dir, 'alerts.yml'), await readFile(join(PROM, 'alerts.yml'), 'utf8'));
       const check = await promtool(['check', 'config', 'prometheus.yml'], dir);
-      expect(check.out).toContain('SUCCESS: 9 rules found');
+      expect(check.out).toContain('SUCCESS: 10 rules found');
       expect(check.ok).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });

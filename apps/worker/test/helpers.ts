@@ -8,9 +8,9 @@ import type { Job } from 'bullmq';
 import type { Manifest } from '@mfb/backup';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
-import { JOB_NAMES, closeQueues, createQueues, createRedis, type Queues } from '@mfb/jobs';
+import { closeQueues, createQueues, createRedis, type Queues } from '@mfb/jobs';
 import { createLogger, createMetrics } from '@mfb/observability';
-import { createStorages, locksFor, queuesFor } from '@mfb/runtime';
+import { createStorages, locksFor, queuesFor, routingFor } from '@mfb/runtime';
 import { testConfig as kitConfig, tsNode } from '@mfb/testkit';
 import { handlers } from '../src/handlers/index.js';
 import { createProcessor } from '../src/runner.js';
@@ -27,7 +27,7 @@ export async function tempDir(prefix = 'mfb-worker-'): Promise<{ dir: string; di
 export interface TestConfigInput {
   dir: string;
   redisUrl?: string;
-  databases: Array<{ id: string; path: string; targets?: string[]; keepLast?: number; schedules?: Config['databases'][number]['schedules'] }>;
+  databases: Array<{ id: string; path: string; host?: string; targets?: string[]; keepLast?: number; schedules?: Config['databases'][number]['schedules'] }>;
   targets?: string[];
   concurrency?: number;
   lockTtlMs?: number;
@@ -52,6 +52,7 @@ export async function testConfig(input: TestConfigInput): Promise<{ config: Conf
       databases: input.databases.map((db) => ({
         id: db.id,
         path: db.path,
+        ...(db.host !== undefined ? { host: db.host } : {}),
         compression: { algorithm: 'gzip', level: 1 },
         targets: db.targets ?? [],
         retention: { keepLast: db.keepLast ?? 3 },
@@ -179,7 +180,7 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 /** The job once it is `completed` or `failed` (read after its state changed, so its fields are final). */
 export async function finished(queues: Queues, job: Job | { id?: string; queueName: string }): Promise<Job> {
-  const q = queues[job.queueName as 'backup'];
+  const q = queues.all().find((x) => x.name === job.queueName)!;
   return waitUntil(
     async () => {
       // State first, then the job: a job read before its state changed lacks its final fields.
@@ -197,24 +198,27 @@ export async function finished(queues: Queues, job: Job | { id?: string; queueNa
  */
 export async function idle(queues: Queues): Promise<void> {
   await waitUntil(async () => {
-    for (const n of JOB_NAMES) {
-      const c = await queues[n].getJobCounts('waiting', 'active', 'delayed');
+    for (const q of queues.all()) {
+      const c = await q.getJobCounts('waiting', 'active', 'delayed');
       if ((c.waiting ?? 0) + (c.active ?? 0) > 0) return false;
-      if ((c.delayed ?? 0) > 0 && (await queues[n].getDelayed()).some((j) => !String(j.id).startsWith('repeat:'))) return false;
+      if ((c.delayed ?? 0) > 0 && (await q.getDelayed()).some((j) => !String(j.id).startsWith('repeat:'))) return false;
     }
     return true;
   }, 60_000, 'queues idle');
 }
 
-/** Producer-side queues on a test config's Redis prefix; `dispose` obliterates them and disconnects. */
+/**
+ * Producer-side queues on a test config's Redis prefix, routing host-bound jobs by the config's
+ * `databases[].host`; `dispose` obliterates them and disconnects.
+ */
 export function producerQueues(config: Config): { redis: ReturnType<typeof createRedis>; queues: Queues; dispose(): Promise<void> } {
   const redis = createRedis(config.redis, 'producer');
-  const queues = createQueues(redis, config.redis.prefix);
+  const queues = createQueues(redis, config.redis.prefix, {}, routingFor(config));
   return {
     redis,
     queues,
     async dispose() {
-      for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
+      for (const q of queues.all()) await q.obliterate({ force: true }).catch(() => undefined);
       await closeQueues(queues);
       redis.disconnect();
     },
@@ -242,7 +246,7 @@ export async function inProcessRunner(config: Config, cleanups: Array<() => Prom
   const connection = createRedis(config.redis, 'worker');
   const queues = queuesFor(config, connection);
   cleanups.push(async () => {
-    for (const n of JOB_NAMES) await queues[n].obliterate({ force: true }).catch(() => undefined);
+    for (const q of queues.all()) await q.obliterate({ force: true }).catch(() => undefined);
     await closeQueues(queues);
     connection.disconnect();
   });

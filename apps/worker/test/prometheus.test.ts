@@ -109,6 +109,8 @@ beforeAll(async () => {
       databases: [
         { id: 'good', path: good, compression: { algorithm: 'gzip', level: 1 }, targets: ['nas', 'broken'], schedules: [] },
         { id: 'missing', path: join(tmp.dir, 'does-not-exist.sqlite'), targets: [], schedules: [] },
+        // On a host no worker serves: MfbHostWithoutWorker.
+        { id: 'remote', path: join(tmp.dir, 'remote.sqlite'), host: 'elsewhere', targets: [], schedules: [] },
       ],
       targets: [
         { name: 'nas', url: './targets/nas', retention: { keepLast: 2 } },
@@ -231,7 +233,7 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
     };
     const rules = rulesBody.data.groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.name).sort()).toEqual(
-      ['MfbBackupRepeatedFailures', 'MfbBackupTooOld', 'MfbDiskLow', 'MfbNoWorkerAlive', 'MfbQueueStuck', 'MfbRestoreDrillFailed', 'MfbUploadFailing', 'MfbVerifyFailing', 'MfbVerifyTooOld'].sort(),
+      ['MfbBackupRepeatedFailures', 'MfbBackupTooOld', 'MfbDiskLow', 'MfbHostWithoutWorker', 'MfbNoWorkerAlive', 'MfbQueueStuck', 'MfbRestoreDrillFailed', 'MfbUploadFailing', 'MfbVerifyFailing', 'MfbVerifyTooOld'].sort(),
     );
     const ruleSelectors = [...new Set(rules.flatMap((r) => selectors(r.query)))];
     expect(ruleSelectors.length).toBeGreaterThan(8);
@@ -250,7 +252,8 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
             empty.length === 0 &&
             wanted('MfbBackupRepeatedFailures', { database: 'missing' }) &&
             wanted('MfbUploadFailing', { database: 'good', target: 'broken' }) &&
-            wanted('MfbRestoreDrillFailed', { database: 'good', target: 'broken' })
+            wanted('MfbRestoreDrillFailed', { database: 'good', target: 'broken' }) &&
+            wanted('MfbHostWithoutWorker', { host: 'elsewhere' })
           );
         },
         45_000,
@@ -265,6 +268,8 @@ describe('monitoring against a real Prometheus scraping a real API and worker', 
     const names = (l: Record<string, string>): string => `${l.alertname}/${l.database ?? ''}/${l.target ?? ''}`;
     const alerting = firing.map((f) => names(f.labels));
     expect(alerting).not.toContain('MfbNoWorkerAlive//');
+    // The worker's own host is served.
+    expect(firing.filter((f) => f.labels.alertname === 'MfbHostWithoutWorker').map((f) => f.labels.host)).toEqual(['elsewhere']);
     expect(alerting.filter((a) => a.startsWith('MfbBackupRepeatedFailures/good') || a.startsWith('MfbUploadFailing/good/nas') || a.startsWith('MfbRestoreDrillFailed/good/nas'))).toEqual([]);
     expect(await query('mfb_lock_waits_total{queue="backup"} > 0')).not.toHaveLength(0);
     expect(await query('mfb_job_failures_total{queue="backup",code="BACKUP_SOURCE_NOT_FOUND"} >= 3')).not.toHaveLength(0);

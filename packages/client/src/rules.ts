@@ -18,6 +18,17 @@ export const ID_RE = new RegExp(ID_PATTERN);
 /** {@link ID_PATTERN} for error messages. */
 export const ID_RULE = `${ID_PATTERN} (lower-case letters, digits, _ and -, at most 63)`;
 
+/**
+ * Host ids (`databases[].host`, `worker.host`): the machine that holds a database file, and the
+ * one a worker serves. Host names as DNS spells them, lower case (`db-1`, `db-1.example.com`):
+ * safe in BullMQ queue names (`backup@db-1`), Redis keys and metric labels.
+ */
+export const HOST_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/** {@link HOST_PATTERN} as a RegExp. */
+export const HOST_RE = new RegExp(HOST_PATTERN);
+/** {@link HOST_PATTERN} for error messages. */
+export const HOST_RULE = `${HOST_PATTERN} (lower-case letters, digits, ., _ and -, at most 63)`;
+
 /** Backup ids as the engine makes them: `20261126T124800123Z-1a2b3c4d` (sortable by time). */
 export const BACKUP_ID_PATTERN = '^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$';
 /** {@link BACKUP_ID_PATTERN} as a RegExp. */

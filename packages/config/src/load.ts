@@ -1,4 +1,5 @@
 import { existsSync, realpathSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
@@ -63,6 +64,7 @@ interface FileShape {
     | {
         id?: string;
         path?: string;
+        host?: string;
         compression?: CompressionConfig;
         encryptionKeyId?: string;
         targets?: Array<string | undefined>;
@@ -114,6 +116,15 @@ class FrozenMap<K, V> extends Map<K, V> {
   override clear(): void {
     throw new TypeError('config.keys is read-only');
   }
+}
+
+/**
+ * The machine's name as a host id (default of `worker.host`): lower case, characters outside
+ * `HOST_PATTERN` replaced by `-`, at most 63 characters.
+ */
+function machineHost(name: string = hostname()): string {
+  const id = name.toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63);
+  return id === '' ? 'localhost' : id;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -316,6 +327,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     databases.push({
       id: d.id,
       path: dbPath,
+      ...(d.host !== undefined ? { host: d.host } : {}),
       compression: d.compression ?? { algorithm: 'gzip', level: DEFAULTS.compression.gzip },
       ...(d.encryptionKeyId !== undefined ? { encryptionKeyId: d.encryptionKeyId } : {}),
       targets: tnames,
@@ -355,6 +367,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const wInt = (name: string, key: 'concurrency' | 'lockTtlMs' | 'shutdownGraceMs' | 'metricsPort', dflt: number): number =>
     fromEnv<number>(name, field(WorkerSchema, key), int) ?? wo[key] ?? dflt;
   const worker: Config['worker'] = {
+    host: fromEnv<string>('MFB_HOST', field(WorkerSchema, 'host')) ?? wo.host ?? machineHost(),
     concurrency: wInt('MFB_WORKER_CONCURRENCY', 'concurrency', DEFAULTS.concurrency),
     lockTtlMs: wInt('MFB_LOCK_TTL_MS', 'lockTtlMs', DEFAULTS.lockTtlMs),
     orphanArtifactAgeMs: wo.orphanArtifactAgeMs ?? DEFAULTS.orphanArtifactAgeMs,

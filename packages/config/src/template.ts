@@ -44,6 +44,7 @@ export function renderConfigTemplate(opts: ConfigTemplateOptions = {}): string {
     [
       `${indent}${c}- id: ${id}                       # ${ID_PATTERN.slice(1, -1)}; used in storage keys, URLs, metrics`,
       `${indent}${c}  path: ${q(p)}   # the live SQLite file (WAL or rollback journal)`,
+      `${indent}${c}  # host: db-1                     # several hosts: the one holding the file; its backups run only on workers of that host`,
       `${indent}${c}  compression:`,
       `${indent}${c}    algorithm: gzip                # gzip (levels 1-9, default ${d.compression.gzip}), zstd (1-19, default ${d.compression.zstd}) or none`,
       `${indent}${c}    level: ${d.compression.gzip}`,
@@ -149,6 +150,7 @@ redis:
   # tls: false                    # default: true for rediss:// URLs
 
 worker:
+  # host: db-1                    # env MFB_HOST; the host this process is on (default: the machine name); see docs/scaling.md
   concurrency: ${d.concurrency}                 # env MFB_WORKER_CONCURRENCY; jobs at once per queue per worker process (one per database at a time);
                                   # a backup already uses every core for compression, so more than cores/processes oversubscribes
   lockTtlMs: ${d.lockTtlMs}             # env MFB_LOCK_TTL_MS; per-database lock, renewed while a job runs; a killed worker blocks at most this long

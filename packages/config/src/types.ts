@@ -62,6 +62,12 @@ export interface DatabaseConfig {
   id: string;
   /** Absolute path of the SQLite file. */
   path: string;
+  /**
+   * The host whose disk holds the file (`HOST_PATTERN` of @mfb/client): its snapshot jobs
+   * (backup, restore `replace`) run only on workers whose `worker.host` is this
+   * (docs/scaling.md). Absent: not bound, any worker takes them (one host, the default).
+   */
+  host?: string;
   compression: CompressionConfig;
   /** Key id from `keys` to encrypt with; absent = not encrypted. */
   encryptionKeyId?: string;
@@ -147,6 +153,12 @@ export interface Config {
     tls: boolean;
   };
   worker: {
+    /**
+     * The host this process runs on (env `MFB_HOST`, else `worker.host`, else the machine's
+     * name, lower-cased, as a `HOST_PATTERN` id). A worker takes the snapshot jobs of the
+     * databases whose `host` is this; `backupctl backup` refuses a database of another host.
+     */
+    host: string;
     /** Jobs at once per queue per worker process (default 1: a backup already uses every core). */
     concurrency: number;
     /** Per-database lock TTL; renewed while a job runs. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -40,6 +40,25 @@ function problemOf(yamlText: string | undefined, env: Record<string, string> = {
 
 const KEY_B64 = randomBytes(32).toString('base64');
 
+/** What `worker.host` defaults to: the machine's name as a host id. */
+function machineName(): string {
+  return hostname().toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63) || 'localhost';
+}
+
+describe('hosts (databases[].host, worker.host)', () => {
+  it('a database names its host or none; the worker host comes from MFB_HOST, the file, or the machine name', () => {
+    const text = 'databases:\n  - { id: a, path: a.db, host: db-1.example.com }\n  - { id: b, path: b.db }\nworker:\n  host: db-2\n';
+    const c = load(text);
+    expect(c.databases.map((d) => d.host)).toEqual(['db-1.example.com', undefined]);
+    expect('host' in c.databases[1]!).toBe(false);
+    expect(c.worker.host).toBe('db-2');
+    expect(load(text, { MFB_HOST: 'db-1.example.com' }).worker.host).toBe('db-1.example.com');
+    expect(load('databases:\n  - { id: a, path: a.db }\n').worker.host).toBe(machineName());
+    expect(machineName()).toMatch(/^[a-z0-9][a-z0-9._-]{0,62}$/);
+    expect(problemOf(undefined, { MFB_HOST: 'Db_1!' }).message).toContain('env MFB_HOST: must match');
+  });
+});
+
 describe('defaults', () => {
   it('runs on embedded defaults with no file and no environment', () => {
     const c = loadConfig({ env: {}, cwd: dir });
@@ -66,6 +85,7 @@ describe('defaults', () => {
     expect(c.keys.size).toBe(0);
     expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'mfb', tls: false });
     expect(c.worker).toEqual({
+      host: machineName(),
       concurrency: 1,
       lockTtlMs: 30000,
       orphanArtifactAgeMs: 3600000,
@@ -143,6 +163,7 @@ describe('defaults', () => {
       targets: [{ name: 'nas', url: `file://${dir}/nas`, retention: { keepLast: 2 } }],
       redis: { url: 'redis://127.0.0.1:6379', prefix: 't-1', tls: false },
       worker: {
+        host: 'db-1',
         concurrency: 4,
         lockTtlMs: 3000,
         orphanArtifactAgeMs: 3600000,
@@ -285,6 +306,8 @@ describe('validation errors name the field and what is wrong', () => {
     ['headers timeout above request timeout', 'api:\n  requestTimeoutMs: 5000\n  headersTimeoutMs: 6000\n', 'api.headersTimeoutMs: must not exceed api.requestTimeoutMs (5000), got 6000'],
     ['admin user without password', 'api:\n  adminUser: admin\n', 'api.adminPassword: adminUser and adminPassword must be set together'],
     ['root not a mapping', '- 1\n- 2\n', '(root): must be a mapping, got a list'],
+    ['database host', 'databases:\n  - { id: a, path: a.db, host: "DB 1" }\n', 'databases[0].host: must match ^[a-z0-9][a-z0-9._-]{0,62}$'],
+    ['worker host with @', 'worker:\n  host: "db@1"\n', 'worker.host: must match ^[a-z0-9][a-z0-9._-]{0,62}$'],
     ['catalog url', 'catalogUrl: mysql://u:pw@db/x\n', 'catalogUrl: must be a postgres:// URL (omit it for the embedded SQLite catalog at catalogPath), got "mysql://db/x"'],
   ];
   for (const [name, yamlText, expected] of cases) {

@@ -79,7 +79,7 @@ export async function enqueue<N extends JobName>(
 ): Promise<Job<Payloads[N], unknown, N>> {
   const data = validatePayload(name, payload);
   const delay = delayOf(opts);
-  const queue = queues[name] as unknown as Queues['backup'];
+  const queue = queues.route(name, data) as unknown as Queues['backup'];
   const job = await queue.add(name as 'backup', data as Payloads['backup'], {
     jobId: opts.jobId ?? newJobId(name),
     ...(delay > 0 ? { delay } : {}),
@@ -113,12 +113,13 @@ export async function enqueueBackupNow(
 ): Promise<{ job: Job<Payloads['backup'], unknown, 'backup'>; deduplicated: boolean }> {
   const data = validatePayload('backup', { trigger: 'manual', ...payload });
   const jobId = newJobId('backup');
-  const job = await queues.backup.add('backup', data, {
+  const queue = queues.route('backup', data);
+  const job = await queue.add('backup', data, {
     jobId,
     deduplication: { id: backupNowDedupId(data.databaseId) },
   });
   if (job.id === jobId) return { job, deduplicated: false };
   if (opts.fetchExisting === false) return { job, deduplicated: true };
-  const existing = job.id === undefined ? undefined : await queues.backup.getJob(job.id);
+  const existing = job.id === undefined ? undefined : await queue.getJob(job.id);
   return { job: (existing as Job<Payloads['backup'], unknown, 'backup'> | undefined) ?? job, deduplicated: true };
 }

@@ -1,6 +1,8 @@
 import type { JobSchedulerJson, Queue } from 'bullmq';
 import type { Payloads } from './contract.js';
+import { HOST_BOUND_JOBS, type HostBoundJobName } from './hosts.js';
 import type { Queues } from './queues.js';
+import type { RedisConnection } from './redis.js';
 import { validatePayload } from './validate.js';
 
 /** Jobs a schedule can start. */
@@ -68,31 +70,55 @@ function same(existing: JobSchedulerJson, s: DesiredSchedule, data: unknown): bo
 export async function reconcileSchedules(queues: Queues, desired: readonly DesiredSchedule[], opts: { parallelism?: number } = {}): Promise<ReconcileResult> {
   const parallelism = opts.parallelism ?? RECONCILE_PARALLELISM;
   const result: ReconcileResult = { upserted: [], removed: [], unchanged: [] };
+  const payloads = new Map(desired.map((s) => [s, scheduledPayload(s)]));
+  const queueOf = new Map(desired.map((s) => [s, queues.route(s.job, payloads.get(s) as never).name]));
+  const hosts = await hostsWithQueues(queues);
   for (const job of SCHEDULED_JOBS) {
-    const queue = queues[job];
-    const want = new Map(desired.filter((s) => s.job === job && !s.paused).map((s) => [schedulerId(s), s]));
-    const existing = (await queue.getJobSchedulers(0, -1, true)).filter((j) => (j.key ?? j.id ?? '').startsWith(SCHEDULER_PREFIX));
-    const have = new Map(existing.map((j) => [j.key ?? j.id ?? '', j]));
-    const removals = [...have.keys()].filter((id) => !want.has(id));
-    await inParallel(parallelism, removals, async (id) => {
-      await queue.removeJobScheduler(id);
-    });
-    result.removed.push(...removals);
-    const upserts: Array<[string, DesiredSchedule, ReturnType<typeof scheduledPayload>]> = [];
-    for (const [id, s] of want) {
-      const data = scheduledPayload(s);
-      const current = have.get(id);
-      if (current && same(current, s, data)) result.unchanged.push(id);
-      else upserts.push([id, s, data]);
+    // A backup schedule of a database with a `host` lives in that host's queue; the queues of
+    // every host ever named are looked at, so a schedule whose database moved is taken out of
+    // its old queue.
+    const candidates: Queue[] = (HOST_BOUND_JOBS as readonly string[]).includes(job)
+      ? [...hosts.map((h) => queues.onHost(job as HostBoundJobName, h)), queues[job]]
+      : [queues[job]];
+    for (const queue of candidates as Array<Queues['backup']>) {
+      const want = new Map(
+        desired.filter((s) => s.job === job && !s.paused && queueOf.get(s) === queue.name).map((s) => [schedulerId(s), s]),
+      );
+      const existing = (await queue.getJobSchedulers(0, -1, true)).filter((j) => (j.key ?? j.id ?? '').startsWith(SCHEDULER_PREFIX));
+      const have = new Map(existing.map((j) => [j.key ?? j.id ?? '', j]));
+      const removals = [...have.keys()].filter((id) => !want.has(id));
+      await inParallel(parallelism, removals, async (id) => {
+        await queue.removeJobScheduler(id);
+      });
+      result.removed.push(...removals);
+      const upserts: Array<[string, DesiredSchedule, ReturnType<typeof scheduledPayload>]> = [];
+      for (const [id, s] of want) {
+        const data = payloads.get(s)!;
+        const current = have.get(id);
+        if (current && same(current, s, data)) result.unchanged.push(id);
+        else upserts.push([id, s, data]);
+      }
+      const opts = schedulerTemplateOpts(queue.defaultJobOptions);
+      await inParallel(parallelism, upserts, async ([id, s, data]) => {
+        // Queue<..., NameType> types the scheduler id as the job name; ours are free-form ids.
+        await (queue as unknown as Queue).upsertJobScheduler(id, { pattern: s.cron, tz: s.timezone }, { name: job, data, opts });
+      });
+      result.upserted.push(...upserts.map(([id]) => id));
     }
-    const opts = schedulerTemplateOpts(queue.defaultJobOptions);
-    await inParallel(parallelism, upserts, async ([id, s, data]) => {
-      // Queue<..., NameType> types the scheduler id as the job name; ours are free-form ids.
-      await (queue as unknown as Queue).upsertJobScheduler(id, { pattern: s.cron, tz: s.timezone }, { name: job, data, opts });
-    });
-    result.upserted.push(...upserts.map(([id]) => id));
   }
   return result;
+}
+
+/**
+ * The hosts whose queues may hold schedulers: those the databases name now, and every host
+ * named before (recorded in the set `<prefix>:mfb:host-queues`, which only grows).
+ */
+async function hostsWithQueues(queues: Queues): Promise<string[]> {
+  // The queue's own ioredis connection (we always pass ioredis).
+  const client = (await queues.backup.getBackend().client) as unknown as Pick<RedisConnection, 'sadd' | 'smembers'>;
+  const key = `${queues.prefix}:mfb:host-queues`;
+  if (queues.hosts.length > 0) await client.sadd(key, ...queues.hosts);
+  return [...new Set([...queues.hosts, ...(await client.smembers(key))])].sort();
 }
 
 /**

@@ -61,10 +61,13 @@ export async function getJobStatus(queues: Queues, id: string): Promise<JobStatu
   const hinted = /^[a-z]+(?=[-.])/.exec(id)?.[0] ?? '';
   const order: JobName[] = isJobName(hinted) ? [hinted, ...JOB_NAMES.filter((n) => n !== hinted)] : [...JOB_NAMES];
   for (const name of order) {
-    const state = await queues[name].getJobState(id);
-    if (state === 'unknown') continue;
-    const job = await queues[name].getJob(id);
-    if (job) return toStatus(job as Job, name, state);
+    // Host queues first: a job moved from the shared queue to its host's keeps its id there.
+    for (const queue of queues.allOf(name)) {
+      const state = await queue.getJobState(id);
+      if (state === 'unknown') continue;
+      const job = await queue.getJob(id);
+      if (job) return toStatus(job as Job, name, state);
+    }
   }
   return null;
 }

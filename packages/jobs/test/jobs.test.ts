@@ -13,7 +13,9 @@ import {
   enqueue,
   enqueueBackupNow,
   getJobStatus,
+  liveWorkersByHost,
   reconcileSchedules,
+  startHostHeartbeat,
   schedulerId,
   validatePayload,
   type DesiredSchedule,
@@ -221,5 +223,50 @@ describe.runIf(SINGLE)('redis check', () => {
     expect(await checkRedis({ url: own.url, tls: false })).toMatchObject({ maxmemoryPolicy: 'allkeys-lru', evictionSafe: false });
     await own.stop();
     await expect(checkRedis({ url: own.url, tls: false }, 1000)).rejects.toThrow(/redis-server.*docker compose up redis/);
+  });
+});
+
+describe('host-bound jobs (databases[].host)', () => {
+  it('backups and restore replace of a database with a host go to its host queue, the rest to the shared queues; status and dedup work there', async () => {
+    const prefix = effectivePrefix({ url: REDIS_URL, prefix: `t-${randomUUID()}` });
+    const redis = createRedis({ url: REDIS_URL, tls: false }, 'worker');
+    const hostOf: Record<string, string> = { a: 'db-1' };
+    const queues = createQueues(redis, prefix, {}, { hostOf: (id) => hostOf[id], hosts: ['db-1'] });
+    cleanups.push(async () => {
+      for (const q of queues.all()) await q.obliterate({ force: true }).catch(() => undefined);
+      await closeQueues(queues);
+      redis.disconnect();
+    });
+    const backupId = '20261126T124800123Z-1a2b3c4d';
+    const placed = await Promise.all([
+      enqueue(queues, 'backup', { databaseId: 'a', trigger: 'api' }),
+      enqueue(queues, 'backup', { databaseId: 'u', trigger: 'api' }),
+      enqueue(queues, 'restore', { databaseId: 'a', backupId, mode: 'replace' }),
+      enqueue(queues, 'restore', { databaseId: 'a', backupId, mode: 'new', targetPath: '/tmp/x.db' }),
+      enqueue(queues, 'upload', { databaseId: 'a', backupId, target: 'nas' }),
+      enqueue(queues, 'verify', { databaseId: 'a' }),
+      enqueue(queues, 'prune', { databaseId: 'a', target: 'local' }),
+    ]);
+    expect(placed.map((j) => j.queueName)).toEqual(['backup@db-1', 'backup', 'restore@db-1', 'restore', 'upload', 'verify', 'prune']);
+    expect(queues.all().map((q) => q.name)).toEqual(['backup', 'upload', 'prune', 'restore', 'verify', 'backup@db-1', 'restore@db-1']);
+    expect(await getJobStatus(queues, String(placed[0]!.id))).toMatchObject({ name: 'backup', queue: 'backup@db-1', state: 'waiting' });
+    expect(await getJobStatus(queues, String(placed[2]!.id))).toMatchObject({ name: 'restore', queue: 'restore@db-1' });
+    // "Back up now" deduplicates in the host queue as in the shared one.
+    const first = await enqueueBackupNow(queues, { databaseId: 'a' });
+    const second = await enqueueBackupNow(queues, { databaseId: 'a' });
+    expect([first.job.queueName, first.deduplicated, second.deduplicated, second.job.id]).toEqual(['backup@db-1', false, true, first.job.id]);
+    expect((await queues.backup.getJobCounts('waiting')).waiting).toBe(1);
+  });
+
+  it('workers announce the host they serve; a stopped worker is gone at once', async () => {
+    const prefix = effectivePrefix({ url: REDIS_URL, prefix: `t-${randomUUID()}` });
+    const redis = createRedis({ url: REDIS_URL, tls: false }, 'worker');
+    cleanups.push(async () => redis.disconnect());
+    expect(await liveWorkersByHost(redis, prefix)).toEqual(new Map());
+    const beats = await Promise.all([startHostHeartbeat(redis, prefix, 'db-1'), startHostHeartbeat(redis, prefix, 'db-1'), startHostHeartbeat(redis, prefix, 'db-2')]);
+    cleanups.push(() => Promise.all(beats.map((b) => b.stop())));
+    expect(await liveWorkersByHost(redis, prefix)).toEqual(new Map([['db-1', 2], ['db-2', 1]]));
+    await beats[2]!.stop();
+    expect(await liveWorkersByHost(redis, prefix)).toEqual(new Map([['db-1', 2]]));
   });
 });

@@ -14,14 +14,14 @@ export interface DiskVolume {
 
 type DepthRow = { queue: string; state: string; count: number };
 
-/** How long a scrape waits for the queue depths from Redis before serving the last ones read. */
+/** How long a scrape waits for values from Redis (queue depths, live workers) before serving the last ones read. */
 const DEPTH_WAIT_MS = 250;
 
 /**
  * Every Prometheus metric of the project, in one place (the list with meanings is in
  * docs/operations.md#metrics; a test holds the two equal). Prefix `mfb_`; labels are
  * low-cardinality only (`database`, `target`, `queue`, `stage`, `outcome`, `code`, `state`,
- * `volume`, and the API's `method`/`route`/`status`), never job or backup ids.
+ * `volume`, `host`, and the API's `method`/`route`/`status`), never job or backup ids.
  */
 export interface Metrics {
   readonly registry: Registry;
@@ -87,6 +87,10 @@ export interface Metrics {
    * Returns rows of `{ queue, state, count }`.
    */
   setQueueDepthCollector(fn: () => Promise<DepthRow[]>): void;
+  /** Live worker processes per host (`worker.host`); refreshed on each scrape by `setHostWorkersCollector`. */
+  readonly hostWorkers: Gauge<'host'>;
+  /** Install the function that reads live workers per host (rows of `{ host, workers }`, 0 for a host without one). */
+  setHostWorkersCollector(fn: () => Promise<Array<{ host: string; workers: number }>>): void;
   /** Directories whose file systems' free space `mfb_disk_free_bytes` reports (read on scrape). */
   setDiskVolumes(volumes: readonly DiskVolume[]): void;
 }
@@ -147,6 +151,43 @@ function tracked<M extends object>(metric: M): M {
   return metric;
 }
 
+type Row<L extends string> = { labels: Record<L, string>; value: number };
+
+/**
+ * A gauge read from Redis on scrape. A scrape waits for the values at most DEPTH_WAIT_MS, then
+ * serves the last ones read (the read goes on and the next scrape gets it): a slow or hung
+ * Redis must not make the scrape time out (the worker would look down, not Redis). Until
+ * `collect` is set the family has no samples.
+ */
+function redisGauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): { gauge: Gauge<L>; collect?: () => Promise<Array<Row<L>>> } {
+  const out: { gauge: Gauge<L>; collect?: () => Promise<Array<Row<L>>> } = {} as never;
+  let rows: Array<Row<L>> | null = null;
+  let reading: Promise<void> | null = null;
+  const read = (): Promise<void> =>
+    (reading ??= out.collect!()
+      .then(
+        (r) => void (rows = r),
+        () => undefined, // Redis down: keep the last values rather than failing the whole scrape.
+      )
+      .finally(() => (reading = null)));
+  out.gauge = new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    async collect() {
+      if (!out.collect) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([read(), new Promise<void>((r) => (timer = setTimeout(r, DEPTH_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!rows) return;
+      this.reset();
+      for (const r of rows) this.set(r.labels as never, r.value);
+    },
+  });
+  return out;
+}
+
 /**
  * Create the metrics on `registry` (a fresh one by default, so tests and several workers in
  * one process never collide). Pass `defaults: true` to add prom-client's process metrics.
@@ -156,7 +197,6 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     collectDefaultMetrics({ register: registry, prefix: 'mfb_' });
     renameTotalGauges(registry);
   }
-  let depthCollector: (() => Promise<DepthRow[]>) | undefined;
   let volumes: readonly DiskVolume[] = [];
   let disk: Promise<Array<{ volume: string; free: number; size: number }>> | null = null;
   // Both disk gauges read the same statfs results within one scrape.
@@ -176,33 +216,9 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     return disk;
   };
 
-  // Queue depths come from Redis. A scrape waits for them at most DEPTH_WAIT_MS, then serves
-  // the last values read (the read goes on and the next scrape gets it): a slow or hung Redis
-  // must not make the scrape time out (the worker would look down, not Redis).
-  let depthRows: DepthRow[] | null = null;
-  let depthRead: Promise<void> | null = null;
-  const readDepth = (): Promise<void> =>
-    (depthRead ??= depthCollector!()
-      .then(
-        (rows) => void (depthRows = rows),
-        () => undefined, // Redis down: keep the last values rather than failing the whole scrape.
-      )
-      .finally(() => (depthRead = null)));
-  const queueDepth = new Gauge({
-    name: 'mfb_queue_depth',
-    help: 'Jobs per queue and state (waiting, delayed, active, failed, ...), read from Redis on scrape',
-    labelNames: ['queue', 'state'] as const,
-    registers: [registry],
-    async collect() {
-      if (!depthCollector) return;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([readDepth(), new Promise<void>((r) => (timer = setTimeout(r, DEPTH_WAIT_MS)))]);
-      clearTimeout(timer);
-      if (!depthRows) return;
-      this.reset();
-      for (const r of depthRows) this.set({ queue: r.queue, state: r.state }, r.count);
-    },
-  });
+  const depth = redisGauge<'queue' | 'state'>(registry, 'mfb_queue_depth', 'Jobs per job name (shared and host queues together) and state (waiting, delayed, active, failed, ...), read from Redis on scrape', ['queue', 'state']);
+  const queueDepth = depth.gauge;
+  const hosts = redisGauge<'host'>(registry, 'mfb_host_workers', 'Live worker processes per host (databases[].host and every host a live worker serves), read from Redis on scrape', ['host']);
   const diskFreeBytes = new Gauge({
     name: 'mfb_disk_free_bytes',
     help: 'Free bytes of the file system holding each volume (scratch = tmpDir, local = primary storage), read on scrape',
@@ -294,8 +310,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     })),
+    hostWorkers: hosts.gauge,
     setQueueDepthCollector(fn) {
-      depthCollector = fn;
+      depth.collect = async () => (await fn()).map((r) => ({ labels: { queue: r.queue, state: r.state }, value: r.count }));
+    },
+    setHostWorkersCollector(fn) {
+      hosts.collect = async () => (await fn()).map((r) => ({ labels: { host: r.host }, value: r.workers }));
     },
     setDiskVolumes(v) {
       volumes = [...v];

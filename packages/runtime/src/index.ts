@@ -6,7 +6,7 @@
  */
 export { checkKeysInUse, KeyStillInUseError } from './keys.js';
 export { tryDatabaseLock, type DatabaseLockAttempt } from './cli-lock.js';
-export { startService, runService, openMigratedCatalog, openCheckedCatalog, queuesFor, locksFor, StartupError, type Started } from './start.js';
+export { startService, runService, openMigratedCatalog, openCheckedCatalog, queuesFor, routingFor, locksFor, StartupError, type Started } from './start.js';
 export { createStorages, type Storages, type StoragesOptions } from './storage.js';
 export { databaseFor } from './databases.js';
 export {

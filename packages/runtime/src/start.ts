@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { openCatalog, openPostgresCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config } from '@mfb/config';
 import { redactUrl } from '@mfb/errors';
-import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type Queues, type RedisConnection } from '@mfb/jobs';
+import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type QueueRouting, type Queues, type RedisConnection } from '@mfb/jobs';
 import { createLogger, type Logger } from '@mfb/observability';
 import { checkKeysInUse, KeyStillInUseError } from './keys.js';
 
@@ -47,9 +47,18 @@ function splitSchema(catalogUrl: string): { url: string; schema?: string } {
   return { url: u.href, ...(schema ? { schema } : {}) };
 }
 
-/** The job queues over `redis`, with the config's retry settings (`worker.attempts`, `worker.backoffMs`). */
-export function queuesFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): Queues {
-  return createQueues(redis, effectivePrefix(config.redis), { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs });
+/**
+ * The job queues over `redis`, with the config's retry settings (`worker.attempts`,
+ * `worker.backoffMs`) and its databases' hosts (host-bound jobs go to their host's queues).
+ */
+export function queuesFor(config: Pick<Config, 'redis' | 'worker' | 'databases'>, redis: RedisConnection): Queues {
+  return createQueues(redis, effectivePrefix(config.redis), { attempts: config.worker.attempts, backoffMs: config.worker.backoffMs }, routingFor(config));
+}
+
+/** Where the config's databases are (`databases[].host`): the routing of host-bound jobs. */
+export function routingFor(config: Pick<Config, 'databases'>): QueueRouting {
+  const hostById = new Map(config.databases.filter((d) => d.host !== undefined).map((d) => [d.id, d.host!]));
+  return { hostOf: (id) => hostById.get(id), hosts: [...hostById.values()] };
 }
 
 /** The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`) and TTL in every process. */

@@ -4,7 +4,6 @@ import fp from 'fastify-plugin';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { JOB_NAMES } from '@mfb/jobs';
 import { PROBLEM_JSON, genericCode, problem } from './problem.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -29,7 +28,7 @@ function boardErrorsAsProblems(req: FastifyRequest, reply: FastifyReply, payload
 }
 
 /**
- * Bull Board for every queue at `/admin/queues`. The auth hook requires `admin` for these
+ * Bull Board for every queue (shared and per host) at `/admin/queues`. The auth hook requires `admin` for these
  * routes (they declare no scope): basic auth with the admin user, or an admin API key.
  */
 export const bullBoardPlugin = fp(
@@ -37,7 +36,8 @@ export const bullBoardPlugin = fp(
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(BULL_BOARD_PATH);
     createBullBoard({
-      queues: JOB_NAMES.map((n) => new BullMQAdapter(app.queues[n], { readOnlyMode: false, allowRetries: true })),
+      // The shared queues and the host queues (`backup@db-1`) of the hosts the databases name.
+      queues: app.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: false, allowRetries: true })),
       serverAdapter,
       options: { uiConfig: { boardTitle: 'MyFinance Backup' } },
     });

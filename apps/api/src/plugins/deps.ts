@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin';
 import { createMetrics } from '@mfb/observability';
-import { JOB_NAMES } from '@mfb/jobs';
 import { createStorages, locksFor } from '@mfb/runtime';
 import type { ApiDeps } from '../types.js';
 
@@ -30,9 +29,9 @@ export const depsPlugin = fp(
       lastLogged = Date.now();
       app.log.warn({ err: err.message }, 'job queue connection error');
     };
-    for (const name of JOB_NAMES) deps.queues[name].on('error', onQueueError);
+    for (const q of deps.queues.all()) q.on('error', onQueueError);
     app.addHook('onClose', async () => {
-      for (const name of JOB_NAMES) deps.queues[name].off('error', onQueueError);
+      for (const q of deps.queues.all()) q.off('error', onQueueError);
     });
     // Every target opened now: a bad target URL or option fails the boot, naming the target.
     const storages = deps.storages ?? createStorages(deps.config);

@@ -9,7 +9,7 @@ import { describeSchedule } from './cron.js';
 export type Level = 'ok' | 'warning' | 'critical';
 
 export interface Reason {
-  check: 'backup-age' | 'no-backup' | 'failures' | 'verify-age' | 'disk' | 'target';
+  check: 'backup-age' | 'no-backup' | 'failures' | 'verify-age' | 'disk' | 'target' | 'host';
   status: Exclude<Level, 'ok'>;
   message: string;
 }
@@ -85,6 +85,8 @@ export interface DatabaseFacts {
   nextRunAt: string | null;
   /** Targets of the database that did not answer their probe. */
   unreachableTargets: ReadonlyArray<{ name: string; error: string | null }>;
+  /** The database's `host` when no live worker serves it (its backups wait in that host's queue). */
+  hostWithoutWorker?: string | null;
 }
 
 function fmtAge(s: number): string {
@@ -127,6 +129,16 @@ export function evaluateDatabase(f: DatabaseFacts, t: ReturnType<typeof threshol
     if (vAge === null) reasons.push({ check: 'verify-age', status: 'warning', message: `no verified restore yet (expected every ${t.verifyMaxAgeDays} d)` });
     else if (vAge > 2 * limit) reasons.push({ check: 'verify-age', status: 'critical', message: `last verified restore is ${fmtAge(vAge)} old, more than twice ${t.verifyMaxAgeDays} d` });
     else if (vAge > limit) reasons.push({ check: 'verify-age', status: 'warning', message: `last verified restore is ${fmtAge(vAge)} old, more than ${t.verifyMaxAgeDays} d` });
+  }
+
+  if (f.hostWithoutWorker) {
+    // A warning: the backups wait (none is lost) and a worker restart is a short gap; once they
+    // are overdue, backup-age turns critical, and MfbHostWithoutWorker pages after 5 minutes.
+    reasons.push({
+      check: 'host',
+      status: 'warning',
+      message: `no live worker serves host ${f.hostWithoutWorker}: backups of this database wait in queue backup@${f.hostWithoutWorker} until one starts there (worker.host: ${f.hostWithoutWorker})`,
+    });
   }
 
   for (const u of f.unreachableTargets) {
@@ -175,6 +187,8 @@ export interface HealthSources {
   catalog: Catalog;
   storageFor(target: string): StorageDriver;
   now(): Date;
+  /** Live worker processes per host (Redis); absent: the `host` check is skipped. */
+  liveWorkers?(): Promise<ReadonlyMap<string, number>>;
 }
 
 /**
@@ -233,7 +247,7 @@ export class HealthService {
   private async compute(): Promise<HealthReport> {
     const { config, catalog } = this.s;
     const now = this.s.now();
-    const [schedules, volumes, targets] = await Promise.all([catalog.listSchedules(), this.volumes(), this.targets()]);
+    const [schedules, volumes, targets, live] = await Promise.all([catalog.listSchedules(), this.volumes(), this.targets(), this.liveWorkers()]);
     const byDb = new Map<string, { interval: number | null; next: Date | null }>();
     for (const sc of schedules) {
       if (sc.job !== 'backup' || sc.paused) continue;
@@ -267,6 +281,7 @@ export class HealthService {
           expectedIntervalSeconds: sch?.interval ?? null,
           nextRunAt: sch?.next?.toISOString() ?? null,
           unreachableTargets: db.targets.filter((n) => unreachable.has(n)).map((n) => ({ name: n, error: unreachable.get(n) ?? null })),
+          hostWithoutWorker: db.host !== undefined && live !== null && !live.has(db.host) ? db.host : null,
         },
         t,
         now,
@@ -274,6 +289,15 @@ export class HealthService {
     });
     const status = worst([...databases.map((d) => d.status), ...volumes.map((v) => v.status)]);
     return { status, checkedAt: now.toISOString(), databases, volumes, targets };
+  }
+
+  /**
+   * Live workers per host, when a database names a host. `null` when Redis does not answer
+   * (readiness reports that; a health report is not withheld for it).
+   */
+  private async liveWorkers(): Promise<ReadonlyMap<string, number> | null> {
+    if (!this.s.liveWorkers || !this.s.config.databases.some((db) => db.host !== undefined)) return null;
+    return this.s.liveWorkers().catch(() => null);
   }
 
   /**

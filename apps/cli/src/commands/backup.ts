@@ -1,7 +1,7 @@
 import { createBackup, snapshotNeedsScratch, SourceBusyError, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
 import { checkBackupSpace } from '@mfb/runtime';
 import { prepareScratchDir, type Context } from '../context.js';
-import { NO_KEY_HINT, UnknownKeyIdError, UsageError } from '../errors.js';
+import { NO_KEY_HINT, UnknownKeyIdError, UsageError, WrongHostError } from '../errors.js';
 import { bytes, fields, seconds } from '../format.js';
 import { lockOptions, withDatabaseLock } from '../lock.js';
 import { interruptSignal } from '../signals.js';
@@ -14,6 +14,8 @@ export interface BackupCommandOptions {
   full?: boolean;
   /** Proceed without the per-database lock. */
   force?: boolean;
+  /** Back up a database whose `host` is another machine (the file at its path here). */
+  anyHost?: boolean;
   lockWait?: string;
 }
 
@@ -63,6 +65,8 @@ export function humanBackup(s: ReturnType<typeof backupSummary>): string {
 export async function runBackup(ctx: Context, databaseId: string, o: BackupCommandOptions) {
   const cfg = await ctx.config();
   const db = await ctx.database(databaseId);
+  // Workers take this database's backups only on its host; so does the CLI.
+  if (db.host !== undefined && db.host !== cfg.worker.host && !o.anyHost) throw new WrongHostError(db.id, db.host, cfg.worker.host);
   const storage = await ctx.storage();
   const catalog = await ctx.writableCatalog();
   await prepareScratchDir(ctx, cfg.tmpDir);

@@ -5,7 +5,7 @@ import { DEFAULTS, RESTORE_DRILL_SCHEDULE_ID } from '../defaults.js';
 import type { CompressionAlgorithm, CompressionConfig, RestoreDrillConfig, ScheduleConfig } from '../types.js';
 import { check } from './check.js';
 import { join, show, type Problems } from '../validate.js';
-import { Id, Int, OneOf } from './common.js';
+import { HostId, Id, Int, OneOf } from './common.js';
 import { DatabaseHealthSchema } from './health.js';
 import { DatabaseNotificationsSchema } from './notifications.js';
 import { RetentionSchema } from './retention.js';
@@ -131,6 +131,7 @@ export const DatabaseSchema = Type.Object(
   {
     id: Id('stable id used in storage keys, metrics labels and URLs'),
     path: Type.String({ minLength: 1, description: 'the SQLite file; relative to the config file' }),
+    host: Type.Optional(HostId('the host whose disk holds the file: its backups and restore-replace jobs run only on workers of that host (worker.host); absent: any worker')),
     compression: Type.Optional(CompressionSchema),
     encryptionKeyId: Type.Optional(Type.String({ description: 'id of a key in keys[]; absent: not encrypted' })),
     targets: Type.Optional(Type.Array(Type.String(), { description: 'names of targets[] each backup is uploaded to' })),

@@ -1,12 +1,13 @@
 /** `worker`: job execution (concurrency, lock, shutdown, metrics endpoint, retries). */
 import { Type } from '@sinclair/typebox';
 import { DEFAULTS } from '../defaults.js';
-import { Int } from './common.js';
+import { HostId, Int } from './common.js';
 
 const DAY_MS = 86_400_000;
 
 export const WorkerSchema = Type.Object(
   {
+    host: Type.Optional(HostId('the host this worker serves: it takes the snapshot jobs of databases[].host equal to it (env MFB_HOST; default the machine name)')),
     concurrency: Type.Optional(Int(1, 256, 'jobs at once per queue per worker (env MFB_WORKER_CONCURRENCY)', { default: DEFAULTS.concurrency })),
     lockTtlMs: Type.Optional(Int(1000, DAY_MS, 'per-database lock TTL (env MFB_LOCK_TTL_MS)', { default: DEFAULTS.lockTtlMs })),
     orphanArtifactAgeMs: Type.Optional(

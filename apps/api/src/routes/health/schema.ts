@@ -5,7 +5,7 @@ const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof T
 
 export const HealthReasonSchema = Type.Object(
   {
-    check: Type.Union([Type.Literal('backup-age'), Type.Literal('no-backup'), Type.Literal('failures'), Type.Literal('verify-age'), Type.Literal('disk'), Type.Literal('target')]),
+    check: Type.Union([Type.Literal('backup-age'), Type.Literal('no-backup'), Type.Literal('failures'), Type.Literal('verify-age'), Type.Literal('disk'), Type.Literal('target'), Type.Literal('host')]),
     status: Type.Union([Type.Literal('warning'), Type.Literal('critical')]),
     message: Type.String(),
   },

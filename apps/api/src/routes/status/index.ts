@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { JOB_NAMES } from '@mfb/jobs';
 import type { HealthService } from '../../services/health.js';
 import { renderStatusPage, type StatusPageData } from './render.js';
 
@@ -34,7 +33,7 @@ const statusPage: FastifyPluginAsync<{ service: HealthService; version: string }
   app.get('/status', { config: { auth: 'read' }, schema: { hide: true } }, async (_req, reply) => {
     const [report, queues, jobs] = await Promise.all([
       opts.service.report(),
-      Promise.all(JOB_NAMES.map(async (name) => ({ name, counts: await app.queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children') }))),
+      Promise.all(app.queues.all().map(async (q) => ({ name: q.name, counts: await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children') }))),
       app.catalog.listJobs({ limit: 200 }),
     ]);
     const sizes = await sizeTrends();

@@ -69,12 +69,12 @@ const backups: FastifyPluginAsyncTypebox = async (app) => {
         }
         const job = await enqueue(app.queues, 'backup', { databaseId: db.id, trigger: 'api' }, { at });
         const id = String(job.id);
-        accepted = { jobId: id, queue: 'backup', statusUrl: jobUrl(id), deduplicated: false, runAt: new Date(Math.max(at.getTime(), Date.now())).toISOString() };
+        accepted = { jobId: id, queue: job.queueName, statusUrl: jobUrl(id), deduplicated: false, runAt: new Date(Math.max(at.getTime(), Date.now())).toISOString() };
       } else {
         // Only the id is answered: skip reading the waiting job back from Redis.
         const { job, deduplicated } = await enqueueBackupNow(app.queues, { databaseId: db.id, trigger: 'api' }, { fetchExisting: false });
         const id = String(job.id);
-        accepted = { jobId: id, queue: 'backup', statusUrl: jobUrl(id), deduplicated };
+        accepted = { jobId: id, queue: job.queueName, statusUrl: jobUrl(id), deduplicated };
       }
       reply.header('location', accepted.statusUrl);
       return reply.code(202).send(accepted);

@@ -55,7 +55,7 @@ const restores: FastifyPluginAsyncTypebox = async (app) => {
       const id = String(job.id);
       req.log.info({ databaseId, backupId: body.backupId, mode: body.mode, jobId: id, by: req.principal?.id }, 'restore requested');
       reply.header('location', jobUrl(id));
-      return reply.code(202).send({ jobId: id, queue: 'restore', statusUrl: jobUrl(id), deduplicated: false });
+      return reply.code(202).send({ jobId: id, queue: job.queueName, statusUrl: jobUrl(id), deduplicated: false });
     },
   );
 };
