@@ -171,6 +171,37 @@ export function fakeManifest(databaseId: string, createdAt: Date, size = 1234): 
   };
 }
 
+/**
+ * A formatVersion 2 chain of fake manifests: a full of `fullBytes` at `start`, then `deltas`
+ * deltas of `deltaBytes` each, one hour apart (each names its parent, as the engine writes them).
+ */
+export function fakeChain(databaseId: string, start: Date, deltas: number, fullBytes = 100_000, deltaBytes = 2_000): Manifest[] {
+  const out: Manifest[] = [];
+  for (let i = 0; i <= deltas; i++) {
+    const m = fakeManifest(databaseId, new Date(start.getTime() + i * 3600_000), i === 0 ? fullBytes : deltaBytes);
+    const parent = out[i - 1];
+    const base = out[0] ?? m;
+    out.push({
+      ...m,
+      formatVersion: 2,
+      artifactKey: `${databaseId}/${m.backupId}${parent ? '.delta' : '.sqlite'}.gz`,
+      snapshot: { ...m.snapshot, method: 'backup-api' },
+      kind: parent ? 'delta' : 'full',
+      parentId: parent ? parent.backupId : null,
+      chainLength: i,
+      ...(parent
+        ? {
+            parent: { backupId: parent.backupId, artifactKey: parent.artifactKey, snapshotSha256: parent.snapshot.sha256, pageCount: 3 },
+            delta: { sizeBytes: deltaBytes * 2, sha256: 'c'.repeat(64), changedPages: 1 },
+          }
+        : {}),
+      chain: { baseId: base.backupId, baseArtifactBytes: fullBytes, deltaArtifactBytes: i * deltaBytes },
+      pageMap: { key: `${databaseId}/${m.backupId}.pagemap`, sizeBytes: 64, sha256: 'd'.repeat(64) },
+    });
+  }
+  return out;
+}
+
 /** Is this a problem+json answer with the expected shape? */
 export function problemOf(res: { headers: Record<string, unknown>; body: string; statusCode: number }): {
   code: string;

@@ -6,7 +6,7 @@ import { BackupIdSchema, DatabaseIdSchema, TargetNameSchema } from '@mfb/client'
 import { BackupId, DatabaseId, DatabaseLocks, TargetName, schedulerId } from '@mfb/jobs';
 import { Redis } from 'ioredis';
 import { openStorage } from '@mfb/storage';
-import { REDIS_URL, bearer, fakeManifest, problemOf, putFile, startTestApp, type TestApp } from './helpers.js';
+import { REDIS_URL, bearer, fakeChain, fakeManifest, problemOf, putFile, startTestApp, type TestApp } from './helpers.js';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -184,6 +184,24 @@ describe('jobs after the queue removed them', () => {
 });
 
 describe('list and read backups', () => {
+  it('incremental backups: kind, parent and chain length in the list and the detail', async () => {
+    const chain = fakeChain('main', new Date('2026-01-02T00:00:00Z'), 2);
+    for (const m of chain) await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
+    const list = (await t.app.inject({ url: '/v1/databases/main/backups', headers: bearer('read') })).json() as { items: Array<Record<string, unknown>> };
+    expect(list.items.map((i) => [i.kind, i.parentId, i.chainLength])).toEqual([
+      ['delta', chain[1]!.backupId, 2],
+      ['delta', chain[0]!.backupId, 1],
+      ['full', null, 0],
+    ]);
+    const detail = (await t.app.inject({ url: `/v1/databases/main/backups/${chain[2]!.backupId}`, headers: bearer('read') })).json() as Record<string, unknown>;
+    expect(detail).toMatchObject({ kind: 'delta', parentId: chain[1]!.backupId, chainLength: 2, compactedFrom: null });
+    // A formatVersion 1 backup is a full.
+    const v1 = fakeManifest('main', new Date('2026-01-03T00:00:00Z'));
+    await t.catalog.recordBackup(v1, { target: 'local', artifactKey: v1.artifactKey });
+    const one = (await t.app.inject({ url: `/v1/databases/main/backups/${v1.backupId}`, headers: bearer('read') })).json() as Record<string, unknown>;
+    expect(one).toMatchObject({ kind: 'full', parentId: null, chainLength: 0 });
+  });
+
   it('pages newest first with a cursor, and filters', async () => {
     const ids = await seed('main', 7);
     await seed('other', 2);

@@ -1,6 +1,6 @@
 /**
  * `/status` in Debian's headless Chromium at phone width: each database's health, last
- * backup, size trend (inline SVG), next run, recent failures and queue state; same auth as
+ * backup, incremental chain, size trend (inline SVG), next run, recent failures and queue state; same auth as
  * `/docs`. Screenshot: test-artifacts/status-page.png. Skipped when /usr/bin/chromium is absent.
  */
 import { existsSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { enqueue } from '@mfb/jobs';
-import { fakeManifest, KEYS, startTestApp, type TestApp } from './helpers.js';
+import { fakeChain, fakeManifest, KEYS, startTestApp, type TestApp } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -33,7 +33,8 @@ describe('status page', () => {
     for (let i = 12; i >= 1; i--) {
       await t.catalog.recordBackup(fakeManifest('main', new Date(now - i * 0.25 * H), 1_000_000 + (12 - i) * 80_000 + (i % 3) * 30_000), { target: 'local', artifactKey: `main/${i}` });
     }
-    await t.catalog.recordBackup(fakeManifest('other', new Date(now - 24 * H), 5_000_000), { target: 'local', artifactKey: 'other/1' });
+    // other's backups are an incremental chain: a full 27 h ago and 3 hourly deltas.
+    for (const m of fakeChain('other', new Date(now - 27 * H), 3, 5_000_000, 40_000)) await t.catalog.recordBackup(m, { target: 'local', artifactKey: m.artifactKey });
     for (let i = 3; i >= 1; i--) {
       await t.catalog.recordJob({
         jobId: `backup-fail-${i}`,
@@ -96,9 +97,12 @@ describe('status page', () => {
       expect(otherText).toContain('the last 3 backups failed');
       expect(otherText).toMatch(/last successful backup is 24\.0 h old/);
       expect(otherText).toMatch(/Next run\s+in \d+ (min|s)/);
+      // The chain a restore of the newest backup reads: length, base date, delta vs full bytes.
+      expect(otherText).toMatch(/Chain\s+full \+ 3 deltas · base 27 h ago · deltas 117 KiB \(2% of the full's 4\.8 MiB\)/);
       const main = page.locator('article[data-database="main"]');
       expect(await main.getAttribute('data-status')).toBe('ok');
       const mainText = await main.innerText();
+      expect(mainText).not.toContain('Chain');
       expect(mainText).toMatch(/Last backup\s+\d+ min ago · 1\.\d MiB/);
       // The size trend: one point per backup, drawn inline.
       const points = (await main.locator('svg.spark polyline').getAttribute('points'))!.trim().split(' ');

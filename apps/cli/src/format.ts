@@ -38,3 +38,11 @@ export function fields(pairs: Array<[string, string | number | null | undefined]
   const w = Math.max(...shown.map(([k]) => k.length));
   return shown.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v ?? '-'}`).join('\n');
 }
+
+/**
+ * KIND and PARENT cells of a backup: `full` (`full (compacted)` for one `compact` made) or
+ * `delta+N` (the N-th delta of its chain), and the parent's id (`-` for a full).
+ */
+export function chainCells(b: { kind: 'full' | 'delta'; chainLength: number; parentId: string | null; compactedFrom?: string | null }): [string, string] {
+  return [b.kind === 'delta' ? `delta+${b.chainLength}` : b.compactedFrom ? 'full (compacted)' : 'full', b.parentId ?? '-'];
+}

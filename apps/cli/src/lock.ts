@@ -1,5 +1,6 @@
 import { tryLocalLock, type LocalLock } from '@mfb/backup';
-import { createRedis, DatabaseLocks, effectivePrefix, type HeldLock } from '@mfb/jobs';
+import { createRedis, LockNotReplicatedError, type HeldLock } from '@mfb/jobs';
+import { locksFor } from '@mfb/runtime';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from './context.js';
 import { DatabaseLockedError, UsageError } from './errors.js';
@@ -62,15 +63,18 @@ async function redisLock(ctx: Context, databaseId: string, timeoutMs: number): P
     return 'unreachable';
   }
   try {
-    // The workers' key space: on a Redis Cluster the prefix is a hash tag (effectivePrefix).
-    const held = await new DatabaseLocks(redis, effectivePrefix(cfg.redis), cfg.worker.lockTtlMs).tryAcquire(databaseId);
+    // The workers' key space (on a Redis Cluster the prefix is a hash tag), TTL and replica
+    // acknowledgement (Sentinel).
+    const held = await locksFor(cfg, redis, { warn: (_fields, msg) => ctx.out.note(`warning: ${msg}`) }).tryAcquire(databaseId);
     if (!held) {
       redis.disconnect();
       return 'held';
     }
     return { held, close: () => redis.disconnect() };
-  } catch {
+  } catch (err) {
     redis.disconnect();
+    // Reached Redis, but `worker.lockReplicaRequired` and no replica took the lock: say so.
+    if (err instanceof LockNotReplicatedError) throw err;
     return 'unreachable';
   }
 }

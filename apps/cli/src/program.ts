@@ -196,6 +196,18 @@ export async function runCli(argv: string[], streams: { stdout?: NodeJS.WriteStr
     });
 
   program
+    .command('compact')
+    .description('merge the chain of an incremental backup (default: the newest, when it is a delta) into a new full backup, from storage only (the live database is not read); retention then deletes the old chain')
+    .argument('<database-id>', 'database id from the config')
+    .option('--backup <id>', 'the delta to compact')
+    .option('--lock-wait <seconds>', 'how long to wait for the per-database lock a worker job or another backupctl holds (default 30; then exit 8)')
+    .option('--force', 'proceed without the per-database lock (workers take it too): a running job of the database may collide')
+    .action(async (id: string, o, cmd: Command) => {
+      const { runCompact, humanCompact } = await import('./commands/compact.js');
+      emit(await runCompact(await context(cmd), id, o), humanCompact);
+    });
+
+  program
     .command('usage')
     .description('storage used per database and target: live backup copies and their bytes, from the catalog')
     .argument('[database-id]', 'only this database')

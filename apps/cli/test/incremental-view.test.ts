@@ -29,7 +29,7 @@ describe('CLI views of incremental backups', () => {
   });
 
   it('list shows KIND: full or delta+N', () => {
-    const item = { backupId: base.backupId, databaseId: 'fin', createdAt: base.createdAt, sizeBytes: 1000, pinned: false, compression: base.compression, encrypted: false, locations: [] };
+    const item = { backupId: base.backupId, databaseId: 'fin', createdAt: base.createdAt, sizeBytes: 1000, pinned: false, compression: base.compression, encrypted: false, locations: [], compactedFrom: null };
     const out = humanList({
       items: [
         { ...item, kind: 'delta', parentId: base.parentId!, chainLength: 2 },
@@ -37,7 +37,8 @@ describe('CLI views of incremental backups', () => {
       ],
     });
     expect(out).toContain('KIND');
-    expect(out).toMatch(/delta\+2/);
-    expect(out.split('\n')[2]).toMatch(/\bfull\b/);
+    expect(out).toContain('PARENT');
+    expect(out).toMatch(/delta\+2 +20261201T110000000Z-00000001/);
+    expect(out.split('\n')[2]).toMatch(/\bfull +- /);
   });
 });

@@ -3,7 +3,7 @@ import { cleanupTempFiles, localLockHolder, reclaimOrphanArtifacts, type Progres
 import { rebuildFromStorage, type Catalog } from '@mfb/catalog';
 import type { Config } from '@mfb/config';
 import { isAppError } from '@mfb/errors';
-import { boundHost, enqueue, followUpJobId, parseQueueName, validatePayload, type DatabaseLocks, type HostBoundJobName, type JobName, type Queues } from '@mfb/jobs';
+import { boundHost, enqueue, followUpJobId, jobPayload, parseQueueName, validatePayload, type DatabaseLocks, type HostBoundJobName, type JobName, type Queues } from '@mfb/jobs';
 import type { Logger, Metrics } from '@mfb/observability';
 import type { Storages } from '@mfb/runtime';
 import type { HandlerContext, Handlers } from './context.js';
@@ -133,10 +133,12 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
   return async (job, token, bullSignal) => {
     // `backup@db-1` (a host queue) carries backups as `backup` does.
     const queue = parseQueueName(job.queueName).job as JobName;
-    const databaseIdRaw = typeof (job.data as { databaseId?: unknown })?.databaseId === 'string' ? String((job.data as { databaseId: string }).databaseId) : '';
+    // Scheduled jobs carry no data: their payload comes from the scheduler id.
+    const data = jobPayload(queue, job);
+    const databaseIdRaw = typeof (data as { databaseId?: unknown })?.databaseId === 'string' ? String((data as { databaseId: string }).databaseId) : '';
     let payload;
     try {
-      payload = validatePayload(queue, job.data);
+      payload = validatePayload(queue, data);
     } catch (err) {
       return failAtOnce(job, queue, databaseIdRaw, err);
     }
@@ -150,7 +152,8 @@ export function createProcessor(deps: RunnerDeps): (job: Job, token?: string, si
       // (the API's job status finds it there). Moved, not run: no lock, no history.
       const target = deps.queues.onHost(queue as HostBoundJobName, host);
       const jobId = String(job.id).replace(/[^A-Za-z0-9_.-]/g, '_');
-      await target.add(job.name as never, job.data as never, { jobId });
+      // The payload, not the data: a scheduled job's comes from its scheduler id, which the moved job lacks.
+      await target.add(job.name as never, payload as never, { jobId });
       log.warn({ jobId: job.id, queue, databaseId: database.id, movedTo: target.name }, "job moved to the queue of its database's host");
       return { movedTo: target.name, jobId };
     }

@@ -14,6 +14,7 @@ import {
   liveWorkersByHost,
   reconcileSchedules,
   startHostHeartbeat,
+  workerJobSettings,
   type Queues,
   type ReconcileResult,
 } from '@mfb/jobs';
@@ -98,7 +99,7 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
   const connection = createRedis(config.redis, 'worker');
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   const queues = queuesFor(config, connection);
-  const locks = locksFor(config, connection);
+  const locks = locksFor(config, connection, log);
   const storages = createStorages(config, opts.wrapStorage ? { wrap: opts.wrapStorage } : {});
   // Open every storage now: an unusable URL or driver option fails the start (naming the
   // target), not every job.
@@ -132,6 +133,8 @@ export async function startWorker(opts: WorkerRuntimeOptions): Promise<WorkerRun
       prefix,
       concurrency: config.worker.concurrency,
       ...stall,
+      // History bounds and backoff of scheduled jobs, which carry no options of their own.
+      ...workerJobSettings(),
     });
     w.on('error', (err) => log.warn({ queue: name, err: err.message }, 'worker error'));
     w.on('stalled', (jobId) => log.warn({ queue: name, jobId }, 'job stalled (its worker died or hung); it will run again'));

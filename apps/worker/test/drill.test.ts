@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { JOB_NAMES, enqueue, enqueueBackupNow, schedulerId } from '@mfb/jobs';
+import { JOB_NAMES, enqueue, enqueueBackupNow, jobPayload, schedulerId } from '@mfb/jobs';
 import { createLogger, createMetrics } from '@mfb/observability';
 import { loadDrillMetrics } from '../src/handlers/verify.handler.js';
 import { startWorker, type WorkerRuntime } from '../src/runtime.js';
@@ -47,7 +47,8 @@ describe('restore drills (real worker, Redis, storage)', () => {
     expect(await catalog.getSchedule('a', 'restore-drill')).toMatchObject({ job: 'verify', cron: '30 4 * * 0', timezone: 'UTC', origin: 'config', paused: false });
     const schedulers = await runtime.queues.verify.getJobSchedulers(0, -1, true);
     const s = schedulers.find((j) => (j.key ?? j.id) === schedulerId({ databaseId: 'a', scheduleId: 'restore-drill' }));
-    expect(s?.template?.data).toEqual({ databaseId: 'a', drill: true });
+    // Scheduled jobs carry no data; the worker derives the payload from the scheduler id.
+    expect(jobPayload('verify', { data: s?.template?.data ?? {}, repeatJobKey: s?.key })).toEqual({ databaseId: 'a', drill: true });
   });
 
   it('a drill after a backup records success per target; a corrupted copy on one target records failure there only', async () => {

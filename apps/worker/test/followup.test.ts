@@ -49,7 +49,7 @@ describe('follow-up job ids', () => {
 
   it('the scheduled prune (payload of the schedule) prunes local, then chains one prune per target, once', async () => {
     const { queues, processor } = await setup();
-    const data = scheduledPayload({ databaseId: 'a', scheduleId: 'nightly', job: 'prune', cron: '0 3 * * *', timezone: 'UTC', paused: false });
+    const data = scheduledPayload({ databaseId: 'a', scheduleId: 'nightly', job: 'prune' });
     expect(data).toEqual({ databaseId: 'a', target: 'local', everyTarget: true });
     const job = await queues.prune.add('prune', data as never, { jobId: 'repeat:mfb.a.nightly:1764547200000' });
     const out = (await processor(job)) as { target: string; prunes: string[] };

@@ -48,7 +48,7 @@ describe('metrics documentation (docs/operations.md) equals the code (packages/o
   });
 
   it('labels are the low-cardinality set only, names are prefixed', async () => {
-    const allowed = new Set(['database', 'target', 'queue', 'stage', 'outcome', 'code', 'state', 'volume', 'host', 'method', 'route', 'status']);
+    const allowed = new Set(['database', 'target', 'queue', 'stage', 'outcome', 'code', 'state', 'volume', 'host', 'method', 'route', 'status', 'kind']);
     for (const [name, fam] of await declared()) {
       expect(name).toMatch(/^mfb_[a-z_]+$/);
       for (const l of fam.labels) expect(allowed.has(l), `${name}: label ${l}`).toBe(true);

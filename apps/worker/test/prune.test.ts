@@ -60,6 +60,8 @@ describe('prune job: the plan', () => {
         progress: () => {},
         catalog,
         storageFor: storages.storageFor,
+        keys: config.keys,
+        tmpDir: config.tmpDir,
         targets: config.targets,
         metrics: createMetrics(),
         followUp: () => {

@@ -63,4 +63,26 @@ describe('schedules in the worker', () => {
     const res = await runtime.reconcile();
     expect(res.removed).toEqual(['mfb.a.from-api']);
   });
+
+  it('runs a scheduled job, which carries no payload, as the schedule says (database and job from the scheduler id)', async () => {
+    const own = await ownRedis();
+    cleanups.push(() => own.dispose());
+    const tmp = await tempDir();
+    cleanups.push(() => tmp.dispose());
+    const { config } = await testConfig({ dir: tmp.dir, redisUrl: own.url, databases: [{ id: 'a', path: join(tmp.dir, 'a.sqlite'), schedules: [] }] });
+    const catalog = await openCatalog(config.catalogPath);
+    // Every second (the API refuses that; the catalog takes it), so the first run comes at once.
+    await catalog.upsertSchedule({ databaseId: 'a', scheduleId: 'often', job: 'prune', cron: '* * * * * *', timezone: 'UTC', paused: false, origin: 'api' });
+    const runtime = await startWorker({ config, catalog, log: createLogger('worker-test', { level: 'silent' }), http: false });
+    cleanups.push(async () => {
+      await runtime.close(1000);
+      await catalog.close();
+    });
+    const [delayed] = await runtime.queues.prune.getDelayed();
+    expect(delayed?.data, 'the scheduled job stores no payload').toEqual({});
+    await waitUntil(async () => (await catalog.listJobs({ databaseId: 'a' })).some((j) => j.queue === 'prune'), 15_000, 'the scheduled prune ran');
+    const [run] = (await catalog.listJobs({ databaseId: 'a' })).filter((j) => j.queue === 'prune');
+    expect(run).toMatchObject({ databaseId: 'a', state: 'completed', error: null });
+    expect(run!.jobId).toMatch(/^repeat:mfb\.a\.often:/);
+  });
 });

@@ -3,6 +3,7 @@ export { createBackup } from './backup.js';
 export { verifyBackup } from './verify.js';
 export { rekeyBackup, rekeyedBackupId, type RekeyCopy, type RekeyedCopy, type RekeyOptions, type RekeyResult, type RekeyStep } from './rekey.js';
 export { restoreBackup } from './restore.js';
+export { compactBackup, compactedBackupId, type CompactOptions, type CompactResult } from './compact.js';
 export { readManifest, manifestProblems } from './manifest.js';
 export { inspectArtifact, type ArtifactInspection } from './inspect.js';
 export { cleanupTempFiles, reclaimStaleScratch, UNKNOWN_OWNER_STALE_MS } from './tempfiles.js';

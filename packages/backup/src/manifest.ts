@@ -46,6 +46,8 @@ export function manifestProblems(value: unknown): string[] {
     p.push('snapshot');
   else if (s.tables !== undefined && (!isObj(s.tables) || !Object.values(s.tables).every(isCount))) p.push('snapshot.tables');
   if (m.rekeyedFrom !== undefined && (typeof m.rekeyedFrom !== 'string' || !BACKUP_ID_RE.test(m.rekeyedFrom))) p.push('rekeyedFrom');
+  if (m.compactedFrom !== undefined && (typeof m.compactedFrom !== 'string' || !BACKUP_ID_RE.test(m.compactedFrom) || m.formatVersion !== 2 || m.kind !== 'full'))
+    p.push('compactedFrom');
   const c = m.compression;
   if (!isObj(c) || !['gzip', 'zstd', 'none'].includes(c.algorithm as string) || !(c.level === null || isCount(c.level))) p.push('compression');
   const e = m.encryption;

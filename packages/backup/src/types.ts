@@ -34,6 +34,11 @@ export interface Manifest {
    * another key). Absent otherwise.
    */
   rekeyedFrom?: string;
+  /**
+   * Set by `compactBackup` on a formatVersion 2 full: the delta whose chain it merges (same
+   * snapshot, same `createdAt`). Retention treats that delta as replaced. Absent otherwise.
+   */
+  compactedFrom?: string;
   /** formatVersion 2: `full` (artifact = the snapshot) or `delta` (artifact = changed pages against `parentId`). */
   kind?: 'full' | 'delta';
   /** formatVersion 2: the backup this delta applies to (null for a full). */

@@ -101,6 +101,12 @@ export const BackupSummarySchema = Type.Object(
     status: Type.Union([Type.Literal('available'), Type.Literal('deleted')]),
     locations: Type.Array(BackupLocationSchema),
     downloadUrl: Type.String(),
+    kind: Type.Union([Type.Literal('full'), Type.Literal('delta')], {
+      description: '`full`, or `delta`: an incremental backup storing only the pages changed since `parentId` (docs/backup-format.md section 6)',
+    }),
+    parentId: Type.Union([Type.String(), Type.Null()], { description: 'The backup a delta applies to; null for a full' }),
+    chainLength: Type.Integer({ minimum: 0, description: 'Deltas between this backup and its full base (0 for a full): a restore reads the base and this many deltas' }),
+    compactedFrom: Type.Union([Type.String(), Type.Null()], { description: 'A full made by `backupctl compact` from this delta (same snapshot and time); null otherwise' }),
   },
 );
 export type BackupSummary = Static<typeof BackupSummarySchema>;
@@ -406,7 +412,7 @@ export const RetentionPlanItemSchema = Type.Object({
   pinned: Type.Boolean(),
   action: Type.Union([Type.Literal('keep'), Type.Literal('delete')]),
   reasons: Type.Array(Type.String(), { description: 'Every rule that keeps it, or the one reason it goes (docs/retention.md#reasons)' }),
-  rules: Type.Array(Type.String(), { description: 'Machine-readable: keep rules (`newest`, `keepDaily`...), the delete rule (`maxAge`, `maxTotalBytes`, `none`) or `pendingUpload`' }),
+  rules: Type.Array(Type.String(), { description: 'Machine-readable: keep rules (`newest`, `keepDaily`...), the delete rule (`maxAge`, `maxTotalBytes`, `compacted`, `none`) or `pendingUpload`' }),
 });
 export type RetentionPlanItem = Static<typeof RetentionPlanItemSchema>;
 

@@ -7,6 +7,7 @@ export const DEFAULTS = Object.freeze({
   redisPrefix: 'mfb',
   concurrency: 1,
   lockTtlMs: 30_000,
+  lockReplicaTimeoutMs: 1000,
   orphanArtifactAgeMs: 3_600_000,
   shutdownGraceMs: 30_000,
   metricsPort: 9464,

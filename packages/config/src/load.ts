@@ -370,6 +370,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     host: fromEnv<string>('MFB_HOST', field(WorkerSchema, 'host')) ?? wo.host ?? machineHost(),
     concurrency: wInt('MFB_WORKER_CONCURRENCY', 'concurrency', DEFAULTS.concurrency),
     lockTtlMs: wInt('MFB_LOCK_TTL_MS', 'lockTtlMs', DEFAULTS.lockTtlMs),
+    lockReplicaTimeoutMs: wo.lockReplicaTimeoutMs ?? DEFAULTS.lockReplicaTimeoutMs,
+    lockReplicaRequired: wo.lockReplicaRequired ?? false,
     orphanArtifactAgeMs: wo.orphanArtifactAgeMs ?? DEFAULTS.orphanArtifactAgeMs,
     shutdownGraceMs: wInt('MFB_SHUTDOWN_GRACE_MS', 'shutdownGraceMs', DEFAULTS.shutdownGraceMs),
     metricsPort: wInt('MFB_METRICS_PORT', 'metricsPort', DEFAULTS.metricsPort),

@@ -154,6 +154,8 @@ worker:
   concurrency: ${d.concurrency}                 # env MFB_WORKER_CONCURRENCY; jobs at once per queue per worker process (one per database at a time);
                                   # a backup already uses every core for compression, so more than cores/processes oversubscribes
   lockTtlMs: ${d.lockTtlMs}             # env MFB_LOCK_TTL_MS; per-database lock, renewed while a job runs; a killed worker blocks at most this long
+  # lockReplicaTimeoutMs: ${d.lockReplicaTimeoutMs}      # Redis Sentinel: each lock write waits this long for a replica (WAIT); 0 = no wait
+  # lockReplicaRequired: false    # Sentinel: fail (retry) a job whose lock no replica acknowledged, instead of a warning
   orphanArtifactAgeMs: ${d.orphanArtifactAgeMs}   # an artifact without manifest (writer killed in between) older than this is deleted, under the lock
   shutdownGraceMs: ${d.shutdownGraceMs}       # env MFB_SHUTDOWN_GRACE_MS; SIGTERM waits this long for running jobs, then aborts them
   metricsPort: ${d.metricsPort}              # env MFB_METRICS_PORT; Prometheus /metrics (0 = any free port)

@@ -48,6 +48,11 @@ export interface IncrementalConfig {
   maxChainRatio?: number;
   /** Smaller databases get plain full backups (bytes). */
   minSizeBytes?: number;
+  /**
+   * A prune of the primary storage first compacts (into a full) each delta that retention keeps
+   * by a rule while every link of its chain is kept only for it, so the chain goes (default false).
+   */
+  compactOnPrune?: boolean;
 }
 
 export interface SnapshotConfig {
@@ -163,6 +168,14 @@ export interface Config {
     concurrency: number;
     /** Per-database lock TTL; renewed while a job runs. */
     lockTtlMs: number;
+    /**
+     * Redis Sentinel: each lock write (acquisition, renewal) waits this long for a replica to
+     * acknowledge it (`WAIT 1 <ms>`), so a failover does not lose an acknowledged lock; 0 = no
+     * wait. Ignored on one server and on a Cluster.
+     */
+    lockReplicaTimeoutMs: number;
+    /** Sentinel: a lock no replica acknowledged in time is given back (the job is retried) instead of a warning. */
+    lockReplicaRequired: boolean;
     /**
      * An artifact without its manifest (a writer killed between the two) older than this is
      * deleted under the database lock: by backup jobs in primary storage, by upload jobs on

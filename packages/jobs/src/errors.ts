@@ -49,3 +49,17 @@ export class LockLostError extends AppError {
     super('JOBS_LOCK_LOST', `lock of database ${databaseId} lost: ${reason}`, { permanent: false, status: 503, details: { databaseId } });
   }
 }
+
+/**
+ * `requireReplica`: no replica acknowledged the lock write within the timeout, so a failover
+ * could lose it; the lock was given back and the job goes back to the queue (transient).
+ */
+export class LockNotReplicatedError extends AppError {
+  constructor(databaseId: string, acknowledged: number, wanted: number, timeoutMs: number) {
+    super('JOBS_LOCK_NOT_REPLICATED', `lock of database ${databaseId}: ${acknowledged} of ${wanted} replica(s) acknowledged it within ${timeoutMs} ms`, {
+      permanent: false,
+      status: 503,
+      details: { databaseId, acknowledged, wanted },
+    });
+  }
+}

@@ -11,9 +11,9 @@
  *   that host's queues; workers announce the host they serve (`startHostHeartbeat`).
  */
 export * from './contract.js';
-export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError, LockLostError } from './errors.js';
+export { InvalidPayloadError, UnknownJobError, InvalidEnqueueOptionsError, RedisUnavailableError, LockLostError, LockNotReplicatedError } from './errors.js';
 export { validatePayload, isJobName } from './validate.js';
-export { defaultJobOptions, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, BACKOFF_JITTER, type RetrySettings } from './options.js';
+export { defaultJobOptions, workerJobSettings, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, BACKOFF_JITTER, type RetrySettings } from './options.js';
 export { createQueues, closeQueues, queueName, type Queues, type JobQueue, type QueueRouting } from './queues.js';
 export {
   HOST_BOUND_JOBS,
@@ -28,7 +28,7 @@ export {
   type HostOf,
 } from './hosts.js';
 export { enqueue, enqueueBackupNow, newJobId, followUpJobId, JOB_ID_SEPARATOR, backupNowDedupId, type EnqueueOptions } from './enqueue.js';
-export { reconcileSchedules, syncSchedules, schedulerId, scheduledPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName, type ScheduleSource } from './schedules.js';
+export { reconcileSchedules, syncSchedules, schedulerId, scheduledPayload, jobPayload, type DesiredSchedule, type ReconcileResult, type ScheduledJobName, type ScheduleSource } from './schedules.js';
 export { getJobStatus, type JobStatus } from './status.js';
 export {
   createRedis,
@@ -41,4 +41,4 @@ export {
   type RedisCheck,
   type RedisTopology,
 } from './redis.js';
-export { DatabaseLocks, type HeldLock } from './lock.js';
+export { DatabaseLocks, type HeldLock, type LockOptions, type LockReplicationEvent } from './lock.js';

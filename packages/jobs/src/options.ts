@@ -1,4 +1,4 @@
-import type { DefaultJobOptions } from 'bullmq';
+import { Backoffs, type BackoffStrategy, type DefaultJobOptions, type KeepJobs } from 'bullmq';
 import { DEFAULTS } from '@mfb/config';
 import type { JobName } from './contract.js';
 
@@ -25,6 +25,10 @@ export const DEFAULT_BACKOFF_MS: number = DEFAULTS.backoffMs;
  */
 export const BACKOFF_JITTER = 0.5;
 
+/** Finished jobs BullMQ keeps (completed jobs are also kept in the catalog history). */
+export const KEEP_COMPLETED: KeepJobs = { age: 7 * 24 * 3600, count: 5000 };
+export const KEEP_FAILED: KeepJobs = { age: 30 * 24 * 3600, count: 5000 };
+
 /**
  * Default BullMQ job options of one job name: attempts, exponential backoff with jitter,
  * bounded history (completed jobs are also kept in the catalog history).
@@ -33,7 +37,32 @@ export function defaultJobOptions(name: JobName, settings: RetrySettings = {}): 
   return {
     attempts: settings.attempts?.[name] ?? DEFAULT_ATTEMPTS[name],
     backoff: { type: 'exponential', delay: settings.backoffMs ?? DEFAULT_BACKOFF_MS, jitter: BACKOFF_JITTER },
-    removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
-    removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+    removeOnComplete: KEEP_COMPLETED,
+    removeOnFail: KEEP_FAILED,
   };
+}
+
+/**
+ * BullMQ backoff type of scheduled jobs: BullMQ's `exponential` with {@link BACKOFF_JITTER},
+ * under a name short enough that a job scheduler's template options stay within Redis's
+ * default `hash-max-listpack-value` (64 bytes), which keeps the scheduler's hash in the
+ * compact encoding (bench/scale/reconcile: ~380 bytes less per schedule). Workers resolve it
+ * with {@link backoffStrategy}.
+ */
+export const JITTERED_EXPONENTIAL = 'xj';
+
+/** Resolves {@link JITTERED_EXPONENTIAL} (the only custom backoff type) to BullMQ's own exponential-with-jitter strategy. */
+export const backoffStrategy: BackoffStrategy = (attemptsMade, type, _err, job) => {
+  const delay = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? DEFAULT_BACKOFF_MS;
+  if (type !== JITTERED_EXPONENTIAL) throw new Error(`unknown backoff type "${String(type)}"`);
+  return Backoffs.builtinStrategies.exponential!(delay, BACKOFF_JITTER)(attemptsMade, type);
+};
+
+/**
+ * Options every BullMQ Worker of ours needs for jobs that carry less than the queue defaults
+ * (scheduled jobs, see `reconcileSchedules`): the history bounds the queue defaults give
+ * every enqueued job, and the resolver of the scheduled jobs' backoff type.
+ */
+export function workerJobSettings(): { removeOnComplete: KeepJobs; removeOnFail: KeepJobs; settings: { backoffStrategy: BackoffStrategy } } {
+  return { removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED, settings: { backoffStrategy } };
 }

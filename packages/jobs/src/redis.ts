@@ -66,6 +66,14 @@ export function effectivePrefix(settings: { url: string; prefix: string }): stri
 }
 
 /**
+ * True for a connection to a Sentinel-managed primary: its writes reach the replica that a
+ * failover promotes only asynchronously (the per-database lock then `WAIT`s for it).
+ */
+export function hasReplicas(connection: RedisConnection): boolean {
+  return connection instanceof Redis && (connection.options.sentinels?.length ?? 0) > 0;
+}
+
+/**
  * A new connection from config (one server, Sentinel or Cluster). `role: 'worker'` sets
  * `maxRetriesPerRequest: null` (BullMQ workers must wait through a Redis restart or failover
  * rather than fail commands); producers (the API) fail fast so an HTTP request does not hang
@@ -94,6 +102,11 @@ export function createRedis(settings: RedisSettings, role: 'worker' | 'producer'
         ...(password ? { password } : {}),
         // A failover closes the old primary's connections; find the new one at once.
         sentinelRetryStrategy: (times) => Math.min(100 * times, 2000),
+        // ... but Sentinel reconfigures the old primary (and so closes those connections) only
+        // seconds after it promoted the replica; meanwhile the old primary still answers, and
+        // every write it takes is lost when it becomes a replica. Listen for the sentinels'
+        // +switch-master and move to the new primary as soon as they announce it.
+        failoverDetector: true,
         ...(settings.tls ? { enableTLSForSentinelMode: true } : {}),
       });
     }

@@ -1,6 +1,7 @@
 import type { JobSchedulerJson, Queue } from 'bullmq';
-import type { Payloads } from './contract.js';
+import type { JobName, Payloads } from './contract.js';
 import { HOST_BOUND_JOBS, type HostBoundJobName } from './hosts.js';
+import { JITTERED_EXPONENTIAL } from './options.js';
 import type { Queues } from './queues.js';
 import type { RedisConnection } from './redis.js';
 import { validatePayload } from './validate.js';
@@ -38,10 +39,10 @@ export function schedulerId(s: Pick<DesiredSchedule, 'databaseId' | 'scheduleId'
 }
 
 /**
- * Payload a schedule's jobs carry. A scheduled verify is a restore drill (every target). A scheduled prune prunes the primary (`local`) storage,
+ * Payload of a schedule's jobs (derived at run time from the scheduler id, {@link jobPayload}: the jobs carry no data). A scheduled verify is a restore drill (every target). A scheduled prune prunes the primary (`local`) storage,
  * then chains one prune per target of the database (`everyTarget`).
  */
-export function scheduledPayload(s: DesiredSchedule): Payloads[ScheduledJobName] {
+export function scheduledPayload(s: Pick<DesiredSchedule, 'databaseId' | 'scheduleId' | 'job'>): Payloads[ScheduledJobName] {
   switch (s.job) {
     case 'backup':
       return validatePayload('backup', { databaseId: s.databaseId, trigger: 'schedule', scheduleId: s.scheduleId });
@@ -52,18 +53,55 @@ export function scheduledPayload(s: DesiredSchedule): Payloads[ScheduledJobName]
   }
 }
 
-function same(existing: JobSchedulerJson, s: DesiredSchedule, data: unknown): boolean {
+/**
+ * The schedule a job of ours was made by, read back from its scheduler id
+ * (`mfb.<databaseId>.<scheduleId>`; database ids hold no dot), or `null` for any other job.
+ */
+function scheduleOf(job: string, repeatJobKey: string | undefined): Pick<DesiredSchedule, 'databaseId' | 'scheduleId' | 'job'> | null {
+  const m = repeatJobKey?.startsWith(SCHEDULER_PREFIX) ? /^([^.]+)\.(.+)$/.exec(repeatJobKey.slice(SCHEDULER_PREFIX.length)) : null;
+  if (!m || !(SCHEDULED_JOBS as readonly string[]).includes(job)) return null;
+  return { databaseId: m[1]!, scheduleId: m[2]!, job: job as ScheduledJobName };
+}
+
+/**
+ * The payload of a job as the worker validates it: its data, except for the jobs our
+ * schedulers make, which carry no data (a scheduler's template and each of its delayed jobs
+ * would otherwise store the payload in Redis, see {@link reconcileSchedules}): theirs is
+ * {@link scheduledPayload} of the schedule named by the job's scheduler id. Jobs of schedulers
+ * written by older versions still carry their payload and are returned as they are.
+ */
+export function jobPayload(queue: JobName, job: { data: unknown; repeatJobKey?: string | undefined }): unknown {
+  const carried = job.data !== null && typeof job.data === 'object' && Object.keys(job.data).length > 0;
+  const schedule = carried ? null : scheduleOf(queue, job.repeatJobKey);
+  return schedule ? scheduledPayload(schedule) : job.data;
+}
+
+/** Options as BullMQ reads them back, with keys in a stable order (Redis's JSON encoder does not keep them). */
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+    .join(',')}}`;
+}
+
+function same(existing: JobSchedulerJson, s: DesiredSchedule, opts: TemplateOpts): boolean {
   return (
     existing.pattern === s.cron &&
     (existing.tz ?? 'UTC') === s.timezone &&
-    JSON.stringify(existing.template?.data ?? null) === JSON.stringify(data)
+    // Schedulers of older versions carried the payload and the queue defaults: rewritten once.
+    existing.template?.data === undefined &&
+    canonical(existing.template?.opts ?? {}) === canonical(opts)
   );
 }
 
 /**
  * Make the BullMQ job schedulers equal the desired schedules: upsert every active desired
- * schedule (`pattern` + `tz`), leave identical ones untouched (so their next run is not
- * disturbed), and remove every `mfb.*` scheduler that is no longer desired. Idempotent; call it
+ * schedule (`pattern` + `tz`; template: attempts and backoff only, see `schedulerTemplateOpts`),
+ * leave identical ones untouched (so their next run is not disturbed), and remove every `mfb.*`
+ * scheduler that is no longer desired. Idempotent; call it
  * at start-up, after every schedule change, and periodically (a flushed Redis gets its
  * schedules back).
  */
@@ -91,17 +129,18 @@ export async function reconcileSchedules(queues: Queues, desired: readonly Desir
         await queue.removeJobScheduler(id);
       });
       result.removed.push(...removals);
-      const upserts: Array<[string, DesiredSchedule, ReturnType<typeof scheduledPayload>]> = [];
-      for (const [id, s] of want) {
-        const data = payloads.get(s)!;
-        const current = have.get(id);
-        if (current && same(current, s, data)) result.unchanged.push(id);
-        else upserts.push([id, s, data]);
-      }
       const opts = schedulerTemplateOpts(queue.defaultJobOptions);
-      await inParallel(parallelism, upserts, async ([id, s, data]) => {
+      const upserts: Array<[string, DesiredSchedule]> = [];
+      for (const [id, s] of want) {
+        const current = have.get(id);
+        if (current && same(current, s, opts)) result.unchanged.push(id);
+        else upserts.push([id, s]);
+      }
+      // BullMQ merges the queue defaults into the template; the keys we leave out are cleared.
+      const cleared = Object.fromEntries(Object.keys(queue.defaultJobOptions).map((k) => [k, undefined]));
+      await inParallel(parallelism, upserts, async ([id, s]) => {
         // Queue<..., NameType> types the scheduler id as the job name; ours are free-form ids.
-        await (queue as unknown as Queue).upsertJobScheduler(id, { pattern: s.cron, tz: s.timezone }, { name: job, data, opts });
+        await (queue as unknown as Queue).upsertJobScheduler(id, { pattern: s.cron, tz: s.timezone }, { name: job, data: {}, opts: { ...cleared, ...opts } });
       });
       result.upserted.push(...upserts.map(([id]) => id));
     }
@@ -137,8 +176,25 @@ async function inParallel<T>(parallelism: number, items: readonly T[], fn: (item
   await Promise.all(Array.from({ length: Math.max(1, Math.min(parallelism, items.length)) }, lane));
 }
 
-function schedulerTemplateOpts(d: Queues['backup']['defaultJobOptions']): { attempts?: number; backoff?: typeof d.backoff } {
-  return { ...(d.attempts !== undefined ? { attempts: d.attempts } : {}), ...(d.backoff !== undefined ? { backoff: d.backoff } : {}) };
+interface TemplateOpts {
+  attempts?: number;
+  backoff?: { type: string; delay?: number };
+}
+
+/**
+ * What a scheduled job carries besides its id: the queue's attempts and backoff delay, the
+ * backoff under its short name (jitter implied). Nothing else: no payload (derived from the
+ * scheduler id, {@link jobPayload}), no history bounds (the workers apply the same ones,
+ * `workerJobSettings`). Then every field of the scheduler's hash stays within Redis's default
+ * `hash-max-listpack-value` (64 bytes) and the hash in the compact encoding, and the delayed
+ * job holds less: 2,369 -> ~1,600 bytes per schedule in bench/scale/reconcile.
+ */
+function schedulerTemplateOpts(d: Queues['backup']['defaultJobOptions']): TemplateOpts {
+  const delay = typeof d.backoff === 'object' ? d.backoff.delay : d.backoff;
+  return {
+    ...(d.attempts !== undefined ? { attempts: d.attempts } : {}),
+    ...(d.backoff !== undefined ? { backoff: { type: JITTERED_EXPONENTIAL, ...(delay !== undefined ? { delay } : {}) } } : {}),
+  };
 }
 
 /** Anything that lists desired schedules (the `Catalog` does). */

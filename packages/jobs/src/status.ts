@@ -1,6 +1,7 @@
 import type { Job, JobState } from 'bullmq';
 import { JOB_NAMES, type JobName } from './contract.js';
 import type { Queues } from './queues.js';
+import { jobPayload } from './schedules.js';
 import { isJobName } from './validate.js';
 
 /** What the API shows about one job. */
@@ -44,7 +45,7 @@ async function toStatus(job: Job, name: JobName, stateBefore: JobState | 'unknow
     maxAttempts: job.opts.attempts ?? 1,
     failedReason: job.failedReason ? job.failedReason : null,
     result: job.returnvalue ?? null,
-    data: job.data,
+    data: jobPayload(name, job),
     createdAt: new Date(job.timestamp).toISOString(),
     processedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),

@@ -13,11 +13,14 @@ import {
   enqueue,
   enqueueBackupNow,
   getJobStatus,
+  jobPayload,
   liveWorkersByHost,
   reconcileSchedules,
+  scheduledPayload,
   startHostHeartbeat,
   schedulerId,
   validatePayload,
+  workerJobSettings,
   type DesiredSchedule,
   type Queues,
   type RedisConnection,
@@ -178,11 +181,66 @@ describe('schedules', () => {
     expect(winter?.next).toBe(nextOf(1, 15));
     expect(new Date(summer!.next!).getUTCHours()).toBe(7);
     expect(new Date(winter!.next!).getUTCHours()).toBe(8);
-    // The scheduler's delayed job carries the validated payload and fires at that instant.
+    // The scheduler's delayed job resolves to the schedule's payload and fires at that instant.
     const delayed = await queues.backup.getDelayed();
-    const s = delayed.find((j) => j.data.scheduleId === 'summer');
-    expect(s?.data).toEqual({ databaseId: 'db1', trigger: 'schedule', scheduleId: 'summer' });
+    const s = delayed.find((j) => j.repeatJobKey === 'mfb.db1.summer');
+    expect(validatePayload('backup', jobPayload('backup', s!))).toEqual({ databaseId: 'db1', trigger: 'schedule', scheduleId: 'summer' });
+    expect((await getJobStatus(queues, String(s!.id)))?.data).toEqual({ databaseId: 'db1', trigger: 'schedule', scheduleId: 'summer' });
     expect(s!.timestamp + s!.delay).toBe(nextOf(3, 31));
+  });
+
+  it('a scheduled job runs with the schedule payload, the configured attempts and a growing backoff', { timeout: 30_000 }, async () => {
+    const { queues, prefix, redis } = setup(REDIS_URL, { attempts: { prune: 3 }, backoffMs: 100 });
+    // Every second: the first run comes within a second.
+    await reconcileSchedules(queues, [{ databaseId: 'db1', scheduleId: 'often', job: 'prune', cron: '* * * * * *', timezone: 'UTC', paused: false }]);
+    const runs: Array<{ id: string; at: number; payload: unknown }> = [];
+    let first: string | undefined;
+    const worker = new Worker(
+      'prune',
+      async (job) => {
+        runs.push({ id: String(job.id), at: Date.now(), payload: validatePayload('prune', jobPayload('prune', job)) });
+        first ??= String(job.id);
+        // The first scheduled job fails twice, then succeeds on its last attempt.
+        if (job.id === first && job.attemptsMade < 2) throw new Error('transient');
+        return 'ok';
+      },
+      { connection: redis, prefix, ...workerJobSettings() },
+    );
+    worker.on('error', () => undefined);
+    cleanups.push(() => worker.close());
+    const deadline = Date.now() + 20_000;
+    while (!first || (await queues.prune.getJobState(first)) !== 'completed') {
+      if (Date.now() > deadline) throw new Error(`scheduled job did not complete: ${JSON.stringify(runs)} ${first ? await queues.prune.getJobState(first) : ''}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const mine = runs.filter((r) => r.id === first);
+    expect(mine).toHaveLength(3);
+    expect(mine[0]!.payload).toEqual({ databaseId: 'db1', target: 'local', everyTarget: true });
+    // Retries wait the jittered exponential backoff: at least (1 - jitter) * 100 * 2^(n-1) ms.
+    for (let n = 1; n < mine.length; n++) expect(mine[n]!.at - mine[n - 1]!.at).toBeGreaterThanOrEqual(Math.floor((1 - BACKOFF_JITTER) * 100 * 2 ** (n - 1)) - 5);
+    const done = await queues.prune.getJob(first);
+    expect(done?.attemptsMade).toBe(3);
+    expect(done?.opts.attempts).toBe(3);
+  });
+
+  it('a job scheduler costs Redis little: its hash stays compact at default settings and stores no payload', async () => {
+    const { queues, prefix, redis } = setup();
+    // The longest ids and time zone a schedule can have.
+    const long: DesiredSchedule = { databaseId: 'd'.repeat(63), scheduleId: 's'.repeat(64), job: 'backup', cron: '0 2 * * *', timezone: 'America/Argentina/ComodRivadavia', paused: false };
+    // As an older version wrote it: the payload as data, the queue defaults merged in.
+    await (queues.backup as unknown as Queue).upsertJobScheduler(schedulerId(long), { pattern: long.cron, tz: long.timezone }, { name: 'backup', data: scheduledPayload(long) });
+    expect((await reconcileSchedules(queues, [long])).upserted, 'rewritten once').toEqual([schedulerId(long)]);
+    expect((await reconcileSchedules(queues, [long])).unchanged).toEqual([schedulerId(long)]);
+    const key = `${prefix}:backup:repeat:${schedulerId(long)}`;
+    // Redis's default `hash-max-listpack-value` (64): every field of the hash must fit it.
+    const limit = Number(((await (redis as Redis).config('GET', 'hash-max-listpack-value')) as string[])[1]);
+    expect(limit, 'test Redis runs with the default hash encoding limits').toBe(64);
+    expect(await redis.call('OBJECT', 'ENCODING', key)).toBe('listpack');
+    expect(await redis.hget(key, 'data')).toBeNull();
+    const [job] = await queues.backup.getDelayed();
+    expect(job!.data).toEqual({});
+    expect(job!.opts).not.toHaveProperty('removeOnComplete');
+    expect(jobPayload('backup', job!)).toEqual({ databaseId: long.databaseId, trigger: 'schedule', scheduleId: long.scheduleId });
   });
 
   it('reconciles: unchanged kept, changed updated, removed and paused deleted', async () => {

@@ -56,6 +56,12 @@ export interface Metrics {
   readonly snapshotSizeBytes: Gauge<'database'>;
   /** Snapshot bytes / artifact bytes of the last backup, per database. */
   readonly compressionRatio: Gauge<'database'>;
+  /** Stored artifact bytes of the newest backup's chain per database, by kind (`full`: its base; `delta`: its deltas together). */
+  readonly chainBytes: Gauge<'database' | 'kind'>;
+  /** Deltas between the newest backup and its full base (0: the newest is a full), per database. */
+  readonly chainLength: Gauge<'database'>;
+  /** Changed pages / pages of the newest backup (1 for a full), per database. */
+  readonly changedPageRatio: Gauge<'database'>;
   /** Bytes read by jobs, by queue (backup: snapshot; upload, verify, restore: artifact). */
   readonly bytesReadTotal: Counter<'queue'>;
   /** Bytes written by jobs, by queue (backup, upload: artifact; restore: database). */
@@ -291,6 +297,9 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     backupSizeBytes: gauge('mfb_backup_size_bytes', 'Size of the last stored backup artifact per database', ['database']),
     snapshotSizeBytes: gauge('mfb_backup_snapshot_bytes', 'Size of the plaintext snapshot of the last backup per database', ['database']),
     compressionRatio: gauge('mfb_backup_compression_ratio', 'Snapshot bytes divided by artifact bytes of the last backup per database', ['database']),
+    chainBytes: gauge('mfb_backup_chain_bytes', "Stored artifact bytes of the newest backup's incremental chain per database and kind (full: the base, delta: its deltas together)", ['database', 'kind']),
+    chainLength: gauge('mfb_backup_chain_length', 'Deltas between the newest backup and its full base per database (0: a full)', ['database']),
+    changedPageRatio: gauge('mfb_backup_changed_page_ratio', 'Changed pages divided by the page count of the newest backup per database (1 for a full)', ['database']),
     bytesReadTotal: counter('mfb_read_bytes_total', 'Bytes read by jobs by queue (backup: snapshot; upload, verify, restore: artifact)', ['queue']),
     bytesWrittenTotal: counter('mfb_written_bytes_total', 'Bytes written by jobs by queue (backup, upload: artifact; restore: database)', ['queue']),
     lockWaitsTotal: counter('mfb_lock_waits_total', 'Jobs delayed because their database was locked by another job', ['queue']),

@@ -49,3 +49,48 @@ export function keepChainParents<T extends RetentionItem>(plan: RetentionPlan<T>
   plan.totals.deleted = plan.delete.length;
   if (plan.totals.maxTotalBytes !== undefined) plan.totals.overBudgetBytes = Math.max(0, plan.totals.keptBytes - plan.totals.maxTotalBytes);
 }
+
+/** The delta a full was compacted from: `compactedFrom` on the item or on a catalog record's manifest. */
+function compactedFromOf(b: RetentionItem): string | null {
+  const x = b as RetentionItem & { compactedFrom?: unknown; manifest?: { compactedFrom?: unknown } };
+  const c = x.compactedFrom ?? x.manifest?.compactedFrom;
+  return typeof c === 'string' ? c : null;
+}
+
+/**
+ * Backups of the set replaced by a compaction (`backupctl compact`): delta id -> id of the full
+ * of the same instant that was compacted from it. Only when that full is in the set too (on
+ * this target) and the delta is not pinned (a pin keeps the delta and its chain).
+ */
+export function compactedAway(backups: readonly RetentionItem[]): Map<string, string> {
+  const away = new Map<string, string>();
+  let ids: Map<string, RetentionItem> | undefined;
+  for (const b of backups) {
+    const from = compactedFromOf(b);
+    if (from === null || from === b.backupId) continue;
+    ids ??= new Map(backups.map((x) => [x.backupId, x]));
+    const d = ids.get(from);
+    if (d && !d.pinned) away.set(from, b.backupId);
+  }
+  return away;
+}
+
+/**
+ * Add the replaced deltas of {@link compactedAway} to the plan's deletes (reason
+ * `compacted into <id>`, rule `compacted`), keeping the deletes newest first and the totals.
+ * `keepChainParents` afterwards keeps those that a kept delta still needs.
+ */
+export function deleteCompacted<T extends RetentionItem>(plan: RetentionPlan<T>, backups: readonly T[], away: ReadonlyMap<string, string>): void {
+  for (const b of backups) {
+    const into = away.get(b.backupId);
+    if (into === undefined) continue;
+    const d = Object.assign({}, b) as T & { reason: string; rule: 'compacted' };
+    d.reason = `compacted into ${into}`;
+    d.rule = 'compacted';
+    plan.delete.push(d);
+    plan.totals.backups++;
+    plan.totals.deleted++;
+    plan.totals.deletedBytes += b.sizeBytes ?? 0;
+  }
+  plan.delete.sort((a, b) => timeOf(b) - timeOf(a) || (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0));
+}

@@ -1,4 +1,4 @@
-import { keepChainParents } from './chains.js';
+import { compactedAway, deleteCompacted, keepChainParents } from './chains.js';
 import { RetentionInputError } from './errors.js';
 import { compilePolicy, formatBytes } from './policy.js';
 import type { RetentionPolicy } from './policy.js';
@@ -18,8 +18,8 @@ export interface RetentionItem {
 
 /** The rules that can keep a backup, in the order reasons are listed. */
 export type KeepRule = 'newest' | 'pinned' | 'minKeep' | 'keepLast' | 'keepHourly' | 'keepDaily' | 'keepWeekly' | 'keepMonthly' | 'keepYearly' | 'keepWithin' | 'maxAge';
-/** Why a backup is deleted: older than `maxAge`, removed by the byte budget, or matched by no keep rule. */
-export type DeleteRule = 'maxAge' | 'maxTotalBytes' | 'none';
+/** Why a backup is deleted: older than `maxAge`, removed by the byte budget, replaced by a compacted full, or matched by no keep rule. */
+export type DeleteRule = 'maxAge' | 'maxTotalBytes' | 'compacted' | 'none';
 
 export interface RetentionTotals {
   backups: number;
@@ -144,7 +144,10 @@ function newestFirst(times: Float64Array, idOf: (i: number) => string): Uint32Ar
  *   oldest backup while a rule has buckets left), `keepWithin D` (within D of the newest
  *   backup not in the future), `maxAge D` (younger than now - D);
  * - then `maxTotalBytes`: while the kept total exceeds it, the oldest kept backup that is not
- *   pinned, not the newest and not among the newest `minKeep` is deleted.
+ *   pinned, not the newest and not among the newest `minKeep` is deleted;
+ * - incremental chains (`keepChainParents`): a delta that a full of the set was compacted from
+ *   (`compactedFrom`, not pinned) is no backup of its own: it goes with the rule `compacted`
+ *   unless a kept backup needs it, and every parent a kept backup needs is kept (`needed by`).
  *
  * Guarantees, for any input: pinned backups and the newest are kept; the newest
  * `min(n, minKeep)` are kept; every input appears exactly once in `keep` or `delete`; the
@@ -152,6 +155,16 @@ function newestFirst(times: Float64Array, idOf: (i: number) => string): Uint32Ar
  * `now` deletes nothing.
  */
 export function planRetention<T extends RetentionItem>(backups: readonly T[], policy: RetentionPolicy, now: Date): RetentionPlan<T> {
+  // A delta compacted into a full of the same instant is not a backup of its own any more.
+  const away = compactedAway(backups);
+  const plan = planRules(away.size ? backups.filter((b) => !away.has(b.backupId)) : backups, policy, now);
+  if (away.size) deleteCompacted(plan, backups, away);
+  keepChainParents(plan, backups);
+  return plan;
+}
+
+/** The keep rules and the budget over `backups` (see {@link planRetention}). */
+function planRules<T extends RetentionItem>(backups: readonly T[], policy: RetentionPolicy, now: Date): RetentionPlan<T> {
   const c = compilePolicy(policy);
   const p = c.policy;
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new RetentionInputError('now: not a valid Date');
@@ -257,7 +270,6 @@ export function planRetention<T extends RetentionItem>(backups: readonly T[], po
   }
   plan.totals.kept = plan.keep.length;
   plan.totals.deleted = plan.delete.length;
-  keepChainParents(plan, backups);
   return plan;
 }
 

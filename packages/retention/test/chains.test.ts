@@ -51,3 +51,45 @@ describe('incremental chains: a backup a kept backup needs is never deleted', ()
     );
   });
 });
+
+describe('compaction: a delta compacted into a full of the same instant is replaced by it', () => {
+  type C = Item & { compactedFrom?: string; manifest?: { parentId?: string | null; compactedFrom?: string } };
+  const chain = (): C[] => [
+    { backupId: 'f1', createdAt: day(1), pinned: false, parentId: null, sizeBytes: 100 },
+    { backupId: 'd1', createdAt: day(2), pinned: false, parentId: 'f1', sizeBytes: 10 },
+    { backupId: 'd2', createdAt: day(3), pinned: false, parentId: 'd1', sizeBytes: 10 },
+  ];
+
+  it('keepLast 1: before compaction the chain stays; after, the compacted full alone is kept and the chain goes', () => {
+    expect(planRetention(chain(), { keepLast: 1 }, NOW).delete).toEqual([]);
+    const items: C[] = [...chain(), { backupId: 'd2x', createdAt: day(3), pinned: false, parentId: null, compactedFrom: 'd2', sizeBytes: 100 }];
+    const plan = planRetention(items, { keepLast: 1 }, NOW);
+    expect(plan.keep).toEqual(['d2x']);
+    expect(plan.delete.map((d) => [d.backupId, d.rule, d.reason])).toEqual([
+      ['d2', 'compacted', 'compacted into d2x'],
+      ['d1', 'none', 'not kept by any rule'],
+      ['f1', 'none', 'not kept by any rule'],
+    ]);
+    expect(plan.totals).toMatchObject({ backups: 4, kept: 1, deleted: 3, keptBytes: 100, deletedBytes: 120 });
+  });
+
+  it('a compacted delta that a kept delta still needs stays (needed by); a pinned one keeps its chain; catalog records carry it in the manifest', () => {
+    const items: C[] = [
+      ...chain(),
+      { backupId: 'd1x', createdAt: day(2), pinned: false, manifest: { parentId: null, compactedFrom: 'd1' }, sizeBytes: 100 },
+    ];
+    const plan = planRetention(items, { keepLast: 1 }, NOW);
+    expect(plan.keep).toEqual(['d2', 'd1', 'f1']);
+    expect(plan.kept.find((k) => k.backupId === 'd1')!.reasons).toEqual(['needed by d2']);
+    expect(plan.delete.map((d) => d.backupId)).toEqual(['d1x']);
+
+    const pinned: C[] = [...chain().map((b) => (b.backupId === 'd2' ? { ...b, pinned: true } : b)), { backupId: 'd2x', createdAt: day(3), pinned: false, compactedFrom: 'd2', sizeBytes: 100 }];
+    const p2 = planRetention(pinned, { keepLast: 1 }, NOW);
+    expect(new Set(p2.keep)).toEqual(new Set(['d2x', 'd2', 'd1', 'f1']));
+  });
+
+  it('without the compacted full in the set (another target), the delta is planned as before', () => {
+    const items: C[] = chain().map((b) => (b.backupId === 'f1' ? { ...b, compactedFrom: 'zz' } : b));
+    expect(planRetention(items, { keepLast: 1 }, NOW)).toEqual(planRetention(chain(), { keepLast: 1 }, NOW));
+  });
+});

@@ -26,3 +26,4 @@ export {
   type TargetRetentionPlan,
 } from './retention.js';
 export { storageUsageFor, checkBackupSpace, spaceNeeded, type UsageRow, type UsageReport } from './usage.js';
+export { compactRecorded, compactForRetention, compactionCandidates, MAX_COMPACTIONS_PER_PRUNE, type CompactDeps, type CompactRecordedOptions, type CompactRecordedResult } from './compact.js';

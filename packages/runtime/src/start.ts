@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { openCatalog, openPostgresCatalog, type Catalog } from '@mfb/catalog';
 import { loadConfig, type Config } from '@mfb/config';
 import { redactUrl } from '@mfb/errors';
-import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type QueueRouting, type Queues, type RedisConnection } from '@mfb/jobs';
+import { DatabaseLocks, checkRedis, createQueues, effectivePrefix, type LockOptions, type QueueRouting, type Queues, type RedisConnection } from '@mfb/jobs';
 import { createLogger, type Logger } from '@mfb/observability';
 import { checkKeysInUse, KeyStillInUseError } from './keys.js';
 
@@ -61,9 +61,17 @@ export function routingFor(config: Pick<Config, 'databases'>): QueueRouting {
   return { hostOf: (id) => hostById.get(id), hosts: [...hostById.values()] };
 }
 
-/** The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`) and TTL in every process. */
-export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection): DatabaseLocks {
-  return new DatabaseLocks(redis, effectivePrefix(config.redis), config.worker.lockTtlMs);
+/**
+ * The per-database locks: one key space (`<prefix>:mfb:lock:db:<id>`), TTL and replica
+ * acknowledgement (Sentinel) in every process; `log` gets the warnings of unreplicated locks.
+ */
+export function locksFor(config: Pick<Config, 'redis' | 'worker'>, redis: RedisConnection, log?: LockOptions['log']): DatabaseLocks {
+  const w = config.worker;
+  return new DatabaseLocks(redis, effectivePrefix(config.redis), w.lockTtlMs, {
+    ...(w.lockReplicaTimeoutMs === 0 ? { replicas: 0 } : { replicaTimeoutMs: w.lockReplicaTimeoutMs }),
+    requireReplica: w.lockReplicaRequired,
+    ...(log ? { log } : {}),
+  });
 }
 
 /** A start-up step failed; `exitCode` is what the process exits with (2: bad config, 1: otherwise). */

@@ -105,9 +105,18 @@ export async function startRedisSentinel(name = 'mfbprimary'): Promise<SentinelS
   const [primary, replica, ...sentinels] = await Promise.all([0, 1, 2, 3, 4].map(() => freePort())) as [number, number, number, number, number];
   const procs: ChildProcess[] = [];
   try {
-    procs.push(spawnRedis(['--port', String(primary), ...BASE, '--dir', dir]));
-    procs.push(spawnRedis(['--port', String(replica), ...BASE, '--dir', dir, '--replicaof', '127.0.0.1', String(primary)]));
+    // No 5 s wait for more replicas before the first sync (Redis 7's default diskless delay).
+    const sync = ['--repl-diskless-sync-delay', '0'];
+    procs.push(spawnRedis(['--port', String(primary), ...BASE, ...sync, '--dir', dir]));
+    procs.push(spawnRedis(['--port', String(replica), ...BASE, ...sync, '--dir', dir, '--replicaof', '127.0.0.1', String(primary)]));
     await Promise.all([waitForPing(primary), waitForPing(replica)]);
+    // A replica still in its first sync holds no data: a failover to it would lose everything.
+    const r = new Redis({ port: replica, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    try {
+      for (let i = 0; i < 200 && !/master_link_status:up/.test(await r.info('replication')); i++) await sleep(50);
+    } finally {
+      r.disconnect();
+    }
     for (const port of sentinels) {
       const conf = join(dir, `sentinel-${port}.conf`);
       await writeFile(

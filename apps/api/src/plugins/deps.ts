@@ -9,7 +9,7 @@ export const depsPlugin = fp(
     app.decorate('config', deps.config);
     app.decorate('catalog', deps.catalog);
     app.decorate('queues', deps.queues);
-    app.decorate('locks', locksFor(deps.config, deps.redis));
+    app.decorate('locks', locksFor(deps.config, deps.redis, app.log));
     const metrics = deps.metrics ?? createMetrics(undefined, { defaults: true });
     app.decorate('metrics', metrics);
     // Route pattern, not URL (ids would explode the label set); unmatched URLs share one label.

@@ -23,6 +23,10 @@ export function backupSummary(r: BackupRecord): BackupSummary {
     status: r.locations.some((l) => l.deletedAt === null) ? 'available' : 'deleted',
     locations: r.locations.map((l) => ({ target: l.target, artifactKey: l.artifactKey, storedAt: l.storedAt, storageClass: l.storageClass, deletedAt: l.deletedAt })),
     downloadUrl: `${backupUrl(r.databaseId, r.backupId)}/artifact`,
+    kind: r.manifest.kind ?? 'full',
+    parentId: r.manifest.parentId ?? null,
+    chainLength: r.manifest.chainLength ?? 0,
+    compactedFrom: r.manifest.compactedFrom ?? null,
   };
 }
 

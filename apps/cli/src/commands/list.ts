@@ -1,6 +1,6 @@
 import type { BackupRecord } from '@mfb/catalog';
 import type { Context } from '../context.js';
-import { bytes, table } from '../format.js';
+import { bytes, chainCells, table } from '../format.js';
 
 export interface ListOptions {
   limit?: string;
@@ -29,6 +29,7 @@ export async function runList(ctx: Context, databaseId: string | undefined, o: L
       kind: b.manifest.kind ?? 'full',
       parentId: b.manifest.parentId ?? null,
       chainLength: b.manifest.chainLength ?? 0,
+      compactedFrom: b.manifest.compactedFrom ?? null,
       encrypted: b.manifest.encryption !== null,
       locations: b.locations,
     })),
@@ -38,13 +39,13 @@ export async function runList(ctx: Context, databaseId: string | undefined, o: L
 export function humanList(r: Awaited<ReturnType<typeof runList>>): string {
   if (r.items.length === 0) return 'no backups';
   return table(
-    ['BACKUP', 'DATABASE', 'CREATED', 'SIZE', 'KIND', 'COMPRESSION', 'ENC', 'COPIES'],
+    ['BACKUP', 'DATABASE', 'CREATED', 'SIZE', 'KIND', 'PARENT', 'COMPRESSION', 'ENC', 'COPIES'],
     r.items.map((b) => [
       b.backupId,
       b.databaseId,
       b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
       bytes(b.sizeBytes),
-      b.kind === 'delta' ? `delta+${b.chainLength}` : 'full',
+      ...chainCells(b),
       `${b.compression.algorithm}${b.compression.level !== null ? `-${b.compression.level}` : ''}`,
       b.encrypted ? 'yes' : 'no',
       b.locations.filter((l) => l.deletedAt === null).map((l) => l.target).join(',') || '(deleted)',

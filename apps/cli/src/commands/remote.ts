@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createClient, impliedScopes, type BackupSummary, type Client, type JobView } from '@mfb/client';
 import type { Context } from '../context.js';
 import { NoApiKeyError } from '../errors.js';
-import { bytes, fields, table } from '../format.js';
+import { bytes, chainCells, fields, table } from '../format.js';
 
 export interface RemoteOptions {
   apiUrl?: string;
@@ -76,12 +76,13 @@ export async function runRemoteList(ctx: Context, databaseId: string | undefined
 export function humanRemoteList(r: Awaited<ReturnType<typeof runRemoteList>>): string {
   if (r.items.length === 0) return 'no backups';
   return table(
-    ['BACKUP', 'DATABASE', 'CREATED', 'SIZE', 'STATUS', 'PINNED', 'COPIES'],
+    ['BACKUP', 'DATABASE', 'CREATED', 'SIZE', 'KIND', 'PARENT', 'STATUS', 'PINNED', 'COPIES'],
     r.items.map((b) => [
       b.backupId,
       b.databaseId,
       b.createdAt,
       bytes(b.sizeBytes),
+      ...chainCells(b),
       b.status,
       b.pinned ? 'yes' : 'no',
       b.locations.filter((l) => l.deletedAt === null).map((l) => l.target).join(','),

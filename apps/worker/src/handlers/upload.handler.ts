@@ -1,11 +1,17 @@
 import { copyBackup, deletePinMarker, manifestKeyFor, writePinMarker } from '@mfb/backup';
+import type { BackupRecord } from '@mfb/catalog';
 import type { Handler } from '../context.js';
 import { BackupNotFoundError, BackupNotOnTargetError } from '../errors.js';
+
+/** Longest chain walked for missing links (a loop guard; the policy keeps chains far shorter). */
+const MAX_CHAIN = 1000;
 
 /**
  * Copy a backup from the primary storage to a target (`copyBackup`: artifact proven against
  * the manifest's SHA-256, the pin marker when the backup is pinned, the manifest last), then
  * record the location with the storage class it got, then enqueue the prune of that target.
+ * An incremental delta goes after the links of its chain the target lacks (`missingParents`:
+ * a target configured mid-chain), each copied and recorded the same way, base first.
  * A source artifact that does not match its manifest fails with STORAGE_CHECKSUM_MISMATCH
  * and nothing is recorded. Idempotent: a complete copy already there is kept, and a re-run
  * whose copy is already on the target (recorded or not) succeeds without the local copy.
@@ -51,6 +57,24 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
   const configured = ctx.targets.find((t) => t.name === target)?.options?.storageClass;
 
   const started = process.hrtime.bigint();
+  // A delta restores only with its whole chain on the same target: a target configured (or
+  // emptied) mid-chain first gets the links it lacks, full base first, each recorded as a copy.
+  const parents: string[] = [];
+  for (const p of await missingParents(ctx, rec, target)) {
+    const at = p.locations.find((l) => l.target === 'local' && l.deletedAt === null)!;
+    const c = await copyBackup(ctx.primary, dst, { ...p.manifest, artifactKey: at.artifactKey }, {
+      pinned: p.pinned,
+      ...(typeof configured === 'string' ? { storageClass: configured } : {}),
+      signal: ctx.signal,
+      fence: ctx.fence,
+    });
+    ctx.fence();
+    await ctx.catalog.addLocation(p.backupId, { target, artifactKey: c.artifactKey, storageClass: c.storageClass });
+    ctx.metrics.bytesReadTotal.inc({ queue: 'upload' }, p.manifest.artifact.sizeBytes);
+    ctx.metrics.bytesWrittenTotal.inc({ queue: 'upload' }, p.manifest.artifact.sizeBytes);
+    parents.push(p.backupId);
+  }
+  if (parents.length) ctx.log.info({ backupId, target, parents }, `uploaded ${parents.length} missing links of the chain first`);
   const copy = await copyBackup(ctx.primary, dst, { ...rec.manifest, artifactKey: local.artifactKey }, {
     pinned: rec.pinned,
     ...(typeof configured === 'string' ? { storageClass: configured } : {}),
@@ -71,5 +95,28 @@ export const uploadHandler: Handler<'upload', 'catalog' | 'primary' | 'storageFo
   if (!pinnedNow && rec.pinned) await deletePinMarker(dst, copy.artifactKey);
   ctx.metrics.uploadsTotal.inc({ target, outcome: 'completed' });
   const prune = ctx.followUp('prune', { databaseId, target });
-  return { backupId, target, artifactKey: copy.artifactKey, sizeBytes: size, storageClass: copy.storageClass, prune };
+  return { backupId, target, artifactKey: copy.artifactKey, sizeBytes: size, storageClass: copy.storageClass, ...(parents.length ? { parents } : {}), prune };
 };
+
+/**
+ * The links of `rec`'s chain (an incremental delta) that `target` has no live copy of, full
+ * base first: from its parent back to the first link the target holds (retention keeps the
+ * chain of every kept delta, so everything before that is there too) or to the base. A link
+ * whose primary copy is gone cannot be uploaded: the walk stops there with a warning (the
+ * delta is uploaded anyway, and its restores from that target fail until the next full).
+ */
+async function missingParents(ctx: Parameters<typeof uploadHandler>[0], rec: BackupRecord, target: string): Promise<BackupRecord[]> {
+  const out: BackupRecord[] = [];
+  for (let id = rec.manifest.parentId ?? null; id !== null && out.length <= MAX_CHAIN; ) {
+    const p = await ctx.catalog.getBackup(id);
+    if (p?.locations.some((l) => l.target === target && l.deletedAt === null)) break;
+    if (!p?.locations.some((l) => l.target === 'local' && l.deletedAt === null)) {
+      ctx.log.warn({ backupId: rec.backupId, target, parent: id }, 'a link of the chain is on neither the target nor the primary storage: the delta is uploaded without it');
+      break;
+    }
+    out.unshift(p);
+    id = p.manifest.parentId ?? null;
+  }
+  return out;
+}
+

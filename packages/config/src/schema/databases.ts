@@ -95,6 +95,9 @@ export const IncrementalSchema = Type.Object(
       Type.Number({ minimum: 0, maximum: 100, description: "a full once the chain's deltas store more than this fraction of the full; default 0.5" }),
     ),
     minSizeBytes: Type.Optional(Int(0, Number.MAX_SAFE_INTEGER, 'smaller databases get plain full backups; default 67108864 (64 MiB)')),
+    compactOnPrune: Type.Optional(
+      Type.Boolean({ description: 'default false: a prune of the primary storage first compacts kept deltas whose chain is kept only for them (docs/retention.md, Compaction)' }),
+    ),
   },
   { additionalProperties: false },
 );

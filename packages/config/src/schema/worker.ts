@@ -10,6 +10,12 @@ export const WorkerSchema = Type.Object(
     host: Type.Optional(HostId('the host this worker serves: it takes the snapshot jobs of databases[].host equal to it (env MFB_HOST; default the machine name)')),
     concurrency: Type.Optional(Int(1, 256, 'jobs at once per queue per worker (env MFB_WORKER_CONCURRENCY)', { default: DEFAULTS.concurrency })),
     lockTtlMs: Type.Optional(Int(1000, DAY_MS, 'per-database lock TTL (env MFB_LOCK_TTL_MS)', { default: DEFAULTS.lockTtlMs })),
+    lockReplicaTimeoutMs: Type.Optional(
+      Int(0, 60_000, 'Sentinel: how long each lock write waits for a replica to acknowledge it (WAIT); 0 = no wait', { default: DEFAULTS.lockReplicaTimeoutMs }),
+    ),
+    lockReplicaRequired: Type.Optional(
+      Type.Boolean({ description: 'Sentinel: a lock no replica acknowledged in time is given back and the job retried (default: a warning)', default: false }),
+    ),
     orphanArtifactAgeMs: Type.Optional(
       Int(1000, 30 * DAY_MS, 'an artifact without its manifest older than this is deleted under the database lock', { default: DEFAULTS.orphanArtifactAgeMs }),
     ),

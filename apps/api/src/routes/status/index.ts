@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HealthService } from '../../services/health.js';
-import { renderStatusPage, type StatusPageData } from './render.js';
+import type { BackupRecord } from '@mfb/catalog';
+import { renderStatusPage, type ChainView, type StatusPageData } from './render.js';
 
 /** Backups per database drawn in the size trend. */
 const TREND = 20;
@@ -15,19 +16,30 @@ const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-
  */
 const statusPage: FastifyPluginAsync<{ service: HealthService; version: string }> = async (app, opts) => {
   // Size trends read every backup's record: reused for `health.cacheSeconds`, like the report.
-  let trends: { at: number; sizes: StatusPageData['sizes'] } | undefined;
-  const sizeTrends = async (): Promise<StatusPageData['sizes']> => {
-    if (trends && Date.now() - trends.at < app.config.health.cacheSeconds * 1000) return trends.sizes;
+  let trends: { at: number; sizes: StatusPageData['sizes']; chains: Map<string, ChainView> } | undefined;
+  const sizeTrends = async (): Promise<{ sizes: StatusPageData['sizes']; chains: Map<string, ChainView> }> => {
+    if (trends && Date.now() - trends.at < app.config.health.cacheSeconds * 1000) return trends;
+    const chains = new Map<string, ChainView>();
     const sizes = new Map(
       await Promise.all(
         app.config.databases.map(async (db) => {
           const page = await app.catalog.listBackups({ databaseId: db.id, limit: TREND });
+          const chain = await chainOf(db.id, page.items);
+          if (chain) chains.set(db.id, chain);
           return [db.id, page.items.map((b) => ({ createdAt: b.createdAt, sizeBytes: b.sizeBytes })).reverse()] as const;
         }),
       ),
     );
-    trends = { at: Date.now(), sizes };
-    return sizes;
+    trends = { at: Date.now(), sizes, chains };
+    return trends;
+  };
+  /** The chain of the newest live backup (formatVersion 2), its base's date from the catalog. */
+  const chainOf = async (databaseId: string, recent: readonly BackupRecord[]): Promise<ChainView | null> => {
+    const newest = recent.find((b) => b.locations.some((l) => l.deletedAt === null)) ?? (await app.catalog.listBackups({ databaseId, status: 'available', limit: 1 })).items[0];
+    const c = newest?.manifest.chain;
+    if (!newest || !c) return null;
+    const base = recent.find((b) => b.backupId === c.baseId) ?? (await app.catalog.getBackup(c.baseId));
+    return { length: newest.manifest.chainLength ?? 0, baseCreatedAt: base?.createdAt ?? newest.createdAt, fullBytes: c.baseArtifactBytes, deltaBytes: c.deltaArtifactBytes };
   };
 
   app.get('/status', { config: { auth: 'read' }, schema: { hide: true } }, async (_req, reply) => {
@@ -36,10 +48,10 @@ const statusPage: FastifyPluginAsync<{ service: HealthService; version: string }
       Promise.all(app.queues.all().map(async (q) => ({ name: q.name, counts: await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children') }))),
       app.catalog.listJobs({ limit: 200 }),
     ]);
-    const sizes = await sizeTrends();
+    const { sizes, chains } = await sizeTrends();
     for (const q of queues) q.counts['waiting'] = (q.counts['waiting'] ?? 0) + (q.counts['prioritized'] ?? 0) + (q.counts['waiting-children'] ?? 0);
     const failures = jobs.filter((j) => j.state === 'failed').slice(0, 10).map((j) => ({ databaseId: j.databaseId, name: j.name, finishedAt: j.finishedAt, error: j.error, jobId: j.jobId }));
-    const html = renderStatusPage({ report, sizes, queues, failures, version: opts.version }, app.now());
+    const html = renderStatusPage({ report, sizes, chains, queues, failures, version: opts.version }, app.now());
     return reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('content-security-policy', CSP)

@@ -6,10 +6,22 @@ export interface StatusPageData {
   report: HealthReport;
   /** Sizes of recent backups per database, oldest first. */
   sizes: ReadonlyMap<string, ReadonlyArray<{ createdAt: string; sizeBytes: number }>>;
+  /** The incremental chain of each database's newest backup (formatVersion 2 only). */
+  chains?: ReadonlyMap<string, ChainView>;
   queues: ReadonlyArray<{ name: string; counts: Readonly<Record<string, number>> }>;
   /** Newest first. */
   failures: ReadonlyArray<{ databaseId: string; name: string; finishedAt: string; error: string | null; jobId: string }>;
   version: string;
+}
+
+/** The chain a restore of a database's newest backup reads: its full base and the deltas after it. */
+export interface ChainView {
+  /** Deltas after the base (0: the newest backup is a full). */
+  length: number;
+  baseCreatedAt: string;
+  /** Stored artifact bytes of the base, and of the deltas together. */
+  fullBytes: number;
+  deltaBytes: number;
 }
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -55,6 +67,13 @@ export function sparkline(values: readonly number[], label: string): string {
   );
 }
 
+/** `full + 3 deltas · base 2 d ago · deltas 12 KiB (4% of the full's 300 KiB)` */
+export function chainText(c: ChainView, now: Date): string {
+  const head = c.length === 0 ? 'full, no deltas yet' : `full + ${c.length} delta${c.length === 1 ? '' : 's'}`;
+  const pct = c.fullBytes > 0 ? Math.round((c.deltaBytes / c.fullBytes) * 100) : 0;
+  return esc(`${head} · base ${ago(c.baseCreatedAt, now)} · deltas ${formatBytes(c.deltaBytes)} (${pct}% of the full's ${formatBytes(c.fullBytes)})`);
+}
+
 const badge = (l: Level | string): string => `<span class="badge ${esc(l)}">${esc(l)}</span>`;
 
 /** The whole page: server-rendered HTML with its CSS inline (no script, nothing fetched). */
@@ -69,6 +88,7 @@ export function renderStatusPage(d: StatusPageData, now: Date): string {
     .map((db) => {
       const sizes = d.sizes.get(db.id) ?? [];
       const lastSize = sizes.at(-1)?.sizeBytes;
+      const chain = d.chains?.get(db.id);
       const reasons = db.reasons.length ? `<ul class="reasons">${db.reasons.map((x) => `<li class="${x.status}">${esc(x.message)}</li>`).join('')}</ul>` : '';
       return `<article class="db ${db.status}" data-database="${esc(db.id)}" data-status="${db.status}">
 <header><h3>${esc(db.id)}</h3>${badge(db.status)}</header>
@@ -77,7 +97,8 @@ ${reasons}
 <dt>Last backup</dt><dd>${esc(ago(db.lastSuccessAt, now))}${lastSize !== undefined ? ` · ${esc(formatBytes(lastSize))}` : ''}</dd>
 <dt>Next run</dt><dd>${db.nextRunAt ? esc(ago(db.nextRunAt, now)) : '<span class="muted">not scheduled</span>'}</dd>
 <dt>Verified</dt><dd>${esc(ago(db.lastVerifiedAt, now))}</dd>
-<dt>Size trend</dt><dd>${sparkline(sizes.map((s) => s.sizeBytes), `size of the last ${sizes.length} backups of ${db.id}`)}</dd>
+${chain ? `<dt>Chain</dt><dd data-chain-length="${chain.length}">${chainText(chain, now)}</dd>
+` : ''}<dt>Size trend</dt><dd>${sparkline(sizes.map((s) => s.sizeBytes), `size of the last ${sizes.length} backups of ${db.id}`)}</dd>
 </dl>
 </article>`;
     })
