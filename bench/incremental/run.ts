@@ -1,7 +1,7 @@
 /**
  * Incremental backups (issue 12) vs restic, references measured in the same run.
  *
- *   node_modules/.bin/tsx --conditions=@mfb/source bench/incremental/run.ts [sizeMiB=1024]
+ *   pnpm build && node_modules/.bin/tsx bench/incremental/run.ts [sizeMiB=1024]
  *
  * On a private copy of the generated finance database: our full backup (zstd-3 + AES, page
  * map) and `restic backup` (fresh repo, default compression); then 1% appended transactions ->
@@ -30,8 +30,9 @@ const repo = join(work, 'restic');
 const keyFile = join(work, 'key');
 writeFileSync(keyFile, Buffer.alloc(32, 7).toString('base64'));
 const env = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_REPOSITORY: repo, RESTIC_CACHE_DIR: join(work, 'restic-cache') };
-const TSX = join(here, '../../node_modules/.bin/tsx');
-const once = join(here, 'once.ts');
+// Ours = the compiled engine (`pnpm build` first), as backupctl runs it: no TypeScript loader in
+// the process or its worker threads.
+const once = join(here, '../lib/engine-once.mjs');
 const MiB = 2 ** 20;
 
 try {
@@ -50,7 +51,7 @@ try {
   live.close();
 
   const ours = async (...args: string[]): Promise<{ t: Timed; out: { elapsedMs: number; manifest?: { kind?: string; artifact: { sizeBytes: number }; delta?: { changedPages: number }; snapshot: { sqlite: { pageCount: number } }; artifactKey: string } } }> => {
-    const t = await timed(TSX, ['--conditions=@mfb/source', once, ...args, '--storage', 'file://' + storeDir, '--tmp', tmp, '--key-file', keyFile]);
+    const t = await timed('node', [once, ...args, '--storage', 'file://' + storeDir, '--tmp', tmp, '--key-file', keyFile]);
     return { t, out: JSON.parse(t.stdout.trim().split('\n').pop()!) };
   };
   const backup = (...extra: string[]) => ours('backup', '--db', db, ...extra);

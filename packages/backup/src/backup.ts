@@ -9,10 +9,11 @@ import { deltaBlocks, type DeltaStats } from './delta.js';
 import { AbortedError, DiskFullError, InvalidBackupOptionsError, isDiskFull, SourceCorruptError } from './errors.js';
 import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
 import { BlockPool, readBlocks, sha256 } from './hash.js';
+import { pageHashes } from './pagemap.js';
 import { DATABASE_ID_RE, artifactKeyFor, newBackupId } from './ids.js';
 import { writeManifest } from './manifest.js';
 import { PageMapBuilder, pageMapKeyFor, putPageMap, sealPageMap } from './pagemap.js';
-import { takeSnapshot } from './snapshot.js';
+import { openPageStream, pageStreamUnavailable, takeSnapshot, type PageBlock, type PageStream, type SnapshotInfo, type SnapshotMethod } from './snapshot.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
 import type { BackupOptions, BackupResult, KeyRing, Manifest, Progress } from './types.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
@@ -55,27 +56,55 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   let artifactStored = false;
   let pageMapStored = false;
   let quickCheck: Promise<void> | null = null;
+  let stream: PageStream | null = null;
+  // The streaming snapshot (no scratch copy) unless a scratch method was asked for or this
+  // SQLite build cannot read pages through sqlite_dbpage (then the scratch path, with the reason).
+  const asked = opts.snapshotMethod ?? 'stream';
+  const unavailable = asked === 'stream' || (plan.v2 && asked === 'vacuum-into') ? pageStreamUnavailable() : null;
+  const streaming = (asked === 'stream' || (plan.v2 && asked === 'vacuum-into')) && unavailable === null;
+  // A delta needs page N of the snapshot to be page N of the database: never VACUUM INTO.
+  const scratchMethod: SnapshotMethod = plan.v2 || asked === 'backup-api' ? 'backup-api' : 'vacuum-into';
+  const snapshotNote = unavailable ? `scratch copy (${scratchMethod}): ${unavailable}` : streaming ? 'stream' : `scratch copy (${scratchMethod})`;
 
+  // Corruption detection (VACUUM INTO's for free) is an explicit choice: `PRAGMA quick_check`
+  // in the snapshot's read transaction costs more than the whole streamed backup at 1 GiB, so
+  // formatVersion 2 backups (>= incremental.minSizeBytes) leave it to the scheduled verify /
+  // restore drill (`integrity_check` of the restored chain) unless `sourceCheck: 'quick'`;
+  // small databases keep it (docs/architecture.md "Snapshot method").
+  const sourceCheck = opts.sourceCheck ?? (plan.v2 ? 'none' : 'quick');
   const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
   try {
     progress('snapshot', 0, 0);
     const snapStarted = process.hrtime.bigint();
-    const snap = await takeSnapshot({
-      sourcePath: opts.sourcePath,
-      destPath: snapPath,
-      // A delta needs page N of the snapshot to be page N of the database: the backup API copy.
-      method: plan.v2 ? 'backup-api' : (opts.snapshotMethod ?? 'vacuum-into'),
-      // formatVersion 2: the quick_check runs below, while the snapshot is compressed.
-      ...(plan.v2 ? { check: 'none' as const } : {}),
-      ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
-      ...(signal ? { signal } : {}),
-    });
-    progress('snapshot', snap.sizeBytes, snap.sizeBytes);
+    let snap: { pageSize: number; pageCount: number; sizeBytes: number };
+    let scratchInfo: SnapshotInfo | null = null;
+    if (streaming) {
+      stream = await openPageStream({
+        sourcePath: opts.sourcePath,
+        pageHashes: plan.v2,
+        check: sourceCheck,
+        ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      snap = { pageSize: stream.pageSize, pageCount: stream.pageCount, sizeBytes: stream.pageSize * stream.pageCount };
+    } else {
+      scratchInfo = await takeSnapshot({
+        sourcePath: opts.sourcePath,
+        destPath: snapPath,
+        method: scratchMethod,
+        // formatVersion 2: the quick_check (if any) runs below, while the snapshot is compressed.
+        check: plan.v2 ? 'none' : sourceCheck,
+        ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      snap = scratchInfo;
+      progress('snapshot', snap.sizeBytes, snap.sizeBytes);
+    }
     fence();
     const snapshotSeconds = since(snapStarted);
     // Time the producer works between being resumed and yielding (see StageTimings).
     let producerNs = 0n;
-    if (plan.v2) {
+    if (plan.v2 && !streaming && sourceCheck === 'quick') {
       // The corruption detection VACUUM INTO gives for free (docs/backup-format.md 6.1), in a
       // worker thread alongside the page hashing and compression; awaited before the manifest.
       quickCheck = runSqliteTask('quickCheck', { path: snapPath }, signal).then(
@@ -97,7 +126,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     }
     if (parent) artifactKey = artifactKeyFor(opts.databaseId, backupId, algorithm, !!opts.encryption, true);
     const pageMaps = plan.v2 ? new PageMapBuilder(snap.pageSize) : null;
-    const delta: DeltaStats = { changedPages: 0, map: null, snapshotSha256: null };
+    const delta: DeltaStats = { changedPages: 0, snapshotSha256: null };
     const snapHash = sha256();
     const plainBytes = { n: 0 };
 
@@ -117,25 +146,29 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       try {
         const window = defaultWindow();
         // 'none' passes the read blocks downstream as they are: they cannot be recycled.
-        const pool = algorithm === 'none' ? undefined : new BlockPool(BLOCK_SIZE[algorithm], window + 2);
+        const pool = algorithm === 'none' || stream ? undefined : new BlockPool(BLOCK_SIZE[algorithm], window + 2);
+        // Where a block's memory goes once compressed (or diffed): back to the reader for reuse.
+        const recycle = stream ? (ab: ArrayBufferLike) => stream!.recycle(ab) : pool && ((ab: ArrayBufferLike) => pool.put(ab));
         const onRead = (n: number): void => progress('compress', n, snap.sizeBytes);
+        const pages: AsyncIterable<PageBlock> = stream
+          ? stream.blocks
+          : filePages(snapPath, snap.pageSize, BLOCK_SIZE[algorithm], plan.v2, signal, pool);
+        // Every page passes here once, in order: snapshot SHA-256, page map, progress.
+        const tapped = tapSnapshot(pages, snapHash, pageMaps, onRead);
         const blocks = parent
           ? tapHash(
               deltaBlocks(
-                snapPath,
+                recycleAfter(tapped, recycle),
                 { pageSize: snap.pageSize, parentPageCount: parent.map.pageCount, pageCount: snap.pageCount, parentSha256: parent.manifest.snapshot.sha256 },
                 parent.map,
-                snapHash,
                 () => snapHash.digest('hex'),
                 delta,
                 BLOCK_SIZE[algorithm],
-                onRead,
-                signal,
               ),
               plainHash,
               plainBytes,
             )
-          : tapPages(readBlocks(snapPath, BLOCK_SIZE[algorithm], plainHash, onRead, signal, pool), pageMaps);
+          : passData(tapped);
         const emit = function* (pieces: Buffer[]): Generator<Buffer> {
           for (const p of pieces) {
             fence();
@@ -151,7 +184,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
             }
           }
         };
-        for await (const block of compressBlocks(blocks, codec, window, pool && ((ab) => pool.put(ab)))) {
+        for await (const block of compressBlocks(blocks, codec, window, algorithm === 'none' || parent ? undefined : recycle)) {
           yield* emit(encryptor ? encryptor.update(block) : [block]);
         }
         if (encryptor) yield* emit(encryptor.final());
@@ -178,12 +211,15 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     }
     fence();
     await quickCheck;
+    // Streamed: the read transaction's row counts and the source check (a corrupt source fails here).
+    const info: SnapshotInfo = stream ? await stream.done : scratchInfo!;
+    if (info.pageCount !== snap.pageCount || info.pageSize !== snap.pageSize) throw new Error('the snapshot changed its page size or count while it was read');
 
-    const payloadSha256 = plainHash.digest('hex');
-    const snapshotSha256 = parent ? delta.snapshotSha256! : payloadSha256;
+    const snapshotSha256 = parent ? delta.snapshotSha256! : snapHash.digest('hex');
+    const payloadSha256 = parent ? plainHash.digest('hex') : snapshotSha256;
     let v2: Partial<Manifest> = {};
     if (plan.v2) {
-      const map = parent ? delta.map! : pageMaps!.finish();
+      const map = pageMaps!.finish();
       if (map.pageCount !== snap.pageCount) throw new Error(`page map has ${map.pageCount} pages, the snapshot ${snap.pageCount}`);
       const sealed = sealPageMap(map, opts.encryption);
       pageMapStored = true;
@@ -218,10 +254,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       snapshot: {
         sizeBytes: snap.sizeBytes,
         sha256: snapshotSha256,
-        method: snap.method,
-        sqlite: { pageSize: snap.pageSize, pageCount: snap.pageCount, userVersion: snap.userVersion, journalMode: snap.journalMode },
+        method: info.method,
+        sqlite: { pageSize: info.pageSize, pageCount: info.pageCount, userVersion: info.userVersion, journalMode: info.journalMode },
         // A manifest must stay small (it is read whole): very wide schemas record no counts.
-        ...(Object.keys(snap.tables).length <= MAX_MANIFEST_TABLES ? { tables: snap.tables } : {}),
+        ...(Object.keys(info.tables).length <= MAX_MANIFEST_TABLES ? { tables: info.tables } : {}),
       },
       compression: { algorithm, level },
       encryption: encryptor && opts.encryption ? { algorithm: ENCRYPTION_ALGORITHM, keyId: opts.encryption.keyId, chunkSize: encryptor.chunkSize } : null,
@@ -232,25 +268,56 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     progress('store', artifactSize, artifactSize);
     const compressEncrypt = Number(producerNs) / 1e9;
     const timings = { snapshot: snapshotSeconds, compressEncrypt, store: Math.max(0, since(writeStarted) - compressEncrypt) };
-    return { manifest, manifestKey, timings, incrementalReason: parent ? 'delta' : reason };
+    return { manifest, manifestKey, timings, incrementalReason: parent ? 'delta' : reason, snapshot: snapshotNote };
   } catch (err) {
     // Without its manifest an artifact is invisible, but do not leave it behind either.
     if (artifactStored) await opts.storage.delete(artifactKey).catch(() => undefined);
     if (pageMapStored) await opts.storage.delete(pageMapKey).catch(() => undefined);
     // A failed check explains a failed compression of a damaged snapshot better than its own error.
-    const checked = await quickCheck?.then(() => null, (e: unknown) => e);
+    const checked = await (quickCheck ?? stream?.done)?.then(() => null, (e: unknown) => e);
     throw classify(checked instanceof SourceCorruptError ? checked : err, signal, opts.tmpDir);
   } finally {
+    await stream?.close();
     await quickCheck?.catch(() => undefined);
-    await removeWithSidecars(snapPath);
+    if (!streaming) await removeWithSidecars(snapPath);
   }
 }
 
-/** Feed every block to the page map (before it is handed to the compressor). */
-async function* tapPages(blocks: AsyncIterable<Buffer>, builder: PageMapBuilder | null): AsyncGenerator<Buffer> {
+/** Feed every page to the snapshot SHA-256 and the page map (before it is compressed or diffed). */
+async function* tapSnapshot(blocks: AsyncIterable<PageBlock>, hash: Hash, builder: PageMapBuilder | null, onRead: (bytes: number) => void): AsyncGenerator<PageBlock> {
+  let bytes = 0;
   for await (const b of blocks) {
-    builder?.add(b);
+    hash.update(b.data);
+    if (builder) {
+      if (b.hashes) builder.addHashes(b.hashes);
+      else builder.add(b.data);
+    }
+    bytes += b.data.length;
+    onRead(bytes);
     yield b;
+  }
+}
+
+/** Hand each block's memory to `recycle` once the consumer has finished with it (asked for the next). */
+async function* recycleAfter(blocks: AsyncIterable<PageBlock>, recycle: ((ab: ArrayBufferLike) => void) | undefined): AsyncGenerator<PageBlock> {
+  for await (const b of blocks) {
+    yield b;
+    recycle?.(b.data.buffer);
+  }
+}
+
+async function* passData(blocks: AsyncIterable<PageBlock>): AsyncGenerator<Buffer> {
+  for await (const b of blocks) yield b.data;
+}
+
+/** A snapshot file as page blocks (the scratch path), with page hashes when `hashes`. */
+async function* filePages(path: string, pageSize: number, blockSize: number, hashes: boolean, signal: AbortSignal | undefined, pool: BlockPool | undefined): AsyncGenerator<PageBlock> {
+  let next = 1;
+  for await (const data of readBlocks(path, blockSize, null, undefined, signal, pool)) {
+    if (data.length % pageSize !== 0) throw new Error(`snapshot size is not a multiple of the page size ${pageSize}`);
+    const pages = data.length / pageSize;
+    yield { firstPage: next, pages, data, hashes: hashes ? pageHashes(data, pageSize) : null };
+    next += pages;
   }
 }
 

@@ -1,8 +1,6 @@
-import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { readBlocks } from './hash.js';
-import { PAGE_HASH_BYTES, PageMapBuilder, type PageMap } from './pagemap.js';
+import { PAGE_HASH_BYTES, pageHashes, type PageMap } from './pagemap.js';
 
 /**
  * Delta payload (the plaintext of a `kind: 'delta'` artifact, before compression and
@@ -54,31 +52,25 @@ export function encodeDeltaEnd(records: number, finalSha256: string): Buffer {
 
 export interface DeltaStats {
   changedPages: number;
-  /** Page map of the new snapshot (complete once the generator has finished). */
-  map: PageMap | null;
   /** SHA-256 of the new snapshot (hex), once finished. */
   snapshotSha256: string | null;
 }
 
 /**
- * Read the new snapshot at `snapPath` page by page and yield the delta payload against
- * `parent` in blocks of about `outBlock` bytes (each in its own ArrayBuffer). `snapHash`
- * receives every snapshot byte in order; `stats` is filled in as it goes.
+ * The delta payload of the new snapshot, whose pages arrive in order as `pages` (with their
+ * 16-byte page-map hashes), against the `parent` page map, in blocks of about `outBlock` bytes
+ * (each in its own ArrayBuffer). `snapshotSha256` is asked for after the last page (the caller
+ * hashes every page as it passes); `stats` is filled in as it goes.
  */
 export async function* deltaBlocks(
-  snapPath: string,
+  pages: AsyncIterable<{ data: Buffer; hashes: Buffer | null }>,
   header: DeltaHeader,
   parent: PageMap,
-  snapHash: Hash,
-  snapHashHex: () => string,
+  snapshotSha256: () => string,
   stats: DeltaStats,
   outBlock: number,
-  onRead?: (bytes: number) => void,
-  signal?: AbortSignal,
 ): AsyncGenerator<Buffer> {
   const ps = header.pageSize;
-  const builder = new PageMapBuilder(ps);
-  const readSize = Math.max(1, Math.floor((2 * 1024 * 1024) / ps)) * ps;
   const recBytes = 4 + ps;
   let out = Buffer.allocUnsafeSlow(Math.max(outBlock, DELTA_HEADER_BYTES + recBytes));
   let used = encodeDeltaHeader(header).copy(out, 0);
@@ -89,24 +81,22 @@ export async function* deltaBlocks(
     return full;
   };
   let pgno = 0;
-  for await (const block of readBlocks(snapPath, readSize, snapHash, onRead, signal)) {
-    if (block.length % ps !== 0) throw new Error(`snapshot size is not a multiple of the page size ${ps}`);
-    builder.add(block);
-    const built = builder.lastHashes();
-    for (let i = 0; i < block.length / ps; i++) {
+  for await (const block of pages) {
+    if (block.data.length % ps !== 0) throw new Error(`snapshot size is not a multiple of the page size ${ps}`);
+    const built = block.hashes ?? pageHashes(block.data, ps);
+    for (let i = 0; i < block.data.length / ps; i++) {
       pgno++;
       const h = built.subarray(i * PAGE_HASH_BYTES, (i + 1) * PAGE_HASH_BYTES);
       if (pgno <= parent.pageCount && parent.hashOf(pgno).equals(h)) continue;
       if (used + recBytes > out.length) yield flush();
       out.writeUInt32BE(pgno, used);
-      block.copy(out, used + 4, i * ps, (i + 1) * ps);
+      block.data.copy(out, used + 4, i * ps, (i + 1) * ps);
       used += recBytes;
       stats.changedPages++;
     }
   }
   if (pgno !== header.pageCount) throw new Error(`snapshot has ${pgno} pages, expected ${header.pageCount}`);
-  stats.snapshotSha256 = snapHashHex();
-  stats.map = builder.finish();
+  stats.snapshotSha256 = snapshotSha256();
   if (used + DELTA_END_BYTES > out.length) yield flush();
   used += encodeDeltaEnd(stats.changedPages, stats.snapshotSha256).copy(out, used);
   yield flush();

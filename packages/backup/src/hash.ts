@@ -32,7 +32,7 @@ export class BlockPool {
 export async function* readBlocks(
   path: string,
   blockSize: number,
-  hash: Hash,
+  hash: Hash | null,
   onBlock?: (bytesDone: number) => void,
   signal?: AbortSignal,
   pool?: BlockPool,
@@ -51,7 +51,7 @@ export async function* readBlocks(
       }
       if (filled === 0) return;
       const block = filled === blockSize ? buf : buf.subarray(0, filled);
-      hash.update(block);
+      hash?.update(block);
       pos += filled;
       onBlock?.(pos);
       yield block;

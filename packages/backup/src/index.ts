@@ -24,7 +24,7 @@ export {
   type EncryptionHeader,
   type EncryptorOptions,
 } from './crypto.js';
-export { probeSource, takeSnapshot, type SnapshotInfo, type SnapshotMethod, type SnapshotOptions } from './snapshot.js';
+export { probeSource, snapshotNeedsScratch, takeSnapshot, type SnapshotInfo, type SnapshotMethod, type SnapshotOptions } from './snapshot.js';
 export * from './errors.js';
 export { tryLocalLock, localLockHolder, type LocalLock, type LocalLockInfo } from './local-lock.js';
 export { reclaimOrphanArtifacts, ORPHAN_ARTIFACT_AGE_MS } from './orphans.js';

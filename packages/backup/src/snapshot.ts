@@ -1,4 +1,7 @@
 import { chown, lstat, open, rm, stat } from 'node:fs/promises';
+import { MessageChannel } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { StreamBlock, StreamMeta, StreamResult } from './sqlite-task.js';
 import { runSqliteTask, SqliteTaskError, type WorkerFailure } from './sqlite-worker.js';
 import {
   AbortedError,
@@ -103,6 +106,181 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotInfo>
   } finally {
     await giveBackSidecars(opts.sourcePath, sidecars);
   }
+}
+
+let dbpage: string | null | undefined;
+
+/**
+ * Why the streaming snapshot cannot run in this process (null: it can): it reads pages through
+ * the `sqlite_dbpage` virtual table, which better-sqlite3's SQLite has only when built with
+ * `SQLITE_ENABLE_DBPAGE_VTAB` (the pnpm patch in `patches/`; a reinstall without it loses it).
+ */
+export function pageStreamUnavailable(): string | null {
+  if (dbpage !== undefined) return dbpage;
+  const db = new Database(':memory:');
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_dbpage').get();
+    dbpage = null;
+  } catch (err) {
+    dbpage = `this SQLite build has no sqlite_dbpage table (${(err as Error).message}; better-sqlite3 must be built with SQLITE_ENABLE_DBPAGE_VTAB, see patches/)`;
+  } finally {
+    db.close();
+  }
+  return dbpage;
+}
+
+/**
+ * Whether a backup with this snapshot method writes a scratch copy of the whole database to
+ * `tmpDir` first (so `tmpDir` needs the database's size free): only `vacuum-into`,
+ * `backup-api`, or `stream` on a SQLite build without `sqlite_dbpage`.
+ */
+export function snapshotNeedsScratch(method: 'stream' | 'vacuum-into' | 'backup-api' = 'stream'): boolean {
+  return method !== 'stream' || pageStreamUnavailable() !== null;
+}
+
+/** A run of whole pages of a snapshot, in order. */
+export interface PageBlock {
+  firstPage: number;
+  pages: number;
+  data: Buffer;
+  /** 16 bytes per page (the page map's hashes) when they were asked for. */
+  hashes: Buffer | null;
+}
+
+export interface PageStreamOptions {
+  sourcePath: string;
+  busyTimeoutMs?: number;
+  /** Block size in bytes (rounded down to whole pages). Default 2 MiB. */
+  blockBytes?: number;
+  /** Blocks read ahead of the consumer. Default 4. */
+  maxInFlight?: number;
+  /** Compute each page's 16-byte hash in the reader thread (page maps). */
+  pageHashes?: boolean;
+  /** `quick`: `PRAGMA quick_check` in the same read transaction after the last page. */
+  check?: 'quick' | 'none';
+  /** Count rows per table in the same read transaction (manifest `tables`). Default true. */
+  countRows?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface PageStream {
+  pageSize: number;
+  pageCount: number;
+  journalMode: string;
+  /** Every page 1..pageCount exactly once, page 1 normalised (docs/backup-format.md 6.1). */
+  blocks: AsyncGenerator<PageBlock>;
+  /** After the last block: what the manifest records; rejects with the mapped snapshot error. */
+  done: Promise<SnapshotInfo & { countSeconds: number; checkSeconds: number }>;
+  /** Give a block's memory back for reuse once nothing reads its bytes any more. */
+  recycle(buffer: ArrayBufferLike): void;
+  /** Stop reading (if not finished) and wait until the reader has let go of the source. */
+  close(): Promise<void>;
+}
+
+/**
+ * Stream a transactionally consistent, page-identical snapshot of a live database without a
+ * scratch copy: a worker thread holds one read transaction and reads every page through
+ * `sqlite_dbpage`; blocks arrive here as they are read, at most `maxInFlight` ahead of the
+ * consumer (memory stays bounded whatever the database size). Resolves once the read
+ * transaction has started and the page size and count are known.
+ */
+export async function openPageStream(opts: PageStreamOptions): Promise<PageStream> {
+  if (opts.signal?.aborted) throw new AbortedError();
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 30_000;
+  await probeSource(opts.sourcePath);
+  const sidecars = await sidecarsBefore(opts.sourcePath);
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const { port1, port2 } = new MessageChannel();
+  const abortFlag = new Int32Array(new SharedArrayBuffer(8));
+  const queue: StreamBlock[] = [];
+  let wake: (() => void) | null = null;
+  let ended = false;
+  let meta: (m: StreamMeta) => void = () => undefined;
+  const gotMeta = new Promise<StreamMeta>((resolve) => (meta = resolve));
+  const task = runSqliteTask<StreamResult>(
+    'streamPages',
+    {
+      sourcePath: opts.sourcePath,
+      busyTimeoutMs,
+      blockBytes: opts.blockBytes ?? 2 * 1024 * 1024,
+      maxInFlight: opts.maxInFlight ?? 4,
+      pageHashes: opts.pageHashes ?? false,
+      check: opts.check ?? 'none',
+      countRows: opts.countRows ?? true,
+    },
+    stop.signal,
+    {
+      returnPort: port2,
+      abortFlag,
+      onMessage: (m) => {
+        if (m.kind === 'meta') meta(m);
+        else {
+          queue.push(m);
+          wake?.();
+        }
+      },
+    },
+  );
+  const done = task
+    .then(
+      (r): SnapshotInfo & { countSeconds: number; checkSeconds: number } => ({ method: 'backup-api', sizeBytes: r.pageCount * r.pageSize, ...r }),
+      (err: unknown) => {
+        if (opts.signal?.aborted) throw new AbortedError({ cause: err });
+        throw err instanceof SqliteTaskError ? mapSnapshotError(opts.sourcePath, err.failure, 'the streamed snapshot', busyTimeoutMs) : err;
+      },
+    )
+    .finally(async () => {
+      ended = true;
+      wake?.();
+      port1.close();
+      opts.signal?.removeEventListener('abort', onAbort);
+      await giveBackSidecars(opts.sourcePath, sidecars);
+    });
+  done.catch(() => undefined);
+  const first = await Promise.race([gotMeta, done.then(() => null)]);
+  if (!first) throw new Error('the page stream ended before it started');
+
+  async function* blocks(): AsyncGenerator<PageBlock> {
+    let next = 1;
+    for (;;) {
+      while (queue.length === 0 && !ended) await new Promise<void>((r) => (wake = r));
+      wake = null;
+      const b = queue.shift();
+      if (!b) break;
+      // Consumed: the reader may read one more block ahead.
+      port1.postMessage({ credit: true });
+      Atomics.add(abortFlag, 1, 1);
+      Atomics.notify(abortFlag, 1);
+      if (b.firstPage !== next) throw new Error(`page stream: block starts at page ${b.firstPage}, expected ${next}`);
+      next += b.pages;
+      yield {
+        firstPage: b.firstPage,
+        pages: b.pages,
+        data: Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength),
+        hashes: b.hashes ? Buffer.from(b.hashes.buffer, b.hashes.byteOffset, b.hashes.byteLength) : null,
+      };
+    }
+    await done;
+    if (next !== first!.pageCount + 1) throw new Error(`page stream ended at page ${next - 1} of ${first!.pageCount}`);
+  }
+
+  return {
+    pageSize: first.pageSize,
+    pageCount: first.pageCount,
+    journalMode: first.journalMode,
+    blocks: blocks(),
+    done,
+    recycle(buffer) {
+      if (ended || !(buffer instanceof ArrayBuffer) || buffer.byteLength < first!.pageSize) return;
+      port1.postMessage({ buffer }, [buffer]);
+    },
+    async close() {
+      if (!ended) stop.abort();
+      await done.catch(() => undefined);
+    },
+  };
 }
 
 const SIDECARS = ['-wal', '-shm'] as const;

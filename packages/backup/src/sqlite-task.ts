@@ -5,16 +5,51 @@
  * progress, abort). Compiled to dist/ like the rest of the package; from source it is loaded
  * through tsx (worker-thread.ts).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-export type SqliteTaskName = 'snapshot' | 'check' | 'quickCheck' | 'setJournalMode' | 'copy';
+export type SqliteTaskName = 'snapshot' | 'check' | 'quickCheck' | 'setJournalMode' | 'copy' | 'streamPages';
 
 export interface SqliteTaskData {
   task: SqliteTaskName;
   args: Record<string, unknown>;
-  /** Cooperative abort: the caller sets `abortFlag[0] = 1`. */
+  /**
+   * Cooperative abort: the caller sets `abortFlag[0] = 1`. `abortFlag[1]` is bumped by the
+   * caller whenever it hands a streamed block back (`streamPages`).
+   */
   abortFlag: Int32Array;
+  /** `streamPages`: the caller sends `{ credit: true }` (a block consumed) and `{ buffer }` (a block's memory to reuse) here. */
+  returnPort?: MessagePort;
+}
+
+/** First message of `streamPages`, before any block. */
+export interface StreamMeta {
+  kind: 'meta';
+  pageSize: number;
+  pageCount: number;
+  journalMode: string;
+}
+
+/** A run of whole pages of the snapshot, in page order; `hashes`: 16 bytes per page when asked for. */
+export interface StreamBlock {
+  kind: 'block';
+  firstPage: number;
+  pages: number;
+  data: Uint8Array;
+  hashes: Uint8Array | null;
+}
+
+/** Final answer of `streamPages`. */
+export interface StreamResult {
+  pageSize: number;
+  pageCount: number;
+  userVersion: number;
+  journalMode: string;
+  tables: Record<string, number>;
+  /** Seconds spent on the row counts and the optional quick_check after the last page. */
+  countSeconds: number;
+  checkSeconds: number;
 }
 
 export interface WorkerFailure {
@@ -31,7 +66,7 @@ interface Ctx {
 
 type Db = Database.Database;
 
-const { task, args, abortFlag } = workerData as SqliteTaskData;
+const { task, args, abortFlag, returnPort } = workerData as SqliteTaskData;
 
 const withCode = (message: string, code: string): Error => Object.assign(new Error(message), { code });
 
@@ -65,6 +100,34 @@ async function backupOneStep(src: Db, destPath: string, busyTimeoutMs: number): 
     checkAbort();
     if (Date.now() > deadline) throw withCode('database is locked', 'SQLITE_BUSY');
     sleep(20);
+  }
+}
+
+/**
+ * Backpressure of `streamPages`: wait until fewer than `max` blocks are out (the caller gives
+ * one back as `{ credit: true }` on the return port and bumps `abortFlag[1]`), checking the
+ * abort flag meanwhile.
+ */
+interface Credits {
+  out: number;
+  free: ArrayBuffer[];
+}
+
+function waitForCredit(credits: Credits, max: number): void {
+  const drain = (): void => {
+    for (let m = receiveMessageOnPort(returnPort!); m; m = receiveMessageOnPort(returnPort!)) {
+      const msg = m.message as { credit?: boolean; buffer?: ArrayBuffer };
+      if (msg.credit) credits.out--;
+      if (msg.buffer && credits.free.length < max + 2) credits.free.push(msg.buffer);
+    }
+  };
+  drain();
+  while (credits.out >= max) {
+    const seen = Atomics.load(abortFlag, 1);
+    drain();
+    if (credits.out < max) return;
+    checkAbort();
+    Atomics.wait(abortFlag, 1, seen, 100);
   }
 }
 
@@ -125,6 +188,34 @@ function checkSteps(db: Db): string[] {
 const quoteId = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const quoteString = (name: string): string => `'${name.replace(/'/g, "''")}'`;
 
+/**
+ * Page 1 as a self-contained rollback-journal file has it (docs/backup-format.md 6.1): file
+ * format bytes 18-19 = 1 (what `PRAGMA journal_mode=DELETE` writes for a WAL source), and the
+ * in-header page count (offset 28) made valid for exactly the pages streamed: version-valid-for
+ * (offset 92) = the file change counter (offset 24), which SQLite requires before it trusts
+ * offset 28. The change counter itself is kept, so an unchanged database streams an unchanged
+ * page 1 (and a delta does not carry it).
+ */
+export function normalisePage1(page: Buffer, pageCount: number): void {
+  if (page[18] === 2) page[18] = 1;
+  if (page[19] === 2) page[19] = 1;
+  page.writeUInt32BE(pageCount, 28);
+  page.copy(page, 92, 24, 28);
+}
+
+interface StreamArgs {
+  sourcePath: string;
+  busyTimeoutMs: number;
+  /** Pages per block (the caller picks ~2 MiB worth). */
+  blockBytes: number;
+  /** Blocks handed out and not yet given back before the reader waits. */
+  maxInFlight: number;
+  /** Compute the 16-byte page hashes (page map) here, beside the reads. */
+  pageHashes: boolean;
+  check: 'quick' | 'none';
+  countRows: boolean;
+}
+
 interface SnapshotArgs {
   sourcePath: string;
   destPath: string;
@@ -168,6 +259,91 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
       };
     } finally {
       snap.close();
+    }
+  },
+
+  /**
+   * The streaming page-identical snapshot: one read transaction on the source, every page read
+   * through `sqlite_dbpage` (the pager: WAL frames included, as of the transaction's snapshot)
+   * and posted to the caller in page-aligned blocks, at most `maxInFlight` not yet given back.
+   * Row counts and the optional quick_check run in the same transaction after the last page.
+   */
+  async streamPages(a: StreamArgs, ctx: Ctx) {
+    ctx.stage = 'open';
+    const src = new Database(a.sourcePath, { readonly: true, fileMustExist: true, timeout: a.busyTimeoutMs });
+    try {
+      ctx.stage = 'read';
+      // Every page is read once: a large page cache would only hold memory (the row counts and
+      // quick_check after it walk b-trees, which the OS page cache serves as well).
+      src.pragma('cache_size = -2048');
+      const journalMode = String(src.pragma('journal_mode', { simple: true }));
+      // BEGIN alone takes no lock: the first read starts the snapshot every later read sees.
+      src.exec('BEGIN');
+      src.prepare('SELECT 1 FROM sqlite_schema LIMIT 1').get();
+      const pageSize = Number(src.pragma('page_size', { simple: true }));
+      const pageCount = Number(src.pragma('page_count', { simple: true }));
+      const utf8 = String(src.pragma('encoding', { simple: true })).toUpperCase() === 'UTF-8';
+      parentPort!.postMessage({ kind: 'meta', pageSize, pageCount, journalMode } satisfies StreamMeta);
+      ctx.stage = 'snapshot';
+      const per = Math.max(1, Math.floor(a.blockBytes / pageSize));
+      // One statement per block: group_concat of the block's pages (one copy out of SQLite instead
+      // of one JS Buffer per page: ~30% less CPU). Its bytes pass through unchanged as UTF-8 text,
+      // so other encodings read page by page.
+      const batch = src.prepare(
+        "WITH RECURSIVE s(p) AS (SELECT ? UNION ALL SELECT p + 1 FROM s WHERE p < ?) SELECT CAST(group_concat(data, '') AS BLOB) FROM s JOIN sqlite_dbpage ON pgno = p",
+      ).pluck();
+      const one = src.prepare('SELECT data FROM sqlite_dbpage WHERE pgno = ?').pluck();
+      const credits: Credits = { out: 0, free: [] };
+      const run = Math.max(1, Math.floor(65536 / pageSize));
+      const blockBytes = per * pageSize;
+      for (let first = 1; first <= pageCount; first += per) {
+        checkAbort();
+        waitForCredit(credits, a.maxInFlight);
+        const n = Math.min(per, pageCount - first + 1);
+        // A block buffer the caller gave back (it is done with its bytes), else a new one: the
+        // same few buffers go round instead of a fresh 2 MiB per block piling up as garbage.
+        const reuse = credits.free.pop();
+        const data = reuse && reuse.byteLength === blockBytes ? Buffer.from(reuse, 0, n * pageSize) : Buffer.allocUnsafeSlow(n * pageSize);
+        if (utf8) {
+          // In runs of at most 64 KiB: larger transient allocations (SQLite's string builder, the
+          // Buffer better-sqlite3 copies it into) land in glibc's heap once its mmap threshold has
+          // risen and fragment it: +45 MiB peak RSS at 1 GiB with one 2 MiB statement per block.
+          for (let i = 0; i < n; i += run) {
+            const m = Math.min(run, n - i);
+            const got = batch.get(first + i, first + i + m - 1) as Buffer | null;
+            if (!Buffer.isBuffer(got) || got.length !== m * pageSize) throw withCode(`sqlite_dbpage gave ${got?.length} bytes for ${m} pages`, 'SQLITE_CORRUPT');
+            got.copy(data, i * pageSize);
+          }
+        } else {
+          for (let i = 0; i < n; i++) (one.get(first + i) as Buffer).copy(data, i * pageSize);
+        }
+        if (first === 1) normalisePage1(data, pageCount);
+        let hashes: Buffer | null = null;
+        if (a.pageHashes) {
+          hashes = Buffer.allocUnsafeSlow(n * 16);
+          for (let i = 0; i < n; i++) createHash('sha256').update(data.subarray(i * pageSize, (i + 1) * pageSize)).digest().copy(hashes, i * 16, 0, 16);
+        }
+        const transfer: ArrayBuffer[] = [data.buffer as ArrayBuffer, ...(hashes ? [hashes.buffer as ArrayBuffer] : [])];
+        parentPort!.postMessage({ kind: 'block', firstPage: first, pages: n, data, hashes } satisfies StreamBlock, transfer);
+        credits.out++;
+      }
+      ctx.stage = 'count';
+      let t = performance.now();
+      const counted = a.countRows ? tables(src) : {};
+      const countSeconds = (performance.now() - t) / 1000;
+      t = performance.now();
+      if (a.check === 'quick') {
+        checkAbort();
+        ctx.stage = 'check';
+        const rows = firstCol(src.pragma('quick_check'));
+        if (!isOk(rows)) throw withCode(rows.slice(0, 3).join('; '), 'SQLITE_CORRUPT');
+      }
+      const checkSeconds = (performance.now() - t) / 1000;
+      const userVersion = Number(src.pragma('user_version', { simple: true }));
+      src.exec('COMMIT');
+      return { pageSize, pageCount, userVersion, journalMode, tables: counted, countSeconds, checkSeconds } satisfies StreamResult;
+    } finally {
+      src.close();
     }
   },
 

@@ -1,5 +1,6 @@
+import type { MessagePort } from 'node:worker_threads';
 import { AbortedError } from './errors.js';
-import type { SqliteTaskAnswer, SqliteTaskData, SqliteTaskName, WorkerFailure } from './sqlite-task.js';
+import type { SqliteTaskAnswer, SqliteTaskData, SqliteTaskName, StreamBlock, StreamMeta, WorkerFailure } from './sqlite-task.js';
 import { startModuleWorker } from './worker-thread.js';
 
 export type { WorkerFailure };
@@ -16,12 +17,17 @@ export class SqliteTaskError extends Error {
  * Runs one SQLite task (sqlite-task.ts) in a fresh worker thread. On abort the task is asked
  * to stop at its next step and the promise rejects with {@link AbortedError} once it has.
  */
-export function runSqliteTask<T>(task: SqliteTaskName, args: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
+export function runSqliteTask<T>(
+  task: SqliteTaskName,
+  args: Record<string, unknown>,
+  signal?: AbortSignal,
+  stream?: { onMessage: (m: StreamMeta | StreamBlock) => void; returnPort: MessagePort; abortFlag: Int32Array },
+): Promise<T> {
   if (signal?.aborted) return Promise.reject(new AbortedError());
   return new Promise((resolve, reject) => {
-    const abortFlag = new Int32Array(new SharedArrayBuffer(4));
-    const workerData: SqliteTaskData = { task, args, abortFlag };
-    const worker = startModuleWorker(import.meta.url, 'sqlite-task', { workerData });
+    const abortFlag = stream?.abortFlag ?? new Int32Array(new SharedArrayBuffer(8));
+    const workerData: SqliteTaskData = { task, args, abortFlag, ...(stream ? { returnPort: stream.returnPort } : {}) };
+    const worker = startModuleWorker(import.meta.url, 'sqlite-task', { workerData, ...(stream ? { transferList: [stream.returnPort] } : {}) });
     let settled = false;
     const finish = (fn: () => void): void => {
       if (settled) return;
@@ -34,9 +40,13 @@ export function runSqliteTask<T>(task: SqliteTaskName, args: Record<string, unkn
     const onAbort = (): void => {
       Atomics.store(abortFlag, 0, 1);
       Atomics.notify(abortFlag, 0);
+      Atomics.add(abortFlag, 1, 1);
+      Atomics.notify(abortFlag, 1);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (m: SqliteTaskAnswer) =>
+    const onMessage = (m: SqliteTaskAnswer | StreamMeta | StreamBlock): void => {
+      if ('kind' in m) return stream?.onMessage(m);
+      worker.off('message', onMessage);
       finish(() =>
         // The worker is idle once it has answered: terminating it now is safe.
         void worker.terminate().finally(() => {
@@ -44,8 +54,9 @@ export function runSqliteTask<T>(task: SqliteTaskName, args: Record<string, unkn
           else if (m.ok) resolve(m.result as T);
           else reject(new SqliteTaskError({ code: m.code, message: m.message, stage: m.stage }));
         }),
-      ),
-    );
+      );
+    };
+    worker.on('message', onMessage);
     worker.once('error', (err) => finish(() => reject(signal?.aborted ? new AbortedError({ cause: err }) : err)));
     worker.once('exit', (code) => finish(() => reject(new Error(`sqlite worker exited with code ${code}`))));
   });

@@ -92,8 +92,23 @@ export interface BackupOptions {
    * apply, the snapshot is the page-identical `backup-api` one whatever `snapshotMethod` says.
    */
   incremental?: IncrementalOptions;
-  /** Default `vacuum-into` (see "Snapshot method" in docs/architecture.md). */
-  snapshotMethod?: 'vacuum-into' | 'backup-api';
+  /**
+   * Default `stream`: a page-identical snapshot read inside one read transaction and compressed
+   * while it is read, no scratch copy (needs better-sqlite3 built with `sqlite_dbpage`; without
+   * it, or with `vacuum-into` / `backup-api`, a scratch copy in `tmpDir` first). Incremental
+   * (formatVersion 2) backups never use `vacuum-into` (it renumbers pages). See "Snapshot
+   * method" in docs/architecture.md.
+   */
+  snapshotMethod?: 'stream' | 'vacuum-into' | 'backup-api';
+  /**
+   * Corruption check of the source while it is snapshotted: `quick` = `PRAGMA quick_check` in the
+   * snapshot's read transaction (BACKUP_SOURCE_CORRUPT), `none` = rely on the scheduled verify /
+   * restore drill (`integrity_check` of the restored result). Default: `none` for formatVersion 2
+   * backups (databases of at least `incremental.minSizeBytes`: at 1 GiB the check costs more than
+   * the streamed backup itself), `quick` for smaller ones. Damaged b-tree pages met by the row
+   * counts fail the backup either way; `vacuum-into` detects corruption by itself.
+   */
+  sourceCheck?: 'quick' | 'none';
   /** How long to wait for a writer's lock on the source (default 30 s): BACKUP_SOURCE_BUSY after. */
   busyTimeoutMs?: number;
   /** Scratch directory for the snapshot (same filesystem as nothing in particular). */
@@ -132,6 +147,11 @@ export interface BackupResult {
   timings: StageTimings;
   /** Why this backup is a full or a formatVersion 1 one, or `delta`. */
   incrementalReason?: string;
+  /**
+   * How the snapshot was taken: `stream` (no scratch copy), or `scratch copy (<method>)` with,
+   * when the stream was wanted but cannot run here, the reason (callers log it).
+   */
+  snapshot?: string;
 }
 
 export interface VerifyOptions {

@@ -84,30 +84,64 @@ describe('bad source', () => {
     await nothingLeft();
   });
 
-  for (const method of ['vacuum-into', 'backup-api'] as const) {
+  async function corruptDb(): Promise<Buffer> {
+    const path = join(sb.dir, 'finance.db');
+    makeLedgerDb(path, { txs: 5000, journal: 'delete' });
+    // Overwrite a run of b-tree pages in the middle, keep the header.
+    const fh = await open(path, 'r+');
+    const garbage = Buffer.alloc(4096 * 8, 0x5a);
+    await fh.write(garbage, 0, garbage.length, 4096 * 10);
+    await fh.close();
+    return readFile(path);
+  }
+
+  for (const method of ['stream', 'vacuum-into', 'backup-api'] as const) {
     it(`corrupt database (${method}): BACKUP_SOURCE_CORRUPT, source unchanged`, async () => {
-      const path = join(sb.dir, 'finance.db');
-      makeLedgerDb(path, { txs: 5000, journal: 'delete' });
-      // Overwrite a run of b-tree pages in the middle, keep the header.
-      const fh = await open(path, 'r+');
-      const garbage = Buffer.alloc(4096 * 8, 0x5a);
-      await fh.write(garbage, 0, garbage.length, 4096 * 10);
-      await fh.close();
-      const before = await readFile(path);
+      const before = await corruptDb();
       const err = await rejection(createBackup(opts({ snapshotMethod: method })));
       expect(err.code).toBe('BACKUP_SOURCE_CORRUPT');
       expect(err.permanent).toBe(true);
-      expect((await readFile(path)).equals(before)).toBe(true);
+      expect((await readFile(join(sb.dir, 'finance.db'))).equals(before)).toBe(true);
       await nothingLeft();
     });
   }
+
+  it('a damaged table page that the row counts do not read: caught by the quick_check of a small database, else stored and caught by verify (the restore drill)', async () => {
+    const path = join(sb.dir, 'finance.db');
+    makeLedgerDb(path, { txs: 5000, journal: 'delete' });
+    // A leaf page of the entries table: count(*) walks the smaller index, never this page.
+    const db = new Database(path);
+    const leaf = db.prepare("SELECT pageno FROM dbstat WHERE name = 'entries' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET 3").pluck().get() as number;
+    const ps = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const fh = await open(path, 'r+');
+    await fh.write(Buffer.alloc(ps, 0x5a), 0, ps, (leaf - 1) * ps);
+    await fh.close();
+    // Default for a database below incremental.minSizeBytes: quick_check in the snapshot transaction.
+    expect((await rejection(createBackup(opts()))).code).toBe('BACKUP_SOURCE_CORRUPT');
+    await nothingLeft();
+    // sourceCheck none (the default of formatVersion 2 sizes): stored; the scheduled verify fails it.
+    const res = await createBackup(opts({ sourceCheck: 'none' }));
+    const err = await rejection(verifyBackup({ storage: sb.storage, artifactKey: res.manifest.artifactKey, keys: new Map(), tmpDir: sb.tmpDir }));
+    expect(err.code).toBe('BACKUP_INTEGRITY_CHECK_FAILED');
+  });
 });
 
 describe('resources and cancellation', () => {
-  it.skipIf(!canMount)('disk full in tmpDir: BACKUP_DISK_FULL (permanent: a retry would fill it again), naming the dir, no temp files', async () => {
+  it.skipIf(!canMount)('a full tmpDir does not matter to the streaming snapshot (no scratch copy): the backup is stored and restores', async () => {
     makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
     await tmpfs(sb.tmpDir, { sizeKiB: 512 });
-    const err = await rejection(createBackup(opts()));
+    const res = await createBackup(opts());
+    expect(res.snapshot).toBe('stream');
+    expect(res.manifest.snapshot.sizeBytes).toBeGreaterThan(1024 * 1024);
+    expect(await ls(sb.tmpDir)).toEqual([]);
+    expect((await verifyBackup({ storage: sb.storage, artifactKey: res.manifest.artifactKey, keys: new Map(), tmpDir: sb.dir })).integrity).toBe('ok');
+  });
+
+  it.skipIf(!canMount)('disk full in tmpDir (scratch-copy snapshot): BACKUP_DISK_FULL (permanent: a retry would fill it again), naming the dir, no temp files', async () => {
+    makeLedgerDb(join(sb.dir, 'finance.db'), { txs: 30_000 });
+    await tmpfs(sb.tmpDir, { sizeKiB: 512 });
+    const err = await rejection(createBackup(opts({ snapshotMethod: 'vacuum-into' })));
     expect(err.code).toBe('BACKUP_DISK_FULL');
     expect(err.permanent).toBe(true);
     expect(err.message).toContain(sb.tmpDir);

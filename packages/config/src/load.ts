@@ -26,6 +26,7 @@ import type {
   DatabaseHealthConfig,
   WebhookConfig,
   IncrementalConfig,
+  SnapshotConfig,
   RetentionConfig,
   ScheduleConfig,
   TargetConfig,
@@ -73,6 +74,7 @@ interface FileShape {
         health?: DatabaseHealthConfig;
         notifications?: RawNotifications;
         incremental?: IncrementalConfig;
+        snapshot?: SnapshotConfig;
       }
     | undefined
   >;
@@ -337,6 +339,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
         ? { notifications: { webhooks: webhooksOf(d.notifications.webhooks), ...(d.notifications.heartbeatUrl !== undefined ? { heartbeatUrl: d.notifications.heartbeatUrl } : {}) } }
         : {}),
       ...(d.incremental !== undefined ? { incremental: d.incremental } : {}),
+      ...(d.snapshot !== undefined ? { snapshot: d.snapshot } : {}),
     });
   });
   checkDistinctFiles(p, files);

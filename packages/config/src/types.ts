@@ -55,6 +55,13 @@ export interface IncrementalConfig {
   compactOnPrune?: boolean;
 }
 
+export interface SnapshotConfig {
+  /** `stream` (default): no scratch copy; `vacuum-into` / `backup-api`: a scratch copy in `tmpDir` first. */
+  method?: 'stream' | 'vacuum-into' | 'backup-api';
+  /** Source corruption check during the backup: `quick` (default below `incremental.minSizeBytes`) or `none` (default above: the restore drill checks). */
+  sourceCheck?: 'quick' | 'none';
+}
+
 export interface DatabaseConfig {
   /** Stable id used in storage keys, metrics labels and URLs: `ID_PATTERN` of @mfb/client. */
   id: string;
@@ -88,6 +95,8 @@ export interface DatabaseConfig {
    * every 7 deltas or when the deltas store more than 0.5 of the full, databases >= 64 MiB).
    */
   incremental?: IncrementalConfig;
+  /** How the snapshot is taken and checked (engine defaults when absent; docs/architecture.md "Snapshot method"). */
+  snapshot?: SnapshotConfig;
   /**
    * True only for the embedded-default `demo` entry (added when no database is configured);
    * the CLI generates the demo finance database at `path` when it is missing.

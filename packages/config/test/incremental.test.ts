@@ -49,3 +49,24 @@ describe('databases[].incremental (issue 12)', () => {
     }
   });
 });
+
+describe('databases[].snapshot (issue 12: streaming snapshot, source check)', () => {
+  it('absent: no field (engine defaults: stream; quick_check below incremental.minSizeBytes); present: parsed; bad values name the field', () => {
+    const c = load(`databases:
+  - id: a
+    path: a.db
+  - id: b
+    path: b.db
+    snapshot: { method: vacuum-into, sourceCheck: none }
+`);
+    expect(c.databases[0]!.snapshot).toBeUndefined();
+    expect(c.databases[1]!.snapshot).toEqual({ method: 'vacuum-into', sourceCheck: 'none' });
+    for (const [bad, field] of [
+      ['{ method: copy }', 'databases[0].snapshot.method'],
+      ['{ sourceCheck: full }', 'databases[0].snapshot.sourceCheck'],
+      ['{ check: quick }', 'databases[0].snapshot'],
+    ] as const) {
+      expect(() => load(`databases:\n  - id: a\n    path: a.db\n    snapshot: ${bad}\n`)).toThrow(field);
+    }
+  });
+});

@@ -46,20 +46,28 @@ export function spaceNeeded(bytes: number): number {
 }
 
 /**
- * Before a backup of `databaseId`: is there room for it? The engine writes the snapshot to
- * the scratch directory (`tmpDir`) and the artifact to the primary storage; both are checked
- * against the database's last snapshot size from the catalog (plus {@link spaceNeeded}'s
- * margin; twice when they share a volume). Only a `file://` primary storage is checked (a
- * bucket has no "free space"). A database never backed up is not checked (nothing to go by).
+ * Before a backup of `databaseId`: is there room for it? The artifact goes to the primary
+ * storage, and with a scratch-copy snapshot (`scratch`: `snapshot.method` vacuum-into or
+ * backup-api, or a SQLite build without sqlite_dbpage; `snapshotNeedsScratch` of @mfb/backup)
+ * the whole snapshot to the scratch directory (`tmpDir`) first; the streaming snapshot (the
+ * default) needs no scratch space. Both are checked against the database's last snapshot size
+ * from the catalog (plus {@link spaceNeeded}'s margin; twice when they share a volume). Only a
+ * `file://` primary storage is checked (a bucket has no "free space"). A database never backed
+ * up is not checked (nothing to go by).
  * @throws InsufficientSpaceError (INSUFFICIENT_SPACE, permanent) before any work starts
  */
-export async function checkBackupSpace(config: Pick<Config, 'tmpDir' | 'storageUrl'>, catalog: Catalog, databaseId: string): Promise<void> {
+export async function checkBackupSpace(
+  config: Pick<Config, 'tmpDir' | 'storageUrl'>,
+  catalog: Catalog,
+  databaseId: string,
+  opts: { scratch: boolean } = { scratch: true },
+): Promise<void> {
   const last = await catalog.latestBackup(databaseId);
   if (!last) return;
   const size = Math.max(last.manifest.snapshot.sizeBytes, last.manifest.artifact.sizeBytes);
   await mkdir(config.tmpDir, { recursive: true, mode: 0o700 });
   const scratch = await freeBytes(config.tmpDir);
-  const needScratch = spaceNeeded(size);
+  const needScratch = opts.scratch ? spaceNeeded(size) : 0;
   if (config.storageUrl.startsWith('file:')) {
     const dir = fileURLToPath(config.storageUrl);
     await mkdir(dir, { recursive: true, mode: 0o700 });

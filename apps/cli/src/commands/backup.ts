@@ -1,4 +1,4 @@
-import { createBackup, SourceBusyError, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
+import { createBackup, snapshotNeedsScratch, SourceBusyError, type CompressionAlgorithm, type Manifest } from '@mfb/backup';
 import { checkBackupSpace } from '@mfb/runtime';
 import { prepareScratchDir, type Context } from '../context.js';
 import { NO_KEY_HINT, UnknownKeyIdError, UsageError, WrongHostError } from '../errors.js';
@@ -91,7 +91,7 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
 
   const busy = busyTimeoutMs(o.busyTimeout);
   // Room for it? INSUFFICIENT_SPACE before anything is written.
-  await checkBackupSpace({ tmpDir: cfg.tmpDir, storageUrl: storage.url }, catalog, db.id);
+  await checkBackupSpace({ tmpDir: cfg.tmpDir, storageUrl: storage.url }, catalog, db.id, { scratch: snapshotNeedsScratch(db.snapshot?.method) });
   const started = Date.now();
   const interrupt = interruptSignal();
   try {
@@ -105,11 +105,15 @@ export async function runBackup(ctx: Context, databaseId: string, o: BackupComma
         tmpDir: cfg.tmpDir,
         ...(busy !== undefined ? { busyTimeoutMs: busy } : {}),
         incremental: { ...db.incremental, ...(o.full ? { forceFull: true } : {}) },
+        ...(db.snapshot?.method ? { snapshotMethod: db.snapshot.method } : {}),
+        ...(db.snapshot?.sourceCheck ? { sourceCheck: db.snapshot.sourceCheck } : {}),
         signal: AbortSignal.any([interrupt.signal, lock.signal]),
         fence: lock.fence,
         onProgress: (p) => ctx.progress.update(p),
       });
       ctx.progress.done();
+      // A streaming snapshot that could not run here (a better-sqlite3 build without sqlite_dbpage) fell back to a scratch copy: say why.
+      if (res.snapshot?.includes('sqlite_dbpage')) process.stderr.write(`warning: ${res.snapshot}\n`);
       lock.fence();
       await catalog.recordBackup(res.manifest, { target: 'local', artifactKey: res.manifest.artifactKey });
       return backupSummary(res.manifest, storage.url, Date.now() - started);

@@ -1,4 +1,4 @@
-import { createBackup, readManifest, type Manifest } from '@mfb/backup';
+import { createBackup, readManifest, snapshotNeedsScratch, type Manifest } from '@mfb/backup';
 import { checkBackupSpace } from '@mfb/runtime';
 import type { Handler } from '../context.js';
 import { observeStages, setBackupSizes } from '../job-metrics.js';
@@ -47,7 +47,7 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
     // Never fall back to an unencrypted backup because a key is missing.
     if (keyId !== undefined && key === undefined) throw new UnknownKeyIdError(keyId);
     // Room for it? INSUFFICIENT_SPACE (permanent: not retried) before anything is written.
-    await checkBackupSpace({ tmpDir: ctx.tmpDir, storageUrl: ctx.primary.url }, ctx.catalog, db.id);
+    await checkBackupSpace({ tmpDir: ctx.tmpDir, storageUrl: ctx.primary.url }, ctx.catalog, db.id, { scratch: snapshotNeedsScratch(db.snapshot?.method) });
     const result = await createBackup({
       databaseId: db.id,
       sourcePath: db.path,
@@ -57,11 +57,15 @@ export const createBackupHandler = (opts: BackupHandlerOptions = {}): Handler<'b
       tmpDir: ctx.tmpDir,
       ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
       ...(db.incremental ? { incremental: db.incremental } : {}),
+      ...(db.snapshot?.method ? { snapshotMethod: db.snapshot.method } : {}),
+      ...(db.snapshot?.sourceCheck ? { sourceCheck: db.snapshot.sourceCheck } : {}),
       signal: ctx.signal,
       fence: ctx.fence,
       onProgress: (p) => ctx.progress(p),
     });
     manifest = result.manifest;
+    // A streaming snapshot that could not run here (a better-sqlite3 build without sqlite_dbpage) fell back to a scratch copy: say why.
+    if (result.snapshot?.includes('sqlite_dbpage')) ctx.log.warn({ databaseId: db.id, snapshot: result.snapshot }, 'snapshot fell back to a scratch copy');
     observeStages(ctx.metrics, result.timings);
     ctx.metrics.bytesReadTotal.inc({ queue: 'backup' }, manifest.snapshot.sizeBytes);
     ctx.metrics.bytesWrittenTotal.inc({ queue: 'backup' }, manifest.artifact.sizeBytes);

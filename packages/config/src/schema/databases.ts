@@ -102,6 +102,17 @@ export const IncrementalSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** How the snapshot is taken and checked (docs/architecture.md "Snapshot method"); absent fields take the engine's defaults. */
+export const SnapshotSchema = Type.Object(
+  {
+    method: Type.Optional(
+      OneOf(['stream', 'vacuum-into', 'backup-api'], 'default stream: pages read in one read transaction and compressed as they are read, no scratch copy'),
+    ),
+    sourceCheck: Type.Optional(OneOf(['quick', 'none'], 'quick: PRAGMA quick_check in the snapshot transaction; default none for databases of at least incremental.minSizeBytes (the restore drill checks), quick for smaller ones')),
+  },
+  { additionalProperties: false },
+);
+
 function refineRestoreDrill(v: unknown, path: string, p: Problems): RestoreDrillConfig | undefined {
   const d = DEFAULTS.restoreDrill;
   if (v === true) return { ...d };
@@ -133,6 +144,7 @@ export const DatabaseSchema = Type.Object(
     health: Type.Optional(DatabaseHealthSchema),
     notifications: Type.Optional(DatabaseNotificationsSchema),
     incremental: Type.Optional(IncrementalSchema),
+    snapshot: Type.Optional(SnapshotSchema),
   },
   { additionalProperties: false },
 );
