@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -62,7 +62,15 @@ describe('scratch files of killed runs', () => {
     mkdirSync(dirname(db), { recursive: true });
     copyFileSync(join(dir, 'src.db'), db);
     const init = start(['init', '--json', '--database', `fin=${db}`]);
-    expect((await init.done).code).toBe(0);
+    const inited = await init.done;
+    expect(inited.code).toBe(0);
+    // The scratch-copy snapshot (the streaming default writes no scratch file): what a backup
+    // with `snapshot.method: backup-api` or `vacuum-into`, or without sqlite_dbpage, leaves.
+    const { configPath } = JSON.parse(inited.stdout) as { configPath: string };
+    const yaml = readFileSync(configPath, 'utf8');
+    const withMethod = yaml.replace(/^(\s*)- id: fin\b.*$/m, (line, indent: string) => `${line}\n${indent}  snapshot: { method: backup-api }`);
+    expect(withMethod).not.toBe(yaml);
+    writeFileSync(configPath, withMethod);
     const tmp = join(dir, 'data', 'tmp');
 
     // 1. a live backup in another process, held mid-way with its scratch file present.

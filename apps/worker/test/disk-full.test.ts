@@ -26,7 +26,7 @@ describe.skipIf(!canMount)('disk full (real tmpfs)', () => {
     cleanups.push(() => tmp.dispose());
     const dbPath = join(tmp.dir, 'a.sqlite');
     await generateFinanceDb(dbPath, { sizeBytes: 4 * 1024 * 1024, journalMode: 'wal' });
-    const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'a', path: dbPath }], attempts: { backup: 3 }, backoffMs: 100 });
+    const { config } = await testConfig({ dir: tmp.dir, databases: [{ id: 'a', path: dbPath, snapshotMethod: 'backup-api' }], attempts: { backup: 3 }, backoffMs: 100 });
     const unmount = mountTmpfs(config.tmpDir, { sizeKiB: 1024 });
     cleanups.push(async () => unmount());
 

@@ -27,7 +27,7 @@ export async function tempDir(prefix = 'mfb-worker-'): Promise<{ dir: string; di
 export interface TestConfigInput {
   dir: string;
   redisUrl?: string;
-  databases: Array<{ id: string; path: string; host?: string; targets?: string[]; keepLast?: number; schedules?: Config['databases'][number]['schedules'] }>;
+  databases: Array<{ id: string; path: string; host?: string; targets?: string[]; keepLast?: number; schedules?: Config['databases'][number]['schedules']; snapshotMethod?: 'stream' | 'backup-api' | 'vacuum-into' }>;
   targets?: string[];
   concurrency?: number;
   lockTtlMs?: number;
@@ -53,6 +53,7 @@ export async function testConfig(input: TestConfigInput): Promise<{ config: Conf
         id: db.id,
         path: db.path,
         ...(db.host !== undefined ? { host: db.host } : {}),
+        ...(db.snapshotMethod !== undefined ? { snapshot: { method: db.snapshotMethod } } : {}),
         compression: { algorithm: 'gzip', level: 1 },
         targets: db.targets ?? [],
         retention: { keepLast: db.keepLast ?? 3 },

@@ -24,7 +24,7 @@ describe('scratch of killed workers', () => {
     cleanups.push(() => tmp.dispose());
     const dbPath = join(tmp.dir, 'big.sqlite');
     await generateFinanceDb(dbPath, { sizeBytes: 6 * 1024 * 1024 });
-    const { config, file } = await testConfig({ dir: tmp.dir, databases: [{ id: 'big', path: dbPath }], concurrency: 1 });
+    const { config, file } = await testConfig({ dir: tmp.dir, databases: [{ id: 'big', path: dbPath, snapshotMethod: 'backup-api' }], concurrency: 1 });
     const [first] = await spawnReadyWorkers(1, file, cleanups, ['--test-only-throttle-bps=1048576']);
     const producer = producerQueues(config);
     cleanups.push(() => producer.dispose());
