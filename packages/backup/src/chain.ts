@@ -6,11 +6,11 @@ import { AppError } from '@mfb/errors';
 import { DecryptStream } from './crypto.js';
 import { DeltaApplier } from './delta.js';
 import { ArtifactNotFoundError, ChainBrokenError, ChecksumMismatchError, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
-import { sha256 } from './hash.js';
+import { Meter, sha256 } from './hash.js';
 import { MANIFEST_SUFFIX } from './ids.js';
 import { readManifest } from './manifest.js';
 import { PAGE_HASH_BYTES, loadPageMap, type PageMap } from './pagemap.js';
-import { chainStreamError, decompressorFor, mapStreamError, Meter } from './restore-io.js';
+import { chainStreamError, decompressorFor, mapStreamError } from './restore-io.js';
 import type { BackupOptions, IncrementalOptions, KeyRing, Manifest, VerifyOptions } from './types.js';
 
 export const INCREMENTAL_DEFAULTS: Required<Omit<IncrementalOptions, 'forceFull'>> = {

@@ -8,7 +8,8 @@ import { DecryptStream } from './crypto.js';
 import { AbortedError, ArtifactNotFoundError, ChecksumMismatchError, DiskFullError, isDiskFull, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
 import { reconstructChain } from './chain.js';
 import { readManifest } from './manifest.js';
-import { artifactDiffers, checkDatabase, decompressorFor, mapStreamError, Meter } from './restore-io.js';
+import { artifactDiffers, checkDatabase, decompressorFor, mapStreamError } from './restore-io.js';
+import { Meter } from './hash.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
 import type { Manifest, Progress, StageTimings, VerifyOptions } from './types.js';
 

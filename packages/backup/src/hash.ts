@@ -1,8 +1,24 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
 
 export function sha256(): Hash {
   return createHash('sha256');
+}
+
+/** Counts and hashes bytes as they pass. */
+export class Meter extends Transform {
+  readonly hash = sha256();
+  bytes = 0;
+  constructor(private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
+    cb(null, chunk);
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import type { StorageDriver } from '@mfb/storage';
 import { copyBackup, deleteCopy } from './copies.js';
 import { DecryptStream, ENCRYPTION_ALGORITHM, Encryptor, validateKey } from './crypto.js';
 import { AbortedError, ChecksumMismatchError, InvalidBackupOptionsError, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
-import { sha256 } from './hash.js';
+import { Meter } from './hash.js';
 import { MANIFEST_SUFFIX, artifactKeyFor } from './ids.js';
 import { readManifest, writeManifest } from './manifest.js';
 import { writePinMarker } from './pin.js';
@@ -69,21 +69,6 @@ export interface RekeyResult {
   copies: RekeyedCopy[];
   /** The backup was already encrypted with `toKeyId`: nothing done. */
   unchanged: boolean;
-}
-
-/** Counts and hashes bytes as they pass. */
-class Meter extends Transform {
-  readonly hash = sha256();
-  bytes = 0;
-  constructor(private readonly onBytes?: (n: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.onBytes?.(this.bytes);
-    cb(null, chunk);
-  }
 }
 
 class EncryptStream extends Transform {

@@ -16,21 +16,6 @@ type DCtx = InstanceType<ZstdBinding['DCtx']>;
 
 /** Shared by the restore side (fetch-check.ts, chain.ts): streams from storage into scratch, and the database check. */
 
-/** Counts and hashes bytes as they pass. */
-export class Meter extends Transform {
-  readonly hash = sha256();
-  bytes = 0;
-  constructor(private readonly onBytes?: (n: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.onBytes?.(this.bytes);
-    cb(null, chunk);
-  }
-}
-
 /**
  * An error of a fetch -> decrypt -> decompress stream as the engine's error: app errors as
  * they are, an abort as ABORTED, the decompressors' errors as BACKUP_DECOMPRESS_FAILED;
