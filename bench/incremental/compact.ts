@@ -5,7 +5,9 @@
  * backup of the same database (the reference: what a new chain costs when it reads the live
  * database), and the restores of the delta (full + 7 deltas) and of the compacted full.
  *
- *   tsx --conditions=@mfb/source bench/incremental/compact.ts [SIZE_MiB=256]
+ *   pnpm build && tsx --conditions=@mfb/source bench/incremental/compact.ts [SIZE_MiB=256]
+ *
+ * Each engine run is `node bench/lib/engine-once.mjs` on the compiled engine (as `backupctl` runs).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -24,15 +26,14 @@ const storeDir = join(work, 'store');
 const tmp = join(work, 'tmp');
 const keyFile = join(work, 'key');
 writeFileSync(keyFile, Buffer.alloc(32, 7).toString('base64'));
-const TSX = join(here, '../../node_modules/.bin/tsx');
-const once = join(here, 'once.ts');
+const once = join(here, '../lib/engine-once.mjs');
 
 interface Out {
   elapsedMs: number;
   manifest?: { kind?: string; artifactKey: string; artifact: { sizeBytes: number }; chain?: { baseArtifactBytes: number; deltaArtifactBytes: number } };
 }
 const run = async (...args: string[]): Promise<{ t: Timed; out: Out }> => {
-  const t = await timed(TSX, ['--conditions=@mfb/source', once, ...args, '--storage', 'file://' + storeDir, '--tmp', tmp, '--key-file', keyFile]);
+  const t = await timed(process.execPath, [once, ...args, '--storage', 'file://' + storeDir, '--tmp', tmp, '--key-file', keyFile, '--compression', 'zstd', '--level', '3']);
   return { t, out: JSON.parse(t.stdout.trim().split('\n').pop()!) as Out };
 };
 

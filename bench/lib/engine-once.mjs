@@ -8,12 +8,14 @@
  *   node bench/lib/engine-once.mjs backup  --db DB --storage URL --tmp DIR [--key-file F] [--compression zstd --level 3]
  *                                          [--full] [--no-incremental] [--method stream|vacuum-into|backup-api] [--check quick|none]
  *   node bench/lib/engine-once.mjs restore --storage URL --tmp DIR [--key-file F] --artifact KEY --target PATH
+ *   node bench/lib/engine-once.mjs compact --storage URL --tmp DIR [--key-file F] --artifact KEY [--compression zstd --level 3]
+ *                                          (a delta -> a new full, from storage only)
  */
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { createBackup, restoreBackup } from '@mfb/backup';
+import { compactBackup, createBackup, restoreBackup } from '@mfb/backup';
 import { openStorage } from '@mfb/storage';
 
 const { values, positionals } = parseArgs({
@@ -37,19 +39,24 @@ const storage = openStorage(values.storage.includes('://') ? values.storage : 'f
 const key = values['key-file'] ? Buffer.from(readFileSync(values['key-file'], 'utf8').trim(), 'base64') : null;
 const t = process.hrtime.bigint();
 const ms = () => Number(process.hrtime.bigint() - t) / 1e6;
+const compression = { algorithm: values.compression, ...(values.level ? { level: Number(values.level) } : {}) };
+const encryption = key ? { encryption: { keyId: 'bench', key } } : {};
 if (positionals[0] === 'backup') {
   const res = await createBackup({
     databaseId: 'bench',
     sourcePath: values.db,
     storage,
-    compression: { algorithm: values.compression, ...(values.level ? { level: Number(values.level) } : {}) },
-    ...(key ? { encryption: { keyId: 'bench', key } } : {}),
+    compression,
+    ...encryption,
     tmpDir: values.tmp,
     ...(values.method ? { snapshotMethod: values.method } : {}),
     ...(values.check ? { sourceCheck: values.check } : {}),
     incremental: values['no-incremental'] ? { enabled: false } : { forceFull: values.full, fullEvery: 100, maxChainRatio: 100 },
   });
   process.stdout.write(JSON.stringify({ elapsedMs: ms(), manifest: res.manifest, reason: res.incrementalReason, snapshot: res.snapshot, timings: res.timings }) + '\n');
+} else if (positionals[0] === 'compact') {
+  const res = await compactBackup({ storage, artifactKey: values.artifact, keys: new Map(key ? [['bench', key]] : []), compression, ...encryption, tmpDir: values.tmp });
+  process.stdout.write(JSON.stringify({ elapsedMs: ms(), manifest: res.manifest }) + '\n');
 } else {
   const res = await restoreBackup({ storage, artifactKey: values.artifact, keys: new Map(key ? [['bench', key]] : []), tmpDir: values.tmp, targetPath: values.target, mode: 'new' });
   process.stdout.write(JSON.stringify({ elapsedMs: ms(), integrity: res.integrity }) + '\n');
