@@ -7,7 +7,8 @@ import { fsyncFile } from '@mfb/storage';
 import { DecryptStream } from './crypto.js';
 import { AbortedError, ArtifactNotFoundError, ChecksumMismatchError, DiskFullError, isDiskFull, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
 import { reconstructChain } from './chain.js';
-import { readManifest } from './manifest.js';
+import { isPaged, readManifest } from './manifest.js';
+import { snapshotHasher } from './pagemap.js';
 import { artifactDiffers, checkDatabase, decompressorFor, mapStreamError } from './restore-io.js';
 import { Meter } from './hash.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
@@ -93,7 +94,7 @@ export async function fetchAndCheck(opts: VerifyOptions, how: { durable?: boolea
   };
   try {
     let tables: Record<string, number>;
-    if (manifest.formatVersion === 2 && manifest.kind === 'delta') {
+    if (isPaged(manifest) && manifest.kind === 'delta') {
       // A delta: its full base into plainPath, then every delta of the chain applied in order;
       // the result's page-map and SHA-256 check runs alongside the database check.
       tables = (await reconstructChain(opts, manifest, plainPath, (base) => fetchImage(opts, base, plainPath, progress), undefined, checkDb))!;
@@ -132,7 +133,7 @@ async function fetchImage(opts: VerifyOptions, manifest: Manifest, plainPath: st
   }
   const total = manifest.artifact.sizeBytes;
   const fetched = new Meter((n) => progress('fetch', n, total));
-  const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes));
+  const plain = new Meter((n) => progress('verify', n, manifest.snapshot.sizeBytes), snapshotHasher(manifest));
   const decrypt = manifest.encryption ? new DecryptStream(opts.keys) : null;
   const decompress = decompressorFor(opts, manifest.compression.algorithm);
   try {

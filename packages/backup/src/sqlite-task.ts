@@ -5,9 +5,9 @@
  * progress, abort). Compiled to dist/ like the rest of the package; from source it is loaded
  * through tsx (worker-thread.ts).
  */
-import { createHash } from 'node:crypto';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { FP_BYTES, SHA_BYTES, hashPages, type ParentHashes } from '@mfb/pagehash';
 
 export type SqliteTaskName = 'snapshot' | 'check' | 'quickCheck' | 'setJournalMode' | 'copy' | 'streamPages';
 
@@ -31,13 +31,15 @@ export interface StreamMeta {
   journalMode: string;
 }
 
-/** A run of whole pages of the snapshot, in page order; `hashes`: 16 bytes per page when asked for. */
+/** A run of whole pages of the snapshot, in page order; with its pages' hashes when asked for. */
 export interface StreamBlock {
   kind: 'block';
   firstPage: number;
   pages: number;
   data: Uint8Array;
-  hashes: Uint8Array | null;
+  /** Fingerprint (8 bytes) and SHA-256 (32 bytes) of each page (formatVersion 3 page map). */
+  fps: Uint8Array | null;
+  shas: Uint8Array | null;
 }
 
 /** Final answer of `streamPages`. */
@@ -210,8 +212,11 @@ interface StreamArgs {
   blockBytes: number;
   /** Blocks handed out and not yet given back before the reader waits. */
   maxInFlight: number;
-  /** Compute the 16-byte page hashes (page map) here, beside the reads. */
-  pageHashes: boolean;
+  /**
+   * Hash every page here, beside the reads (formatVersion 3 page map): fingerprints with
+   * `seed`; SHA-256 of the pages whose fingerprint differs from `parent`'s (all without one).
+   */
+  pageHashes: { seed: bigint; parent: ParentHashes | null; parentPageSize: number } | null;
   check: 'quick' | 'none';
   countRows: boolean;
 }
@@ -296,6 +301,8 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
       const credits: Credits = { out: 0, free: [] };
       const run = Math.max(1, Math.floor(65536 / pageSize));
       const blockBytes = per * pageSize;
+      // A parent of another page size is no parent (the backup becomes a full).
+      const parentHashes = a.pageHashes?.parentPageSize === pageSize ? a.pageHashes.parent : null;
       for (let first = 1; first <= pageCount; first += per) {
         checkAbort();
         waitForCredit(credits, a.maxInFlight);
@@ -318,13 +325,15 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
           for (let i = 0; i < n; i++) (one.get(first + i) as Buffer).copy(data, i * pageSize);
         }
         if (first === 1) normalisePage1(data, pageCount);
-        let hashes: Buffer | null = null;
+        let fps: Buffer | null = null;
+        let shas: Buffer | null = null;
         if (a.pageHashes) {
-          hashes = Buffer.allocUnsafeSlow(n * 16);
-          for (let i = 0; i < n; i++) createHash('sha256').update(data.subarray(i * pageSize, (i + 1) * pageSize)).digest().copy(hashes, i * 16, 0, 16);
+          fps = Buffer.allocUnsafeSlow(n * FP_BYTES);
+          shas = Buffer.allocUnsafeSlow(n * SHA_BYTES);
+          hashPages(data, pageSize, first, a.pageHashes.seed, fps, shas, parentHashes);
         }
-        const transfer: ArrayBuffer[] = [data.buffer as ArrayBuffer, ...(hashes ? [hashes.buffer as ArrayBuffer] : [])];
-        parentPort!.postMessage({ kind: 'block', firstPage: first, pages: n, data, hashes } satisfies StreamBlock, transfer);
+        const transfer: ArrayBuffer[] = [data.buffer as ArrayBuffer, ...(fps && shas ? [fps.buffer as ArrayBuffer, shas.buffer as ArrayBuffer] : [])];
+        parentPort!.postMessage({ kind: 'block', firstPage: first, pages: n, data, fps, shas } satisfies StreamBlock, transfer);
         credits.out++;
       }
       ctx.stage = 'count';
