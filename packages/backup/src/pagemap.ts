@@ -370,8 +370,15 @@ export class PageStreamDigest {
   update(chunk: Buffer): this {
     let b = chunk;
     if (this.rest.length) {
-      b = Buffer.concat([this.rest, chunk]);
+      // Complete the partial page from the chunk's head (no copy of the whole chunk).
+      const need = this.pageSize - this.rest.length;
+      if (b.length < need) {
+        this.rest = Buffer.concat([this.rest, b]);
+        return this;
+      }
+      this.list.addShas(this.pageShas(Buffer.concat([this.rest, b.subarray(0, need)])));
       this.rest = Buffer.alloc(0);
+      b = b.subarray(need);
     }
     const whole = b.length - (b.length % this.pageSize);
     if (whole) this.list.addShas(this.pageShas(b.subarray(0, whole)));

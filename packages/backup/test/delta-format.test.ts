@@ -122,6 +122,8 @@ describe('formatVersion 3 test vectors of docs/backup-format.md', () => {
       expect(parentHashes.digest()).toBe(field(v, 'parentDigest'));
       // The digest of the bytes (what a restore computes) is the same.
       expect(new PageStreamDigest(ps).update(parent.subarray(0, 100)).update(parent.subarray(100)).digest('hex')).toBe(field(v, 'parentDigest'));
+      expect(new PageStreamDigest(ps).update(parent.subarray(0, 100)).update(parent.subarray(100, 150)).update(parent.subarray(150, 700)).update(parent.subarray(700)).digest('hex')).toBe(field(v, 'parentDigest'));
+      expect(new PageStreamDigest(ps).update(parent.subarray(0, 700)).digest('hex')).toBe('partial-page');
       // The delta: sparse page map, payload, new digest.
       const writer = new PageMapWriter(ps, seed, parentHashes.asParent());
       const digest = new PageListDigest(ps);
