@@ -170,7 +170,7 @@ describe('incremental backups (formatVersion 3)', () => {
         await mkdir(dir, { recursive: true });
         makeDb(src);
         const databaseId = `prop${run}`;
-        const expected: { m: Manifest; sha: string; rows: string }[] = [];
+        const expected: { m: Manifest; sha: string; digest: string; rows: string }[] = [];
         const record = async (): Promise<void> => {
           const opts = backupOpts(src, { databaseId, compression: { algorithm: 'gzip', level: 1 } });
           if (!encrypted) delete opts.encryption;
@@ -331,7 +331,7 @@ describe('incremental backups (formatVersion 3)', () => {
       const pgnos = Buffer.alloc(real.pageCount * 4);
       for (let i = 0; i < real.pageCount; i++) pgnos.writeUInt32BE(i + 1, i * 4);
       const forged = new StoredPageMap('sparse', real.pageSize, real.pageCount, real.seed, real.pageCount, pgnos, Buffer.from(real.fps), shas);
-      const sealed = sealPageMap(forged, { keyId: 'k', key: KEY_A, chunkSize: 4096 });
+      const sealed = Buffer.concat(sealPageMap(forged, { keyId: 'k', key: KEY_A, chunkSize: 4096 }));
       await writeFile(file(last.pageMap!.key), sealed);
       await editManifest(last, (j) => {
         j.pageMap = { ...j.pageMap!, sizeBytes: sealed.length, sha256: createHash('sha256').update(sealed).digest('hex') };
