@@ -162,6 +162,8 @@ export interface PageStreamOptions {
   check?: 'quick' | 'none';
   /** Count rows per table in the same read transaction (manifest `tables`). Default true. */
   countRows?: boolean;
+  /** Read pages that are not in the WAL with pread() instead of through `sqlite_dbpage` (direct-pages.ts). Default true. */
+  directReads?: boolean;
   signal?: AbortSignal;
 }
 
@@ -211,6 +213,7 @@ export async function openPageStream(opts: PageStreamOptions): Promise<PageStrea
       pageHashes: opts.pageHashes ?? null,
       check: opts.check ?? 'none',
       countRows: opts.countRows ?? true,
+      direct: opts.directReads ?? true,
     },
     stop.signal,
     {
