@@ -61,11 +61,11 @@ describe('rekeyBackup', () => {
     await verifyBackup({ storage: nas, artifactKey: old.artifactKey, keys, tmpDir: sb.tmpDir });
   });
 
-  it('refuses a backup of an incremental chain (formatVersion 2): a new id would break the chain', async () => {
+  it('refuses a backup of an incremental chain (formatVersion 3): a new id would break the chain', async () => {
     const v2 = (
       await createBackup({ databaseId: 'led', sourcePath: src, storage: sb.storage, compression: { algorithm: 'gzip', level: 1 }, encryption: { keyId: 'a', key: KEY_A }, tmpDir: sb.tmpDir, incremental: { minSizeBytes: 0 } })
     ).manifest;
-    expect(v2.formatVersion).toBe(2);
+    expect(v2.formatVersion).toBe(3);
     await expect(rekeyBackup({ copies: [{ target: 'local', storage: sb.storage, artifactKey: v2.artifactKey }], keys, toKeyId: 'b', tmpDir: sb.tmpDir })).rejects.toMatchObject({
       code: 'BACKUP_INVALID_OPTIONS',
     });
