@@ -17,7 +17,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['test/global-setup.ts', 'test/abuse/secrets-global.ts'],
+    globalSetup: ['test/build-global.ts', 'test/global-setup.ts', 'test/abuse/secrets-global.ts'],
     // Secrets check: every process's output is collected and grepped at the end (test/abuse/).
     setupFiles: ['test/abuse/secrets-collector.ts'],
     onConsoleLog(log) {
