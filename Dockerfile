@@ -1,8 +1,8 @@
 # One image for api, worker and cli, running compiled JavaScript (`pnpm build` -> dist/) with
 # plain node: no transpiler at run time. Native addons (better-sqlite3, zstd-napi, @mfb/deflate
-# over libdeflate) compile here.
+# over libdeflate, @mfb/pagehash over xxHash's header) compile here.
 FROM node:20-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends sqlite3 libdeflate-dev python3 make g++ \
+RUN apt-get update && apt-get install -y --no-install-recommends sqlite3 libdeflate-dev libxxhash-dev python3 make g++ \
     && rm -rf /var/lib/apt/lists/* && npm install -g pnpm@12
 WORKDIR /app
 COPY . .

@@ -1,18 +1,18 @@
 import type { Hash } from 'node:crypto';
+import { FP_BYTES, SHA_BYTES, hashPages, type ParentHashes } from '@mfb/pagehash';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AppError } from '@mfb/errors';
 import { createCodec, BLOCK_SIZE, compressBlocks, defaultWindow, resolveLevel } from './compress.js';
 import { ENCRYPTION_ALGORITHM, Encryptor, validateKey, validateKeyId } from './crypto.js';
-import { planIncremental } from './chain.js';
+import { PAGED_FORMAT_VERSION, planIncremental } from './chain.js';
 import { deltaBlocks, type DeltaStats } from './delta.js';
 import { AbortedError, DiskFullError, InvalidBackupOptionsError, isDiskFull, SourceCorruptError } from './errors.js';
 import { runSqliteTask, SqliteTaskError } from './sqlite-worker.js';
 import { BlockPool, readBlocks, sha256 } from './hash.js';
-import { pageHashes } from './pagemap.js';
 import { DATABASE_ID_RE, artifactKeyFor, newBackupId } from './ids.js';
 import { writeManifest } from './manifest.js';
-import { PageMapBuilder, pageMapKeyFor, putPageMap, sealPageMap } from './pagemap.js';
+import { PageListDigest, PageMapWriter, newChainSeed, pageMapKeyFor, putPageMap, sealPageMap } from './pagemap.js';
 import { openPageStream, pageStreamUnavailable, takeSnapshot, type PageBlock, type PageStream, type SnapshotInfo, type SnapshotMethod } from './snapshot.js';
 import { ensurePrivateDir, removeWithSidecars, tempPath } from './tempfiles.js';
 import type { BackupOptions, BackupResult, KeyRing, Manifest, Progress } from './types.js';
@@ -45,7 +45,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
 
   const createdAt = (opts.now ?? (() => new Date()))();
   const backupId = newBackupId(createdAt);
-  // Incremental: formatVersion 2 (page-identical snapshot + page map), a delta when a usable parent exists.
+  // Incremental: formatVersion 3 (page-identical snapshot + page map), a delta when a usable parent exists.
   const sourceBytes = (await stat(opts.sourcePath).catch(() => null))?.size ?? 0;
   const keyRing: KeyRing = new Map(opts.encryption ? [[opts.encryption.keyId, opts.encryption.key]] : []);
   const plan = await planIncremental(opts, sourceBytes, keyRing);
@@ -72,6 +72,8 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   // restore drill (`integrity_check` of the restored chain) unless `sourceCheck: 'quick'`;
   // small databases keep it (docs/architecture.md "Snapshot method").
   const sourceCheck = opts.sourceCheck ?? (plan.v2 ? 'none' : 'quick');
+  // The chain's fingerprint seed: a full draws a new one, a delta keeps its parent's.
+  const seed = plan.parent?.map.seed ?? newChainSeed();
   const since = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
   try {
     progress('snapshot', 0, 0);
@@ -81,7 +83,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     if (streaming) {
       stream = await openPageStream({
         sourcePath: opts.sourcePath,
-        pageHashes: plan.v2,
+        pageHashes: plan.v2 ? { seed, parent: plan.parent?.map.asParent() ?? null, parentPageSize: plan.parent?.map.pageSize ?? 0 } : null,
         check: sourceCheck,
         ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
         ...(signal ? { signal } : {}),
@@ -125,9 +127,12 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       reason = 'the page size changed';
     }
     if (parent) artifactKey = artifactKeyFor(opts.databaseId, backupId, algorithm, !!opts.encryption, true);
-    const pageMaps = plan.v2 ? new PageMapBuilder(snap.pageSize) : null;
+    const pageMaps = plan.v2 ? new PageMapWriter(snap.pageSize, seed, parent?.map.asParent() ?? null) : null;
     const delta: DeltaStats = { changedPages: 0, snapshotSha256: null };
-    const snapHash = sha256();
+    // formatVersion 1: SHA-256 of the image; 3: the page-list digest of the pages' SHA-256s.
+    const snapHash = plan.v2 ? null : sha256();
+    const pageDigest = plan.v2 ? new PageListDigest(snap.pageSize) : null;
+    const snapshotDigest = (): string => (pageDigest ? pageDigest.digest() : snapHash!.digest('hex'));
     const plainBytes = { n: 0 };
 
     const encryptor = opts.encryption ? new Encryptor(opts.encryption) : null;
@@ -152,16 +157,16 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
         const onRead = (n: number): void => progress('compress', n, snap.sizeBytes);
         const pages: AsyncIterable<PageBlock> = stream
           ? stream.blocks
-          : filePages(snapPath, snap.pageSize, BLOCK_SIZE[algorithm], plan.v2, signal, pool);
-        // Every page passes here once, in order: snapshot SHA-256, page map, progress.
-        const tapped = tapSnapshot(pages, snapHash, pageMaps, onRead);
+          : filePages(snapPath, snap.pageSize, BLOCK_SIZE[algorithm], plan.v2 ? { seed, parent: parent?.map.asParent() ?? null } : null, signal, pool);
+        // Every page passes here once, in order: snapshot digest, page map, progress.
+        const tapped = tapSnapshot(pages, snapHash, pageDigest, pageMaps, onRead);
         const blocks = parent
           ? tapHash(
               deltaBlocks(
                 recycleAfter(tapped, recycle),
                 { pageSize: snap.pageSize, parentPageCount: parent.map.pageCount, pageCount: snap.pageCount, parentSha256: parent.manifest.snapshot.sha256 },
-                parent.map,
-                () => snapHash.digest('hex'),
+                parent.map.asParent(),
+                snapshotDigest,
                 delta,
                 BLOCK_SIZE[algorithm],
               ),
@@ -215,7 +220,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     const info: SnapshotInfo = stream ? await stream.done : scratchInfo!;
     if (info.pageCount !== snap.pageCount || info.pageSize !== snap.pageSize) throw new Error('the snapshot changed its page size or count while it was read');
 
-    const snapshotSha256 = parent ? delta.snapshotSha256! : snapHash.digest('hex');
+    const snapshotSha256 = parent ? delta.snapshotSha256! : snapshotDigest();
     const payloadSha256 = parent ? plainHash.digest('hex') : snapshotSha256;
     let v2: Partial<Manifest> = {};
     if (plan.v2) {
@@ -245,7 +250,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     fence();
 
     const manifest: Manifest = {
-      formatVersion: plan.v2 ? 2 : 1,
+      formatVersion: plan.v2 ? PAGED_FORMAT_VERSION : 1,
       backupId,
       databaseId: opts.databaseId,
       createdAt: createdAt.toISOString(),
@@ -283,14 +288,21 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   }
 }
 
-/** Feed every page to the snapshot SHA-256 and the page map (before it is compressed or diffed). */
-async function* tapSnapshot(blocks: AsyncIterable<PageBlock>, hash: Hash, builder: PageMapBuilder | null, onRead: (bytes: number) => void): AsyncGenerator<PageBlock> {
+/** Feed every page to the snapshot digest and the page map (before it is compressed or diffed). */
+async function* tapSnapshot(
+  blocks: AsyncIterable<PageBlock>,
+  hash: Hash | null,
+  digest: PageListDigest | null,
+  builder: PageMapWriter | null,
+  onRead: (bytes: number) => void,
+): AsyncGenerator<PageBlock> {
   let bytes = 0;
   for await (const b of blocks) {
-    hash.update(b.data);
-    if (builder) {
-      if (b.hashes) builder.addHashes(b.hashes);
-      else builder.add(b.data);
+    hash?.update(b.data);
+    if (digest || builder) {
+      if (!b.fps || !b.shas) throw new Error('page map: a block came without its page hashes');
+      digest?.addShas(b.shas);
+      builder?.add(b.firstPage, b.fps, b.shas);
     }
     bytes += b.data.length;
     onRead(bytes);
@@ -310,13 +322,27 @@ async function* passData(blocks: AsyncIterable<PageBlock>): AsyncGenerator<Buffe
   for await (const b of blocks) yield b.data;
 }
 
-/** A snapshot file as page blocks (the scratch path), with page hashes when `hashes`. */
-async function* filePages(path: string, pageSize: number, blockSize: number, hashes: boolean, signal: AbortSignal | undefined, pool: BlockPool | undefined): AsyncGenerator<PageBlock> {
+/** A snapshot file as page blocks (the scratch path), with page hashes when `hashes` (as the page stream computes them). */
+async function* filePages(
+  path: string,
+  pageSize: number,
+  blockSize: number,
+  hashes: { seed: bigint; parent: ParentHashes | null } | null,
+  signal: AbortSignal | undefined,
+  pool: BlockPool | undefined,
+): AsyncGenerator<PageBlock> {
   let next = 1;
   for await (const data of readBlocks(path, blockSize, null, undefined, signal, pool)) {
     if (data.length % pageSize !== 0) throw new Error(`snapshot size is not a multiple of the page size ${pageSize}`);
     const pages = data.length / pageSize;
-    yield { firstPage: next, pages, data, hashes: hashes ? pageHashes(data, pageSize) : null };
+    let fps: Buffer | null = null;
+    let shas: Buffer | null = null;
+    if (hashes) {
+      fps = Buffer.allocUnsafe(pages * FP_BYTES);
+      shas = Buffer.allocUnsafe(pages * SHA_BYTES);
+      hashPages(data, pageSize, next, hashes.seed, fps, shas, hashes.parent);
+    }
+    yield { firstPage: next, pages, data, fps, shas };
     next += pages;
   }
 }

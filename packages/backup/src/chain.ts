@@ -8,8 +8,8 @@ import { DeltaApplier } from './delta.js';
 import { ArtifactNotFoundError, ChainBrokenError, ChecksumMismatchError, ManifestMismatchError, UnknownKeyIdError } from './errors.js';
 import { Meter, sha256 } from './hash.js';
 import { MANIFEST_SUFFIX } from './ids.js';
-import { readManifest } from './manifest.js';
-import { PAGE_HASH_BYTES, loadPageMap, type PageMap } from './pagemap.js';
+import { isPaged, readManifest } from './manifest.js';
+import { PAGE_HASH_BYTES, PageHashes, PageListDigest, PageStreamDigest, loadPageHashes, loadPageMap, type PageMap } from './pagemap.js';
 import { chainStreamError, decompressorFor, mapStreamError } from './restore-io.js';
 import type { BackupOptions, IncrementalOptions, KeyRing, Manifest, VerifyOptions } from './types.js';
 
@@ -26,11 +26,14 @@ const CHECK_BLOCK = 2 * 1024 * 1024;
 /** Longest chain restore will follow (a loop guard; the policy keeps chains far shorter). */
 const MAX_CHAIN = 1000;
 
+/** The formatVersion new page-level backups are written in (docs/backup-format.md 7). */
+export const PAGED_FORMAT_VERSION = 3;
+
 export interface IncrementalPlan {
-  /** formatVersion 2 (page-identical snapshot + page map). */
+  /** A page-level backup (formatVersion 3: page-identical snapshot + page map), not a formatVersion 1 full. */
   v2: boolean;
-  /** Set: this backup is a delta against it. */
-  parent: { manifest: Manifest; map: PageMap } | null;
+  /** Set: this backup is a delta against it (its resolved page hashes). */
+  parent: { manifest: Manifest; map: PageHashes } | null;
   /** Why a full (or why formatVersion 1). */
   reason: string;
 }
@@ -55,7 +58,7 @@ async function newestManifestKey(storage: StorageDriver, databaseId: string): Pr
 export async function resolveChain(storage: StorageDriver, m: Manifest): Promise<Manifest[]> {
   const links = [m];
   let child = m;
-  while (child.formatVersion === 2 && child.kind === 'delta') {
+  while (isPaged(child) && child.kind === 'delta') {
     if (links.length > MAX_CHAIN) throw new ChainBrokenError(m.artifactKey, `longer than ${MAX_CHAIN} links`);
     const want = child.parent!;
     let p: Manifest;
@@ -66,8 +69,10 @@ export async function resolveChain(storage: StorageDriver, m: Manifest): Promise
       throw new ChainBrokenError(m.artifactKey, `link ${want.backupId} ${why}`, { cause: err });
     }
     const problem =
-      p.formatVersion !== 2
-        ? 'is not an incremental-format backup'
+      p.formatVersion !== child.formatVersion
+        ? isPaged(p)
+          ? `is formatVersion ${p.formatVersion}, its delta ${child.formatVersion}`
+          : 'is not an incremental-format backup'
         : p.databaseId !== child.databaseId
           ? `belongs to database ${p.databaseId}`
           : p.backupId !== child.parentId
@@ -81,7 +86,7 @@ export async function resolveChain(storage: StorageDriver, m: Manifest): Promise
     links.unshift(p);
     child = p;
   }
-  if (child.formatVersion === 2 && child.chain!.baseId !== child.backupId) throw new ChainBrokenError(m.artifactKey, 'the base is not a full backup');
+  if (isPaged(child) && child.chain!.baseId !== child.backupId) throw new ChainBrokenError(m.artifactKey, 'the base is not a full backup');
   return links;
 }
 
@@ -105,7 +110,8 @@ export async function planIncremental(opts: BackupOptions, sourceBytes: number, 
   } catch (err) {
     return full(`the newest backup is unreadable (${(err as Error).message})`);
   }
-  if (parent.formatVersion !== 2) return full('the newest backup has no page map (formatVersion 1)');
+  if (!isPaged(parent)) return full('the newest backup has no page map (formatVersion 1)');
+  if (parent.formatVersion !== PAGED_FORMAT_VERSION) return full(`the newest backup is formatVersion ${parent.formatVersion}: a new chain starts in formatVersion ${PAGED_FORMAT_VERSION}`);
   if ((parent.encryption?.keyId ?? null) !== (opts.encryption?.keyId ?? null)) return full('the newest backup uses another encryption key');
   if (parent.chainLength! + 1 > cfg.fullEvery) return full(`the chain has ${parent.chainLength} deltas (fullEvery ${cfg.fullEvery})`);
   const c = parent.chain!;
@@ -117,7 +123,7 @@ export async function planIncremental(opts: BackupOptions, sourceBytes: number, 
       const head = await opts.storage.head(l.artifactKey);
       if (!head || head.size !== l.artifact.sizeBytes) throw new ChainBrokenError(parent.artifactKey, `artifact of ${l.backupId} is missing or of another size`);
     }
-    return { v2: true, parent: { manifest: parent, map: await loadPageMap(opts.storage, parent, keys) }, reason: 'delta' };
+    return { v2: true, parent: { manifest: parent, map: await loadPageHashes(opts.storage, links, keys) }, reason: 'delta' };
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     return full(`the newest backup's chain cannot be used (${err.message})`);
@@ -164,13 +170,17 @@ async function applyDelta(opts: VerifyOptions, d: Manifest, path: string): Promi
 
 /**
  * Check the reconstructed image at `path` against the target's manifest: every page against
- * the page map (the first differing page is named), then size and whole-file SHA-256. Reads
- * into two reused buffers (the next read runs while a block is hashed), so a 1 GiB image
- * leaves no trail of garbage blocks.
+ * the page map (the first differing page is named), then size and snapshot digest (formatVersion
+ * 2: the file's SHA-256; 3: the page-list digest of the page SHA-256s compared). Reads into two
+ * reused buffers (the next read runs while a block is hashed), so a 1 GiB image leaves no
+ * trail of garbage blocks.
  */
-async function checkImage(path: string, m: Manifest, map: PageMap, signal?: AbortSignal): Promise<void> {
+async function checkImage(path: string, m: Manifest, map: PageMap | PageHashes, signal?: AbortSignal): Promise<void> {
   const ps = m.snapshot.sqlite.pageSize;
-  const h = sha256();
+  const v3 = map instanceof PageHashes;
+  const h = v3 ? null : sha256();
+  const list = v3 ? new PageListDigest(ps) : null;
+  const pages = v3 ? new PageStreamDigest(ps) : null;
   const size = Math.max(1, Math.floor(CHECK_BLOCK / ps)) * ps;
   const bufs = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
   const fh = await open(path, 'r');
@@ -185,24 +195,47 @@ async function checkImage(path: string, m: Manifest, map: PageMap, signal?: Abor
       const block = bufs[i % 2]!.subarray(0, bytesRead);
       pos += bytesRead;
       reading = fh.read(bufs[(i + 1) % 2]!, 0, size, pos);
-      h.update(block);
       if (bytesRead % ps !== 0) {
         // Only the end of a file that is not a whole number of pages reads short.
         await reading;
         throw new ChecksumMismatchError('snapshot', m.artifactKey);
       }
-      for (let k = 0; k < bytesRead; k += ps) {
-        pgno++;
-        if (pgno > map.pageCount || hash('sha256', block.subarray(k, k + ps), 'buffer').compare(map.hashes, (pgno - 1) * PAGE_HASH_BYTES, pgno * PAGE_HASH_BYTES, 0, PAGE_HASH_BYTES) !== 0) {
-          await reading;
-          throw new ChainBrokenError(m.artifactKey, `page ${pgno} of the restored image differs from the page map`);
-        }
+      const bad = v3 ? firstBadV3(block, pgno, map, pages!, list!) : firstBadV2(block, pgno, map, h!);
+      if (bad) {
+        await reading;
+        throw new ChainBrokenError(m.artifactKey, `page ${bad} of the restored image differs from the page map`);
       }
+      pgno += bytesRead / ps;
     }
-    if (pgno !== map.pageCount || pos !== m.snapshot.sizeBytes || h.digest('hex') !== m.snapshot.sha256) throw new ChecksumMismatchError('snapshot', m.artifactKey);
+    const digest = v3 ? list!.digest() : h!.digest('hex');
+    if (pgno !== map.pageCount || pos !== m.snapshot.sizeBytes || digest !== m.snapshot.sha256) throw new ChecksumMismatchError('snapshot', m.artifactKey);
   } finally {
     await fh.close();
   }
+}
+
+/** formatVersion 2: the first page of `block` (after page `before`) whose 16-byte SHA-256 prefix differs from the map's, or 0. */
+function firstBadV2(block: Buffer, before: number, map: PageMap, h: ReturnType<typeof sha256>): number {
+  const ps = map.pageSize;
+  h.update(block);
+  for (let k = 0, pgno = before + 1; k < block.length; k += ps, pgno++) {
+    if (pgno > map.pageCount || hash('sha256', block.subarray(k, k + ps), 'buffer').compare(map.hashes, (pgno - 1) * PAGE_HASH_BYTES, pgno * PAGE_HASH_BYTES, 0, PAGE_HASH_BYTES) !== 0) return pgno;
+  }
+  return 0;
+}
+
+/** formatVersion 3: the first page of `block` whose SHA-256 differs from the map's, or 0 (the page SHA-256s go into `list`). */
+function firstBadV3(block: Buffer, before: number, map: PageHashes, pages: PageStreamDigest, list: PageListDigest): number {
+  const n = block.length / map.pageSize;
+  const shas = pages.pageShas(block);
+  list.addShas(shas);
+  const end = Math.min(map.pageCount, before + n);
+  if (end > before && shas.compare(map.shas, before * 32, end * 32, 0, (end - before) * 32) === 0 && end === before + n) return 0;
+  for (let i = 0; i < n; i++) {
+    const pgno = before + 1 + i;
+    if (pgno > map.pageCount || shas.compare(map.shas, (pgno - 1) * 32, pgno * 32, i * 32, (i + 1) * 32) !== 0) return pgno;
+  }
+  return 0;
 }
 
 /**
@@ -223,7 +256,7 @@ export async function reconstructChain<T = void>(
 ): Promise<T | undefined> {
   const links = await resolveChain(opts.storage, m);
   for (const l of links) if (l.encryption && !opts.keys.has(l.encryption.keyId)) throw new UnknownKeyIdError(l.encryption.keyId);
-  const map = await loadPageMap(opts.storage, m, opts.keys);
+  const map = m.formatVersion >= PAGED_FORMAT_VERSION ? await loadPageHashes(opts.storage, links, opts.keys) : await loadPageMap(opts.storage, m, opts.keys);
   try {
     await fetchBase(links[0]!);
   } catch (err) {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { FP_BYTES, SHA_BYTES, hashPages } from '@mfb/pagehash';
 import type { StorageDriver } from '@mfb/storage';
 import { BLOCK_SIZE, compressBlocks, createCodec, defaultWindow, resolveLevel } from './compress.js';
 import { ENCRYPTION_ALGORITHM, Encryptor, validateKey, validateKeyId } from './crypto.js';
@@ -7,8 +8,9 @@ import { AbortedError, InvalidBackupOptionsError } from './errors.js';
 import { fetchAndCheck } from './fetch-check.js';
 import { readBlocks, sha256 } from './hash.js';
 import { artifactKeyFor, manifestKeyFor, newBackupId } from './ids.js';
-import { readManifest, writeManifest } from './manifest.js';
-import { PageMapBuilder, pageMapKeyFor, putPageMap, sealPageMap } from './pagemap.js';
+import { PAGED_FORMAT_VERSION } from './chain.js';
+import { isPaged, readManifest, writeManifest } from './manifest.js';
+import { PageListDigest, PageMapWriter, newChainSeed, pageMapKeyFor, putPageMap, sealPageMap } from './pagemap.js';
 import type { CompressionAlgorithm, KeyRing, Manifest, Progress } from './types.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
 import { verifyBackup } from './verify.js';
@@ -56,12 +58,13 @@ export function compactedBackupId(backupId: string, createdAt: string): string {
 }
 
 /**
- * Compact the chain of a delta into a new FULL formatVersion 2 backup, without reading the
+ * Compact the chain of a delta into a new FULL formatVersion 3 backup, without reading the
  * live database (issue 12, item 5): the delta's snapshot is rebuilt in scratch from its chain
  * exactly as a restore does it (every link proven, every page against the page map, SHA-256,
  * `integrity_check`, row counts), then stored as a full with its page map and manifest
  * (`compactedFrom`), in `compression`/`encryption`, and verified like any backup. The new
- * full's snapshot SHA-256 is the delta's. Nothing of the old chain is changed or deleted:
+ * full's snapshot digest is the delta's (a formatVersion 2 delta's image gets the version 3
+ * page-list digest of the same bytes). Nothing of the old chain is changed or deleted:
  * retention then treats the delta as replaced (docs/retention.md, "Compaction") and deletes
  * the links nothing else needs. On failure everything written is removed again.
  */
@@ -79,7 +82,7 @@ export async function compactBackup(opts: CompactOptions): Promise<CompactResult
     signal?.throwIfAborted();
   };
   const d = await readManifest(storage, opts.artifactKey);
-  if (d.formatVersion !== 2 || d.kind !== 'delta') {
+  if (!isPaged(d) || d.kind !== 'delta') {
     throw new InvalidBackupOptionsError(`backup ${d.backupId} is a full backup already: only a delta (an incremental backup) can be compacted`);
   }
 
@@ -98,16 +101,25 @@ export async function compactBackup(opts: CompactOptions): Promise<CompactResult
   try {
     const pageSize = d.snapshot.sqlite.pageSize;
     const total = d.snapshot.sizeBytes;
-    const plainHash = sha256();
+    // The bytes stored are proven to be the delta's image by its own digest kind (v2: file SHA-256).
+    const plainHash = d.formatVersion < PAGED_FORMAT_VERSION ? sha256() : null;
     const artifactHash = sha256();
-    const pages = new PageMapBuilder(pageSize);
+    const pages = new PageMapWriter(pageSize, newChainSeed(), null);
+    const digest = new PageListDigest(pageSize);
+    let next = 1;
     const encryptor = opts.encryption ? new Encryptor(opts.encryption) : null;
     const codec = createCodec(algorithm, level);
     let artifactSize = 0;
     // BLOCK_SIZE is a multiple of every page size: each block is whole pages.
     async function* plainBlocks(): AsyncGenerator<Buffer> {
       for await (const b of readBlocks(checked.path, BLOCK_SIZE[algorithm], plainHash, (n) => opts.onProgress?.({ stage: 'compress', bytesDone: n, bytesTotal: total }), signal)) {
-        pages.add(b);
+        const n = b.length / pageSize;
+        const fps = Buffer.allocUnsafe(n * FP_BYTES);
+        const shas = Buffer.allocUnsafe(n * SHA_BYTES);
+        hashPages(b, pageSize, next, pages.seed, fps, shas);
+        pages.add(next, fps, shas);
+        digest.addShas(shas);
+        next += n;
         yield b;
       }
     }
@@ -138,20 +150,21 @@ export async function compactBackup(opts: CompactOptions): Promise<CompactResult
       await codec.close();
     }
     // The rebuilt image was proven against the delta's manifest; this is the bytes just stored.
-    if (plainHash.digest('hex') !== d.snapshot.sha256) throw new Error(`compaction of ${d.backupId}: the stored image is not the delta's snapshot`);
+    const sha = digest.digest();
+    if ((plainHash ? plainHash.digest('hex') : sha) !== d.snapshot.sha256) throw new Error(`compaction of ${d.backupId}: the stored image is not the delta's snapshot`);
     const map = pages.finish();
     if (map.pageCount !== d.snapshot.sqlite.pageCount) throw new Error(`compaction of ${d.backupId}: page map has ${map.pageCount} pages, the snapshot ${d.snapshot.sqlite.pageCount}`);
     fence();
     written.push(pageMapKey);
     const pm = await putPageMap(storage, pageMapKey, sealPageMap(map, opts.encryption), signal);
     const manifest: Manifest = {
-      formatVersion: 2,
+      formatVersion: PAGED_FORMAT_VERSION,
       backupId,
       databaseId: d.databaseId,
       createdAt: d.createdAt,
       artifactKey,
       artifact: { sizeBytes: artifactSize, sha256: artifactHash.digest('hex') },
-      snapshot: d.snapshot,
+      snapshot: { ...d.snapshot, sha256: sha },
       compression: { algorithm, level },
       encryption: encryptor && opts.encryption ? { algorithm: ENCRYPTION_ALGORITHM, keyId: opts.encryption.keyId, chunkSize: encryptor.chunkSize } : null,
       tool: { name: TOOL_NAME, version: TOOL_VERSION },

@@ -99,7 +99,7 @@ export async function copyBackup(src: StorageDriver, dst: StorageDriver, manifes
   const standard = dst.capabilities?.storageClasses[0];
   const small = storageClass !== null && standard !== undefined && storageClass !== standard ? { storageClass: standard } : {};
   if (manifest.pageMap) {
-    // formatVersion 2: the page map goes with the copy (the next delta and a chain restore read it).
+    // formatVersion 2 and 3: the page map goes with the copy (the next delta and a chain restore read it).
     const pm = manifest.pageMap;
     fence();
     await dst.put(pm.key, await src.get(pm.key, signal ? { signal } : {}), {
@@ -135,7 +135,7 @@ export async function deleteCopy(storage: StorageDriver, artifactKey: string, on
   await storage.delete(manifestKeyFor(artifactKey));
   await storage.delete(artifactKey);
   await storage.delete(pinKeyFor(artifactKey));
-  // formatVersion 2 page map (`<databaseId>/<backupId>.pagemap`); absent for v1: a no-op.
+  // formatVersion 2/3 page map (`<databaseId>/<backupId>.pagemap`); absent for v1: a no-op.
   const slash = artifactKey.lastIndexOf('/');
   const backupId = artifactKey.slice(slash + 1).split('.')[0]!;
   const pm = pageMapKeyFor(artifactKey.slice(0, slash), backupId);

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { PAGE_HASH_BYTES, pageHashes, type PageMap } from './pagemap.js';
+import type { ParentHashes } from '@mfb/pagehash';
+import { pageChanged } from './pagemap.js';
 
 /**
  * Delta payload (the plaintext of a `kind: 'delta'` artifact, before compression and
@@ -58,14 +59,15 @@ export interface DeltaStats {
 
 /**
  * The delta payload of the new snapshot, whose pages arrive in order as `pages` (with their
- * 16-byte page-map hashes), against the `parent` page map, in blocks of about `outBlock` bytes
- * (each in its own ArrayBuffer). `snapshotSha256` is asked for after the last page (the caller
- * hashes every page as it passes); `stats` is filled in as it goes.
+ * fingerprints), against the `parent` page hashes (a page is carried when its fingerprint
+ * differs or it is beyond the parent's page count), in blocks of about `outBlock` bytes (each
+ * in its own ArrayBuffer). `snapshotSha256` is asked for after the last page (the caller
+ * digests every page as it passes); `stats` is filled in as it goes.
  */
 export async function* deltaBlocks(
-  pages: AsyncIterable<{ data: Buffer; hashes: Buffer | null }>,
+  pages: AsyncIterable<{ data: Buffer; fps: Buffer | null }>,
   header: DeltaHeader,
-  parent: PageMap,
+  parent: ParentHashes,
   snapshotSha256: () => string,
   stats: DeltaStats,
   outBlock: number,
@@ -83,11 +85,11 @@ export async function* deltaBlocks(
   let pgno = 0;
   for await (const block of pages) {
     if (block.data.length % ps !== 0) throw new Error(`snapshot size is not a multiple of the page size ${ps}`);
-    const built = block.hashes ?? pageHashes(block.data, ps);
+    const fps = block.fps;
+    if (!fps) throw new Error('delta: a block came without its page fingerprints');
     for (let i = 0; i < block.data.length / ps; i++) {
       pgno++;
-      const h = built.subarray(i * PAGE_HASH_BYTES, (i + 1) * PAGE_HASH_BYTES);
-      if (pgno <= parent.pageCount && parent.hashOf(pgno).equals(h)) continue;
+      if (!pageChanged(parent, pgno, fps, i)) continue;
       if (used + recBytes > out.length) yield flush();
       out.writeUInt32BE(pgno, used);
       block.data.copy(out, used + 4, i * ps, (i + 1) * ps);

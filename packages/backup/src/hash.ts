@@ -6,11 +6,19 @@ export function sha256(): Hash {
   return createHash('sha256');
 }
 
-/** Counts and hashes bytes as they pass. */
+/** What a {@link Meter} hashes with: a SHA-256, or a snapshot digest (`snapshotHasher`). */
+export interface Digester {
+  update(b: Buffer): unknown;
+  digest(enc: 'hex'): string;
+}
+
+/** Counts and hashes bytes as they pass (SHA-256 unless another digest is given). */
 export class Meter extends Transform {
-  readonly hash = sha256();
   bytes = 0;
-  constructor(private readonly onBytes?: (n: number) => void) {
+  constructor(
+    private readonly onBytes?: (n: number) => void,
+    readonly hash: Digester = sha256(),
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {

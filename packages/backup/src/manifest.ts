@@ -23,7 +23,7 @@ export function manifestProblems(value: unknown): string[] {
   const p: string[] = [];
   if (!isObj(value)) return ['not a JSON object'];
   const m = value;
-  if (m.formatVersion !== 1 && m.formatVersion !== 2) p.push('formatVersion must be 1 or 2');
+  if (m.formatVersion !== 1 && m.formatVersion !== 2 && m.formatVersion !== 3) p.push('formatVersion must be 1, 2 or 3');
   if (typeof m.backupId !== 'string' || !BACKUP_ID_RE.test(m.backupId)) p.push('backupId');
   if (typeof m.databaseId !== 'string' || !DATABASE_ID_RE.test(m.databaseId)) p.push('databaseId');
   if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt))) p.push('createdAt');
@@ -46,7 +46,7 @@ export function manifestProblems(value: unknown): string[] {
     p.push('snapshot');
   else if (s.tables !== undefined && (!isObj(s.tables) || !Object.values(s.tables).every(isCount))) p.push('snapshot.tables');
   if (m.rekeyedFrom !== undefined && (typeof m.rekeyedFrom !== 'string' || !BACKUP_ID_RE.test(m.rekeyedFrom))) p.push('rekeyedFrom');
-  if (m.compactedFrom !== undefined && (typeof m.compactedFrom !== 'string' || !BACKUP_ID_RE.test(m.compactedFrom) || m.formatVersion !== 2 || m.kind !== 'full'))
+  if (m.compactedFrom !== undefined && (typeof m.compactedFrom !== 'string' || !BACKUP_ID_RE.test(m.compactedFrom) || !isPaged(m as { formatVersion: number }) || m.kind !== 'full'))
     p.push('compactedFrom');
   const c = m.compression;
   if (!isObj(c) || !['gzip', 'zstd', 'none'].includes(c.algorithm as string) || !(c.level === null || isCount(c.level))) p.push('compression');
@@ -54,7 +54,7 @@ export function manifestProblems(value: unknown): string[] {
   if (e !== null && (!isObj(e) || e.algorithm !== ENCRYPTION_ALGORITHM || typeof e.keyId !== 'string' || !isCount(e.chunkSize)))
     p.push('encryption');
   if (!isObj(m.tool) || m.tool.name !== 'myfinance-backup' || typeof m.tool.version !== 'string') p.push('tool');
-  if (m.formatVersion === 2) p.push(...v2Problems(m));
+  if (isPaged(m as { formatVersion: number })) p.push(...v2Problems(m));
   if (p.length === 0) {
     const mm = m as unknown as Manifest;
     const expected = `${mm.databaseId}/${mm.backupId}${extensionFor(mm.compression.algorithm, mm.encryption !== null, mm.kind === 'delta')}`;
@@ -63,9 +63,17 @@ export function manifestProblems(value: unknown): string[] {
   return p;
 }
 
+/**
+ * Whether a backup is in the page-level family (formatVersion 2 or 3: page-identical
+ * snapshot, page map, full or delta) rather than a formatVersion 1 full.
+ */
+export function isPaged(m: { formatVersion: number }): boolean {
+  return m.formatVersion >= 2;
+}
+
 const isHex64 = (v: unknown): boolean => typeof v === 'string' && HEX64.test(v);
 
-/** The formatVersion 2 fields (docs/backup-format.md, "Incremental backups"). */
+/** The formatVersion 2 and 3 fields (docs/backup-format.md, "Incremental backups"). */
 function v2Problems(m: Record<string, unknown>): string[] {
   const p: string[] = [];
   if (m.kind !== 'full' && m.kind !== 'delta') return ['kind must be full or delta'];

@@ -1,6 +1,7 @@
 import { chown, lstat, open, rm, stat } from 'node:fs/promises';
 import { MessageChannel } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import type { ParentHashes } from '@mfb/pagehash';
 import type { StreamBlock, StreamMeta, StreamResult } from './sqlite-task.js';
 import { runSqliteTask, SqliteTaskError, type WorkerFailure } from './sqlite-worker.js';
 import {
@@ -143,8 +144,9 @@ export interface PageBlock {
   firstPage: number;
   pages: number;
   data: Buffer;
-  /** 16 bytes per page (the page map's hashes) when they were asked for. */
-  hashes: Buffer | null;
+  /** Fingerprint (8 bytes) and SHA-256 (32 bytes) per page (formatVersion 3 page map) when asked for. */
+  fps: Buffer | null;
+  shas: Buffer | null;
 }
 
 export interface PageStreamOptions {
@@ -154,12 +156,14 @@ export interface PageStreamOptions {
   blockBytes?: number;
   /** Blocks read ahead of the consumer. Default 4. */
   maxInFlight?: number;
-  /** Compute each page's 16-byte hash in the reader thread (page maps). */
-  pageHashes?: boolean;
+  /** Hash each page in the reader thread (formatVersion 3 page map; SHA-256 only where the fingerprint differs from `parent`'s). */
+  pageHashes?: { seed: bigint; parent: ParentHashes | null; parentPageSize: number } | null;
   /** `quick`: `PRAGMA quick_check` in the same read transaction after the last page. */
   check?: 'quick' | 'none';
   /** Count rows per table in the same read transaction (manifest `tables`). Default true. */
   countRows?: boolean;
+  /** Read pages that are not in the WAL with pread() instead of through `sqlite_dbpage` (direct-pages.ts). Default true. */
+  directReads?: boolean;
   signal?: AbortSignal;
 }
 
@@ -206,9 +210,10 @@ export async function openPageStream(opts: PageStreamOptions): Promise<PageStrea
       busyTimeoutMs,
       blockBytes: opts.blockBytes ?? 2 * 1024 * 1024,
       maxInFlight: opts.maxInFlight ?? 4,
-      pageHashes: opts.pageHashes ?? false,
+      pageHashes: opts.pageHashes ?? null,
       check: opts.check ?? 'none',
       countRows: opts.countRows ?? true,
+      direct: opts.directReads ?? true,
     },
     stop.signal,
     {
@@ -259,7 +264,8 @@ export async function openPageStream(opts: PageStreamOptions): Promise<PageStrea
         firstPage: b.firstPage,
         pages: b.pages,
         data: Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength),
-        hashes: b.hashes ? Buffer.from(b.hashes.buffer, b.hashes.byteOffset, b.hashes.byteLength) : null,
+        fps: b.fps ? Buffer.from(b.fps.buffer, b.fps.byteOffset, b.fps.byteLength) : null,
+        shas: b.shas ? Buffer.from(b.shas.buffer, b.shas.byteOffset, b.shas.byteLength) : null,
       };
     }
     await done;

@@ -5,9 +5,11 @@
  * progress, abort). Compiled to dist/ like the rest of the package; from source it is loaded
  * through tsx (worker-thread.ts).
  */
-import { createHash } from 'node:crypto';
+import { closeSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { FP_BYTES, SHA_BYTES, hashPages, type ParentHashes } from '@mfb/pagehash';
+import { directReader, openDirect, readPagesDirect, type DirectReader } from './direct-pages.js';
 
 export type SqliteTaskName = 'snapshot' | 'check' | 'quickCheck' | 'setJournalMode' | 'copy' | 'streamPages';
 
@@ -31,13 +33,15 @@ export interface StreamMeta {
   journalMode: string;
 }
 
-/** A run of whole pages of the snapshot, in page order; `hashes`: 16 bytes per page when asked for. */
+/** A run of whole pages of the snapshot, in page order; with its pages' hashes when asked for. */
 export interface StreamBlock {
   kind: 'block';
   firstPage: number;
   pages: number;
   data: Uint8Array;
-  hashes: Uint8Array | null;
+  /** Fingerprint (8 bytes) and SHA-256 (32 bytes) of each page (formatVersion 3 page map). */
+  fps: Uint8Array | null;
+  shas: Uint8Array | null;
 }
 
 /** Final answer of `streamPages`. */
@@ -50,6 +54,8 @@ export interface StreamResult {
   /** Seconds spent on the row counts and the optional quick_check after the last page. */
   countSeconds: number;
   checkSeconds: number;
+  /** Whether pages were read from the file directly (direct-pages.ts) rather than all through sqlite_dbpage. */
+  direct: boolean;
 }
 
 export interface WorkerFailure {
@@ -210,10 +216,15 @@ interface StreamArgs {
   blockBytes: number;
   /** Blocks handed out and not yet given back before the reader waits. */
   maxInFlight: number;
-  /** Compute the 16-byte page hashes (page map) here, beside the reads. */
-  pageHashes: boolean;
+  /**
+   * Hash every page here, beside the reads (formatVersion 3 page map): fingerprints with
+   * `seed`; SHA-256 of the pages whose fingerprint differs from `parent`'s (all without one).
+   */
+  pageHashes: { seed: bigint; parent: ParentHashes | null; parentPageSize: number } | null;
   check: 'quick' | 'none';
   countRows: boolean;
+  /** Read pages that are not in the WAL from the file directly (direct-pages.ts). */
+  direct: boolean;
 }
 
 interface SnapshotArgs {
@@ -264,13 +275,23 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
 
   /**
    * The streaming page-identical snapshot: one read transaction on the source, every page read
-   * through `sqlite_dbpage` (the pager: WAL frames included, as of the transaction's snapshot)
-   * and posted to the caller in page-aligned blocks, at most `maxInFlight` not yet given back.
-   * Row counts and the optional quick_check run in the same transaction after the last page.
+   * as of the transaction's snapshot (from the file where that is the page's version, else
+   * through `sqlite_dbpage`: direct-pages.ts) and posted to the caller in page-aligned blocks, at
+   * most `maxInFlight` not yet given back. Row counts and the optional quick_check run in the
+   * same transaction after the last page.
    */
   async streamPages(a: StreamArgs, ctx: Ctx) {
     ctx.stage = 'open';
-    const src = new Database(a.sourcePath, { readonly: true, fileMustExist: true, timeout: a.busyTimeoutMs });
+    // Opened before SQLite opens the path: after BEGIN both must be the same file (inode).
+    let fd = a.direct ? openDirect(a.sourcePath) : null;
+    let direct: DirectReader | null = null;
+    let src: Database.Database;
+    try {
+      src = new Database(a.sourcePath, { readonly: true, fileMustExist: true, timeout: a.busyTimeoutMs });
+    } catch (err) {
+      if (fd !== null) closeSync(fd);
+      throw err;
+    }
     try {
       ctx.stage = 'read';
       // Every page is read once: a large page cache would only hold memory (the row counts and
@@ -283,6 +304,8 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
       const pageSize = Number(src.pragma('page_size', { simple: true }));
       const pageCount = Number(src.pragma('page_count', { simple: true }));
       const utf8 = String(src.pragma('encoding', { simple: true })).toUpperCase() === 'UTF-8';
+      direct = directReader(fd, a.sourcePath, journalMode, pageSize);
+      fd = null;
       parentPort!.postMessage({ kind: 'meta', pageSize, pageCount, journalMode } satisfies StreamMeta);
       ctx.stage = 'snapshot';
       const per = Math.max(1, Math.floor(a.blockBytes / pageSize));
@@ -296,6 +319,8 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
       const credits: Credits = { out: 0, free: [] };
       const run = Math.max(1, Math.floor(65536 / pageSize));
       const blockBytes = per * pageSize;
+      // A parent of another page size is no parent (the backup becomes a full).
+      const parentHashes = a.pageHashes?.parentPageSize === pageSize ? a.pageHashes.parent : null;
       for (let first = 1; first <= pageCount; first += per) {
         checkAbort();
         waitForCredit(credits, a.maxInFlight);
@@ -304,7 +329,9 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
         // same few buffers go round instead of a fresh 2 MiB per block piling up as garbage.
         const reuse = credits.free.pop();
         const data = reuse && reuse.byteLength === blockBytes ? Buffer.from(reuse, 0, n * pageSize) : Buffer.allocUnsafeSlow(n * pageSize);
-        if (utf8) {
+        if (direct) {
+          readPagesDirect(direct, data, first, n, pageSize, (p) => one.get(p) as Buffer);
+        } else if (utf8) {
           // In runs of at most 64 KiB: larger transient allocations (SQLite's string builder, the
           // Buffer better-sqlite3 copies it into) land in glibc's heap once its mmap threshold has
           // risen and fragment it: +45 MiB peak RSS at 1 GiB with one 2 MiB statement per block.
@@ -318,13 +345,15 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
           for (let i = 0; i < n; i++) (one.get(first + i) as Buffer).copy(data, i * pageSize);
         }
         if (first === 1) normalisePage1(data, pageCount);
-        let hashes: Buffer | null = null;
+        let fps: Buffer | null = null;
+        let shas: Buffer | null = null;
         if (a.pageHashes) {
-          hashes = Buffer.allocUnsafeSlow(n * 16);
-          for (let i = 0; i < n; i++) createHash('sha256').update(data.subarray(i * pageSize, (i + 1) * pageSize)).digest().copy(hashes, i * 16, 0, 16);
+          fps = Buffer.allocUnsafeSlow(n * FP_BYTES);
+          shas = Buffer.allocUnsafeSlow(n * SHA_BYTES);
+          hashPages(data, pageSize, first, a.pageHashes.seed, fps, shas, parentHashes);
         }
-        const transfer: ArrayBuffer[] = [data.buffer as ArrayBuffer, ...(hashes ? [hashes.buffer as ArrayBuffer] : [])];
-        parentPort!.postMessage({ kind: 'block', firstPage: first, pages: n, data, hashes } satisfies StreamBlock, transfer);
+        const transfer: ArrayBuffer[] = [data.buffer as ArrayBuffer, ...(fps && shas ? [fps.buffer as ArrayBuffer, shas.buffer as ArrayBuffer] : [])];
+        parentPort!.postMessage({ kind: 'block', firstPage: first, pages: n, data, fps, shas } satisfies StreamBlock, transfer);
         credits.out++;
       }
       ctx.stage = 'count';
@@ -341,9 +370,11 @@ const tasks: Record<SqliteTaskName, (a: never, ctx: Ctx) => Promise<unknown>> = 
       const checkSeconds = (performance.now() - t) / 1000;
       const userVersion = Number(src.pragma('user_version', { simple: true }));
       src.exec('COMMIT');
-      return { pageSize, pageCount, userVersion, journalMode, tables: counted, countSeconds, checkSeconds } satisfies StreamResult;
+      return { pageSize, pageCount, userVersion, journalMode, tables: counted, countSeconds, checkSeconds, direct: direct !== null } satisfies StreamResult;
     } finally {
       src.close();
+      if (direct) closeSync(direct.fd);
+      if (fd !== null) closeSync(fd);
     }
   },
 

@@ -4,8 +4,12 @@ export type CompressionAlgorithm = 'gzip' | 'zstd' | 'none';
 
 /** The JSON document stored beside every artifact as `<artifactKey>.manifest.json`. */
 export interface Manifest {
-  /** 1: full backup, no page map (still read and restored). 2: page-identical full or delta, with a page map. */
-  formatVersion: 1 | 2;
+  /**
+   * 1: full backup, no page map (still read and restored). 2: page-identical full or delta,
+   * with a page map (still read and restored). 3: as 2, with fingerprint + SHA-256 page maps
+   * (sparse for deltas) and `snapshot.sha256` the page-list digest (docs/backup-format.md 7).
+   */
+  formatVersion: 1 | 2 | 3;
   /** Sortable, unique: `20261126T124800123Z-<8 hex>`. */
   backupId: string;
   databaseId: string;
@@ -16,6 +20,7 @@ export interface Manifest {
   artifact: { sizeBytes: number; sha256: string };
   snapshot: {
     sizeBytes: number;
+    /** formatVersion 1 and 2: SHA-256 of the image file; 3: its page-list digest (docs/backup-format.md 7.3). */
     sha256: string;
     method: 'vacuum-into' | 'backup-api';
     sqlite: { pageSize: number; pageCount: number; userVersion: number; journalMode: string };
@@ -35,23 +40,23 @@ export interface Manifest {
    */
   rekeyedFrom?: string;
   /**
-   * Set by `compactBackup` on a formatVersion 2 full: the delta whose chain it merges (same
+   * Set by `compactBackup` on a formatVersion 2/3 full: the delta whose chain it merges (same
    * snapshot, same `createdAt`). Retention treats that delta as replaced. Absent otherwise.
    */
   compactedFrom?: string;
-  /** formatVersion 2: `full` (artifact = the snapshot) or `delta` (artifact = changed pages against `parentId`). */
+  /** formatVersion 2 and 3: `full` (artifact = the snapshot) or `delta` (artifact = changed pages against `parentId`). */
   kind?: 'full' | 'delta';
-  /** formatVersion 2: the backup this delta applies to (null for a full). */
+  /** formatVersion 2 and 3: the backup this delta applies to (null for a full). */
   parentId?: string | null;
-  /** formatVersion 2: deltas between this backup and its full base (0 for a full). */
+  /** formatVersion 2 and 3: deltas between this backup and its full base (0 for a full). */
   chainLength?: number;
-  /** formatVersion 2, delta: the parent it was computed against. */
+  /** formatVersion 2 and 3, delta: the parent it was computed against. */
   parent?: { backupId: string; artifactKey: string; snapshotSha256: string; pageCount: number };
-  /** formatVersion 2, delta: the delta payload (decrypted, decompressed artifact bytes) and its changed pages. */
+  /** formatVersion 2 and 3, delta: the delta payload (decrypted, decompressed artifact bytes) and its changed pages. */
   delta?: { sizeBytes: number; sha256: string; changedPages: number };
-  /** formatVersion 2: the full base of the chain and the stored bytes of its deltas up to and including this one. */
+  /** formatVersion 2 and 3: the full base of the chain and the stored bytes of its deltas up to and including this one. */
   chain?: { baseId: string; baseArtifactBytes: number; deltaArtifactBytes: number };
-  /** formatVersion 2: the page map of the snapshot (`<databaseId>/<backupId>.pagemap`). */
+  /** formatVersion 2 and 3: the page map of the snapshot (`<databaseId>/<backupId>.pagemap`). */
   pageMap?: { key: string; sizeBytes: number; sha256: string };
 }
 

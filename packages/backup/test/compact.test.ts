@@ -63,7 +63,7 @@ describe('compaction: a delta chain merged into a new full without the live data
       tmpDir: sb.tmpDir,
     });
     const c = res.manifest;
-    expect(c).toMatchObject({ formatVersion: 2, kind: 'full', parentId: null, chainLength: 0, compactedFrom: d2.backupId, createdAt: d2.createdAt });
+    expect(c).toMatchObject({ formatVersion: 3, kind: 'full', parentId: null, chainLength: 0, compactedFrom: d2.backupId, createdAt: d2.createdAt });
     expect(c.chain).toEqual({ baseId: c.backupId, baseArtifactBytes: c.artifact.sizeBytes, deltaArtifactBytes: 0 });
     expect(c.snapshot).toEqual(d2.snapshot);
     expect(c.encryption?.keyId).toBe('b');

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { FP_BYTES, SHA_BYTES, hashPages } from '@mfb/pagehash';
 import { DELTA_HEADER_BYTES, DeltaApplier, deltaBlocks, type DeltaStats } from '../src/delta.js';
-import { PageMap, PageMapBuilder } from '../src/pagemap.js';
+import { PageHashes, PageListDigest, PageMap, PageMapBuilder, PageMapWriter, PageStreamDigest, StoredPageMap } from '../src/pagemap.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DOC = readFileSync(join(here, '../../../docs/backup-format.md'), 'utf8');
@@ -34,12 +35,33 @@ async function computeDelta(pageSize: number, parent: Buffer, next: Buffer): Pro
   const stats: DeltaStats = { changedPages: 0, snapshotSha256: null };
   const parts: Buffer[] = [];
   const header = { pageSize, parentPageCount: parent.length / pageSize, pageCount: next.length / pageSize, parentSha256: sha(parent) };
-  // Pages arrive in blocks of two (as the engine's page stream delivers them), hashes computed by the delta writer.
-  async function* pages(): AsyncGenerator<{ data: Buffer; hashes: Buffer | null }> {
-    for (let o = 0; o < next.length; o += 2 * pageSize) yield { data: next.subarray(o, Math.min(next.length, o + 2 * pageSize)), hashes: null };
-  }
-  for await (const p of deltaBlocks(pages(), header, parentMap, () => sha(next), stats, 4096)) parts.push(Buffer.from(p));
+  // formatVersion 2 chose the changed pages by their SHA-256 prefixes; the writer now chooses
+  // them by fingerprint: the same pages for these images, so the documented payload must result.
+  const parentHashes = v3Hashes(pageSize, parent, 0n);
+  for await (const p of deltaBlocks(blocksOf(pageSize, next, 0n), header, parentHashes.asParent(), () => sha(next), stats, 4096)) parts.push(Buffer.from(p));
+  expect(parentMap.pageCount).toBe(parentHashes.pageCount);
   return { payload: Buffer.concat(parts), map: nextMap.finish(), stats };
+}
+
+/** Fingerprints and SHA-256 of every page of `img` (formatVersion 3), computed by the addon. */
+function v3Hashes(pageSize: number, img: Buffer, seed: bigint): PageHashes {
+  const n = img.length / pageSize;
+  const fps = Buffer.alloc(n * FP_BYTES);
+  const shas = Buffer.alloc(n * SHA_BYTES);
+  hashPages(img, pageSize, 1, seed, fps, shas);
+  return new PageHashes(pageSize, n, seed, fps, shas);
+}
+
+/** `img` in blocks of two pages (as the engine's page stream delivers them) with their fingerprints. */
+async function* blocksOf(pageSize: number, img: Buffer, seed: bigint): AsyncGenerator<{ firstPage: number; data: Buffer; fps: Buffer; shas: Buffer }> {
+  for (let o = 0; o < img.length; o += 2 * pageSize) {
+    const data = img.subarray(o, Math.min(img.length, o + 2 * pageSize));
+    const n = data.length / pageSize;
+    const fps = Buffer.alloc(n * FP_BYTES);
+    const shas = Buffer.alloc(n * SHA_BYTES);
+    hashPages(data, pageSize, o / pageSize + 1, seed, fps, shas);
+    yield { firstPage: o / pageSize + 1, data, fps, shas };
+  }
 }
 
 describe('delta and page map test vectors of docs/backup-format.md', () => {
@@ -78,4 +100,67 @@ describe('delta and page map test vectors of docs/backup-format.md', () => {
       }
     });
   }
+});
+
+describe('formatVersion 3 test vectors of docs/backup-format.md', () => {
+  const blocks = [...DOC.matchAll(/```delta-vector-v3\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  it('the document has the vectors', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(1);
+  });
+  for (const v of blocks) {
+    it(`byte for byte: ${field(v, 'name')}`, async () => {
+      const ps = Number(field(v, 'pageSize'));
+      const seed = BigInt(field(v, 'seed'));
+      const parent = image(ps, field(v, 'parentPages'));
+      const next = image(ps, field(v, 'newPages'));
+      // The parent's full page map and digest.
+      const parentMap = new PageMapWriter(ps, seed, null);
+      for await (const b of blocksOf(ps, parent, seed)) parentMap.add(b.firstPage, b.fps, b.shas);
+      const storedParent = parentMap.finish();
+      expect(storedParent.encode().toString('hex')).toBe(field(v, 'parentPageMap'));
+      const parentHashes = storedParent.hashes();
+      expect(parentHashes.digest()).toBe(field(v, 'parentDigest'));
+      // The digest of the bytes (what a restore computes) is the same.
+      expect(new PageStreamDigest(ps).update(parent.subarray(0, 100)).update(parent.subarray(100)).digest('hex')).toBe(field(v, 'parentDigest'));
+      expect(new PageStreamDigest(ps).update(parent.subarray(0, 100)).update(parent.subarray(100, 150)).update(parent.subarray(150, 700)).update(parent.subarray(700)).digest('hex')).toBe(field(v, 'parentDigest'));
+      expect(new PageStreamDigest(ps).update(parent.subarray(0, 700)).digest('hex')).toBe('partial-page');
+      // The delta: sparse page map, payload, new digest.
+      const writer = new PageMapWriter(ps, seed, parentHashes.asParent());
+      const digest = new PageListDigest(ps);
+      const stats: DeltaStats = { changedPages: 0, snapshotSha256: null };
+      const header = { pageSize: ps, parentPageCount: parent.length / ps, pageCount: next.length / ps, parentSha256: parentHashes.digest() };
+      async function* tapped(): AsyncGenerator<{ data: Buffer; fps: Buffer }> {
+        for await (const b of blocksOf(ps, next, seed)) {
+          writer.add(b.firstPage, b.fps, b.shas);
+          digest.addShas(b.shas);
+          yield b;
+        }
+      }
+      const parts: Buffer[] = [];
+      for await (const p of deltaBlocks(tapped(), header, parentHashes.asParent(), () => digest.digest(), stats, 4096)) parts.push(Buffer.from(p));
+      const payload = Buffer.concat(parts);
+      const sparse = writer.finish();
+      expect(sparse.encode().toString('hex')).toBe(field(v, 'newPageMap'));
+      expect(stats.snapshotSha256).toBe(field(v, 'newDigest'));
+      expect(payload.subarray(0, DELTA_HEADER_BYTES).toString('hex')).toBe(field(v, 'payloadHeader'));
+      expect(payload.subarray(payload.length - 40).toString('hex')).toBe(field(v, 'payloadEnd'));
+      expect(payload.length).toBe(Number(field(v, 'payloadLength')));
+      expect(sha(payload)).toBe(field(v, 'payloadSha256'));
+      // Resolving the sparse map against the parent's gives the new image's own hashes.
+      const resolved = parentHashes.apply(StoredPageMap.decode(sparse.encode()));
+      const own = v3Hashes(ps, next, seed);
+      expect(resolved.fps.equals(own.fps) && resolved.shas.equals(own.shas)).toBe(true);
+      expect(resolved.digest()).toBe(field(v, 'newDigest'));
+    });
+  }
+
+  it('a sparse map that leaves out a page beyond its parent, or belongs to another chain, is refused', () => {
+    const ps = 512;
+    const parent = v3Hashes(ps, image(ps, '01 02'), 5n);
+    const next = v3Hashes(ps, image(ps, '01 02 03 04'), 5n);
+    const onlyPage3 = new StoredPageMap('sparse', ps, 4, 5n, 1, Buffer.from('00000003', 'hex'), next.fps.subarray(16, 24), next.shas.subarray(64, 96));
+    expect(() => parent.apply(onlyPage3)).toThrow(/beyond its parent/);
+    const otherSeed = new StoredPageMap('sparse', ps, 2, 6n, 0, Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0));
+    expect(() => parent.apply(otherSeed)).toThrow(/another chain/);
+  });
 });

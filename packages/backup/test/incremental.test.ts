@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStorage } from '@mfb/storage';
 import { copyBackup, createBackup, deleteCopy, restoreBackup, verifyBackup, type BackupOptions, type Manifest } from '../src/index.js';
-import { loadPageMap, PAGE_HASH_BYTES, PageMap, sealPageMap } from '../src/pagemap.js';
+import { loadPageHashes, PageStreamDigest, sealPageMap, StoredPageMap } from '../src/pagemap.js';
+import { resolveChain } from '../src/chain.js';
 import { KEY_A, ls, sandbox, type Sandbox } from './helpers.js';
 
 let sb: Sandbox;
@@ -46,6 +47,11 @@ function rowsHash(path: string): string {
 
 async function fileSha(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+/** The formatVersion 3 snapshot digest of an image file (docs/backup-format.md 7.3). */
+async function fileDigest(path: string, pageSize = 4096): Promise<string> {
+  return new PageStreamDigest(pageSize).update(await readFile(path)).digest('hex');
 }
 
 function backupOpts(src: string, extra: Partial<BackupOptions> = {}): BackupOptions {
@@ -99,17 +105,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant({ op: 'shrink' as const }),
 );
 
-describe('incremental backups (formatVersion 2)', () => {
+describe('incremental backups (formatVersion 3)', () => {
   it('full, then deltas that store only changed pages; every backup of the chain restores byte-identical', async () => {
     const src = join(sb.dir, 'live.db');
     makeDb(src);
     const first = await createBackup(backupOpts(src));
-    expect(first.manifest).toMatchObject({ formatVersion: 2, kind: 'full', parentId: null, chainLength: 0 });
+    expect(first.manifest).toMatchObject({ formatVersion: 3, kind: 'full', parentId: null, chainLength: 0 });
     expect(first.manifest.snapshot.method).toBe('backup-api');
     expect(first.manifest.artifactKey).toMatch(/\.sqlite\.zst\.enc$/);
     apply(src, { op: 'insert', n: 5, len: 10 });
     const second = await createBackup(backupOpts(src));
-    expect(second.manifest).toMatchObject({ formatVersion: 2, kind: 'delta', parentId: first.manifest.backupId, chainLength: 1 });
+    expect(second.manifest).toMatchObject({ formatVersion: 3, kind: 'delta', parentId: first.manifest.backupId, chainLength: 1 });
     expect(second.manifest.artifactKey).toMatch(/\.delta\.zst\.enc$/);
     expect(second.manifest.delta!.changedPages).toBeGreaterThan(0);
     expect(second.manifest.delta!.changedPages).toBeLessThan(second.manifest.snapshot.sqlite.pageCount / 4);
@@ -117,7 +123,7 @@ describe('incremental backups (formatVersion 2)', () => {
     const target = join(sb.dir, 'restored.db');
     const r = await restoreBackup({ storage: sb.storage, artifactKey: second.manifest.artifactKey, keys, tmpDir: sb.tmpDir, targetPath: target, mode: 'new' });
     expect(r.integrity).toBe('ok');
-    expect(await fileSha(target)).toBe(second.manifest.snapshot.sha256);
+    expect(await fileDigest(target)).toBe(second.manifest.snapshot.sha256);
     expect(rowsHash(target)).toBe(rowsHash(src));
     // Page maps are stored beside each backup, encrypted.
     const stored = await ls(join(sb.storageDir, 'inc'));
@@ -164,7 +170,7 @@ describe('incremental backups (formatVersion 2)', () => {
         await mkdir(dir, { recursive: true });
         makeDb(src);
         const databaseId = `prop${run}`;
-        const expected: { m: Manifest; sha: string; rows: string }[] = [];
+        const expected: { m: Manifest; sha: string; digest: string; rows: string }[] = [];
         const record = async (): Promise<void> => {
           const opts = backupOpts(src, { databaseId, compression: { algorithm: 'gzip', level: 1 } });
           if (!encrypted) delete opts.encryption;
@@ -181,7 +187,7 @@ describe('incremental backups (formatVersion 2)', () => {
           ref[19] = 1;
           ref.writeUInt32BE(ref.length / ps, 28);
           ref.copy(ref, 92, 24, 28);
-          expected.push({ m: manifest, sha: createHash('sha256').update(ref).digest('hex'), rows: rowsHash(src) });
+          expected.push({ m: manifest, sha: createHash('sha256').update(ref).digest('hex'), digest: new PageStreamDigest(ps).update(ref).digest('hex'), rows: rowsHash(src) });
         };
         await record();
         for (const o of ops) {
@@ -191,7 +197,7 @@ describe('incremental backups (formatVersion 2)', () => {
         expect(expected.map((e) => e.m.kind)).toEqual(['full', ...ops.map(() => 'delta')]);
         for (const [i, e] of expected.entries()) {
           expect(e.m.chainLength).toBe(i);
-          expect(e.m.snapshot.sha256).toBe(e.sha);
+          expect(e.m.snapshot.sha256).toBe(e.digest);
           const target = join(dir, `restored-${i}.db`);
           await restoreBackup({ storage: sb.storage, artifactKey: e.m.artifactKey, keys, tmpDir: sb.tmpDir, targetPath: target, mode: 'new' });
           expect(await fileSha(target)).toBe(e.sha);
@@ -216,7 +222,7 @@ describe('incremental backups (formatVersion 2)', () => {
     for (const m of ms) await copyBackup(sb.storage, other, m);
     const target = join(sb.dir, 'from-second.db');
     await restoreBackup({ storage: other, artifactKey: ms[2]!.artifactKey, keys, tmpDir: sb.tmpDir, targetPath: target, mode: 'new' });
-    expect(await fileSha(target)).toBe(ms[2]!.snapshot.sha256);
+    expect(await fileDigest(target)).toBe(ms[2]!.snapshot.sha256);
     expect(rowsHash(target)).toBe(rowsHash(src));
     await deleteCopy(other, ms[2]!.artifactKey);
     expect(await other.head(ms[2]!.pageMap!.key)).toBeNull();
@@ -318,10 +324,14 @@ describe('incremental backups (formatVersion 2)', () => {
     it('a page map rewritten consistently (its checksums in the manifest too) fails the page check of the rebuilt image, even though integrity_check passes alongside', async () => {
       const { ms } = await chain();
       const last = ms[3]!;
-      const real = await loadPageMap(sb.storage, last, keys);
-      const hashes = Buffer.from(real.hashes);
-      hashes[PAGE_HASH_BYTES * 1]! ^= 0xff; // page 2
-      const sealed = sealPageMap(new PageMap(real.pageSize, real.pageCount, hashes), { keyId: 'k', key: KEY_A, chunkSize: 4096 });
+      const real = await loadPageHashes(sb.storage, await resolveChain(sb.storage, last), keys);
+      // The last delta's map rewritten to list every page with its true hashes, except page 2's SHA-256.
+      const shas = Buffer.from(real.shas);
+      shas[32]! ^= 0xff;
+      const pgnos = Buffer.alloc(real.pageCount * 4);
+      for (let i = 0; i < real.pageCount; i++) pgnos.writeUInt32BE(i + 1, i * 4);
+      const forged = new StoredPageMap('sparse', real.pageSize, real.pageCount, real.seed, real.pageCount, pgnos, Buffer.from(real.fps), shas);
+      const sealed = Buffer.concat(sealPageMap(forged, { keyId: 'k', key: KEY_A, chunkSize: 4096 }));
       await writeFile(file(last.pageMap!.key), sealed);
       await editManifest(last, (j) => {
         j.pageMap = { ...j.pageMap!, sizeBytes: sealed.length, sha256: createHash('sha256').update(sealed).digest('hex') };

@@ -133,3 +133,36 @@ describe('the database check of a restore', () => {
     expect(await ls(sb.tmpDir)).toEqual([]);
   });
 });
+
+describe('the snapshot digest of a restored full (checked alongside the database check)', () => {
+  for (const v of [1, 3] as const) {
+    it(`formatVersion ${v}: an authentic artifact whose image is not the manifest's snapshot is refused; nothing is placed, no scratch is left`, async () => {
+      const s = await sandbox();
+      try {
+        const src = join(s.dir, 'db.sqlite');
+        makeLedgerDb(src, { journal: 'delete', txs: 800 });
+        const { manifest } = await createBackup({
+          databaseId: 'digest',
+          sourcePath: src,
+          storage: s.storage,
+          compression: { algorithm: 'gzip' },
+          tmpDir: s.tmpDir,
+          incremental: { minSizeBytes: v === 1 ? Number.MAX_SAFE_INTEGER : 0 },
+        });
+        expect(manifest.formatVersion).toBe(v);
+        // The artifact stays as stored (its SHA-256 proves it); only the recorded snapshot digest differs.
+        const j = { ...manifest, snapshot: { ...manifest.snapshot, sha256: 'ab'.repeat(32) } };
+        await writeFile(join(s.storageDir, manifestKeyFor(manifest.artifactKey)), JSON.stringify(j));
+        const target = join(s.dir, 'restored.db');
+        await expect(restoreBackup({ storage: s.storage, artifactKey: manifest.artifactKey, keys: new Map(), tmpDir: s.tmpDir, targetPath: target, mode: 'new' })).rejects.toMatchObject({
+          code: 'BACKUP_CHECKSUM_MISMATCH',
+        });
+        await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
+        expect(await ls(s.tmpDir)).toEqual([]);
+        await expect(verifyBackup({ storage: s.storage, artifactKey: manifest.artifactKey, keys: new Map(), tmpDir: s.tmpDir })).rejects.toMatchObject({ code: 'BACKUP_CHECKSUM_MISMATCH' });
+      } finally {
+        await s.cleanup();
+      }
+    });
+  }
+});

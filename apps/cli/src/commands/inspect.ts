@@ -31,7 +31,9 @@ export function humanInspect(r: Awaited<ReturnType<typeof runInspect>>): string 
     ['artifact', `${r.artifactKey} in ${r.storage}`],
     ['stored size', `${bytes(r.storedSizeBytes)} (${r.storedSizeBytes} B)${r.sizeMatchesManifest ? '' : ` - MANIFEST SAYS ${m.artifact.sizeBytes} B`}`],
     ['artifact sha256', m.artifact.sha256],
-    ['snapshot', `${bytes(m.snapshot.sizeBytes)} via ${m.snapshot.method}, sha256 ${m.snapshot.sha256}`],
+    // formatVersion 3 records the page-list digest (docs/backup-format.md 7.3), not `sha256sum` of the file.
+    ['snapshot', `${bytes(m.snapshot.sizeBytes)} via ${m.snapshot.method}, ${m.formatVersion >= 3 ? 'page-list digest' : 'sha256'} ${m.snapshot.sha256}`],
+    ['format', `formatVersion ${m.formatVersion}${m.kind ? `, ${m.kind}${m.parentId ? ` of ${m.parentId}` : ''}` : ''}`],
     ['sqlite', `page size ${m.snapshot.sqlite.pageSize}, ${m.snapshot.sqlite.pageCount} pages, user_version ${m.snapshot.sqlite.userVersion}, journal ${m.snapshot.sqlite.journalMode}`],
     ['compression', `${m.compression.algorithm}${m.compression.level !== null ? ` level ${m.compression.level}` : ''}`],
     ['encryption', m.encryption ? `${m.encryption.algorithm}, key id ${m.encryption.keyId}, chunk ${m.encryption.chunkSize} B` : 'none'],

@@ -1,0 +1,1 @@
+cmd_Release/mfb_pagehash.node := ln -f "Release/obj.target/mfb_pagehash.node" "Release/mfb_pagehash.node" 2>/dev/null || (rm -rf "Release/mfb_pagehash.node" && cp -af "Release/obj.target/mfb_pagehash.node" "Release/mfb_pagehash.node")

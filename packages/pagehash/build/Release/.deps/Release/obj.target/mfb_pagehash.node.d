@@ -1,0 +1,1 @@
+cmd_Release/obj.target/mfb_pagehash.node := g++ -o Release/obj.target/mfb_pagehash.node -shared -pthread -rdynamic -m64  -Wl,-soname=mfb_pagehash.node -Wl,--start-group Release/obj.target/mfb_pagehash/src/pagehash.o -Wl,--end-group 
