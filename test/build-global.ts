@@ -18,6 +18,6 @@ export default function setup(): void {
     execFileSync(join(root, 'node_modules/.bin/tsc'), ['-b', ...projects], { cwd: root, stdio: 'pipe', encoding: 'utf8' });
   } catch (e) {
     const out = e as { stdout?: string; stderr?: string };
-    throw new Error(`global setup: \`pnpm build\` (tsc -b) failed; the process tests run the compiled dist/:\n${out.stdout ?? ''}${out.stderr ?? ''}`);
+    throw new Error(`global setup: \`pnpm build\` (tsc -b) failed; the process tests run the compiled dist/:\n${out.stdout ?? ''}${out.stderr ?? ''}`, { cause: e });
   }
 }
