@@ -220,16 +220,22 @@ export class PageHashes {
     return d.digest();
   }
 
-  /** This map with `sparse` (a child's stored map) applied. */
+  /** This map with `sparse` (a child's stored map) applied (a new map; this one is unchanged). */
   apply(sparse: StoredPageMap): PageHashes {
+    return this.applyInto(sparse, Buffer.allocUnsafeSlow(sparse.pageCount * FP_BYTES), Buffer.allocUnsafeSlow(sparse.pageCount * SHA_BYTES));
+  }
+
+  /**
+   * `sparse` applied into `fps`/`shas` (at least its page count long; they may be this map's
+   * own buffers: entries are only copied forward to the same place). The result views them.
+   */
+  applyInto(sparse: StoredPageMap, fps: Buffer, shas: Buffer): PageHashes {
     if (sparse.kind !== 'sparse') throw new Error('a full page map does not apply to a parent');
     if (sparse.pageSize !== this.pageSize || sparse.seed !== this.seed) throw new Error('the page map belongs to another chain');
     const n = sparse.pageCount;
     const keep = Math.min(n, this.pageCount);
-    const fps = Buffer.allocUnsafeSlow(n * FP_BYTES);
-    const shas = Buffer.allocUnsafeSlow(n * SHA_BYTES);
-    this.fps.copy(fps, 0, 0, keep * FP_BYTES);
-    this.shas.copy(shas, 0, 0, keep * SHA_BYTES);
+    if (fps.buffer !== this.fps.buffer || fps.byteOffset !== this.fps.byteOffset) this.fps.copy(fps, 0, 0, keep * FP_BYTES);
+    if (shas.buffer !== this.shas.buffer || shas.byteOffset !== this.shas.byteOffset) this.shas.copy(shas, 0, 0, keep * SHA_BYTES);
     let last = 0;
     let beyond = 0;
     for (let i = 0; i < sparse.entries; i++) {
@@ -241,7 +247,7 @@ export class PageHashes {
       sparse.shas.copy(shas, (pgno - 1) * SHA_BYTES, i * SHA_BYTES, (i + 1) * SHA_BYTES);
     }
     if (beyond !== n - keep) throw new Error('the page map does not cover the pages beyond its parent');
-    return new PageHashes(this.pageSize, n, this.seed, fps, shas);
+    return new PageHashes(this.pageSize, n, this.seed, fps.subarray(0, n * FP_BYTES), shas.subarray(0, n * SHA_BYTES));
   }
 }
 
@@ -290,7 +296,8 @@ export class StoredPageMap {
     const pn = kind === 'sparse' ? entries * 4 : 0;
     if (buf.length !== HEADER2_BYTES + pn + entries * (FP_BYTES + SHA_BYTES)) throw new Error('page map length does not match its entries');
     let o = HEADER2_BYTES;
-    const take = (n: number): Buffer => Buffer.from(buf.subarray(o, (o += n)));
+    // Views on `buf`, not copies: a full map is 10 MiB per GiB of database.
+    const take = (n: number): Buffer => buf.subarray(o, (o += n));
     const pgnos = kind === 'sparse' ? take(pn) : null;
     return new StoredPageMap(kind, pageSize, pageCount, seed, entries, pgnos, take(entries * FP_BYTES), take(entries * SHA_BYTES));
   }
@@ -434,10 +441,26 @@ export function snapshotHasher(m: Pick<Manifest, 'formatVersion' | 'snapshot'>):
  */
 export async function loadPageHashes(storage: StorageDriver, links: Manifest[], keys: KeyRing): Promise<PageHashes> {
   let acc: PageHashes | null = null;
+  // One pair of buffers for the whole chain, grown with headroom when a link adds pages: not a
+  // new 10 MiB map per link (a chain of 7 left ~70 MiB of garbage in a restore's peak RSS).
+  let cap: { fps: Buffer; shas: Buffer } | null = null;
   for (const m of links) {
     const plain = await pageMapPlain(storage, m, keys);
     const stored = decodeOr(m, () => StoredPageMap.decode(plain));
-    acc = decodeOr(m, () => (acc ? acc.apply(stored) : stored.hashes()));
+    acc = decodeOr(m, (): PageHashes => {
+      if (!acc) return stored.hashes();
+      const n = stored.pageCount;
+      if (!cap || cap.fps.length < n * FP_BYTES) {
+        const pages = Math.ceil(n * 1.25);
+        const grown = { fps: Buffer.allocUnsafeSlow(pages * FP_BYTES), shas: Buffer.allocUnsafeSlow(pages * SHA_BYTES) };
+        const keep = Math.min(n, acc.pageCount);
+        acc.fps.copy(grown.fps, 0, 0, keep * FP_BYTES);
+        acc.shas.copy(grown.shas, 0, 0, keep * SHA_BYTES);
+        cap = grown;
+        acc = new PageHashes(acc.pageSize, keep, acc.seed, grown.fps.subarray(0, keep * FP_BYTES), grown.shas.subarray(0, keep * SHA_BYTES));
+      }
+      return acc.applyInto(stored, cap.fps, cap.shas);
+    });
     if (acc.pageSize !== m.snapshot.sqlite.pageSize || acc.pageCount !== m.snapshot.sqlite.pageCount) {
       throw new ChainBrokenError(m.artifactKey, `page map ${m.pageMap!.key} describes another database image`);
     }
