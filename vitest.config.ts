@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
@@ -17,7 +18,12 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['test/global-setup.ts', 'test/abuse/secrets-global.ts'],
+    // At least two test files at a time. Vitest's default is one less than the CPU count: ONE
+    // on the 2-core CI machine, where most files wait on the processes, servers and emulators
+    // they start rather than compute, so a second file overlaps that waiting (measured in
+    // docs/testing.md). `--maxWorkers=1` on the command line runs one file at a time.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
+    globalSetup: ['test/build-global.ts', 'test/global-setup.ts', 'test/abuse/secrets-global.ts'],
     // Secrets check: every process's output is collected and grepped at the end (test/abuse/).
     setupFiles: ['test/abuse/secrets-collector.ts'],
     onConsoleLog(log) {

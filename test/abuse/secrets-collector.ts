@@ -5,7 +5,7 @@
  * invariant 8: secrets never in logs or errors).
  *
  * - Child processes started with `child_process.spawn` (the workers, APIs and CLIs the suites
- *   run; `runProcess` and `tsNode` callers): their stdout and stderr are copied as they are
+ *   run; `runProcess`, `distNode` and `tsNode` callers): their stdout and stderr are copied as they are
  *   read (the stream's `push` is wrapped, so nothing changes for the test that reads them), and
  *   the config they start with (`--config <file>`, else `<cwd>/mfb.config.yaml`) is loaded to
  *   learn its secrets: encryption keys (base64 and hex), API keys, the admin password,

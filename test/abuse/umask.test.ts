@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { runProcess, tsNode } from '@mfb/testkit';
+import { runProcess, distNode } from '@mfb/testkit';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'apps/cli/src/main.ts');
 
 function cliUnderUmask(umask: string, args: string[], cwd: string) {
-  const cmd = tsNode(MAIN, args);
+  const cmd = distNode(MAIN, args);
   // The umask is set in the child's own shell, then exec'd into node: the process really runs with it.
   return runProcess('sh', ['-c', `umask ${umask} && exec "$@"`, 'sh', cmd.command, ...cmd.args], {
     cwd,

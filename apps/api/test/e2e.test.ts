@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from '@mfb/client';
 import { REDIS_URL } from './helpers.js';
-import { freePort, tsNode } from '@mfb/testkit';
+import { freePort, distNode } from '@mfb/testkit';
 import { ContractChecker, contractFetch } from './contract.js';
 
 /**
@@ -30,7 +30,7 @@ interface Proc {
 }
 
 function start(name: string, [script, ...args]: [string, ...string[]]): Proc {
-  const cmd = tsNode(script, args);
+  const cmd = distNode(script, args);
   const child = spawn(cmd.command, cmd.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
@@ -51,7 +51,7 @@ async function stop(p: Proc | undefined): Promise<number | null> {
 
 function run([script, ...args]: [string, ...string[]]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((ok) => {
-    const cmd = tsNode(script, args);
+    const cmd = distNode(script, args);
     const child = spawn(cmd.command, cmd.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

@@ -1,7 +1,8 @@
 /**
  * The `backupctl` users run: the bin from node_modules/.bin (pnpm's shim for apps/cli/bin),
  * plain node over the compiled dist/ of the CLI and of every package it imports (no tsx, no
- * @mfb/source condition). The other CLI tests run the source through tsx.
+ * @mfb/source condition). The other CLI tests run the same compiled dist/ with plain node
+ * (`distNode` from @mfb/testkit), without the bin shim.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

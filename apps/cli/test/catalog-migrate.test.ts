@@ -11,10 +11,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { ensurePostgres, runProcess } from '@mfb/testkit';
+import { distNode, ensurePostgres, runProcess } from '@mfb/testkit';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const tsx = join(repo, 'node_modules/.bin/tsx');
 const main = join(repo, 'apps/cli/src/main.ts');
 
 let dir: string;
@@ -34,7 +33,8 @@ afterAll(async () => {
 
 function cli(args: string[], env: Record<string, string> = {}) {
   mkdirSync(join(dir, 'os-tmp'), { recursive: true });
-  return runProcess(tsx, ['--conditions=@mfb/source', main, ...args], { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, TMPDIR: join(dir, 'os-tmp'), ...env } });
+  const c = distNode(main, args);
+  return runProcess(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, TMPDIR: join(dir, 'os-tmp'), ...env } });
 }
 
 describe('backupctl catalog migrate', () => {

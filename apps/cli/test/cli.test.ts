@@ -8,22 +8,22 @@ import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
 import { randomUUID } from 'node:crypto';
 import { openCatalog } from '@mfb/catalog';
 import { tryDatabaseLock } from '@mfb/runtime';
-import { freePort, runProcess, type ProcessRun } from '@mfb/testkit';
+import { distNode, freePort, runProcess, type ProcessRun } from '@mfb/testkit';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
-const tsx = join(repo, 'node_modules/.bin/tsx');
 const main = join(repo, 'apps/cli/src/main.ts');
 
 type Run = ProcessRun;
 
-/** Run the CLI as a real process (tsx), in `cwd`, with a clean environment (no MFB_* leaking in). */
+/** Run the CLI as a real process (compiled, `distNode`), in `cwd`, with a clean environment (no MFB_* leaking in). */
 function cli(args: string[], cwd: string): Promise<Run> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: cwd, TMPDIR: join(cwd, 'os-tmp') };
   mkdirSync(join(cwd, 'os-tmp'), { recursive: true });
-  return runProcess(tsx, ['--conditions=@mfb/source', main, ...args], { cwd, env });
+  const c = distNode(main, args);
+  return runProcess(c.command, c.args, { cwd, env });
 }
 
 function json<T = Record<string, unknown>>(r: Run): T {

@@ -15,7 +15,7 @@ import { copyBackup } from '@mfb/backup';
 import { openCatalog } from '@mfb/catalog';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { LocalStorageDriver } from '@mfb/storage';
-import { runProcess, testConfig, tsNode, type ProcessRun } from '@mfb/testkit';
+import { runProcess, testConfig, distNode, type ProcessRun } from '@mfb/testkit';
 
 const MAIN = resolve(import.meta.dirname, '../src/main.ts');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -56,7 +56,7 @@ afterEach(async () => {
 });
 
 function cli(args: string[]): Promise<ProcessRun> {
-  const c = tsNode(MAIN, ['--config', config, '--json', ...args]);
+  const c = distNode(MAIN, ['--config', config, '--json', ...args]);
   return runProcess(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir } });
 }
 

@@ -11,10 +11,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
-import { testConfig } from '@mfb/testkit';
+import { distNode, testConfig } from '@mfb/testkit';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const tsx = join(repo, 'node_modules/.bin/tsx');
 const main = join(repo, 'apps/cli/src/main.ts');
 
 let fixtures: string;
@@ -30,7 +29,8 @@ beforeEach((t) => {
 });
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string; error?: { code: string; message: string } } {
-  const r = spawnSync(tsx, ['--conditions=@mfb/source', main, ...args], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } });
+  const c = distNode(main, args);
+  const r = spawnSync(c.command, c.args, { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } });
   let error: { code: string; message: string } | undefined;
   try {
     error = (JSON.parse(r.stdout) as { error?: { code: string; message: string } }).error;

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runProcess, tsNode, type ProcessRun } from '@mfb/testkit';
+import { runProcess, distNode, type ProcessRun } from '@mfb/testkit';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const main = join(repo, 'apps/cli/src/main.ts');
@@ -20,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cli-hosts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function backup(args: string[], host: string): Promise<ProcessRun> {
-  const c = tsNode(main, ['backup', ...args, '--json']);
+  const c = distNode(main, ['backup', ...args, '--json']);
   return runProcess(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, MFB_HOST: host } });
 }
 

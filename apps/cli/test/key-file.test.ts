@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@mfb/config';
-import { tsNode } from '@mfb/testkit';
+import { distNode } from '@mfb/testkit';
 import { readKeyFileOrThrow } from '../src/artifacts.js';
 
 const main = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'src/main.ts');
@@ -23,7 +23,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const { command, args: argv } = tsNode(main, args);
+  const { command, args: argv } = distNode(main, args);
   const r = spawnSync(command, argv, { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

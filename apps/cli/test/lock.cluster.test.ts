@@ -19,7 +19,7 @@ import type { Cluster } from 'ioredis';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { closeQueues, createQueues, createRedis, effectivePrefix, enqueue, workerJobSettings, type Queues } from '@mfb/jobs';
 import { locksFor } from '@mfb/runtime';
-import { runProcess, startRedisCluster, tsNode, type ProcessRun, type RedisTopologyServer } from '@mfb/testkit';
+import { runProcess, startRedisCluster, distNode, type ProcessRun, type RedisTopologyServer } from '@mfb/testkit';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const main = join(repo, 'apps/cli/src/main.ts');
@@ -41,7 +41,7 @@ afterEach(async () => {
 });
 
 function cli(args: string[], dir: string, e: NodeJS.ProcessEnv): Promise<ProcessRun> {
-  const c = tsNode(main, args);
+  const c = distNode(main, args);
   return runProcess(c.command, c.args, { cwd: dir, env: e });
 }
 
@@ -149,7 +149,7 @@ describe('backupctl and a worker on a Redis Cluster share the per-database lock'
 
   it('while backupctl backup holds the database, a worker job of it waits; the two never overlap', async () => {
     const { dir, e, key, redis, queues, runs, busy } = await setUp();
-    const c = tsNode(main, ['backup', 'fin', '--json']);
+    const c = distNode(main, ['backup', 'fin', '--json']);
     const child = spawn(c.command, c.args, { cwd: dir, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
     let stderr = '';

@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import { tryLocalLock } from '@mfb/backup';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { DatabaseLocks } from '@mfb/jobs';
-import { runProcess, tsNode, type ProcessRun } from '@mfb/testkit';
+import { runProcess, distNode, type ProcessRun } from '@mfb/testkit';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const main = join(repo, 'apps/cli/src/main.ts');
@@ -42,7 +42,7 @@ function env(dir: string, redisUrl: string, prefix: string): NodeJS.ProcessEnv {
 }
 
 function cli(args: string[], dir: string, e: NodeJS.ProcessEnv): Promise<ProcessRun> {
-  const c = tsNode(main, args);
+  const c = distNode(main, args);
   return runProcess(c.command, c.args, { cwd: dir, env: e });
 }
 
@@ -98,7 +98,7 @@ describe('backupctl takes the per-database lock', () => {
     expect(fresh.code, fresh.stderr).toBe(0);
 
     // The worker finishes while the CLI waits: the CLI proceeds.
-    const c = tsNode(main, ['backup', 'fin', '--json', '--lock-wait', '120']);
+    const c = distNode(main, ['backup', 'fin', '--json', '--lock-wait', '120']);
     const child = spawn(c.command, c.args, { cwd: dir, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
     let stderr = '';
@@ -120,7 +120,7 @@ describe('backupctl takes the per-database lock', () => {
   it('with Redis: a running backupctl backup holds the Redis lock a worker would take', async () => {
     const { dir, e, prefix } = await setUp('big.db', REDIS_URL);
     const locks = redisLocks(prefix);
-    const c = tsNode(main, ['backup', 'fin', '--json']);
+    const c = distNode(main, ['backup', 'fin', '--json']);
     const child = spawn(c.command, c.args, { cwd: dir, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
     let stderr = '';

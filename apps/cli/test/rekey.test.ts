@@ -16,7 +16,7 @@ import { openCatalog } from '@mfb/catalog';
 import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
 import { StartupError, startService } from '@mfb/runtime';
 import { LocalStorageDriver } from '@mfb/storage';
-import { runProcess, testConfig, tsNode, type ProcessRun } from '@mfb/testkit';
+import { runProcess, testConfig, distNode, type ProcessRun } from '@mfb/testkit';
 
 const MAIN = resolve(import.meta.dirname, '../src/main.ts');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -54,7 +54,7 @@ async function writeConfig(keys: Array<'old' | 'new'>, use: 'old' | 'new'): Prom
 }
 
 function cli(config: string, args: string[]): Promise<ProcessRun> {
-  const c = tsNode(MAIN, ['--config', config, '--json', ...args]);
+  const c = distNode(MAIN, ['--config', config, '--json', ...args]);
   return runProcess(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir } });
 }
 
@@ -154,7 +154,7 @@ describe('key rotation', () => {
     /** Run rekey until it pauses after `step` (a killed run's lock expires after its TTL), then SIGKILL it. */
     const killAfter = async (step: string): Promise<void> => {
       for (let attempt = 0; ; attempt++) {
-        const c = tsNode(MAIN, ['--config', v2, 'rekey', 'fin', '--backup', b1, '--to-key', 'new', '--test-only-pause-at', step]);
+        const c = distNode(MAIN, ['--config', v2, 'rekey', 'fin', '--backup', b1, '--to-key', 'new', '--test-only-pause-at', step]);
         const child = spawn(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
         const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
         let stderr = '';

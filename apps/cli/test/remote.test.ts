@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@mfb/testkit';
+import { distNode, freePort } from '@mfb/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
-const tsx = join(repo, 'node_modules/.bin/tsx');
 
 /** The remote commands against a real API process (real Redis, no worker: jobs stay queued). */
 describe('backupctl remote commands (trigger, status, list --remote)', () => {
@@ -33,7 +32,8 @@ describe('backupctl remote commands (trigger, status, list --remote)', () => {
       MFB_REDIS_PREFIX: prefix,
       MFB_LOG_LEVEL: 'warn',
     };
-    api = spawn(tsx, ['--conditions=@mfb/source', join(repo, 'apps/api/src/main.ts')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const a = distNode(join(repo, 'apps/api/src/main.ts'));
+    api = spawn(a.command, a.args, { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     api.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 30_000;
@@ -65,7 +65,8 @@ describe('backupctl remote commands (trigger, status, list --remote)', () => {
 
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((res, rej) => {
-      const c = spawn(tsx, ['--conditions=@mfb/source', join(repo, 'apps/cli/src/main.ts'), ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const cmd = distNode(join(repo, 'apps/cli/src/main.ts'), args);
+      const c = spawn(cmd.command, cmd.args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

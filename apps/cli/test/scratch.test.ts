@@ -10,14 +10,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
+import { distNode } from '@mfb/testkit';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const main = join(repo, 'apps/cli/src/main.ts');
-const tsxLoader = pathToFileURL(createRequire(join(repo, 'package.json')).resolve('tsx')).href;
 
 let dir: string;
 const children: ChildProcess[] = [];
@@ -32,9 +31,10 @@ afterAll(() => {
 });
 
 function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  // node with tsx's hooks, not the tsx CLI: that one runs the program in a child process, and
-  // SIGKILL must reach the process that owns the scratch files.
-  const child = spawn(process.execPath, ['--import', tsxLoader, '--conditions=@mfb/source', main, ...args], { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, REDIS_URL: 'redis://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // One node process (the compiled CLI), not the tsx CLI: that one runs the program in a child
+  // process, and SIGKILL must reach the process that owns the scratch files.
+  const c = distNode(main, args);
+  const child = spawn(c.command, c.args, { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, REDIS_URL: 'redis://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let stdout = '';
   let stderr = '';

@@ -17,10 +17,9 @@ import { generateFinanceDb, summarizeFinanceDb } from '@mfb/demo-data';
 import { closeQueues, createRedis, enqueue } from '@mfb/jobs';
 import { queuesFor } from '@mfb/runtime';
 import { openStorage } from '@mfb/storage';
-import { runProcess, testConfig as kitConfig, startAzurite, startGcsEmulator, startS3rver, type Azurite, type GcsEmulator, type ProcessRun, type S3TestServer } from '@mfb/testkit';
+import { distNode, runProcess, testConfig as kitConfig, startAzurite, startGcsEmulator, startS3rver, type Azurite, type GcsEmulator, type ProcessRun, type S3TestServer } from '@mfb/testkit';
 import { ROOT, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
 
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const CLI = join(ROOT, 'apps/cli/src/main.ts');
 const TARGETS = ['s3', 'gs', 'az'] as const;
 const GCS_BUCKET = 'mfb-e2e';
@@ -29,7 +28,8 @@ const AZ_CONTAINER = 'mfb-e2e';
 /** `backupctl --config <file> ...args --json` as a real process. */
 function cli(configFile: string, args: string[]): Promise<ProcessRun> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  return runProcess(TSX, ['--conditions=@mfb/source', CLI, '--config', configFile, ...args, '--json'], { cwd: ROOT, env });
+  const c = distNode(CLI, ['--config', configFile, ...args, '--json']);
+  return runProcess(c.command, c.args, { cwd: ROOT, env });
 }
 
 function out<T = Record<string, unknown>>(r: ProcessRun): T {

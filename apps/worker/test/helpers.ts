@@ -11,7 +11,7 @@ import type { Config } from '@mfb/config';
 import { closeQueues, createQueues, createRedis, type Queues } from '@mfb/jobs';
 import { createLogger, createMetrics } from '@mfb/observability';
 import { createStorages, locksFor, queuesFor, routingFor } from '@mfb/runtime';
-import { testConfig as kitConfig, tsNode } from '@mfb/testkit';
+import { testConfig as kitConfig, distNode } from '@mfb/testkit';
 import { handlers } from '../src/handlers/index.js';
 import { createProcessor } from '../src/runner.js';
 
@@ -93,9 +93,9 @@ function workerEnv(): Record<string, string> {
   return out;
 }
 
-/** Spawn `apps/worker/src/main.ts --config file` as a real process (one node process, see `tsNode`). */
+/** Spawn the worker (`apps/worker/src/main.ts --config file`, compiled: see `distNode`) as a real process. */
 export function spawnWorker(configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): WorkerProc {
-  const cmd = tsNode(MAIN, ['--config', configFile, ...extraArgs]);
+  const cmd = distNode(MAIN, ['--config', configFile, ...extraArgs]);
   const proc = spawn(cmd.command, cmd.args, {
     cwd: ROOT,
     env: { ...workerEnv(), ...env },

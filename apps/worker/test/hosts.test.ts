@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JOB_NAMES, closeQueues, createRedis, enqueue, type Queues } from '@mfb/jobs';
 import { openMigratedCatalog, queuesFor } from '@mfb/runtime';
-import { freePort, testConfig as kitConfig, tsNode } from '@mfb/testkit';
+import { freePort, testConfig as kitConfig, distNode } from '@mfb/testkit';
 import { REDIS_URL, ROOT, finished, idle, producerQueues, spawnWorker, stopAll, tempDir, testConfig, waitUntil, type WorkerProc } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -238,7 +238,7 @@ describe('host-bound jobs', () => {
     const ready = await worker!.waitForLog((l) => l.msg === 'worker ready');
     expect(ready['host']).toBe('alpha');
 
-    const cmd = tsNode(join(ROOT, 'apps/api/src/main.ts'), ['--config', file]);
+    const cmd = distNode(join(ROOT, 'apps/api/src/main.ts'), ['--config', file]);
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'REDIS_URL' && !k.startsWith('MFB_')));
     let apiOut = '';
     const api = spawn(cmd.command, cmd.args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

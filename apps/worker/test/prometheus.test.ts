@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFinanceDb } from '@mfb/demo-data';
 import { createRedis } from '@mfb/jobs';
-import { freePort, testConfig, tsNode } from '@mfb/testkit';
+import { freePort, testConfig, distNode } from '@mfb/testkit';
 import { REDIS_URL, ROOT, spawnWorker, stopAll, tempDir, waitUntil, type WorkerProc } from './helpers.js';
 
 const KEY = 'prometheus-test-key-0123456789';
@@ -124,7 +124,7 @@ beforeAll(async () => {
 
   const worker: WorkerProc = spawnWorker(file);
   cleanups.push(() => stopAll([worker]));
-  const cmd = tsNode(join(ROOT, 'apps/api/src/main.ts'), ['--config', file]);
+  const cmd = distNode(join(ROOT, 'apps/api/src/main.ts'), ['--config', file]);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'REDIS_URL' && !k.startsWith('MFB_')));
   apiProc = spawn(cmd.command, cmd.args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   apiProc.stdout!.on('data', (b: Buffer) => (apiOut += b.toString()));

@@ -7,6 +7,7 @@ export { startRadosgw, radosgwMissing } from './radosgw.js';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
 export { startAzurite, startGcsEmulator, AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, type GcsEmulator, type RunningEmulator } from './cloud-emulators.js';
 export { tsNode } from './ts-process.js';
+export { distNode } from './dist-process.js';
 export { runProcess, type ProcessRun } from './process.js';
 export { canMountTmpfs, mountTmpfs } from './tmpfs.js';
 export { startWebhookReceiver, type ReceivedRequest } from './webhook-receiver.js';
