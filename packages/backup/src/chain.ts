@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { StorageDriver } from '@mfb/storage';
@@ -9,7 +8,7 @@ import { ArtifactNotFoundError, ChainBrokenError, ChecksumMismatchError, Manifes
 import { Meter, sha256 } from './hash.js';
 import { MANIFEST_SUFFIX } from './ids.js';
 import { isPaged, readManifest } from './manifest.js';
-import { PAGE_HASH_BYTES, PageHashes, PageListDigest, PageStreamDigest, loadPageHashes, loadPageMap, type PageMap } from './pagemap.js';
+import { PAGE_HASH_BYTES, PageHashes, PageStreamDigest, loadPageHashes, loadPageMap, pageHashes, type PageMap } from './pagemap.js';
 import { chainStreamError, decompressorFor, mapStreamError } from './restore-io.js';
 import type { BackupOptions, IncrementalOptions, KeyRing, Manifest, VerifyOptions } from './types.js';
 
@@ -179,7 +178,6 @@ async function checkImage(path: string, m: Manifest, map: PageMap | PageHashes, 
   const ps = m.snapshot.sqlite.pageSize;
   const v3 = map instanceof PageHashes;
   const h = v3 ? null : sha256();
-  const list = v3 ? new PageListDigest(ps) : null;
   const pages = v3 ? new PageStreamDigest(ps) : null;
   const size = Math.max(1, Math.floor(CHECK_BLOCK / ps)) * ps;
   const bufs = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
@@ -200,14 +198,14 @@ async function checkImage(path: string, m: Manifest, map: PageMap | PageHashes, 
         await reading;
         throw new ChecksumMismatchError('snapshot', m.artifactKey);
       }
-      const bad = v3 ? firstBadV3(block, pgno, map, pages!, list!) : firstBadV2(block, pgno, map, h!);
+      const bad = v3 ? firstBadV3(block, pgno, map, pages!) : firstBadV2(block, pgno, map, h!);
       if (bad) {
         await reading;
         throw new ChainBrokenError(m.artifactKey, `page ${bad} of the restored image differs from the page map`);
       }
       pgno += bytesRead / ps;
     }
-    const digest = v3 ? list!.digest() : h!.digest('hex');
+    const digest = v3 ? pages!.digest() : h!.digest('hex');
     if (pgno !== map.pageCount || pos !== m.snapshot.sizeBytes || digest !== m.snapshot.sha256) throw new ChecksumMismatchError('snapshot', m.artifactKey);
   } finally {
     await fh.close();
@@ -216,19 +214,18 @@ async function checkImage(path: string, m: Manifest, map: PageMap | PageHashes, 
 
 /** formatVersion 2: the first page of `block` (after page `before`) whose 16-byte SHA-256 prefix differs from the map's, or 0. */
 function firstBadV2(block: Buffer, before: number, map: PageMap, h: ReturnType<typeof sha256>): number {
-  const ps = map.pageSize;
   h.update(block);
-  for (let k = 0, pgno = before + 1; k < block.length; k += ps, pgno++) {
-    if (pgno > map.pageCount || hash('sha256', block.subarray(k, k + ps), 'buffer').compare(map.hashes, (pgno - 1) * PAGE_HASH_BYTES, pgno * PAGE_HASH_BYTES, 0, PAGE_HASH_BYTES) !== 0) return pgno;
+  const got = pageHashes(block, map.pageSize);
+  for (let i = 0, pgno = before + 1; i < got.length / PAGE_HASH_BYTES; i++, pgno++) {
+    if (pgno > map.pageCount || got.compare(map.hashes, (pgno - 1) * PAGE_HASH_BYTES, pgno * PAGE_HASH_BYTES, i * PAGE_HASH_BYTES, (i + 1) * PAGE_HASH_BYTES) !== 0) return pgno;
   }
   return 0;
 }
 
-/** formatVersion 3: the first page of `block` whose SHA-256 differs from the map's, or 0 (the page SHA-256s go into `list`). */
-function firstBadV3(block: Buffer, before: number, map: PageHashes, pages: PageStreamDigest, list: PageListDigest): number {
+/** formatVersion 3: the first page of `block` whose SHA-256 differs from the map's, or 0 (the pages go into the digest `pages`). */
+function firstBadV3(block: Buffer, before: number, map: PageHashes, pages: PageStreamDigest): number {
   const n = block.length / map.pageSize;
-  const shas = pages.pageShas(block);
-  list.addShas(shas);
+  const shas = pages.addPages(block);
   const end = Math.min(map.pageCount, before + n);
   if (end > before && shas.compare(map.shas, before * 32, end * 32, 0, (end - before) * 32) === 0 && end === before + n) return 0;
   for (let i = 0; i < n; i++) {

@@ -406,21 +406,25 @@ export class PageStreamDigest {
         this.rest = Buffer.concat([this.rest, b]);
         return this;
       }
-      this.list.addShas(this.pageShas(Buffer.concat([this.rest, b.subarray(0, need)])));
+      this.addPages(Buffer.concat([this.rest, b.subarray(0, need)]));
       this.rest = Buffer.alloc(0);
       b = b.subarray(need);
     }
     const whole = b.length - (b.length % this.pageSize);
-    if (whole) this.list.addShas(this.pageShas(b.subarray(0, whole)));
+    if (whole) this.addPages(b.subarray(0, whole));
     if (whole < b.length) this.rest = Buffer.from(b.subarray(whole));
     return this;
   }
-  /** SHA-256 of each whole page of `block` (a view on a reused buffer: valid until the next call). */
-  pageShas(block: Buffer): Buffer {
+  /**
+   * Digest the whole pages of `block` (page-aligned, nothing partial pending) and return their
+   * SHA-256s: a view on a reused buffer, valid until the next call.
+   */
+  addPages(block: Buffer): Buffer {
     const need = (block.length / this.pageSize) * SHA_BYTES;
     if (this.shas.length < need) this.shas = Buffer.allocUnsafeSlow(need);
     const out = this.shas.subarray(0, need);
     hashPages(block, this.pageSize, 1, 0n, null, out);
+    this.list.addShas(out);
     return out;
   }
   /** Hex digest; a stream that did not end on a page boundary gives a digest no manifest has. */

@@ -44,10 +44,7 @@ describe('streaming page snapshot (sqlite_dbpage)', () => {
       expect(bytes.subarray(ps).equals(image.subarray(ps))).toBe(true);
       // ... and page 1 differs only in the header fields a self-contained rollback-journal file has.
       const p1 = Buffer.from(image.subarray(0, ps));
-      p1[18] = 1;
-      p1[19] = 1;
-      p1.writeUInt32BE(image.length / ps, 28);
-      p1.copy(p1, 92, 24, 28);
+      normalisePage1(p1, image.length / ps);
       expect(bytes.subarray(0, ps).equals(p1)).toBe(true);
       const db = new Database(copy, { readonly: true });
       try {
